@@ -1,0 +1,311 @@
+"""``thalia-dashboard``: one Streamlit server per checkpoint directory, ports counting up.
+
+    thalia-dashboard DIR [DIR ...] [--port 8501] [--host 127.0.0.1] [--poll]
+
+Each directory gets its own ``python -m streamlit run dashboard/app.py`` child on the next free
+port from ``--port`` (a port something else listens on is skipped, and the launcher says so on
+stderr). The launcher prints a table directory -> URL and waits. Ctrl-C or SIGTERM stops every
+child (each child runs in its own process group, so Streamlit's own helpers go too); a child
+that dies on its own is reported, and when all of them have died the launcher exits non-zero.
+
+Servers bind 127.0.0.1 unless ``--host`` says otherwise, never open a browser and never send
+usage statistics. The pure helpers (argument parsing, port picking, command building, the
+table) are separate from the process handling so tests can call them directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+__all__ = [
+    "APP_PATH",
+    "Dashboard",
+    "LauncherArgs",
+    "LauncherError",
+    "build_command",
+    "display_url",
+    "format_table",
+    "main",
+    "parse_args",
+    "pick_ports",
+    "port_is_free",
+]
+
+APP_PATH = Path(__file__).resolve().with_name("app.py")
+MAX_PORT = 65535
+POLL_INTERVAL_S = 0.5
+STOP_GRACE_S = 5.0
+
+
+class LauncherError(RuntimeError):
+    """A permanent problem the user has to fix (no free port, page file missing)."""
+
+
+@dataclass(frozen=True)
+class LauncherArgs:
+    """Parsed command line: the directories in the order given, the first port, host, poll."""
+
+    dirs: tuple[Path, ...]
+    port: int
+    host: str
+    poll: bool
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """One directory, the port its server got and the URL to print."""
+
+    directory: Path
+    port: int
+    url: str
+
+
+def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
+    """Parse ``DIR [DIR ...] [--port P] [--host H] [--poll]``; argparse exits 2 on bad input."""
+    parser = argparse.ArgumentParser(
+        prog="thalia-dashboard",
+        description="Start one read-only Thalia dashboard per checkpoint directory.",
+    )
+    parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="checkpoint directory")
+    parser.add_argument("--port", type=int, default=8501, help="first port (default 8501)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
+    )
+    parser.add_argument(
+        "--poll",
+        action="store_true",
+        help="poll the directory (network filesystems send no events)",
+    )
+    ns = parser.parse_args(argv)
+    if not 1 <= ns.port <= MAX_PORT:
+        parser.error(f"--port must be between 1 and {MAX_PORT}, got {ns.port}")
+    return LauncherArgs(dirs=tuple(ns.dirs), port=ns.port, host=ns.host, poll=ns.poll)
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when a listening socket could bind ``host:port`` now (tries it, then lets go).
+
+    SO_REUSEADDR is set like Tornado does, so a port only in TIME_WAIT counts as free while one
+    something listens on does not.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return False
+    family, socktype, proto, _, sockaddr = infos[0]
+    with socket.socket(family, socktype, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(sockaddr)
+        except OSError:
+            return False
+    return True
+
+
+def pick_ports(
+    count: int,
+    start: int,
+    host: str = "127.0.0.1",
+    *,
+    is_free: Callable[[int, str], bool] = port_is_free,
+    warn: Callable[[str], None] = lambda _msg: None,
+    max_port: int = MAX_PORT,
+) -> list[int]:
+    """``count`` distinct free ports counting up from ``start``, calling ``warn`` for each skip.
+
+    Raises LauncherError when the range runs out before ``count`` ports are found.
+    """
+    ports: list[int] = []
+    port = start
+    while len(ports) < count:
+        if port > max_port:
+            raise LauncherError(
+                f"no free port between {start} and {max_port} for {count} dashboard(s); "
+                "stop what uses those ports or pass a different --port"
+            )
+        if is_free(port, host):
+            ports.append(port)
+        else:
+            warn(f"thalia-dashboard: port {port} is already in use on {host}; trying {port + 1}")
+        port += 1
+    return ports
+
+
+def build_command(
+    directory: Path,
+    port: int,
+    host: str,
+    *,
+    poll: bool = False,
+    python: str = sys.executable,
+    app_path: Path = APP_PATH,
+) -> list[str]:
+    """The argv of one Streamlit child: headless, no usage stats, no file watcher on the code."""
+    cmd = [
+        python, "-m", "streamlit", "run", str(app_path),
+        "--server.port", str(port),
+        "--server.address", host,
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none",
+        "--",
+        "--checkpoint-dir", str(directory),
+    ]  # fmt: skip
+    if poll:
+        cmd.append("--poll")
+    return cmd
+
+
+def display_url(host: str, port: int) -> str:
+    """The URL a person types: a wildcard bind shows this machine's name, IPv6 gets brackets."""
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.gethostname()
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def format_table(dashboards: Sequence[Dashboard]) -> str:
+    """A two-column text table, directory -> URL, one line per dashboard."""
+    header = ("directory", "URL")
+    rows = [(str(d.directory), d.url) for d in dashboards]
+    width = max(len(r[0]) for r in [header, *rows])
+    url_width = max(len(r[1]) for r in [header, *rows])
+    rule = ("-" * width, "-" * url_width)
+    lines = [f"{a.ljust(width)}  {b}" for a, b in [header, rule, *rows]]
+    return "\n".join(lines)
+
+
+class _Stop(Exception):
+    """Raised from the SIGTERM handler to leave the wait loop like Ctrl-C does."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise _Stop
+
+
+def stop_all(procs: Sequence[subprocess.Popen[bytes]], *, grace_s: float = STOP_GRACE_S) -> None:
+    """SIGTERM each child's process group, wait up to ``grace_s``, then SIGKILL what is left."""
+    for proc in procs:
+        if proc.poll() is None:
+            _signal_group(proc, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+    for proc in procs:  # helpers Streamlit may have left in the group
+        _signal_group(proc, signal.SIGKILL)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+def supervise(
+    dashboards: Sequence[Dashboard],
+    procs: Sequence[subprocess.Popen[bytes]],
+    *,
+    stderr: IO[str],
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Wait until every child has exited, reporting each death; 1 when all died on their own."""
+    alive = dict(enumerate(procs))
+    while alive:
+        for i, proc in list(alive.items()):
+            code = proc.poll()
+            if code is not None:
+                del alive[i]
+                d = dashboards[i]
+                print(
+                    f"thalia-dashboard: the dashboard for {d.directory} ({d.url}) exited with "
+                    f"code {code}; {len(alive)} still running",
+                    file=stderr,
+                    flush=True,
+                )
+        if alive:
+            sleep(POLL_INTERVAL_S)
+    print("thalia-dashboard: all dashboards have exited", file=stderr, flush=True)
+    return 1
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    app_path: Path = APP_PATH,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+) -> int:
+    """Console script entry point; returns the process exit code (0 after Ctrl-C/SIGTERM)."""
+    args = parse_args(argv)
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    if not app_path.is_file():
+        print(
+            f"thalia-dashboard: the page {app_path} is missing; reinstall thalia-monitor "
+            "(pip install -e '.[dashboard]')",
+            file=err,
+        )
+        return 2
+    for d in args.dirs:
+        if not d.is_dir():
+            print(
+                f"thalia-dashboard: {d} does not exist yet; its dashboard will wait for it",
+                file=err,
+            )
+    try:
+        ports = pick_ports(
+            len(args.dirs), args.port, args.host, warn=lambda msg: print(msg, file=err)
+        )
+    except LauncherError as exc:
+        print(f"thalia-dashboard: {exc}", file=err)
+        return 2
+    dashboards = [
+        Dashboard(d, p, display_url(args.host, p)) for d, p in zip(args.dirs, ports, strict=True)
+    ]
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for dash in dashboards:
+            cmd = build_command(
+                dash.directory.resolve(), dash.port, args.host, poll=args.poll, app_path=app_path
+            )
+            # stdout only carries Streamlit's own "you can now view" banner: the table replaces
+            # it. Errors and tracebacks go to stderr, which the child shares with us.
+            procs.append(
+                subprocess.Popen(
+                    cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True
+                )
+            )
+        print(format_table(dashboards), file=out, flush=True)
+        print("Ctrl-C stops all dashboards.", file=out, flush=True)
+        return supervise(dashboards, procs, stderr=err)
+    except (KeyboardInterrupt, _Stop):
+        print("\nthalia-dashboard: stopping all dashboards", file=err, flush=True)
+        return 0
+    finally:
+        # A second Ctrl-C or SIGTERM must not cut the (bounded) shutdown short and orphan children.
+        previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            stop_all(procs)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

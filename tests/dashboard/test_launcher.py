@@ -1,0 +1,253 @@
+"""thalia-dashboard: pure helpers table-driven, then one real server start/stop."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+import pytest
+
+from dashboard import launcher
+from dashboard.launcher import (
+    Dashboard,
+    LauncherError,
+    build_command,
+    display_url,
+    format_table,
+    parse_args,
+    pick_ports,
+    port_is_free,
+    supervise,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+# --- argument parsing -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "dirs", "port", "host", "poll"),
+    [
+        (["run_a"], ("run_a",), 8501, "127.0.0.1", False),
+        (["a", "b", "--port", "9000"], ("a", "b"), 9000, "127.0.0.1", False),
+        (["a", "--host", "0.0.0.0", "--poll"], ("a",), 8501, "0.0.0.0", True),
+        (["--poll", "a", "b", "c"], ("a", "b", "c"), 8501, "127.0.0.1", True),
+    ],
+)
+def test_parse_args(argv: list[str], dirs: tuple[str, ...], port: int, host: str, poll: bool):
+    args = parse_args(argv)
+    assert args.dirs == tuple(Path(d) for d in dirs)
+    assert (args.port, args.host, args.poll) == (port, host, poll)
+
+
+@pytest.mark.parametrize(
+    "argv", [[], ["a", "--port", "0"], ["a", "--port", "70000"], ["a", "--port", "x"]]
+)
+def test_parse_args_rejects(argv: list[str], capsys: pytest.CaptureFixture[str]):
+    with pytest.raises(SystemExit) as exc:
+        parse_args(argv)
+    assert exc.value.code == 2
+    assert "thalia-dashboard" in capsys.readouterr().err
+
+
+# --- command building -------------------------------------------------------------------------
+
+
+def test_build_command_is_headless_private_and_passes_the_directory():
+    cmd = build_command(
+        Path("/runs/a"), 8502, "127.0.0.1", python="/py", app_path=Path("/x/app.py")
+    )
+    assert cmd == [
+        "/py", "-m", "streamlit", "run", "/x/app.py",
+        "--server.port", "8502",
+        "--server.address", "127.0.0.1",
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none",
+        "--", "--checkpoint-dir", "/runs/a",
+    ]  # fmt: skip
+
+
+def test_build_command_poll_goes_after_the_separator():
+    cmd = build_command(Path("d"), 1, "h", poll=True)
+    assert cmd[-3:] == ["--checkpoint-dir", "d", "--poll"]
+    assert cmd.index("--") < cmd.index("--poll")
+    assert cmd[0] == sys.executable
+    assert cmd[4] == str(launcher.APP_PATH)
+
+
+# --- port picking -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("busy", "count", "start", "expected", "skipped"),
+    [
+        (set(), 1, 8501, [8501], []),
+        (set(), 3, 8501, [8501, 8502, 8503], []),
+        ({8501}, 1, 8501, [8502], [8501]),
+        ({8502, 8503}, 2, 8501, [8501, 8504], [8502, 8503]),
+        ({8500}, 2, 8501, [8501, 8502], []),
+    ],
+)
+def test_pick_ports_counts_up_and_skips_busy_ports(
+    busy: set[int], count: int, start: int, expected: list[int], skipped: list[int]
+):
+    warnings: list[str] = []
+    ports = pick_ports(count, start, is_free=lambda p, _h: p not in busy, warn=warnings.append)
+    assert ports == expected
+    assert len(warnings) == len(skipped)
+    for port, msg in zip(skipped, warnings, strict=True):
+        assert f"port {port} is already in use" in msg
+
+
+def test_pick_ports_says_what_to_do_when_the_range_runs_out():
+    with pytest.raises(LauncherError, match="--port"):
+        pick_ports(3, 65534, is_free=lambda p, _h: True, max_port=65535)
+
+
+@contextmanager
+def _listening(port: int = 0) -> Iterator[int]:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+def test_port_is_free_by_really_binding():
+    with _listening() as port:
+        assert not port_is_free(port, "127.0.0.1")
+    assert port_is_free(port, "127.0.0.1")
+    assert not port_is_free(port, "no-such-host.invalid")
+
+
+# --- display ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8501"),
+        ("localhost", "http://localhost:8501"),
+        ("::1", "http://[::1]:8501"),
+        ("0.0.0.0", f"http://{socket.gethostname()}:8501"),
+    ],
+)
+def test_display_url(host: str, url: str):
+    assert display_url(host, 8501) == url
+
+
+def test_format_table_aligns_directory_and_url():
+    table = format_table(
+        [
+            Dashboard(Path("runs/a"), 8501, "http://127.0.0.1:8501"),
+            Dashboard(Path("checkpoints/long_name"), 8502, "http://127.0.0.1:8502"),
+        ]
+    )
+    lines = table.splitlines()
+    assert lines[0].split() == ["directory", "URL"]
+    assert lines[2].split() == ["runs/a", "http://127.0.0.1:8501"]
+    assert lines[3].split() == ["checkpoints/long_name", "http://127.0.0.1:8502"]
+    assert len({line.index("http") for line in lines[2:]}) == 1
+
+
+# --- supervision and main without servers -----------------------------------------------------
+
+
+class _FakeProc:
+    def __init__(self, codes: list[int | None]):
+        self._codes = codes
+
+    def poll(self) -> int | None:
+        return self._codes.pop(0) if len(self._codes) > 1 else self._codes[0]
+
+
+def test_supervise_reports_each_death_and_fails_when_all_died():
+    dashboards = [Dashboard(Path(n), 1, f"http://h:{n}") for n in ("a", "b")]
+    procs = [_FakeProc([None, 3]), _FakeProc([None, None, None, -15])]
+    err = io.StringIO()
+    naps: list[float] = []
+    assert supervise(dashboards, procs, stderr=err, sleep=naps.append) == 1  # type: ignore[arg-type]
+    text = err.getvalue()
+    assert "dashboard for a (http://h:a) exited with code 3; 1 still running" in text
+    assert "dashboard for b (http://h:b) exited with code -15; 0 still running" in text
+    assert "all dashboards have exited" in text
+    assert naps  # it waited between polls instead of spinning
+
+
+def test_main_without_the_page_file_says_how_to_fix_it(tmp_path: Path):
+    err = io.StringIO()
+    code = main_quiet(["x"], app_path=tmp_path / "app.py", stderr=err)
+    assert code == 2
+    assert "pip install" in err.getvalue()
+
+
+def main_quiet(argv: list[str], **kwargs: object) -> int:
+    return launcher.main(argv, stdout=io.StringIO(), **kwargs)  # type: ignore[arg-type]
+
+
+# --- one real server --------------------------------------------------------------------------
+
+
+def _free_port_pair() -> int:
+    """A port P with P and P + 1 both free right now."""
+    for _ in range(50):
+        with _listening() as port:
+            pass
+        if port < 65535 and port_is_free(port) and port_is_free(port + 1):
+            return port
+    raise AssertionError("no two consecutive free ports found")
+
+
+def _wait_health(url: str, proc: subprocess.Popen[str], deadline_s: float = 60.0) -> int:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"launcher exited early: {proc.communicate()}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return int(resp.status)
+        except OSError:
+            time.sleep(0.2)  # polling with a deadline, not a timed assertion
+    raise AssertionError(f"{url} did not answer within {deadline_s} s")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not launcher.APP_PATH.is_file(), reason="dashboard/app.py not written yet")
+def test_real_server_skips_a_busy_port_answers_health_and_stops_cleanly(tmp_path: Path):
+    start = _free_port_pair()
+    missing = tmp_path / "not-yet"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with _listening(start):  # the first port is taken: the launcher must move on
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dashboard.launcher", str(missing), "--port", str(start)],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            url = f"http://127.0.0.1:{start + 1}/_stcore/health"
+            assert _wait_health(url, proc) == 200
+            children = psutil.Process(proc.pid).children(recursive=True)
+            assert children, "the launcher should run Streamlit as a child"
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    _gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"leaked processes: {alive}"
+    assert f"port {start} is already in use" in err
+    assert "does not exist yet" in err
+    assert f"http://127.0.0.1:{start + 1}" in out
+    assert str(missing) in out
