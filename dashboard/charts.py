@@ -1,0 +1,290 @@
+"""Altair chart builders for the page: pure functions from frames to charts (no Streamlit).
+
+Every builder down-samples inside (:mod:`dashboard.downsample`), so a chart receives at most
+``max_points`` rows per series whatever the history length, and records what it passed to Altair
+in :data:`POINT_STATS` (the page benchmark reads it). Chart data always uses fixed field names
+(``step``, ``value``, ``region``, ...): names from logs (regions, metric names) travel as data or
+titles, never as field names, so a region called ``a.b`` or ``<img src=x>`` is just text.
+
+Builders return ``None`` when there is nothing to draw; the page then shows a calm message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from dashboard.downsample import DEFAULT_MAX_POINTS, downsample
+from dashboard.smoothing import ema
+from dashboard.state import Restart
+
+__all__ = [
+    "CORE_METRICS",
+    "NAN_COLOR",
+    "POINT_STATS",
+    "PointStats",
+    "capacity_by_region_chart",
+    "consolidation_chart",
+    "gpu_memory_chart",
+    "latest_region_capacity",
+    "metric_chart",
+    "neuron_count_chart",
+]
+
+CORE_METRICS = ("firing_rate", "capacity", "performance", "loss")
+"""Columns logged on every metric line: a NaN there is data (shown as a red marker)."""
+NAN_COLOR = "#d62728"
+LINE_COLOR = "#1f77b4"
+_GIB = 1024**3
+
+
+@dataclass
+class PointStats:
+    """The largest data sizes handed to Altair since the last :meth:`reset` (instrumentation)."""
+
+    max_series_points: int = 0
+    max_chart_points: int = 0
+    charts: int = 0
+
+    def record(self, chart_points: int, series_points: int) -> None:
+        self.max_chart_points = max(self.max_chart_points, chart_points)
+        self.max_series_points = max(self.max_series_points, series_points)
+        self.charts += 1
+
+    def reset(self) -> None:
+        self.max_series_points = self.max_chart_points = self.charts = 0
+
+
+POINT_STATS = PointStats()
+
+
+def _floats(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _event_rules(restarts: Iterable[Restart], stage_events: pd.DataFrame | None) -> pd.DataFrame:
+    rows: list[dict[str, object]] = []
+    for r in restarts:
+        if r.step is not None:
+            rows.append({"step": r.step, "kind": "restart",
+                         "label": f"Restart ({r.kind}) to step {r.step:,} in {r.file}"})
+    if stage_events is not None and not stage_events.empty:
+        for step, stage, name in stage_events[["step", "stage", "name"]].tail(500).itertuples(
+            index=False
+        ):
+            title = f"Stage {stage}: {name}" if isinstance(name, str) and name else f"Stage {stage}"
+            rows.append({"step": int(step), "kind": "stage change", "label": title})
+    return pd.DataFrame(rows, columns=["step", "kind", "label"])
+
+
+def metric_chart(
+    metrics: pd.DataFrame,
+    column: str,
+    *,
+    title: str | None = None,
+    log_scale: bool = False,
+    smoothing: float = 0.0,
+    restarts: Iterable[Restart] = (),
+    stage_events: pd.DataFrame | None = None,
+    max_points: int = DEFAULT_MAX_POINTS,
+) -> alt.LayerChart | None:
+    """A line of ``column`` over ``step``: raw series (faint when smoothed) + debiased EMA.
+
+    NaN/±Inf points are red triangles at the top edge (NaN counts as data for
+    :data:`CORE_METRICS`; for other columns a NaN means "not logged on that line" and only ±Inf
+    are marked). Restarts and stage changes are vertical dashed rules with tooltips. With
+    ``log_scale`` the values ≤ 0 are left out (a log axis cannot show them).
+    """
+    if column not in metrics.columns or metrics.empty:
+        return None
+    values = _floats(metrics, column)
+    steps = metrics["step"].to_numpy(dtype=np.int64)
+    keep = np.ones(values.size, dtype=bool) if column in CORE_METRICS else ~np.isnan(values)
+    values, steps = values[keep], steps[keep]
+    if values.size == 0:
+        return None
+    picked = downsample(values, max_points)
+    line = pd.DataFrame({"step": steps[picked.finite], "value": values[picked.finite]})
+    if log_scale:
+        line = line[line["value"] > 0]
+    label = title or column
+    scale = alt.Scale(type="log") if log_scale else alt.Scale(zero=False)
+    x = alt.X("step:Q", title="Step")
+    y = alt.Y("value:Q", title=label, scale=scale)
+    tooltip = [alt.Tooltip("step:Q", format=","), alt.Tooltip("value:Q", format=".4g", title=label)]
+    layers: list[alt.Chart] = []
+    if smoothing > 0 and not line.empty:
+        line = line.assign(smoothed=ema(line["value"].to_numpy(), smoothing))
+        layers.append(alt.Chart(line).mark_line(color=LINE_COLOR, opacity=0.25)
+                      .encode(x=x, y=y, tooltip=tooltip))
+        layers.append(alt.Chart(line).mark_line(color=LINE_COLOR).encode(
+            x=x, y=alt.Y("smoothed:Q", title=label, scale=scale),
+            tooltip=[*tooltip, alt.Tooltip("smoothed:Q", format=".4g", title="smoothed")]))
+    else:
+        layers.append(alt.Chart(line).mark_line(color=LINE_COLOR, point=len(line) < 50)
+                      .encode(x=x, y=y, tooltip=tooltip))
+    bad = values[picked.nonfinite]
+    markers = pd.DataFrame({
+        "step": steps[picked.nonfinite],
+        "value": np.where(np.isnan(bad), "NaN", np.where(bad > 0, "Infinity", "-Infinity")),
+    })
+    if not markers.empty:
+        layers.append(alt.Chart(markers).mark_point(
+            shape="triangle-down", color=NAN_COLOR, filled=True, size=90, opacity=1,
+        ).encode(x=x, y=alt.value(6), tooltip=[alt.Tooltip("step:Q", format=","),
+                                                alt.Tooltip("value:N", title=label)]))
+    rules = _event_rules(restarts, stage_events)
+    if not rules.empty:
+        layers.append(alt.Chart(rules).mark_rule(strokeDash=[4, 4], opacity=0.7).encode(
+            x=x, color=alt.Color("kind:N", title="Event",
+                                 scale=alt.Scale(domain=["restart", "stage change"],
+                                                 range=["#ff7f0e", "#7f7f7f"])),
+            tooltip=[alt.Tooltip("label:N", title="Event")]))
+    POINT_STATS.record(len(line) + len(markers) + len(rules), max(len(line), len(markers)))
+    return alt.LayerChart(layer=layers, height=280).interactive(bind_y=False)
+
+
+def _change_points(values: np.ndarray) -> np.ndarray:
+    """Positions where a step series changes (plus first and last): lossless for step lines."""
+    if values.size <= 2:
+        return np.arange(values.size)
+    changed = np.flatnonzero(values[1:] != values[:-1]) + 1
+    return np.unique(np.concatenate([[0], changed, [values.size - 1]]))
+
+
+def _region_series(metrics: pd.DataFrame, growth: pd.DataFrame | None) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    prefix = "neuron_counts."
+    cols = [c for c in metrics.columns if str(c).startswith(prefix)]
+    series: list[tuple[str, np.ndarray, np.ndarray]] = []
+    if cols:
+        steps = metrics["step"].to_numpy(dtype=np.int64)
+        for c in cols:
+            v = _floats(metrics, c)
+            ok = np.isfinite(v)
+            series.append((str(c)[len(prefix):], steps[ok], v[ok]))
+    elif growth is not None and not growth.empty:
+        for region, g in growth.groupby("region", sort=False):
+            series.append((str(region), g["step"].to_numpy(dtype=np.int64),
+                           _floats(g, "new_total")))
+    return [s for s in series if s[1].size]
+
+
+def neuron_count_chart(
+    metrics: pd.DataFrame, growth: pd.DataFrame | None = None, *,
+    max_points: int = DEFAULT_MAX_POINTS,
+) -> alt.Chart | None:
+    """Neurons per region over steps (step-after lines) from ``neuron_counts.<region>`` columns,
+    or from the growth events' ``new_total`` when the metric lines carry no counts.
+
+    The budget ``max_points`` is shared by all regions (at least 6 points each).
+    """
+    series = _region_series(metrics, growth)
+    if not series:
+        return None
+    per_series = max(max_points // len(series), 6)
+    parts = []
+    for region, steps, values in series:
+        keep = _change_points(values)
+        steps, values = steps[keep], values[keep]
+        if values.size > per_series:
+            pos = downsample(values, per_series).finite
+            steps, values = steps[pos], values[pos]
+        parts.append(pd.DataFrame({"step": steps, "neurons": values, "region": region}))
+    data = pd.concat(parts, ignore_index=True)
+    POINT_STATS.record(len(data), max(len(p) for p in parts))
+    return alt.Chart(data).mark_line(interpolate="step-after", point=len(data) < 200).encode(
+        x=alt.X("step:Q", title="Step"),
+        y=alt.Y("neurons:Q", title="Neurons"),
+        color=alt.Color("region:N", title="Region"),
+        tooltip=[alt.Tooltip("region:N", title="Region"), alt.Tooltip("step:Q", format=","),
+                 alt.Tooltip("neurons:Q", format=",", title="Neurons")],
+    ).properties(height=300)
+
+
+def latest_region_capacity(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The latest finite ``capacity_by_region.<r>`` per region: columns ``region``, ``capacity``."""
+    prefix = "capacity_by_region."
+    rows = []
+    for c in metrics.columns:
+        if str(c).startswith(prefix):
+            v = _floats(metrics, c)
+            v = v[np.isfinite(v)]
+            if v.size:
+                rows.append({"region": str(c)[len(prefix):], "capacity": float(v[-1])})
+    return pd.DataFrame(rows, columns=["region", "capacity"])
+
+
+def capacity_by_region_chart(metrics: pd.DataFrame, *, threshold: float = 0.95) -> alt.LayerChart | None:
+    """Bars of the latest capacity per region, red above ``threshold``, with a rule at it."""
+    data = latest_region_capacity(metrics)
+    if data.empty:
+        return None
+    POINT_STATS.record(len(data), len(data))
+    bars = alt.Chart(data).mark_bar().encode(
+        x=alt.X("region:N", title="Region", sort=None),
+        y=alt.Y("capacity:Q", title="Capacity", axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1])),
+        color=alt.condition(alt.datum.capacity > threshold, alt.value(NAN_COLOR),
+                            alt.value(LINE_COLOR)),
+        tooltip=[alt.Tooltip("region:N", title="Region"),
+                 alt.Tooltip("capacity:Q", format=".1%", title="Capacity")],
+    )
+    rule = alt.Chart(pd.DataFrame({"threshold": [threshold]})).mark_rule(
+        color=NAN_COLOR, strokeDash=[4, 4]).encode(y="threshold:Q")
+    return alt.LayerChart(layer=[bars, rule], height=300)
+
+
+def consolidation_chart(
+    events: pd.DataFrame, *, max_points: int = DEFAULT_MAX_POINTS
+) -> alt.Chart | None:
+    """Consolidation events over steps: patterns replayed, coloured by sleep stage (NREM/REM)."""
+    if events is None or events.empty:
+        return None
+    data = events[["step", "sleep_stage", "patterns_replayed", "duration_steps"]]
+    if len(data) > max_points:
+        data = data.iloc[downsample(_floats(data, "patterns_replayed"), max_points).finite]
+    POINT_STATS.record(len(data), len(data))
+    return alt.Chart(data).mark_circle(size=45, opacity=0.8).encode(
+        x=alt.X("step:Q", title="Step"),
+        y=alt.Y("patterns_replayed:Q", title="Patterns replayed"),
+        color=alt.Color("sleep_stage:N", title="Sleep stage",
+                        scale=alt.Scale(domain=["NREM", "REM"], range=["#4c72b0", "#dd8452"])),
+        tooltip=[alt.Tooltip("step:Q", format=","), alt.Tooltip("sleep_stage:N", title="Stage"),
+                 alt.Tooltip("patterns_replayed:Q", format=",", title="Patterns"),
+                 alt.Tooltip("duration_steps:Q", format=",", title="Duration (steps)")],
+    ).properties(height=260)
+
+
+def gpu_memory_chart(
+    metrics: pd.DataFrame, *, max_points: int = DEFAULT_MAX_POINTS
+) -> alt.Chart | None:
+    """GPU memory in GiB over steps (used, and the total when ``gpu_mem_total_bytes`` exists)."""
+    if "gpu_mem_bytes" not in metrics.columns:
+        return None
+    steps = metrics["step"].to_numpy(dtype=np.int64)
+    parts = []
+    for column, series in (("gpu_mem_bytes", "used"), ("gpu_mem_total_bytes", "total")):
+        if column not in metrics.columns:
+            continue
+        v = _floats(metrics, column)
+        ok = np.isfinite(v)
+        s, v = steps[ok], v[ok]
+        if v.size:
+            pos = downsample(v, max_points // 2).finite
+            parts.append(pd.DataFrame({"step": s[pos], "gib": v[pos] / _GIB, "series": series}))
+    if not parts:
+        return None
+    data = pd.concat(parts, ignore_index=True)
+    POINT_STATS.record(len(data), max(len(p) for p in parts))
+    return alt.Chart(data).mark_line().encode(
+        x=alt.X("step:Q", title="Step"),
+        y=alt.Y("gib:Q", title="GPU memory (GiB)"),
+        color=alt.Color("series:N", title="", scale=alt.Scale(domain=["used", "total"])),
+        strokeDash=alt.StrokeDash("series:N", legend=None),
+        tooltip=[alt.Tooltip("step:Q", format=","), alt.Tooltip("series:N", title=""),
+                 alt.Tooltip("gib:Q", format=".2f", title="GiB")],
+    ).properties(height=260)

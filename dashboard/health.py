@@ -1,0 +1,312 @@
+"""Automatic health checks on a run's frames: pure functions, no I/O, no Streamlit.
+
+``check_health(state, now=...)`` looks at one :class:`~dashboard.state.RunState` and returns the
+problems a researcher would want to see first, as :class:`~dashboard.state.HealthWarning` with
+``source="health"``. Every threshold lives in :class:`HealthThresholds` (documented there); the
+page merges these with the metadata's own warnings (``state.warnings``).
+
+Rules (one function each, in the order the page shows them):
+
+========================  ==========  ====================================================
+rule                      severity    trigger
+========================  ==========  ====================================================
+non-finite loss           critical    any NaN/±Inf ``loss`` (names the first step)
+loss divergence           critical    latest loss > ``divergence_factor`` × early level
+plateau                   warning     best loss of the last ``plateau_points`` not better
+firing rate band          warning     latest firing rate outside the healthy band
+capacity saturation       warning     latest capacity, overall or per region, > max
+trainer stalled           warning     no new line for > ``stall_minutes`` (needs ``now``)
+restarts                  info        the run resumed / a log file was truncated or replaced
+bad lines                 warning     the loader skipped lines
+overfitting               warning     ``val_loss`` rising over the last k points, loss falling
+vanishing gradients       warning     latest ``grad_norm`` < ``grad_vanishing``
+exploding gradients       critical    latest ``grad_norm`` > ``grad_exploding`` or turned NaN
+GPU memory                warning     ``gpu_mem_bytes / gpu_mem_total_bytes`` > max
+========================  ==========  ====================================================
+
+"Missing" and "NaN" look the same in a frame (a metric line that did not log ``grad_norm`` has
+NaN there), so a column counts only where it has finite values; a NaN counts as a logged NaN for
+``loss`` (logged on every metric line) and for ``grad_norm`` only when the previous row had a
+finite value (a trainer that logs it every step and then gets NaN).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dashboard.state import HealthWarning, RunState, Severity
+
+__all__ = ["DEFAULT_THRESHOLDS", "HealthThresholds", "check_health", "rank_frame"]
+
+
+@dataclass(frozen=True)
+class HealthThresholds:
+    """Every threshold of the health checks, in one place.
+
+    * ``divergence_factor`` — loss divergence when the latest finite loss exceeds this many times
+      the early level: the median of the first ``early_points`` finite losses (at least
+      ``min_points`` of them, and a positive level).
+    * ``plateau_points`` — plateau when the best (lowest) loss of the last ``plateau_points``
+      finite points is not lower than the best before them by more than ``plateau_min_gain``
+      (relative). Needs ``2 × plateau_points`` finite points.
+    * ``firing_rate_low`` / ``firing_rate_high`` — the healthy band of the latest firing rate
+      (below: dead network, above: epileptic activity).
+    * ``capacity_max`` — saturation when the latest overall or per-region capacity exceeds it.
+    * ``stall_minutes`` — the trainer counts as stalled after this long without a new line.
+    * ``overfit_points`` — overfitting when ``val_loss`` rose over each of its last k points while
+      the loss at those rows fell.
+    * ``grad_vanishing`` / ``grad_exploding`` — bounds of a healthy latest ``grad_norm``.
+    * ``gpu_mem_fraction`` — GPU memory warning above this fraction of the total.
+    """
+
+    divergence_factor: float = 10.0
+    early_points: int = 20
+    min_points: int = 5
+    plateau_points: int = 200
+    plateau_min_gain: float = 1e-3
+    firing_rate_low: float = 0.01
+    firing_rate_high: float = 0.5
+    capacity_max: float = 0.95
+    stall_minutes: float = 10.0
+    overfit_points: int = 3
+    grad_vanishing: float = 1e-7
+    grad_exploding: float = 1e3
+    gpu_mem_fraction: float = 0.95
+
+
+DEFAULT_THRESHOLDS = HealthThresholds()
+
+Rule = Callable[[RunState, pd.DataFrame, float, HealthThresholds], list[HealthWarning]]
+
+
+def _warn(severity: Severity, message: str) -> HealthWarning:
+    return HealthWarning(severity=severity, message=message, source="health")
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def rank_frame(metrics: pd.DataFrame, rank: int = 0) -> pd.DataFrame:
+    """The rows of one rank (the whole frame when it has no ``rank`` column)."""
+    if "rank" not in metrics.columns or metrics.empty:
+        return metrics
+    return metrics[metrics["rank"] == rank]
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray | None:
+    """The column as float64, or None when absent or without a single logged (non-NaN) value."""
+    if name not in frame.columns:
+        return None
+    values = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isnan(values).all():
+        return None
+    return values
+
+
+def _steps(frame: pd.DataFrame) -> np.ndarray:
+    return frame["step"].to_numpy(dtype=np.int64)
+
+
+def _nonfinite_loss(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
+    loss = _column(m, "loss")
+    if loss is None:
+        return []
+    bad = np.flatnonzero(~np.isfinite(loss))
+    if bad.size == 0:
+        return []
+    steps = _steps(m)
+    first = int(steps[bad[0]])
+    kind = "NaN" if math.isnan(loss[bad[0]]) else "infinite"
+    return [_warn("critical", f"Loss became {kind} at step {first:,} ({bad.size:,} non-finite "
+                  "points so far): training has diverged. Consider a lower learning rate.")]
+
+
+def _divergence(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
+    loss = _column(m, "loss")
+    if loss is None:
+        return []
+    finite = loss[np.isfinite(loss)]
+    if finite.size < max(t.min_points, 2):
+        return []
+    early = float(np.median(finite[: t.early_points]))
+    latest = float(finite[-1])
+    if early <= 0 or latest <= t.divergence_factor * early:
+        return []
+    return [_warn("critical", f"Loss is diverging: {_fmt(latest)} is {latest / early:.1f}× its "
+                  f"early level {_fmt(early)}. Consider a lower learning rate.")]
+
+
+def _plateau(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
+    loss = _column(m, "loss")
+    if loss is None:
+        return []
+    finite = loss[np.isfinite(loss)]
+    w = t.plateau_points
+    if finite.size < 2 * w:
+        return []
+    best_before = float(finite[:-w].min())
+    best_recent = float(finite[-w:].min())
+    if best_recent < best_before - abs(best_before) * t.plateau_min_gain:
+        return []
+    return [_warn("warning", f"Loss has plateaued: no improvement on its best {_fmt(best_before)} "
+                  f"over the last {w:,} points.")]
+
+
+def _firing_rate(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
+    rate = _column(m, "firing_rate")
+    if rate is None:
+        return []
+    finite = rate[np.isfinite(rate)]
+    if finite.size == 0:
+        return []
+    latest = float(finite[-1])
+    band = f"{t.firing_rate_low:.0%}–{t.firing_rate_high:.0%}"
+    if latest < t.firing_rate_low:
+        return [_warn("warning", f"Firing rate {latest:.2%} is below the healthy band {band}: "
+                      "neurons may be dead.")]
+    if latest > t.firing_rate_high:
+        return [_warn("warning", f"Firing rate {latest:.2%} is above the healthy band {band}: "
+                      "activity looks epileptic.")]
+    return []
+
+
+def _latest_finite(values: np.ndarray) -> float | None:
+    finite = values[np.isfinite(values)]
+    return float(finite[-1]) if finite.size else None
+
+
+def _capacity(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
+    out: list[HealthWarning] = []
+    overall = _column(m, "capacity")
+    latest = _latest_finite(overall) if overall is not None else None
+    if latest is not None and latest > t.capacity_max:
+        out.append(_warn("warning", f"Capacity is saturated: {latest:.1%} (above "
+                         f"{t.capacity_max:.0%}). The network needs to grow."))
+    prefix = "capacity_by_region."
+    for name in m.columns:
+        if not str(name).startswith(prefix):
+            continue
+        values = _column(m, name)
+        region_latest = _latest_finite(values) if values is not None else None
+        if region_latest is not None and region_latest > t.capacity_max:
+            region = str(name)[len(prefix):]
+            out.append(_warn("warning", f"Region {region} is saturated: capacity "
+                             f"{region_latest:.1%} (above {t.capacity_max:.0%})."))
+    return out
+
+
+def _stalled(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
+    if state.last_update is None:
+        return []
+    idle = now - state.last_update
+    if idle <= t.stall_minutes * 60:
+        return []
+    return [_warn("warning", f"No new data for {idle / 60:.0f} min: the trainer may have stalled "
+                  "or stopped.")]
+
+
+def _restarts(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
+    if not state.restarts:
+        return []
+    last = state.restarts[-1]
+    where = f" to step {last.step:,}" if last.step is not None else ""
+    times = "once" if len(state.restarts) == 1 else f"{len(state.restarts)} times"
+    return [_warn("info", f"The run restarted {times} (last: {last.kind}{where}, {last.file}). "
+                  "Restarts are marked on the charts.")]
+
+
+def _bad_lines(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
+    n = state.bad_line_count
+    if n <= 0:
+        return []
+    lines = "line" if n == 1 else "lines"
+    return [_warn("warning", f"{n:,} bad {lines} skipped; see Training information for details.")]
+
+
+def _overfitting(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
+    val = _column(m, "val_loss")
+    loss = _column(m, "loss")
+    if val is None or loss is None:
+        return []
+    rows = np.flatnonzero(np.isfinite(val))
+    k = t.overfit_points
+    if rows.size < k + 1:
+        return []
+    tail = rows[-(k + 1):]
+    rising = bool(np.all(np.diff(val[tail]) > 0))
+    train = loss[tail]
+    falling = bool(np.isfinite(train[[0, -1]]).all() and train[-1] < train[0])
+    if not (rising and falling):
+        return []
+    return [_warn("warning", f"Overfitting: validation loss rose over the last {k} points "
+                  f"(to {_fmt(float(val[tail[-1]]))}) while the training loss fell.")]
+
+
+def _gradients(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
+    grad = _column(m, "grad_norm")
+    if grad is None:
+        return []
+    last = float(grad[-1])
+    turned_nan = math.isnan(last) and grad.size > 1 and math.isfinite(float(grad[-2]))
+    if math.isinf(last) or turned_nan:
+        return [_warn("critical", f"Exploding gradients: grad_norm is {last} at step "
+                      f"{int(_steps(m)[-1]):,}.")]
+    latest = _latest_finite(grad)
+    if latest is None:
+        return []
+    if latest > t.grad_exploding:
+        return [_warn("critical", f"Exploding gradients: grad_norm {_fmt(latest)} (above "
+                      f"{t.grad_exploding:g}). Consider gradient clipping or a lower learning rate.")]
+    if latest < t.grad_vanishing:
+        return [_warn("warning", f"Vanishing gradients: grad_norm {latest:.2g} (below "
+                      f"{t.grad_vanishing:g}).")]
+    return []
+
+
+def _gpu_memory(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
+    used = _column(m, "gpu_mem_bytes")
+    total = _column(m, "gpu_mem_total_bytes")
+    if used is None or total is None:
+        return []
+    both = np.flatnonzero(np.isfinite(used) & np.isfinite(total) & (total > 0))
+    if both.size == 0:
+        return []
+    i = both[-1]
+    fraction = float(used[i] / total[i])
+    if fraction <= t.gpu_mem_fraction:
+        return []
+    gib = 1024**3
+    return [_warn("warning", f"GPU memory at {fraction:.0%} ({used[i] / gib:.1f} of "
+                  f"{total[i] / gib:.1f} GiB): training may run out of memory.")]
+
+
+RULES: tuple[Rule, ...] = (
+    _nonfinite_loss, _divergence, _plateau, _firing_rate, _capacity, _stalled, _restarts,
+    _bad_lines, _overfitting, _gradients, _gpu_memory,
+)
+
+
+def check_health(
+    state: RunState,
+    *,
+    now: float,
+    thresholds: HealthThresholds = DEFAULT_THRESHOLDS,
+    rank: int = 0,
+) -> list[HealthWarning]:
+    """Run every rule on ``state`` (metric rows of ``rank``) and return the warnings, critical first.
+
+    ``now`` is the current Unix time (the stall rule compares it with ``state.last_update``).
+    """
+    metrics = state.metrics_history
+    m = rank_frame(metrics, rank) if "step" in metrics.columns else pd.DataFrame({"step": []})
+    found: list[HealthWarning] = []
+    for rule in RULES:
+        found.extend(rule(state, m, now, thresholds))
+    order = {"critical": 0, "warning": 1, "info": 2}
+    return sorted(found, key=lambda w: order[w.severity])
