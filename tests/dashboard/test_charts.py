@@ -1,0 +1,148 @@
+"""Chart builders: the Vega-Lite spec says what the page promises, data stays within budget."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from page_helpers import make_metrics
+
+from dashboard import charts
+from dashboard.state import Restart
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def datasets(chart: Any) -> dict[str, list[dict[str, Any]]]:
+    spec = chart.to_dict()
+    return spec.get("datasets", {})
+
+
+def layers(chart: Any) -> list[dict[str, Any]]:
+    return chart.to_dict()["layer"]
+
+
+@pytest.fixture(autouse=True)
+def _reset_stats() -> None:
+    charts.POINT_STATS.reset()
+
+
+def test_metric_chart_downsamples_and_marks_nan() -> None:
+    n = 200_000
+    loss = np.linspace(3, 1, n)
+    loss[150_000] = 40.0
+    loss[190_000:190_010] = math.nan
+    chart = charts.metric_chart(make_metrics(n, loss=loss), "loss", title="Loss")
+    assert chart is not None
+    sizes = sorted(len(rows) for rows in datasets(chart).values())
+    assert max(sizes) <= 5000 and 10 in sizes
+    assert charts.POINT_STATS.max_series_points <= 5000
+    spec = layers(chart)
+    marks = [layer["mark"]["type"] for layer in spec]
+    assert marks == ["line", "point"]
+    marker = spec[1]
+    assert marker["mark"]["color"] == charts.NAN_COLOR and marker["encoding"]["y"] == {"value": 6}
+    line_rows = next(rows for rows in datasets(chart).values() if len(rows) > 10)
+    assert max(r["value"] for r in line_rows) == 40.0
+    assert line_rows[-1]["step"] == (n - 1) * 100
+
+
+def test_log_scale_and_ema_overlay() -> None:
+    chart = charts.metric_chart(make_metrics(50), "loss", log_scale=True, smoothing=0.9)
+    assert chart is not None
+    raw, smooth = layers(chart)
+    assert raw["mark"]["opacity"] < 0.5 and "opacity" not in smooth["mark"]
+    assert raw["encoding"]["y"]["scale"]["type"] == "log"
+    assert smooth["encoding"]["y"]["field"] == "smoothed"
+
+
+def test_extra_column_nan_means_not_logged() -> None:
+    lr = np.full(10, math.nan)
+    lr[::2] = 1e-3
+    chart = charts.metric_chart(make_metrics(10, lr=lr), "lr")
+    assert chart is not None
+    assert [layer["mark"]["type"] for layer in layers(chart)] == ["line"]
+    assert charts.metric_chart(make_metrics(10, lr=math.nan), "lr") is None
+    assert charts.metric_chart(make_metrics(10), "missing") is None
+
+
+def test_restart_and_stage_rules_with_tooltips() -> None:
+    stages = pd.DataFrame({"step": [0, 500], "wall_time": [0.0, 1.0], "rank": [0, 0],
+                           "stage": [0, 1], "name": ["sensory", XSS]})
+    restart = Restart("training_log.jsonl", "resumed", 300, 0.0)
+    chart = charts.metric_chart(make_metrics(10), "loss", restarts=[restart], stage_events=stages)
+    assert chart is not None
+    rule = layers(chart)[-1]
+    assert rule["mark"]["type"] == "rule"
+    labels = [r["label"] for rows in datasets(chart).values() for r in rows if "label" in r]
+    assert labels == ["Restart (resumed) to step 300 in training_log.jsonl", "Stage 0: sensory",
+                      f"Stage 1: {XSS}"]
+
+
+def test_neuron_counts_from_columns_compresses_step_lines() -> None:
+    n = 50_000
+    counts = {f"neuron_counts.r{i}": np.repeat(np.arange(100) * 10 + i, n // 100) for i in range(3)}
+    counts[f"neuron_counts.{XSS}"] = np.full(n, 7.0)
+    chart = charts.neuron_count_chart(make_metrics(n, **counts))
+    assert chart is not None
+    spec = chart.to_dict()
+    assert spec["mark"]["interpolate"] == "step-after"
+    rows = next(iter(spec["datasets"].values()))
+    assert len(rows) <= 5000
+    assert {r["region"] for r in rows} == {"r0", "r1", "r2", XSS}
+    assert spec["encoding"]["color"]["field"] == "region"
+    assert XSS not in json.dumps(spec["encoding"])
+
+
+def test_neuron_counts_from_growth_events_when_no_columns() -> None:
+    growth = pd.DataFrame({"step": [100, 200, 300], "wall_time": [0.0] * 3, "rank": [0] * 3,
+                           "region": ["cortex", "hippocampus", "cortex"],
+                           "neurons_added": [10, 5, 10], "new_total": [110, 55, 120],
+                           "reason": ["capacity"] * 3})
+    chart = charts.neuron_count_chart(make_metrics(5), growth)
+    assert chart is not None
+    rows = next(iter(datasets(chart).values()))
+    assert [(r["region"], r["neurons"]) for r in rows] == [
+        ("cortex", 110), ("cortex", 120), ("hippocampus", 55)]
+    assert charts.neuron_count_chart(make_metrics(5), None) is None
+
+
+def test_capacity_by_region_latest_values_and_threshold_rule() -> None:
+    metrics = make_metrics(5, **{"capacity_by_region.cortex": [0.1, 0.2, 0.3, 0.4, 0.97],
+                                 f"capacity_by_region.{XSS}": [0.5, 0.5, 0.5, math.nan, math.nan]})
+    chart = charts.capacity_by_region_chart(metrics)
+    assert chart is not None
+    data = {r["region"]: r["capacity"] for rows in datasets(chart).values() for r in rows
+            if "region" in r}
+    assert data == {"cortex": 0.97, XSS: 0.5}
+    thresholds = [r["threshold"] for rows in datasets(chart).values() for r in rows
+                  if "threshold" in r]
+    assert thresholds == [0.95]
+    assert charts.capacity_by_region_chart(make_metrics(5)) is None
+
+
+def test_consolidation_timeline_colours_sleep_stages() -> None:
+    n = 12_000
+    events = pd.DataFrame({"step": np.arange(n) * 10, "wall_time": 0.0, "rank": 0,
+                           "sleep_stage": np.where(np.arange(n) % 3, "NREM", "REM"),
+                           "patterns_replayed": np.arange(n) % 500, "duration_steps": 100})
+    chart = charts.consolidation_chart(events)
+    assert chart is not None
+    spec = chart.to_dict()
+    assert spec["encoding"]["color"]["scale"]["domain"] == ["NREM", "REM"]
+    assert spec["encoding"]["y"]["field"] == "patterns_replayed"
+    assert len(next(iter(spec["datasets"].values()))) <= 5000
+    assert charts.consolidation_chart(events.iloc[:0]) is None
+
+
+def test_gpu_memory_chart_only_when_column_exists() -> None:
+    assert charts.gpu_memory_chart(make_metrics(5)) is None
+    gib = 1024**3
+    chart = charts.gpu_memory_chart(make_metrics(5, gpu_mem_bytes=2 * gib, gpu_mem_total_bytes=8 * gib))
+    assert chart is not None
+    rows = next(iter(datasets(chart).values()))
+    assert {(r["series"], r["gib"]) for r in rows} == {("used", 2.0), ("total", 8.0)}
