@@ -1,0 +1,373 @@
+"""CurriculumLogger: what a Thalia trainer calls to write its checkpoint directory.
+
+The logger owns nothing but the wiring: values are checked by :mod:`.values`, lines are
+buffered and appended by :mod:`.sink`, metadata is written by :mod:`.metadata`, one-liners go
+out through :mod:`.console`, and :mod:`.ranks` decides what this process writes.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import orjson
+
+from .console import ConsoleLog, format_consolidation, format_growth, format_metrics, format_stage
+from .metadata import build_metadata, dumps_metadata, metadata_path, write_atomic
+from .ranks import LOG_NAME, detect_rank, plan_for_rank
+from .records import SCHEMA_VERSION
+from .resume import resumed_from
+from .sink import JsonlSink, NullSink
+from .values import (
+    LogTypeError,
+    LogValueError,
+    check_count,
+    check_name,
+    check_step,
+    count_dict,
+    json_safe,
+    number,
+    number_dict,
+)
+
+__all__ = ["LEGACY_LOG_NAME", "CurriculumLogger", "LoggerClosedError"]
+
+LEGACY_LOG_NAME = "training_log.json"
+SLEEP_STAGES = ("NREM", "REM")
+_RESERVED = frozenset({"event_type", "wall_time", "rank"})
+_dumps = orjson.dumps
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
+
+
+class LoggerClosedError(RuntimeError):
+    """A log call reached a CurriculumLogger after ``close()``."""
+
+
+class CurriculumLogger:
+    """Writes a Thalia checkpoint directory: ``training_log.jsonl``, metadata, ``console.log``.
+
+    Assumes one logger per directory per process (several processes only as distributed ranks).
+    Guarantees:
+
+    - every JSON line is one whole object with ``event_type``, ``step`` and ``wall_time`` that
+      validates against ``schemas/``; non-finite numbers are the strings ``"NaN"``,
+      ``"Infinity"``, ``"-Infinity"``;
+    - bad arguments raise ``LogTypeError`` / ``LogValueError`` (``TypeError`` / ``ValueError``)
+      saying what is wrong and how to fix it, and nothing is written for that call;
+    - the log is appended to, never truncated; on open a ``run_start`` line records
+      ``resumed_from_step``: the argument if given, else the highest step near the end of the
+      existing log (its tail only), else ``None``;
+    - lines are buffered and flushed every ``flush_every`` lines or ``flush_interval_s`` seconds,
+      on :meth:`flush`, :meth:`close` and at interpreter exit (``flush_every_line=True``:
+      each line before the call returns); several threads may log at once;
+    - ``write_metadata`` replaces ``metadata_{step}.json`` atomically;
+    - under ``torch.distributed`` (or ``RANK``/``LOCAL_RANK``) only rank 0 writes, unless
+      ``per_rank=True`` (rank N > 0 then writes ``training_log.rank{N}.jsonl``).
+
+    Seams (keyword-only): ``clock`` gives ``wall_time`` (Unix seconds), ``rank`` overrides
+    detection, ``console_stream`` is the fallback console, ``background_flush`` runs the daemon
+    flusher thread, ``console_every`` spaces metric one-liners in steps, ``fsync_metadata``.
+    """
+
+    def __init__(
+        self,
+        log_dir: str | Path = "checkpoints/curriculum",
+        console_log: bool = True,
+        file_log: bool = True,
+        json_log: bool = True,
+        *,
+        flush_every: int = 100,
+        flush_interval_s: float = 1.0,
+        flush_every_line: bool = False,
+        per_rank: bool = False,
+        run_id: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        resumed_from_step: int | None = None,
+        clock: Callable[[], float] = time.time,
+        rank: int | None = None,
+        console_every: int = 100,
+        console_stream: IO[str] | None = None,
+        background_flush: bool = True,
+        fsync_metadata: bool = True,
+    ) -> None:
+        if config is not None and not isinstance(config, Mapping):
+            raise LogTypeError(f"config must be a dict, got {type(config).__name__}")
+        if run_id is not None:
+            run_id = check_name("run_id", run_id)
+        self.log_dir = Path(log_dir)
+        self._closed = True  # until everything below has been opened
+        self._clock = clock
+        self._fsync_metadata = fsync_metadata
+        self.plan = plan_for_rank(detect_rank() if rank is None else rank, per_rank=per_rank)
+        self.rank = self.plan.rank
+        self._rank_field = self.plan.rank_field
+        writes_log = json_log and self.plan.log_name is not None
+        writes_any = writes_log or self.plan.writes_metadata or (file_log and self.plan.writes_console_file)
+        if writes_any:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path: Path | None = self.log_dir / self.plan.log_name if writes_log else None  # type: ignore[operator]
+
+        if resumed_from_step is not None:
+            self.resumed_from_step: int | None = check_step(resumed_from_step)
+        elif self.log_path is not None:
+            paths = [self.log_path]
+            if self.plan.log_name == LOG_NAME:
+                paths.append(self.log_dir / LEGACY_LOG_NAME)
+            self.resumed_from_step = resumed_from(paths)
+        else:
+            self.resumed_from_step = None
+        self.run_id = run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        self.config: dict[str, Any] = json_safe("config", dict(config or {}))
+        self.started_at = float(clock())
+        self._stage: int | None = None
+        self._stage_name = ""
+
+        self._sink: JsonlSink | NullSink = NullSink()
+        if self.log_path is not None:
+            self._sink = JsonlSink(
+                self.log_path,
+                flush_every=flush_every,
+                flush_interval_s=flush_interval_s,
+                flush_every_line=flush_every_line,
+                background_flush=background_flush,
+            )
+        self._write = self._sink.write
+        self._console = ConsoleLog(
+            self.log_dir,
+            console=console_log and self.plan.console,
+            file_log=file_log and self.plan.writes_console_file,
+            every=console_every,
+            prefix=f"[rank {self.rank}] " if self._rank_field is not None else "",
+            stream=console_stream,
+        )
+        self._console_on = self._console.active
+        self._closed = False
+        self._write_run_start()
+
+    # -- lines ---------------------------------------------------------------------------
+
+    def _line(self, record: dict[str, Any], now: float) -> None:
+        if self._rank_field is not None:
+            record["rank"] = self._rank_field
+        try:
+            line = _dumps(record, option=_NEWLINE)
+        except orjson.JSONEncodeError as exc:  # e.g. an int beyond 64 bits
+            raise LogValueError(f"cannot write this {record['event_type']} line: {exc}") from exc
+        self._write(line, now)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LoggerClosedError(
+                "this CurriculumLogger is closed; log before close() or open a new logger"
+            )
+
+    def _write_run_start(self) -> None:
+        now = self._clock()
+        resumed = self.resumed_from_step
+        self._line(
+            {
+                "event_type": "run_start",
+                "step": 0 if resumed is None else resumed,
+                "wall_time": now,
+                "schema_version": SCHEMA_VERSION,
+                "run_id": self.run_id,
+                "resumed_from_step": resumed,
+                "config": self.config,
+            },
+            now,
+        )
+        self._sink.flush()
+        if self._console_on:
+            where = "fresh run" if resumed is None else f"resumed from step {resumed}"
+            self._console.emit(f"run {self.run_id} started ({where}) in {self.log_dir}")
+
+    def log_metrics(
+        self,
+        step: int,
+        firing_rate: Any = None,
+        capacity: Any = None,
+        performance: Any = None,
+        loss: Any = None,
+        neuron_counts: Mapping[str, Any] | None = None,
+        capacity_by_region: Mapping[str, Any] | None = None,
+        **more: Any,
+    ) -> None:
+        """One metric line; ``None`` fields are left out, any extra numeric keyword is kept."""
+        if self._closed:
+            self._check_open()
+        if type(step) is not int or step < 0:
+            step = check_step(step)
+        now = self._clock()
+        rec: dict[str, Any] = {"event_type": "metric", "step": step, "wall_time": now}
+        x = firing_rate
+        if x is not None:
+            rec["firing_rate"] = x if type(x) is float and x - x == 0.0 else number("firing_rate", x)
+        x = capacity
+        if x is not None:
+            rec["capacity"] = x if type(x) is float and x - x == 0.0 else number("capacity", x)
+        x = performance
+        if x is not None:
+            rec["performance"] = x if type(x) is float and x - x == 0.0 else number("performance", x)
+        x = loss
+        if x is not None:
+            rec["loss"] = x if type(x) is float and x - x == 0.0 else number("loss", x)
+        if neuron_counts is not None:
+            rec["neuron_counts"] = count_dict("neuron_counts", neuron_counts)
+        if capacity_by_region is not None:
+            rec["capacity_by_region"] = number_dict("capacity_by_region", capacity_by_region)
+        if more:
+            for key, x in more.items():
+                if key in _RESERVED:
+                    raise LogValueError(
+                        f"{key!r} is set by the logger; rename your metric (e.g. 'my_{key}')"
+                    )
+                if x is not None:
+                    rec[key] = x if type(x) is float and x - x == 0.0 else number(key, x)
+        self._line(rec, now)
+        if self._console_on and self._console.wants_metrics(step):
+            self._console.emit(format_metrics(step, rec))
+
+    def log_growth(
+        self, step: int, region: str, neurons_added: int, new_total: int, reason: str = ""
+    ) -> None:
+        """A region grew: ``neurons_added`` neurons, now ``new_total`` in all."""
+        self._check_open()
+        step = check_step(step)
+        region = check_name("region", region)
+        added = check_count("neurons_added", neurons_added)
+        total = check_count("new_total", new_total)
+        reason = check_name("reason", reason, empty_ok=True)
+        now = self._clock()
+        self._line(
+            {"event_type": "growth", "step": step, "wall_time": now, "region": region,
+             "neurons_added": added, "new_total": total, "reason": reason},
+            now,
+        )
+        if self._console_on:
+            self._console.emit(format_growth(step, region, added, total, reason))
+
+    def log_consolidation(
+        self, step: int, sleep_stage: str, patterns_replayed: int, duration_steps: int
+    ) -> None:
+        """A sleep-replay phase: ``sleep_stage`` is ``"NREM"`` or ``"REM"`` (any case)."""
+        self._check_open()
+        step = check_step(step)
+        stage = getattr(sleep_stage, "name", sleep_stage)  # an Enum member works too
+        if not isinstance(stage, str):
+            raise LogTypeError(
+                f"sleep_stage must be the string 'NREM' or 'REM', got {type(sleep_stage).__name__}"
+            )
+        if stage.upper() not in SLEEP_STAGES:
+            raise LogValueError(f"unknown sleep_stage {stage!r}; use 'NREM' or 'REM'")
+        stage = stage.upper()
+        patterns = check_count("patterns_replayed", patterns_replayed)
+        duration = check_count("duration_steps", duration_steps)
+        now = self._clock()
+        self._line(
+            {"event_type": "consolidation", "step": step, "wall_time": now, "sleep_stage": stage,
+             "patterns_replayed": patterns, "duration_steps": duration},
+            now,
+        )
+        if self._console_on:
+            self._console.emit(format_consolidation(step, stage, patterns, duration))
+
+    def log_stage(self, step: int, stage: int, name: str = "") -> None:
+        """The run entered curriculum stage ``stage`` (named ``name``)."""
+        self._check_open()
+        step = check_step(step)
+        stage = check_count("stage", stage)
+        name = check_name("name", name, empty_ok=True)
+        now = self._clock()
+        self._line(
+            {"event_type": "stage", "step": step, "wall_time": now, "stage": stage, "name": name},
+            now,
+        )
+        self._stage, self._stage_name = stage, name
+        if self._console_on:
+            self._console.emit(format_stage(step, stage, name))
+
+    # -- metadata ------------------------------------------------------------------------
+
+    def write_metadata(
+        self,
+        step: int,
+        current_stage: int | None = None,
+        current_week: int | None = None,
+        total_weeks: int | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        milestones: Mapping[str, bool] | None = None,
+        warnings: list[Any] | None = None,
+        *,
+        stage_name: str | None = None,
+        total_stages: int | None = None,
+        total_steps: int | None = None,
+        **extra: Any,
+    ) -> Path | None:
+        """Write ``metadata_{step}.json`` atomically; returns its path (``None`` on ranks > 0).
+
+        ``current_stage`` defaults to the last :meth:`log_stage` (else 0), ``stage_name`` to
+        that stage's name. The logger adds ``run_id``, ``started_at``, ``updated_at`` and
+        ``schema_version``. The JSON log is flushed first, so it is as fresh as the metadata.
+        """
+        self._check_open()
+        step = check_step(step)
+        if current_stage is None:
+            current_stage = 0 if self._stage is None else self._stage
+        if stage_name is None and self._stage_name and current_stage == self._stage:
+            stage_name = self._stage_name
+        record = build_metadata(
+            step, current_stage, current_week=current_week, total_weeks=total_weeks,
+            metrics=metrics, milestones=milestones, warnings=warnings, stage_name=stage_name,
+            total_stages=total_stages, total_steps=total_steps, run_id=self.run_id,
+            started_at=self.started_at, updated_at=float(self._clock()), extra=extra,
+        )
+        if not self.plan.writes_metadata:
+            return None
+        data = dumps_metadata(record)
+        self._sink.flush()
+        path = write_atomic(metadata_path(self.log_dir, step), data, fsync=self._fsync_metadata)
+        if self._console_on:
+            self._console.emit(f"step {step} | checkpoint metadata written to {path.name}")
+        return path
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def flush(self) -> None:
+        """Hand every buffered line to the OS now."""
+        self._sink.flush()
+        if self._console.file_handler is not None:
+            self._console.file_handler.flush()
+
+    def close(self) -> None:
+        """Flush and close every file; calling it again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._sink.close()
+        finally:
+            self._console.close()
+
+    def __enter__(self) -> CurriculumLogger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"CurriculumLogger({str(self.log_dir)!r}, rank={self.rank}, {state})"
+

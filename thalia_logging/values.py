@@ -1,0 +1,212 @@
+"""Coercion and validation of the values a trainer logs.
+
+Contract: every function here either returns a value that orjson serialises into exactly what
+``schemas/`` allows, or raises :class:`LogTypeError` / :class:`LogValueError` (subclasses of the
+built-in ``TypeError`` / ``ValueError``) with a message naming the argument, what was wrong and
+how to fix it. Nothing here writes anything, so a caller that validates first and writes after
+writes nothing on error.
+
+Numbers may be Python ``int``/``float`` (and other ``numbers.Real`` such as ``Fraction``), numpy
+scalars (or 0-d arrays) and single-element torch tensors. torch and numpy are found by looking
+them up in ``sys.modules`` only: a value cannot be a tensor unless torch is already imported, so
+this module never imports either. ``bool`` is refused as a number (JSON would write ``true``,
+which is not a number; pass ``int(flag)`` if you mean 0/1). Non-finite floats become the strings
+``"NaN"``, ``"Infinity"``, ``"-Infinity"``: never ``null`` (orjson's default) nor bare tokens.
+
+The hot path is the caller's: plain finite floats and ints are recognised with a ``type()`` check
+and ``x - x == 0.0`` (false exactly for NaN and the infinities) before anything slower runs.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "NON_FINITE",
+    "LogTypeError",
+    "LogValueError",
+    "check_count",
+    "check_name",
+    "check_step",
+    "count_dict",
+    "json_safe",
+    "number",
+    "number_dict",
+]
+
+Number = int | float | str
+"""What a coerced number is: an int, a finite float, or one of the non-finite strings."""
+
+NON_FINITE: dict[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+"""The strings written for non-finite floats, and the floats they stand for."""
+
+_ACCEPTED = "an int, a float, a numpy scalar or a 0-d torch tensor"
+
+
+class LogTypeError(TypeError):
+    """An argument to the logger has the wrong type (the message says which and how to fix it)."""
+
+
+class LogValueError(ValueError):
+    """An argument to the logger has the right type but an invalid value."""
+
+
+def _describe(x: object) -> str:
+    text = repr(x)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(x).__name__} {text}"
+
+
+def _unwrap(name: str, x: object) -> object:
+    """numpy scalar / 0-d array / one-element tensor -> the Python scalar inside, else ``x``."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
+        if x.numel() != 1:
+            raise LogValueError(
+                f"{name} is a torch tensor of shape {tuple(x.shape)} ({x.numel()} elements); "
+                "log one number: reduce it first (e.g. tensor.mean()) or pass tensor.item()"
+            )
+        if x.is_complex():
+            raise LogTypeError(f"{name} is a complex tensor; log a real number (e.g. abs(x))")
+        return x.item()
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(x, np.generic | np.ndarray):
+        if isinstance(x, np.ndarray) and x.ndim != 0:
+            raise LogValueError(
+                f"{name} is a numpy array of shape {x.shape}; log one number: reduce it first "
+                "(e.g. arr.mean()) or pass arr.item()"
+            )
+        return x.item()
+    return x
+
+
+def _float(x: float) -> Number:
+    if x - x == 0.0:
+        return x
+    if x != x:
+        return "NaN"
+    return "Infinity" if x > 0 else "-Infinity"
+
+
+def number(name: str, x: object) -> Number:
+    """``x`` as a JSON-ready number (non-finite floats as strings), or a clear error."""
+    t = type(x)
+    if t is float:
+        return _float(x)  # type: ignore[arg-type]
+    if t is int:
+        return x  # type: ignore[return-value]
+    v = _unwrap(name, x)
+    if isinstance(v, bool):
+        raise LogTypeError(
+            f"{name} is a bool ({v}); a metric must be a number. "
+            f"Pass int({name}) or float({name}) if you mean 0/1"
+        )
+    if isinstance(v, int):
+        return int(v)
+    if isinstance(v, float | numbers.Real):
+        return _float(float(v))
+    if isinstance(v, complex):
+        raise LogTypeError(f"{name} is complex ({v!r}); log a real number such as abs(x)")
+    raise LogTypeError(
+        f"{name} must be {_ACCEPTED}, got {_describe(x)}; convert it with float(...) "
+        "or leave it out (None is skipped)"
+    )
+
+
+def _int(name: str, x: object, what: str) -> int:
+    if type(x) is int:
+        v: object = x
+    else:
+        v = _unwrap(name, x)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise LogTypeError(
+                f"{name} must be {what} (an int, numpy integer or 0-d integer tensor), "
+                f"got {_describe(x)}; pass int(...) if the value is whole"
+            )
+        v = int(v)
+    if v < 0:  # type: ignore[operator]
+        raise LogValueError(f"{name} must be >= 0, got {v}; {what} cannot be negative")
+    return v  # type: ignore[return-value]
+
+
+def check_step(step: object) -> int:
+    """The training step as a non-negative int."""
+    if type(step) is int and step >= 0:
+        return step
+    return _int("step", step, "the training step")
+
+
+def check_count(name: str, x: object) -> int:
+    """A non-negative integer field (neurons, patterns, durations, stage numbers)."""
+    if type(x) is int and x >= 0:
+        return x
+    return _int(name, x, "a count")
+
+
+def check_name(name: str, x: object, *, empty_ok: bool = False) -> str:
+    """A string field (region, reason, stage name)."""
+    if type(x) is not str and not isinstance(x, str):
+        raise LogTypeError(
+            f"{name} must be a str, got {_describe(x)}; pass str(...) or the region's name"
+        )
+    if not empty_ok and not x:
+        raise LogValueError(f"{name} must not be empty; give it a name such as 'cortex'")
+    return str(x)
+
+
+def _key(name: str, k: object) -> str:
+    if isinstance(k, str):
+        return str(k)
+    raise LogTypeError(
+        f"{name} keys must be region names (str), got key {_describe(k)}; use str(key)"
+    )
+
+
+def number_dict(name: str, d: object) -> Any:
+    """A ``{str: number}`` mapping, returned as is when already plain (the common case)."""
+    if type(d) is dict:
+        for k, v in d.items():
+            if type(k) is not str or not ((type(v) is float and v - v == 0.0) or type(v) is int):
+                break
+        else:
+            return d
+    if not isinstance(d, Mapping):
+        raise LogTypeError(f"{name} must be a dict of region name -> number, got {_describe(d)}")
+    return {_key(name, k): number(f"{name}[{k!r}]", v) for k, v in d.items()}
+
+
+def count_dict(name: str, d: object) -> Any:
+    """A ``{str: int >= 0}`` mapping (neuron counts), returned as is when already plain."""
+    if type(d) is dict:
+        for k, v in d.items():
+            if type(k) is not str or type(v) is not int or v < 0:
+                break
+        else:
+            return d
+    if not isinstance(d, Mapping):
+        raise LogTypeError(f"{name} must be a dict of region name -> int, got {_describe(d)}")
+    return {_key(name, k): check_count(f"{name}[{k!r}]", v) for k, v in d.items()}
+
+
+def json_safe(name: str, x: object) -> Any:
+    """Free-form data (a run's config, extra metadata fields) made JSON-ready.
+
+    Numbers go through :func:`number`; strings, bools and None stay; mappings and sequences
+    are converted recursively (keys become ``str``); anything else (a ``Path``, a dtype, an
+    enum) is written as ``str(x)``, since a config is descriptive, not data.
+    """
+    if x is None or isinstance(x, str | bool):
+        return x
+    if isinstance(x, Mapping):
+        return {str(k): json_safe(f"{name}[{k!r}]", v) for k, v in x.items()}
+    if isinstance(x, list | tuple | set | frozenset):
+        return [json_safe(f"{name}[{i}]", v) for i, v in enumerate(x)]
+    try:
+        return number(name, x)
+    except (TypeError, ValueError):
+        return str(x)
