@@ -7,6 +7,7 @@ out through :mod:`.console`, and :mod:`.ranks` decides what this process writes.
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -22,6 +23,7 @@ from .ranks import LOG_NAME, detect_rank, plan_for_rank
 from .records import SCHEMA_VERSION
 from .resume import resumed_from
 from .sink import JsonlSink, NullSink
+from .torch_support import gpu_memory_fields
 from .values import (
     LogTypeError,
     LogValueError,
@@ -29,9 +31,11 @@ from .values import (
     check_name,
     check_step,
     count_dict,
+    counts_look_plain,
     json_safe,
     number,
     number_dict,
+    numbers_look_plain,
 )
 
 __all__ = ["LEGACY_LOG_NAME", "CurriculumLogger", "LoggerClosedError"]
@@ -68,6 +72,11 @@ class CurriculumLogger:
     - under ``torch.distributed`` (or ``RANK``/``LOCAL_RANK``) only rank 0 writes, unless
       ``per_rank=True`` (rank N > 0 then writes ``training_log.rank{N}.jsonl``).
 
+    With ``capture_gpu_memory=True`` (the default) metric lines get ``gpu_mem_bytes`` and
+    ``gpu_mem_total_bytes`` while this process uses CUDA (``torch_support.gpu_memory_fields``),
+    unless the caller passed ``gpu_mem_bytes``; without torch loaded the check is one dict
+    lookup, and the logger never imports torch.
+
     Seams (keyword-only): ``clock`` gives ``wall_time`` (Unix seconds), ``rank`` overrides
     detection, ``console_stream`` is the fallback console, ``background_flush`` runs the daemon
     flusher thread, ``console_every`` spaces metric one-liners in steps, ``fsync_metadata``.
@@ -93,6 +102,7 @@ class CurriculumLogger:
         console_stream: IO[str] | None = None,
         background_flush: bool = True,
         fsync_metadata: bool = True,
+        capture_gpu_memory: bool = True,
     ) -> None:
         if config is not None and not isinstance(config, Mapping):
             raise LogTypeError(f"config must be a dict, got {type(config).__name__}")
@@ -102,6 +112,7 @@ class CurriculumLogger:
         self._closed = True  # until everything below has been opened
         self._clock = clock
         self._fsync_metadata = fsync_metadata
+        self._capture_gpu = capture_gpu_memory
         self.plan = plan_for_rank(detect_rank() if rank is None else rank, per_rank=per_rank)
         self.rank = self.plan.rank
         self._rank_field = self.plan.rank_field
@@ -215,10 +226,19 @@ class CurriculumLogger:
         x = loss
         if x is not None:
             rec["loss"] = x if type(x) is float and x - x == 0.0 else number("loss", x)
+        pending = False  # a dict passed its cheap check only: bools are caught in the bytes
         if neuron_counts is not None:
-            rec["neuron_counts"] = count_dict("neuron_counts", neuron_counts)
+            if counts_look_plain(neuron_counts):
+                pending = True
+                rec["neuron_counts"] = neuron_counts
+            else:
+                rec["neuron_counts"] = count_dict("neuron_counts", neuron_counts)
         if capacity_by_region is not None:
-            rec["capacity_by_region"] = number_dict("capacity_by_region", capacity_by_region)
+            if numbers_look_plain(capacity_by_region):
+                pending = True
+                rec["capacity_by_region"] = capacity_by_region
+            else:
+                rec["capacity_by_region"] = number_dict("capacity_by_region", capacity_by_region)
         if more:
             for key, x in more.items():
                 if key in _RESERVED:
@@ -227,7 +247,22 @@ class CurriculumLogger:
                     )
                 if x is not None:
                     rec[key] = x if type(x) is float and x - x == 0.0 else number(key, x)
-        self._line(rec, now)
+        if self._rank_field is not None:
+            rec["rank"] = self._rank_field
+        try:
+            line = _dumps(rec, option=_NEWLINE)
+        except orjson.JSONEncodeError:
+            line = b""  # a non-str key or an int beyond 64 bits: the strict check says which
+        if pending and (not line or b"true" in line or b"false" in line):
+            if neuron_counts is not None:
+                rec["neuron_counts"] = count_dict("neuron_counts", dict(neuron_counts))
+            if capacity_by_region is not None:
+                rec["capacity_by_region"] = number_dict("capacity_by_region", dict(capacity_by_region))
+            line = b""
+        if not line:
+            self._line(rec, now)
+        else:
+            self._write(line, now)
         if self._console_on and self._console.wants_metrics(step):
             self._console.emit(format_metrics(step, rec))
 
