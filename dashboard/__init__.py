@@ -2,3 +2,15 @@
 
 Nothing here needs torch; only ``dashboard.app`` imports streamlit.
 """
+
+from dashboard.state import BadLine, HealthWarning, Restart, RunState
+from dashboard.watcher import RunWatcher, load_training_state
+
+__all__ = [
+    "BadLine",
+    "HealthWarning",
+    "Restart",
+    "RunState",
+    "RunWatcher",
+    "load_training_state",
+]

@@ -1,8 +1,14 @@
 """The snapshot of a checkpoint directory that the loader hands to the page.
 
-This module is the contract between the reader side (`tail`, `parse`, `frames`, `watcher`) and
+This module is the contract between the reader side (`tailer`, `parse`, `frames`, `watcher`) and
 everything that shows or exports a run (`health`, `charts`, `app`, `export`). It holds data only:
 no I/O, no Streamlit.
+
+Frames are lazy: a :class:`RunState` holds, for each frame, either a DataFrame or a zero-argument
+callable that builds it (the loader passes a snapshot of its column buffers, fixed at the moment the
+state was taken, so a later refresh never changes what an older state shows). The frame is built on
+first access and cached; every later access returns the same object. Treat frames as read-only
+(copy before changing them in place).
 
 Frame columns (every frame is sorted by ``step``; missing values are NaN):
 
@@ -26,19 +32,52 @@ Frame columns (every frame is sorted by ``step``; missing values are NaN):
 ``run_starts``
     ``step``, ``wall_time``, ``rank``, ``run_id`` (str), ``resumed_from_step`` (float64, NaN for a
     fresh run).
+
+Rows of every frame but ``metrics_history`` are not deduplicated (two regions may grow at one
+step), but the abandoned-timeline rule applies to all of them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
-__all__ = ["BadLine", "HealthWarning", "Restart", "RunState", "Severity"]
+__all__ = ["FRAME_COLUMNS", "BadLine", "HealthWarning", "Restart", "RunState", "Severity", "empty_frame"]
 
 Severity = Literal["info", "warning", "critical"]
+
+#: The columns every frame always has (even when empty), with their dtypes, in order.
+FRAME_COLUMNS: dict[str, dict[str, str]] = {
+    "metrics_history": {
+        "step": "int64", "wall_time": "float64", "rank": "int64", "firing_rate": "float64",
+        "capacity": "float64", "performance": "float64", "loss": "float64",
+    },
+    "growth_events": {
+        "step": "int64", "wall_time": "float64", "rank": "int64", "region": "str",
+        "neurons_added": "int64", "new_total": "int64", "reason": "str",
+    },
+    "consolidation_events": {
+        "step": "int64", "wall_time": "float64", "rank": "int64", "sleep_stage": "str",
+        "patterns_replayed": "int64", "duration_steps": "int64",
+    },
+    "stage_events": {
+        "step": "int64", "wall_time": "float64", "rank": "int64", "stage": "int64", "name": "str",
+    },
+    "run_starts": {
+        "step": "int64", "wall_time": "float64", "rank": "int64", "run_id": "str",
+        "resumed_from_step": "float64",
+    },
+}
+
+
+def empty_frame(name: str) -> pd.DataFrame:
+    """An empty frame with the columns and dtypes ``FRAME_COLUMNS[name]`` lists."""
+    return pd.DataFrame({c: pd.Series([], dtype=d) for c, d in FRAME_COLUMNS[name].items()})
 
 
 @dataclass(frozen=True)
@@ -81,11 +120,31 @@ class HealthWarning:
     source: str = "metadata"
 
 
-def _empty() -> pd.DataFrame:
-    return pd.DataFrame()
+FrameSource = pd.DataFrame | Callable[[], pd.DataFrame] | None
 
 
-@dataclass(frozen=True)
+class _LazyFrame:
+    """Builds a frame once, on first use, thread-safely; then always returns the same object."""
+
+    __slots__ = ("_build", "_frame", "_lock", "_name")
+
+    def __init__(self, name: str, source: FrameSource) -> None:
+        self._name = name
+        self._lock = threading.Lock()
+        self._frame: pd.DataFrame | None = source if isinstance(source, pd.DataFrame) else None
+        self._build = source if callable(source) else None
+
+    def get(self) -> pd.DataFrame:
+        frame = self._frame
+        if frame is not None:
+            return frame
+        with self._lock:
+            if self._frame is None:
+                self._frame = self._build() if self._build is not None else empty_frame(self._name)
+                self._build = None
+            return self._frame
+
+
 class RunState:
     """An immutable snapshot of one checkpoint directory.
 
@@ -95,22 +154,91 @@ class RunState:
     normalised (a plain string is severity ``"warning"``). ``bad_lines`` holds the most recent
     skipped lines (capped); ``bad_line_count`` counts all of them. ``last_update`` is the wall time
     of the newest line or metadata file, or None. ``version`` grows whenever anything in the
-    snapshot changed, so callers can cache work derived from it.
+    snapshot changed, so callers can cache work derived from it. ``error`` is the last unexpected
+    error the loader hit while reading (it then kept the previous data), or None.
+
+    The frames (``metrics_history``, ``growth_events``, ``consolidation_events``,
+    ``stage_events``, ``run_starts``) are given as DataFrames or zero-argument builders and are
+    built lazily, once (see the module docstring). Attributes cannot be reassigned.
     """
 
     checkpoint_dir: Path
-    exists: bool = False
-    metrics_history: pd.DataFrame = field(default_factory=_empty)
-    growth_events: pd.DataFrame = field(default_factory=_empty)
-    consolidation_events: pd.DataFrame = field(default_factory=_empty)
-    stage_events: pd.DataFrame = field(default_factory=_empty)
-    run_starts: pd.DataFrame = field(default_factory=_empty)
-    metadata: dict[str, Any] | None = None
-    metadata_file: str | None = None
-    warnings: tuple[HealthWarning, ...] = ()
-    bad_lines: tuple[BadLine, ...] = ()
-    bad_line_count: int = 0
-    restarts: tuple[Restart, ...] = ()
-    last_update: float | None = None
-    log_files: tuple[str, ...] = ()
-    version: int = 0
+    exists: bool
+    metadata: dict[str, Any] | None
+    metadata_file: str | None
+    warnings: tuple[HealthWarning, ...]
+    bad_lines: tuple[BadLine, ...]
+    bad_line_count: int
+    restarts: tuple[Restart, ...]
+    last_update: float | None
+    log_files: tuple[str, ...]
+    version: int
+    error: str | None
+    _frames: dict[str, _LazyFrame]
+
+    def __init__(
+        self,
+        checkpoint_dir: Path | str,
+        exists: bool = False,
+        *,
+        metrics_history: FrameSource = None,
+        growth_events: FrameSource = None,
+        consolidation_events: FrameSource = None,
+        stage_events: FrameSource = None,
+        run_starts: FrameSource = None,
+        metadata: dict[str, Any] | None = None,
+        metadata_file: str | None = None,
+        warnings: tuple[HealthWarning, ...] = (),
+        bad_lines: tuple[BadLine, ...] = (),
+        bad_line_count: int = 0,
+        restarts: tuple[Restart, ...] = (),
+        last_update: float | None = None,
+        log_files: tuple[str, ...] = (),
+        version: int = 0,
+        error: str | None = None,
+    ) -> None:
+        sources = {
+            "metrics_history": metrics_history, "growth_events": growth_events,
+            "consolidation_events": consolidation_events, "stage_events": stage_events,
+            "run_starts": run_starts,
+        }
+        values: dict[str, Any] = {
+            "checkpoint_dir": Path(checkpoint_dir), "exists": exists, "metadata": metadata,
+            "metadata_file": metadata_file, "warnings": tuple(warnings),
+            "bad_lines": tuple(bad_lines), "bad_line_count": bad_line_count,
+            "restarts": tuple(restarts), "last_update": last_update,
+            "log_files": tuple(log_files), "version": version, "error": error,
+            "_frames": {name: _LazyFrame(name, src) for name, src in sources.items()},
+        }
+        for key, value in values.items():
+            object.__setattr__(self, key, value)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError(f"RunState is immutable; cannot set {key!r} (take a new snapshot)")
+
+    def __repr__(self) -> str:
+        return (
+            f"RunState(checkpoint_dir={str(self.checkpoint_dir)!r}, exists={self.exists}, "
+            f"version={self.version}, log_files={self.log_files!r}, "
+            f"bad_line_count={self.bad_line_count}, restarts={len(self.restarts)})"
+        )
+
+    @property
+    def metrics_history(self) -> pd.DataFrame:
+        return self._frames["metrics_history"].get()
+
+    @property
+    def growth_events(self) -> pd.DataFrame:
+        return self._frames["growth_events"].get()
+
+    @property
+    def consolidation_events(self) -> pd.DataFrame:
+        return self._frames["consolidation_events"].get()
+
+    @property
+    def stage_events(self) -> pd.DataFrame:
+        return self._frames["stage_events"].get()
+
+    @property
+    def run_starts(self) -> pd.DataFrame:
+        return self._frames["run_starts"].get()

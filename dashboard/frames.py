@@ -1,0 +1,232 @@
+"""Column buffers that grow with each refresh and become DataFrames only when asked.
+
+A :class:`ColumnStore` per frame collects rows (from the per-line parser) and column chunks (from
+the block parser). :meth:`ColumnStore.commit` turns pending rows into an immutable chunk of numpy
+arrays; nothing is ever concatenated onto the whole history during a refresh. A
+:class:`FrameSnapshot` pins the chunks and cuts that exist at one moment and builds the DataFrame
+on first call (cached): concatenate, drop abandoned timelines, sort by step, deduplicate.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dashboard.state import FRAME_COLUMNS, empty_frame
+
+__all__ = ["Chunk", "ColumnStore", "Cut", "FrameSnapshot"]
+
+_PRIVATE = ("_seq", "_src")
+_SMALL_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Drop rows of file ``src`` (and ``rank``, or any rank when -1) read before line ``seq``
+    whose step is >= ``min_step``: the timeline the run abandoned when it went back."""
+
+    src: int
+    rank: int
+    seq: int
+    min_step: int
+
+
+class Chunk:
+    """Immutable columns of ``n`` rows; columns absent from a chunk read as NaN there."""
+
+    __slots__ = ("cols", "n")
+
+    def __init__(self, n: int, cols: dict[str, np.ndarray]) -> None:
+        self.n = n
+        self.cols = cols
+
+
+def _fill(dtype: str, n: int) -> np.ndarray:
+    if dtype == "str":
+        return np.full(n, "", dtype=object)
+    return np.full(n, np.nan)
+
+
+def _concat(chunks: tuple[Chunk, ...], name: str, dtype: str) -> np.ndarray:
+    parts = [c.cols[name] if name in c.cols else _fill(dtype, c.n) for c in chunks]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _merge(a: Chunk, b: Chunk, dtypes: Mapping[str, str]) -> Chunk:
+    names = list(a.cols) + [k for k in b.cols if k not in a.cols]
+    return Chunk(a.n + b.n, {k: _concat((a, b), k, dtypes.get(k, "float64")) for k in names})
+
+
+class FrameSnapshot:
+    """A frame as it was when the snapshot was taken; calling it builds (once) the DataFrame."""
+
+    def __init__(
+        self, name: str, chunks: tuple[Chunk, ...], cuts: tuple[Cut, ...],
+        columns: tuple[str, ...], dtypes: Mapping[str, str], dedup: bool,
+    ) -> None:
+        self.name = name
+        self.chunks = chunks
+        self.cuts = cuts
+        self.columns = columns
+        self.dtypes = dict(dtypes)
+        self.dedup = dedup
+        self.rows = sum(c.n for c in chunks)
+        self._frame: pd.DataFrame | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> pd.DataFrame:
+        with self._lock:
+            if self._frame is None:
+                self._frame = self._build()
+            return self._frame
+
+    def _build(self) -> pd.DataFrame:
+        if not self.rows:
+            return empty_frame(self.name)
+        chunks = self.chunks
+        step = _concat(chunks, "step", "int64")
+        rank = _concat(chunks, "rank", "int64")
+        seq = _concat(chunks, "_seq", "int64")
+        idx: np.ndarray | None = None
+        if self.cuts:
+            src = _concat(chunks, "_src", "int64")
+            keep = np.ones(len(step), dtype=bool)
+            for cut in self.cuts:
+                hit = (src == cut.src) & (seq < cut.seq) & (step >= cut.min_step)
+                if cut.rank >= 0:
+                    hit &= rank == cut.rank
+                keep &= ~hit
+            if not keep.all():
+                idx = np.flatnonzero(keep)
+        s, r, q = (step, rank, seq) if idx is None else (step[idx], rank[idx], seq[idx])
+        order: np.ndarray | None = None
+        if len(s) > 1 and not (
+            np.all(s[1:] >= s[:-1]) and (not self.dedup or np.all(s[1:] > s[:-1]))
+        ):
+            order = np.lexsort((q, r, s))
+            s, r = s[order], r[order]
+            idx = order if idx is None else idx[order]
+        if self.dedup and len(s) > 1:
+            last = np.ones(len(s), dtype=bool)
+            last[:-1] = (s[1:] != s[:-1]) | (r[1:] != r[:-1])
+            if not last.all():
+                sel = np.flatnonzero(last)
+                idx = sel if idx is None else idx[sel]
+        data: dict[str, Any] = {}
+        for col in self.columns:
+            dtype = self.dtypes.get(col, "float64")
+            arr = _concat(chunks, col, dtype)
+            if idx is not None:
+                arr = arr[idx]
+            data[col] = pd.Series(arr, dtype=dtype, copy=False) if dtype == "str" else arr
+        return pd.DataFrame(data, copy=False)
+
+
+class ColumnStore:
+    """The growing columns of one frame (see ``dashboard.state`` for the columns).
+
+    Rows added with :meth:`add_row` / :meth:`add_columns` become visible to snapshots only after
+    :meth:`commit`. Every row carries ``step``, ``rank``, ``_seq`` (global read order: larger is
+    newer) and ``_src`` (file index). Not thread-safe: the watcher calls it under its lock;
+    snapshots are immutable and safe to build from any thread.
+    """
+
+    def __init__(self, name: str, *, dedup: bool = False) -> None:
+        self.name = name
+        self.dedup = dedup
+        self._dtypes: dict[str, str] = dict(FRAME_COLUMNS[name])
+        self._dtypes.update({k: "int64" for k in _PRIVATE})
+        self._extra: list[str] = []  # columns beyond FRAME_COLUMNS, in first-appearance order
+        self._chunks: list[Chunk] = []
+        self._rows: list[dict[str, Any]] = []
+        self._batch_cols: set[str] = set()
+        self._cuts: list[Cut] = []
+        self._snapshot: FrameSnapshot | None = None
+
+    @property
+    def rows(self) -> int:
+        return sum(c.n for c in self._chunks)
+
+    def _register(self, col: str) -> None:
+        if col not in self._dtypes:
+            self._dtypes[col] = "float64"
+            self._extra.append(col)
+
+    def add_row(self, fields: dict[str, Any]) -> None:
+        """Queue one parsed row (must hold every base column but optional strings, plus
+        ``rank``, ``_seq``, ``_src``)."""
+        for key in fields:
+            if key not in self._batch_cols:
+                self._batch_cols.add(key)
+                self._register(key)
+        self._rows.append(fields)
+
+    def add_columns(self, n: int, cols: dict[str, np.ndarray]) -> None:
+        """Append ``n`` rows given as whole columns (from the block parser)."""
+        self.commit()
+        if not n:
+            return
+        for key in cols:
+            self._register(key)
+        self._append(Chunk(n, cols))
+
+    def add_cut(self, cut: Cut) -> None:
+        self._cuts.append(cut)
+        self._snapshot = None
+
+    def commit(self) -> bool:
+        """Turn queued rows into a chunk; True if anything changed since the last commit."""
+        rows = self._rows
+        if not rows:
+            return self._snapshot is None
+        cols: dict[str, np.ndarray] = {}
+        for key in self._batch_cols:
+            dtype = self._dtypes[key]
+            if dtype == "str":
+                arr = np.empty(len(rows), dtype=object)
+                arr[:] = [r.get(key, "") for r in rows]
+            elif dtype == "int64":
+                arr = np.array([r[key] for r in rows], dtype=np.int64)
+            else:
+                arr = np.array([r.get(key, np.nan) for r in rows], dtype=np.float64)
+            cols[key] = arr
+        self._rows = []
+        self._batch_cols = set()
+        self._append(Chunk(len(rows), cols))
+        return True
+
+    def _append(self, chunk: Chunk) -> None:
+        chunks = self._chunks = list(self._chunks)  # snapshots keep the old list
+        chunks.append(chunk)
+        while (
+            len(chunks) >= 2 and chunks[-2].n < _SMALL_CHUNK and chunks[-2].n <= 2 * chunks[-1].n
+        ):
+            b = chunks.pop()
+            a = chunks.pop()
+            chunks.append(_merge(a, b, self._dtypes))
+        self._snapshot = None
+
+    def columns(self) -> tuple[str, ...]:
+        def group(col: str) -> int:
+            return 0 if col.startswith("neuron_counts.") else 1 if col.startswith("capacity_by_region.") else 2
+
+        extra = sorted(self._extra, key=group)  # stable: first appearance within each group
+        return (*FRAME_COLUMNS[self.name], *extra)
+
+    def snapshot(self) -> FrameSnapshot:
+        """The committed rows as an immutable, lazily built frame (same object until a change)."""
+        if self._snapshot is None:
+            self._snapshot = FrameSnapshot(
+                self.name, tuple(self._chunks), tuple(self._cuts), self.columns(),
+                self._dtypes, self.dedup,
+            )
+        return self._snapshot
+
+    def clear(self) -> None:
+        self._chunks, self._rows, self._batch_cols, self._cuts = [], [], set(), []
+        self._snapshot = None

@@ -1,0 +1,180 @@
+"""One JSON line in, one validated record out (or a reason why not). Knows only JSON and schemas/.
+
+A record is ``(kind, fields)``: ``kind`` names the frame (``"metrics_history"``, ``"growth_events"``,
+``"consolidation_events"``, ``"stage_events"``, ``"run_starts"``) and ``fields`` maps that frame's
+column names to plain values (nested ``neuron_counts`` / ``capacity_by_region`` flattened to
+``neuron_counts.<region>`` columns, non-finite strings and bare ``NaN``/``Infinity`` tokens read back
+as floats, numbers of metric lines as floats). ``rank`` is only present when the line has one.
+
+Rules (following ``schemas/*.schema.json``): the line must be a UTF-8 JSON object; ``step`` an int
+>= 0 (a bool is not an int); ``wall_time`` a number when present; a line without ``event_type`` is
+a metric line. A ``null`` metric value counts as missing (NaN). Anything else raises
+:class:`BadRecord` with a reason a user can act on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import orjson
+
+__all__ = ["EVENT_KINDS", "NONFINITE", "BadRecord", "loads", "parse_line", "to_number"]
+
+#: event_type -> frame name
+EVENT_KINDS: dict[str, str] = {
+    "metric": "metrics_history",
+    "growth": "growth_events",
+    "consolidation": "consolidation_events",
+    "stage": "stage_events",
+    "run_start": "run_starts",
+}
+NONFINITE: dict[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_NESTED = ("neuron_counts", "capacity_by_region")
+_JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+_SKIP = frozenset(("event_type", "step", "wall_time", "rank"))
+
+
+class BadRecord(ValueError):
+    """The line is not a valid record; ``str(exc)`` says why."""
+
+
+def _constant(token: str) -> float:
+    return NONFINITE[token]
+
+
+def loads(data: bytes) -> Any:
+    """Parse JSON bytes; bare ``NaN``/``Infinity``/``-Infinity`` (Python's json.dumps) accepted."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as uexc:
+            raise BadRecord(f"not valid UTF-8 ({uexc.reason} at byte {uexc.start})") from None
+        try:
+            return json.loads(text, parse_constant=_constant)
+        except (ValueError, RecursionError):
+            raise BadRecord(f"not valid JSON ({exc})") from None
+
+
+def to_number(value: Any, name: str) -> float:
+    """A JSON number or non-finite string as float; raises BadRecord otherwise."""
+    if type(value) is float:
+        return value
+    if type(value) is int:
+        return float(value)
+    if type(value) is str and value in NONFINITE:
+        return NONFINITE[value]
+    raise BadRecord(f"{name!r} must be a number, got {_show(value)}")
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, float) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _int(obj: dict[str, Any], name: str, *, required: bool = True) -> int | None:
+    value = obj.get(name)
+    if value is None and not required and name not in obj:
+        return None
+    if type(value) is not int or value < 0:
+        if name not in obj:
+            raise BadRecord(f"missing required field {name!r}")
+        raise BadRecord(f"{name!r} must be an integer >= 0, got {_show(value)}")
+    return value
+
+
+def _str(obj: dict[str, Any], name: str, *, required: bool = True, nonempty: bool = False) -> str:
+    value = obj.get(name)
+    if value is None and not required:
+        return ""
+    if type(value) is not str or (nonempty and not value):
+        if name not in obj:
+            raise BadRecord(f"missing required field {name!r}")
+        raise BadRecord(f"{name!r} must be a {'non-empty ' if nonempty else ''}string, got {_show(value)}")
+    return value
+
+
+def parse_line(line: bytes) -> tuple[str, dict[str, Any]]:
+    """Validate one line (without its newline); return ``(frame name, fields)``."""
+    obj = loads(line)
+    if type(obj) is not dict:
+        raise BadRecord(f"expected a JSON object, got a JSON {_JSON_TYPES.get(type(obj), 'value')}")
+    event_type = obj.get("event_type", "metric")
+    kind = EVENT_KINDS.get(event_type) if type(event_type) is str else None
+    if kind is None:
+        raise BadRecord(
+            f"unknown event_type {_show(event_type)} (known: {', '.join(EVENT_KINDS)})"
+        )
+    step = obj.get("step")
+    if type(step) is not int or step < 0:
+        if "step" not in obj:
+            raise BadRecord("missing required field 'step'")
+        raise BadRecord(f"'step' must be an integer >= 0, got {_show(step)}")
+    wall = obj.get("wall_time")
+    fields: dict[str, Any] = {
+        "step": step,
+        "wall_time": math.nan if wall is None else to_number(wall, "wall_time"),
+    }
+    rank = obj.get("rank")
+    if rank is not None:
+        if type(rank) is not int or rank < 0:
+            raise BadRecord(f"'rank' must be an integer >= 0, got {_show(rank)}")
+        fields["rank"] = rank
+    if kind == "metrics_history":
+        _metric_fields(obj, fields)
+    elif kind == "growth_events":
+        fields["region"] = _str(obj, "region", nonempty=True)
+        fields["neurons_added"] = _int(obj, "neurons_added")
+        fields["new_total"] = _int(obj, "new_total")
+        fields["reason"] = _str(obj, "reason", required=False)
+    elif kind == "consolidation_events":
+        stage = obj.get("sleep_stage")
+        if stage not in ("NREM", "REM"):
+            raise BadRecord(f"'sleep_stage' must be \"NREM\" or \"REM\", got {_show(stage)}")
+        fields["sleep_stage"] = stage
+        fields["patterns_replayed"] = _int(obj, "patterns_replayed")
+        fields["duration_steps"] = _int(obj, "duration_steps")
+    elif kind == "stage_events":
+        fields["stage"] = _int(obj, "stage")
+        fields["name"] = _str(obj, "name", required=False)
+    else:
+        _run_start_fields(obj, fields)
+    return kind, fields
+
+
+def _metric_fields(obj: dict[str, Any], fields: dict[str, Any]) -> None:
+    for key, value in obj.items():
+        if key in _SKIP or value is None:
+            continue
+        if key in _NESTED:
+            if type(value) is not dict:
+                raise BadRecord(f"{key!r} must be an object {{region: number}}, got {_show(value)}")
+            for region, inner in value.items():
+                if inner is None:
+                    continue
+                name = f"{key}.{region}"
+                if key == "neuron_counts" and (type(inner) is not int or inner < 0):
+                    raise BadRecord(f"{name!r} must be an integer >= 0, got {_show(inner)}")
+                fields[name] = to_number(inner, name)
+        else:
+            fields[key] = to_number(value, key)
+
+
+def _run_start_fields(obj: dict[str, Any], fields: dict[str, Any]) -> None:
+    if obj.get("schema_version") != 1 or type(obj.get("schema_version")) is not int:
+        raise BadRecord(
+            f"unsupported schema_version {_show(obj.get('schema_version'))} (this reader knows 1; "
+            "upgrade the dashboard)"
+        )
+    fields["run_id"] = _str(obj, "run_id")
+    if "resumed_from_step" not in obj:
+        raise BadRecord("missing required field 'resumed_from_step' (null for a fresh run)")
+    resumed = obj["resumed_from_step"]
+    if resumed is not None and (type(resumed) is not int or resumed < 0):
+        raise BadRecord(f"'resumed_from_step' must be an integer >= 0 or null, got {_show(resumed)}")
+    fields["resumed_from_step"] = math.nan if resumed is None else float(resumed)
+    if type(obj.get("config", {})) is not dict:
+        raise BadRecord(f"'config' must be an object, got {_show(obj.get('config'))}")
