@@ -15,6 +15,7 @@ a second simulated run from step 0 onto an old one would read as a restart, not 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -156,6 +157,10 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)  # fmt: skip
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console script entry point; returns the exit code (0 also after Ctrl-C)."""
     args = _parse(argv)
@@ -179,12 +184,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"thalia-demo: writing a simulated run of {config.total_steps} steps to {args.dir} "
           f"(about {minutes:.1f} min); watch it with: thalia-dashboard {args.dir}",
           file=sys.stderr, flush=True)  # fmt: skip
+    # SIGTERM stops the demo like Ctrl-C does: the logger closes and flushes what it holds.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         run_config = {"demo": True, "seed": config.seed, "total_steps": config.total_steps}
         last = run_demo(args.dir, simulate(config), speed=args.speed, run_config=run_config)
     except KeyboardInterrupt:
         print("thalia-demo: stopped", file=sys.stderr)
         return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(f"thalia-demo: done at step {last}", file=sys.stderr)
     return 0
 
