@@ -75,7 +75,8 @@ class CurriculumLogger:
     With ``capture_gpu_memory=True`` (the default) metric lines get ``gpu_mem_bytes`` and
     ``gpu_mem_total_bytes`` while this process uses CUDA (``torch_support.gpu_memory_fields``),
     unless the caller passed ``gpu_mem_bytes``; without torch loaded the check is one dict
-    lookup, and the logger never imports torch.
+    lookup, and the logger never imports torch. A callable instead of True is used in place of
+    ``gpu_memory_fields`` (a seam for tests).
 
     Seams (keyword-only): ``clock`` gives ``wall_time`` (Unix seconds), ``rank`` overrides
     detection, ``console_stream`` is the fallback console, ``background_flush`` runs the daemon
@@ -102,7 +103,7 @@ class CurriculumLogger:
         console_stream: IO[str] | None = None,
         background_flush: bool = True,
         fsync_metadata: bool = True,
-        capture_gpu_memory: bool = True,
+        capture_gpu_memory: bool | Callable[[], Mapping[str, int]] = True,
     ) -> None:
         if config is not None and not isinstance(config, Mapping):
             raise LogTypeError(f"config must be a dict, got {type(config).__name__}")
@@ -112,7 +113,8 @@ class CurriculumLogger:
         self._closed = True  # until everything below has been opened
         self._clock = clock
         self._fsync_metadata = fsync_metadata
-        self._capture_gpu = capture_gpu_memory
+        gpu = gpu_memory_fields if capture_gpu_memory is True else capture_gpu_memory
+        self._gpu_fields = gpu or None
         self.plan = plan_for_rank(detect_rank() if rank is None else rank, per_rank=per_rank)
         self.rank = self.plan.rank
         self._rank_field = self.plan.rank_field
@@ -247,6 +249,8 @@ class CurriculumLogger:
                     )
                 if x is not None:
                     rec[key] = x if type(x) is float and x - x == 0.0 else number(key, x)
+        if self._gpu_fields and "torch" in sys.modules and "gpu_mem_bytes" not in rec:
+            rec.update(self._gpu_fields())
         if self._rank_field is not None:
             rec["rank"] = self._rank_field
         try:
