@@ -1,0 +1,126 @@
+"""The Thalia curriculum training monitor: a read-only Streamlit page over one checkpoint directory.
+
+Run it with ``thalia-dashboard DIR`` or ``streamlit run dashboard/app.py -- --checkpoint-dir DIR``
+(``--poll`` forces polling instead of filesystem events). Without arguments the directory comes
+from ``THALIA_CHECKPOINT_DIR`` (and polling from ``THALIA_POLL=1``), else
+``checkpoints/curriculum``.
+
+This file only wires things together: one cached :class:`RunWatcher` per resolved directory
+(shared by every browser session), the sidebar, and an ``st.fragment(run_every=...)`` around the
+live part so auto-refresh keeps tabs, toggles and scroll position. The page never writes into the
+checkpoint directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import streamlit as st
+
+from dashboard import sections
+from dashboard.health import check_health, rank_frame
+from dashboard.summary import ranks
+from dashboard.watcher import RunWatcher
+
+DEFAULT_DIR = "checkpoints/curriculum"
+TITLE = "Thalia curriculum training monitor"
+
+
+def parse_cli(argv: Sequence[str], env: dict[str, str] | os._Environ[str] = os.environ) -> tuple[str, bool]:
+    """(checkpoint dir, polling) from the script arguments (after ``--``), then the environment."""
+    args = list(argv)
+    if "--" in args:
+        args = args[args.index("--") + 1:]
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--checkpoint-dir")
+    parser.add_argument("--poll", action="store_true")
+    known, _ = parser.parse_known_args(args)
+    directory = known.checkpoint_dir or env.get("THALIA_CHECKPOINT_DIR") or DEFAULT_DIR
+    polling = bool(known.poll) or env.get("THALIA_POLL", "") == "1"
+    return directory, polling
+
+
+def _close(watcher: RunWatcher) -> None:
+    watcher.close()
+
+
+@st.cache_resource(show_spinner=False, max_entries=16, on_release=_close)
+def get_watcher(resolved_dir: str, polling: bool) -> RunWatcher:
+    """One watcher per resolved directory for the whole server (thread-safe inside; closed when
+    the cache drops it)."""
+    return RunWatcher(resolved_dir, polling_observer=polling)
+
+
+def _export(watcher: RunWatcher, frame: str) -> Callable[[], str]:
+    def build() -> str:
+        return str(getattr(watcher.refresh(), frame).to_csv(index=False))
+    return build
+
+
+def sidebar(default_dir: str) -> sections.Options:
+    with st.sidebar:
+        st.header("Settings")
+        directory = st.text_input("Checkpoint directory", value=default_dir, key="checkpoint_dir")
+        auto = st.toggle("Auto-refresh", value=True, key="auto_refresh")
+        interval = st.slider("Refresh every (s)", 1, 30, 5, key="interval", disabled=not auto)
+        show_metrics = st.checkbox("Show detailed metrics", value=True, key="show_metrics")
+        show_growth = st.checkbox("Show growth details", value=True, key="show_growth")
+        show_cons = st.checkbox("Show consolidation details", value=True, key="show_consolidation")
+        st.button("Refresh now", key="refresh_now")  # a click reruns the whole page
+    return sections.Options(directory, auto, interval, show_metrics, show_growth, show_cons)
+
+
+def downloads(watcher: RunWatcher) -> None:
+    with st.sidebar:
+        st.subheader("Export CSV")
+        for label, frame, name in (("Metrics", "metrics_history", "metrics_export.csv"),
+                                   ("Growth events", "growth_events", "growth_export.csv"),
+                                   ("Consolidation events", "consolidation_events",
+                                    "consolidation_export.csv")):
+            st.download_button(label, _export(watcher, frame), file_name=name, mime="text/csv",
+                               on_click="ignore", key=f"download_{frame}")
+
+
+def live(watcher: RunWatcher, options: sections.Options) -> None:
+    """The part that refreshes: everything computed from the latest snapshot."""
+    state = watcher.refresh()
+    now = time.time()
+    st.title(TITLE)
+    if sections.empty_state(state):
+        return
+    all_ranks = ranks(state.metrics_history)
+    rank = 0 if 0 in all_ranks else all_ranks[0]
+    if all_ranks != [0]:
+        rank = st.selectbox("Rank", all_ranks, index=all_ranks.index(rank), key="rank")
+    metrics = rank_frame(state.metrics_history, rank)
+    sections.header(state, metrics, now=now)
+    sections.health_warnings([*check_health(state, now=now, rank=rank), *state.warnings])
+    sections.metrics_now(metrics)
+    if options.show_metrics:
+        sections.metric_history(state, metrics)
+    sections.growth(state, metrics, details=options.show_growth)
+    sections.consolidation(state, details=options.show_consolidation)
+    sections.milestones(state)
+    sections.training_info(state, metrics)
+
+
+def main() -> None:
+    st.set_page_config(page_title="Thalia training monitor", layout="wide")
+    default_dir, polling = parse_cli(sys.argv[1:])
+    options = sidebar(default_dir)
+    resolved = str(Path(options.checkpoint_dir or default_dir).expanduser().resolve())
+    watcher = get_watcher(resolved, polling)
+    downloads(watcher)
+    run_every = options.interval_s if options.auto_refresh else None
+    st.fragment(run_every=run_every)(live)(watcher, options)
+
+
+main()

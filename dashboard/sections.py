@@ -1,0 +1,228 @@
+"""The page's sections: thin Streamlit renderers over :mod:`summary`, :mod:`health`, :mod:`charts`.
+
+Each function draws one section of the page from a :class:`~dashboard.state.RunState`. Text that
+comes from the run (paths, region names, reasons, warnings, milestone names, log lines) is shown
+through ``st.text``/``st.code``/``st.dataframe``/metric values, or markdown-escaped where a
+Streamlit call renders markdown (alerts, tab and expander labels); never as HTML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts
+from dashboard.health import DEFAULT_THRESHOLDS
+from dashboard.state import HealthWarning, RunState
+from dashboard.summary import (
+    escape_markdown,
+    extra_metric_columns,
+    format_age,
+    header_facts,
+    metric_cards,
+    milestone_summary,
+    read_log_tail,
+    speed_info,
+)
+
+__all__ = [
+    "Options",
+    "consolidation",
+    "empty_state",
+    "growth",
+    "header",
+    "health_warnings",
+    "metric_history",
+    "metrics_now",
+    "milestones",
+    "training_info",
+]
+
+_ALERT = {"critical": st.error, "warning": st.warning, "info": st.info}
+_TABLE_ROWS = 20
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the sidebar decided for this run of the page."""
+
+    checkpoint_dir: str
+    auto_refresh: bool
+    interval_s: int
+    show_metrics: bool
+    show_growth: bool
+    show_consolidation: bool
+
+
+def empty_state(state: RunState) -> bool:
+    """Show a calm message when there is nothing to draw yet; True if the page should stop."""
+    where = str(state.checkpoint_dir)
+    if not state.exists:
+        st.info("Waiting for the checkpoint directory to appear. Start the trainer with a "
+                "CurriculumLogger writing there; this page updates by itself.")
+        st.code(where, language=None)
+        return True
+    if not state.log_files and state.metadata is None:
+        st.info("No training logs yet. Expecting training_log.jsonl (or training_log.json) and "
+                "metadata_*.json in this directory; this page updates by itself.")
+        st.code(where, language=None)
+        return True
+    if state.metadata is None:
+        st.info("No checkpoint metadata yet (metadata_*.json): stage, week and milestones appear "
+                "with the first checkpoint. Metrics below come from the training log.")
+    return False
+
+
+def header(state: RunState, metrics: pd.DataFrame, *, now: float) -> None:
+    facts = header_facts(state, metrics)
+    st.text(f"Run: {state.checkpoint_dir}")
+    cols = st.columns(4)
+    cols[0].metric("Stage", facts.stage)
+    cols[1].metric("Week", facts.week)
+    cols[2].metric("Training step", "—" if facts.step is None else f"{facts.step:,}")
+    age = None if state.last_update is None else now - state.last_update
+    cols[3].metric("Last update", "—" if age is None else format_age(age))
+    if age is not None and age > DEFAULT_THRESHOLDS.stall_minutes * 60:
+        st.warning(f"No new data for {age / 60:.0f} min. The page keeps watching and will update "
+                   "when the trainer writes again.")
+    if facts.progress is not None:
+        st.progress(facts.progress, text=facts.progress_text)
+    else:
+        st.caption(facts.progress_text)
+    if state.error:
+        st.warning("The last read of this directory failed; showing the previous data: "
+                   + escape_markdown(state.error))
+
+
+def health_warnings(warnings: Sequence[HealthWarning]) -> None:
+    """Every warning as an alert coloured by severity, critical first."""
+    order = {"critical": 0, "warning": 1, "info": 2}
+    for w in sorted(warnings, key=lambda w: order.get(w.severity, 1)):
+        _ALERT.get(w.severity, st.warning)(escape_markdown(w.message))
+
+
+def metrics_now(metrics: pd.DataFrame) -> None:
+    st.subheader("Current metrics")
+    if metrics.empty:
+        st.info("No metric lines yet; the cards appear with the first one.")
+        return
+    for col, card in zip(st.columns(4), metric_cards(metrics), strict=True):
+        col.metric(card.label, card.value, card.delta,
+                   delta_color="inverse" if card.inverse else "normal")
+
+
+def metric_history(state: RunState, metrics: pd.DataFrame) -> None:
+    st.subheader("Metric history")
+    if metrics.empty:
+        return
+    controls = st.columns([1, 3])
+    log_scale = controls[0].toggle("Log scale", key="log_scale")
+    smoothing = controls[1].slider("EMA smoothing", 0.0, 0.999, 0.6, 0.001, format="%.3f",
+                                   key="ema_weight", help="TensorBoard-style debiased EMA; 0 = off")
+    names = [(c, label) for c, label in (("firing_rate", "Firing rate"), ("capacity", "Capacity"),
+                                         ("performance", "Performance"), ("loss", "Loss"))]
+    names += [(c, c) for c in extra_metric_columns(metrics)]
+    tabs = st.tabs([escape_markdown(label) for _, label in names])
+    for tab, (column, label) in zip(tabs, names, strict=True):
+        chart = charts.metric_chart(metrics, column, title=label, log_scale=log_scale,
+                                    smoothing=smoothing, restarts=state.restarts,
+                                    stage_events=state.stage_events)
+        with tab:
+            if chart is None:
+                st.caption("No values logged yet.")
+            else:
+                st.altair_chart(chart, width="stretch")
+    gpu = charts.gpu_memory_chart(metrics)
+    if gpu is not None:
+        st.caption("GPU memory")
+        st.altair_chart(gpu, width="stretch")
+
+
+def growth(state: RunState, metrics: pd.DataFrame, *, details: bool) -> None:
+    st.subheader("Growth")
+    left, right = st.columns(2)
+    with left:
+        st.caption("Neuron count per region")
+        chart = charts.neuron_count_chart(metrics, state.growth_events)
+        st.altair_chart(chart, width="stretch") if chart is not None else st.text(
+            "No neuron counts logged yet.")
+    with right:
+        st.caption("Capacity by region (latest)")
+        bars = charts.capacity_by_region_chart(metrics)
+        st.altair_chart(bars, width="stretch") if bars is not None else st.text(
+            "No per-region capacity logged yet.")
+    events = state.growth_events
+    if details:
+        st.caption(f"Recent growth events ({len(events):,} in total)")
+        table = events.tail(_TABLE_ROWS).iloc[::-1][
+            ["step", "region", "neurons_added", "new_total", "reason"]]
+        st.dataframe(table.rename(columns={"step": "Step", "region": "Region",
+                                           "neurons_added": "Added", "new_total": "New total",
+                                           "reason": "Reason"}), hide_index=True, width="stretch")
+
+
+def consolidation(state: RunState, *, details: bool) -> None:
+    st.subheader("Consolidation")
+    events = state.consolidation_events
+    if events.empty:
+        st.text("No consolidation (sleep replay) events yet.")
+        return
+    left, right = st.columns([3, 1])
+    with left:
+        chart = charts.consolidation_chart(events)
+        if chart is not None:
+            st.altair_chart(chart, width="stretch")
+    with right:
+        st.metric("Total events", f"{len(events):,}")
+        st.metric("Avg patterns replayed", f"{events['patterns_replayed'].mean():,.1f}")
+        st.metric("Avg duration (steps)", f"{events['duration_steps'].mean():,.1f}")
+    if details:
+        st.caption("Recent consolidation events")
+        table = events.tail(_TABLE_ROWS).iloc[::-1][
+            ["step", "sleep_stage", "patterns_replayed", "duration_steps"]]
+        st.dataframe(table.rename(columns={"step": "Step", "sleep_stage": "Sleep stage",
+                                           "patterns_replayed": "Patterns replayed",
+                                           "duration_steps": "Duration (steps)"}),
+                     hide_index=True, width="stretch")
+
+
+def milestones(state: RunState) -> None:
+    st.subheader("Milestone checklist")
+    total, passed, items = milestone_summary(state.metadata)
+    if total == 0:
+        st.text("No milestones in the latest checkpoint metadata yet.")
+        return
+    cols = st.columns(3)
+    cols[0].metric("Total", f"{total:,}")
+    cols[1].metric("Passed", f"{passed:,}")
+    cols[2].metric("Completion", f"{passed / total:.0%}")
+    st.progress(passed / total)
+    grid = st.columns(min(3, total))
+    for i, (name, ok) in enumerate(items):
+        grid[i % len(grid)].text(f"{'✅' if ok else '❌'} {name}")
+
+
+def training_info(state: RunState, metrics: pd.DataFrame) -> None:
+    st.subheader("Training information")
+    speed = speed_info(state, metrics)
+    cols = st.columns(6)
+    cols[0].metric("Duration", speed.duration)
+    cols[1].metric("Steps/s", speed.steps_per_s)
+    cols[2].metric("ETA", speed.eta)
+    cols[3].metric("Growth events", f"{len(state.growth_events):,}")
+    cols[4].metric("Consolidations", f"{len(state.consolidation_events):,}")
+    cols[5].metric("Bad lines skipped", f"{state.bad_line_count:,}")
+    if state.bad_lines:
+        with st.expander(f"Bad lines ({state.bad_line_count:,} skipped, latest "
+                         f"{len(state.bad_lines):,} listed)"):
+            st.dataframe(pd.DataFrame(
+                [(b.file, b.offset, b.reason, b.excerpt) for b in state.bad_lines],
+                columns=["File", "Byte offset", "Reason", "Line (start)"]),
+                hide_index=True, width="stretch")
+    tail = read_log_tail(state.checkpoint_dir / "console.log")
+    if tail is not None:
+        with st.expander("Console log (last lines)"):
+            st.code(tail or "(empty)", language=None)

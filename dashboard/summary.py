@@ -1,0 +1,228 @@
+"""Frame-derived figures and text formats for the page (pure: no Streamlit, no writes).
+
+The page's sections call these to turn a :class:`~dashboard.state.RunState` into the numbers and
+strings it shows: header facts, metric cards with deltas, training speed and ETA, milestone and
+consolidation statistics, the console log tail. Keeping them here keeps ``sections.py`` a thin
+layer of Streamlit calls and lets the numbers be tested without a page.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dashboard.state import RunState
+
+__all__ = [
+    "CARD_METRICS",
+    "LOG_TAIL_BYTES",
+    "Card",
+    "Header",
+    "SpeedInfo",
+    "escape_markdown",
+    "extra_metric_columns",
+    "format_age",
+    "format_duration",
+    "format_value",
+    "header_facts",
+    "metric_cards",
+    "milestone_summary",
+    "ranks",
+    "read_log_tail",
+    "speed_info",
+]
+
+CARD_METRICS: tuple[tuple[str, str], ...] = (
+    ("firing_rate", "Firing rate"), ("capacity", "Capacity"),
+    ("performance", "Performance"), ("loss", "Loss"),
+)
+PERCENT_METRICS = frozenset({"firing_rate", "capacity", "performance"})
+LOG_TAIL_BYTES = 64 * 1024
+_NOT_EXTRA = {"step", "wall_time", "rank", *(name for name, _ in CARD_METRICS)}
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'])")
+
+
+def escape_markdown(text: str) -> str:
+    """Backslash-escape every markdown-active ASCII character, so Streamlit shows ``text`` as is.
+
+    For the few Streamlit calls that render markdown (``st.error``, tab and expander labels):
+    emphasis, links, HTML tags, ``:colour[...]`` directives and ``$`` maths all come out literal.
+    """
+    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def format_value(name: str, value: float | None) -> str:
+    """Rates as %, loss with 4 significant digits, big numbers with thousands separators."""
+    if value is None:
+        return "—"
+    if not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if name in PERCENT_METRICS:
+        return f"{value:.1%}"
+    if abs(value) >= 10_000 and float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:.4g}"
+
+
+def format_age(seconds: float) -> str:
+    """A relative age: ``12 s ago``, ``3 min ago``, ``2 h 5 min ago``, ``1 d 3 h ago``."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s} s ago"
+    if s < 3600:
+        return f"{s // 60} min ago"
+    if s < 86_400:
+        return f"{s // 3600} h {s % 3600 // 60} min ago"
+    return f"{s // 86_400} d {s % 86_400 // 3600} h ago"
+
+
+def format_duration(seconds: float) -> str:
+    """``45 s``, ``12 min 3 s``, ``5 h 2 min``, ``2 d 4 h``."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    if s < 86_400:
+        return f"{s // 3600} h {s % 3600 // 60} min"
+    return f"{s // 86_400} d {s % 86_400 // 3600} h"
+
+
+def ranks(metrics: pd.DataFrame) -> list[int]:
+    """The ranks present in the metrics (``[0]`` when there is no rank column or no rows)."""
+    if "rank" not in metrics.columns or metrics.empty:
+        return [0]
+    return sorted(int(r) for r in pd.unique(metrics["rank"]))
+
+
+def extra_metric_columns(metrics: pd.DataFrame) -> list[str]:
+    """Further numeric columns (``lr``, ``grad_norm``, ...) with at least one logged value."""
+    out = []
+    for c in metrics.columns:
+        name = str(c)
+        if name in _NOT_EXTRA or name.startswith(("neuron_counts.", "capacity_by_region.")):
+            continue
+        if pd.api.types.is_numeric_dtype(metrics[c]) and metrics[c].notna().any():
+            out.append(name)
+    return out
+
+
+@dataclass(frozen=True)
+class Card:
+    """One metric card: label, formatted value and delta against the previous point."""
+
+    label: str
+    value: str
+    delta: str | None
+    inverse: bool
+
+
+def metric_cards(metrics: pd.DataFrame) -> list[Card]:
+    """The four cards; delta is against the previous row (percentage points for rates)."""
+    cards = []
+    for name, label in CARD_METRICS:
+        series = metrics[name].to_numpy(dtype=np.float64, na_value=np.nan) if (
+            name in metrics.columns) else np.array([])
+        latest = float(series[-1]) if series.size else None
+        delta: str | None = None
+        if series.size >= 2 and math.isfinite(series[-1]) and math.isfinite(series[-2]):
+            d = float(series[-1] - series[-2])
+            delta = f"{d * 100:+.2f} pp" if name in PERCENT_METRICS else f"{d:+.4g}"
+        cards.append(Card(label, format_value(name, latest), delta, inverse=name == "loss"))
+    return cards
+
+
+@dataclass(frozen=True)
+class Header:
+    """Facts for the header: what the run is doing now."""
+
+    stage: str
+    week: str
+    step: int | None
+    progress: float | None
+    progress_text: str
+
+
+def _latest(frame: pd.DataFrame, column: str) -> Any:
+    if column not in frame.columns or frame.empty:
+        return None
+    return frame[column].iloc[-1]
+
+
+def header_facts(state: RunState, metrics: pd.DataFrame) -> Header:
+    """Stage (number and name), week x/y, step and stage progress from metadata and frames."""
+    meta = state.metadata or {}
+    logged_stage = _latest(state.stage_events, "stage")
+    stage = meta.get("current_stage", logged_stage)
+    name = meta.get("stage_name") or ""
+    if not name and logged_stage is not None and stage is not None and int(logged_stage) == int(stage):
+        name = _latest(state.stage_events, "name") or ""
+    stage_text = "—" if stage is None else f"{int(stage)}" + (f" · {name}" if name else "")
+    week, weeks = meta.get("current_week"), meta.get("total_weeks")
+    week_text = f"{week}/{weeks}" if week is not None and weeks else "—"
+    steps = [s for s in (_latest(metrics, "step"), meta.get("step")) if s is not None]
+    step = int(max(steps)) if steps else None
+    progress = None
+    text = "Stage progress appears with the first checkpoint metadata."
+    if isinstance(week, int | float) and isinstance(weeks, int | float) and weeks > 0:
+        progress = min(max(float(week) / float(weeks), 0.0), 1.0)
+        text = f"Stage progress: week {week} of {weeks} ({progress:.0%})"
+    return Header(stage_text, week_text, step, progress, text)
+
+
+@dataclass(frozen=True)
+class SpeedInfo:
+    """Run duration, recent speed and (when ``total_steps`` is known) the time left."""
+
+    duration: str
+    steps_per_s: str
+    eta: str
+
+
+def speed_info(state: RunState, metrics: pd.DataFrame, *, window: int = 200) -> SpeedInfo:
+    """Duration from the first to the newest line, speed over the last ``window`` metric rows."""
+    if metrics.empty or "wall_time" not in metrics.columns:
+        return SpeedInfo("—", "—", "—")
+    wall = metrics["wall_time"].to_numpy(dtype=np.float64, na_value=np.nan)
+    step = metrics["step"].to_numpy(dtype=np.int64)
+    known = np.isfinite(wall).any()
+    first = float(np.nanmin(wall)) if known else math.nan
+    duration = format_duration(float(np.nanmax(wall)) - first) if known else "—"
+    tail_w, tail_s = wall[-window:], step[-window:]
+    rate = math.nan
+    if tail_w.size >= 2 and math.isfinite(tail_w[0]) and tail_w[-1] > tail_w[0]:
+        rate = float(tail_s[-1] - tail_s[0]) / float(tail_w[-1] - tail_w[0])
+    total = (state.metadata or {}).get("total_steps")
+    eta = "—"
+    if isinstance(total, int | float) and rate > 0:
+        eta = format_duration(max(0.0, float(total) - float(step[-1])) / rate)
+    return SpeedInfo(duration, f"{rate:,.1f}" if math.isfinite(rate) else "—", eta)
+
+
+def milestone_summary(metadata: dict[str, Any] | None) -> tuple[int, int, list[tuple[str, bool]]]:
+    """(total, passed, [(name, passed), ...]) from the latest metadata's ``milestones``."""
+    raw = (metadata or {}).get("milestones") or {}
+    items = [(str(k), bool(v)) for k, v in raw.items()] if isinstance(raw, dict) else []
+    return len(items), sum(1 for _, ok in items if ok), items
+
+
+def read_log_tail(path: Path, *, max_bytes: int = LOG_TAIL_BYTES, max_lines: int = 200) -> str | None:
+    """The last lines of a text file (at most ``max_bytes`` read, read-only), or None if absent."""
+    try:
+        with path.open("rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - max_bytes))
+            data = f.read(max_bytes)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError):
+        return None
+    if size > max_bytes:
+        data = data.split(b"\n", 1)[-1]  # drop the partial first line
+    lines = data.decode("utf-8", errors="replace").split("\n")
+    return "\n".join(lines[-max_lines:]).rstrip("\n")

@@ -1,0 +1,180 @@
+"""The page under Streamlit's AppTest: shown texts and values for the runs users meet."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import streamlit as st
+from page_helpers import write_lines, write_metadata
+from streamlit.testing.v1 import AppTest
+
+from dashboard.summary import escape_markdown
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(autouse=True)
+def _release_watchers() -> Iterator[None]:
+    before = set(threading.enumerate())
+    yield
+    st.cache_resource.clear()  # on_release closes every cached RunWatcher
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert not leaked, f"threads left running: {leaked}"
+
+
+def run_page(directory: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("THALIA_CHECKPOINT_DIR", str(directory))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, tuple[str, Any]]:
+    return {m.label: (m.value, m.delta) for m in at.metric}
+
+
+def alerts(at: AppTest) -> dict[str, list[str]]:
+    return {"error": [e.value for e in at.error], "warning": [w.value for w in at.warning],
+            "info": [i.value for i in at.info]}
+
+
+def texts(at: AppTest) -> list[str]:
+    return [t.value for t in at.text]
+
+
+def metric_line(step: int, loss: float, **extra: Any) -> dict[str, Any]:
+    return {"event_type": "metric", "step": step, "wall_time": time.time() - 600 + step / 100,
+            "firing_rate": 0.12, "capacity": 0.6, "performance": 0.8 + step / 1e6, "loss": loss,
+            "neuron_counts": {"cortex": 1000 + step // 100, XSS: 50},
+            "capacity_by_region": {"cortex": 0.5, XSS: 0.7}, **extra}
+
+
+def normal_run(d: Path) -> None:
+    now = time.time()
+    records: list[dict[str, Any]] = [
+        {"event_type": "run_start", "step": 0, "wall_time": now - 600, "schema_version": 1,
+         "run_id": "r1", "resumed_from_step": None, "config": {}},
+        {"event_type": "stage", "step": 0, "wall_time": now - 600, "stage": 1, "name": "sensory"},
+    ]
+    records += [metric_line(s, 2.0 - s / 10_000) for s in range(0, 5000, 100)]
+    records += [{"event_type": "growth", "step": 2000, "wall_time": now - 500, "region": XSS,
+                 "neurons_added": 50, "new_total": 1050, "reason": "capacity **high**"}]
+    records += [{"event_type": "consolidation", "step": s, "wall_time": now - 400,
+                 "sleep_stage": "NREM" if s % 2000 else "REM", "patterns_replayed": 100 + s // 100,
+                 "duration_steps": 40} for s in (1000, 2000, 3000)]
+    records.sort(key=lambda r: r["step"])  # a logger writes in step order
+    write_lines(d / "training_log.jsonl", records)
+    write_metadata(d, 4900, current_stage=1, stage_name="sensory", total_steps=10_000,
+                   milestones={"mnist_accuracy": True, "sequence_prediction": True,
+                               "phoneme_discrimination": False},
+                   warnings=[{"severity": "info", "message": "checkpoint _saved_ to [disk](x)"}])
+    (d / "console.log").write_text("step 4800 loss=1.52\nstep 4900 loss=1.51\n", encoding="utf-8")
+
+
+def test_normal_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    normal_run(tmp_path)
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    at = run_page(tmp_path, monkeypatch)
+    shown = metrics(at)
+    assert shown["Stage"][0] == "1 · sensory"
+    assert shown["Week"][0] == "2/4"
+    assert shown["Training step"][0] == "4,900"
+    assert shown["Firing rate"][0] == "12.0%"
+    assert shown["Loss"] == ("1.51", "-0.01")
+    assert shown["Total"][0] == "3" and shown["Passed"][0] == "2"
+    assert shown["Completion"][0] == "67%"
+    assert shown["Growth events"][0] == "1" and shown["Consolidations"][0] == "3"
+    assert shown["Total events"][0] == "3" and shown["Avg patterns replayed"][0] == "120.0"
+    assert shown["Steps/s"][0] == "100.0" and shown["ETA"][0] == "51 s"
+    assert alerts(at)["info"] == [escape_markdown("checkpoint _saved_ to [disk](x)")]
+    assert at.error == [] and at.warning == []
+    assert "✅ mnist_accuracy" in texts(at) and "❌ phoneme_discrimination" in texts(at)
+    assert [t.label for t in at.tabs] == ["Firing rate", "Capacity", "Performance", "Loss"]
+    growth = at.dataframe[0].value
+    assert growth["Region"].tolist() == [XSS] and growth["Reason"].tolist() == ["capacity **high**"]
+    assert "step 4900 loss=1.51" in at.code[-1].value
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before  # read-only
+
+
+def test_missing_and_empty_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = run_page(tmp_path / "not-yet", monkeypatch)
+    assert "Waiting for the checkpoint directory" in alerts(at)["info"][0]
+    assert at.code[0].value == str(tmp_path / "not-yet")
+    assert not (tmp_path / "not-yet").exists()
+    at = run_page(tmp_path, monkeypatch)
+    assert "No training logs yet" in alerts(at)["info"][0]
+
+
+def test_logs_without_metadata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_lines(tmp_path / "training_log.jsonl", [metric_line(s, 1.0) for s in (0, 100)])
+    at = run_page(tmp_path, monkeypatch)
+    assert "No checkpoint metadata yet" in alerts(at)["info"][0]
+    assert metrics(at)["Training step"][0] == "100"
+
+
+def test_nan_loss_shows_critical_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [metric_line(s, 1.0) for s in range(0, 1000, 100)]
+    lines += [metric_line(s, float("nan")) for s in range(1000, 1300, 100)]
+    write_lines(tmp_path / "training_log.jsonl", lines)
+    write_metadata(tmp_path, 1200)
+    at = run_page(tmp_path, monkeypatch)
+    assert len(at.error) == 1
+    assert at.error[0].value == escape_markdown(
+        "Loss became NaN at step 1,000 (3 non-finite points so far): training has diverged. "
+        "Consider a lower learning rate.")
+    assert metrics(at)["Loss"] == ("NaN", "")  # AppTest shows "no delta" as ""
+
+
+def test_bad_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_lines(tmp_path / "training_log.jsonl", [metric_line(0, 1.0)],
+                raw_tail='{"step": 100, "loss": \n' + "not json at all\n")
+    write_lines(tmp_path / "training_log.jsonl", [metric_line(200, 0.9)])
+    write_metadata(tmp_path, 200)
+    at = run_page(tmp_path, monkeypatch)
+    assert metrics(at)["Bad lines skipped"][0] == "2"
+    assert alerts(at)["warning"] == [escape_markdown(
+        "2 bad lines skipped; see Training information for details.")]
+    table = at.dataframe[-1].value
+    assert table["File"].tolist() == ["training_log.jsonl"] * 2
+    assert table["Line (start)"].tolist()[-1].startswith("not json")
+    assert metrics(at)["Training step"][0] == "200"
+
+
+def test_older_thalia_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [
+        '{"step": 1000, "firing_rate": 0.11, "capacity": 0.65, "performance": 0.5, "loss": 0.9}',
+        '{"step": 2000, "firing_rate": 0.12, "capacity": 0.7, "performance": 0.6, "loss": NaN}',
+        '{"step": 2000, "event_type": "growth", "region": "cortex", "neurons_added": 10, '
+        '"new_total": 110, "reason": "capacity"}',
+        '{"step": 3000, "event_type": "consolidation", "sleep_stage": "REM", '
+        '"patterns_replayed": 150, "duration_steps": 20}',
+    ]
+    (tmp_path / "training_log.json").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_metadata(tmp_path, 50000, current_stage=0, metrics={"loss": 0.234},
+                   milestones={"mnist_accuracy": True}, warnings=["Capacity nearly full"])
+    at = run_page(tmp_path, monkeypatch)
+    shown = metrics(at)
+    assert shown["Training step"][0] == "50,000" and shown["Stage"][0] == "0"
+    assert shown["Growth events"][0] == "1" and shown["Consolidations"][0] == "1"
+    assert shown["Loss"][0] == "NaN"
+    assert escape_markdown("Capacity nearly full") in alerts(at)["warning"]
+    assert "NaN at step 2,000" in at.error[0].value.replace("\\", "")
+    assert shown["Completion"][0] == "100%"
+
+
+def test_rank_selector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_lines(tmp_path / "training_log.jsonl", [metric_line(0, 1.0), metric_line(100, 0.5)])
+    write_lines(tmp_path / "training_log.rank1.jsonl",
+                [metric_line(0, 3.0, rank=1), metric_line(100, 2.5, rank=1)])
+    write_metadata(tmp_path, 100)
+    at = run_page(tmp_path, monkeypatch)
+    assert at.selectbox(key="rank").value == 0
+    assert metrics(at)["Loss"][0] == "0.5"
+    at.selectbox(key="rank").set_value(1).run()
+    assert metrics(at)["Loss"][0] == "2.5"
