@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -45,8 +46,8 @@ def _milestones(milestones: object) -> dict[str, bool]:
         if not isinstance(k, str):
             raise LogTypeError(f"milestones keys must be str, got {k!r}; use str(key)")
         if type(v) is not bool:
-            np_bool = type(v).__name__ == "bool_"  # numpy.bool_ without importing numpy
-            if not np_bool:
+            np = sys.modules.get("numpy")  # numpy.bool_ is fine; numpy is never imported here
+            if np is None or not isinstance(v, np.bool_):
                 raise LogTypeError(
                     f"milestones[{k!r}] must be True or False, got {v!r}; pass bool(...)"
                 )

@@ -20,6 +20,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["LOG_NAME", "RankPlan", "detect_rank", "plan_for_rank", "rank_log_name"]
 
@@ -27,6 +28,7 @@ LOG_NAME = "training_log.jsonl"
 """The shared JSON-lines log of a checkpoint directory."""
 
 _log = logging.getLogger("thalia.curriculum.ranks")
+_LOADED: Any = object()  # sentinel: look torch.distributed up in sys.modules
 
 
 def rank_log_name(rank: int) -> str:
@@ -34,8 +36,7 @@ def rank_log_name(rank: int) -> str:
     return LOG_NAME if rank == 0 else f"training_log.rank{rank}.jsonl"
 
 
-def _torch_rank() -> int | None:
-    dist = sys.modules.get("torch.distributed")
+def _torch_rank(dist: Any) -> int | None:
     if dist is None:
         return None
     try:
@@ -46,10 +47,17 @@ def _torch_rank() -> int | None:
     return None
 
 
-def detect_rank(*, env: Mapping[str, str] | None = None, use_torch: bool = True) -> int:
-    """This process's global rank (0 when not distributed)."""
-    if use_torch:
-        rank = _torch_rank()
+def detect_rank(
+    *, env: Mapping[str, str] | None = None, distributed: Any = _LOADED
+) -> int:
+    """This process's global rank (0 when not distributed).
+
+    ``distributed`` is a seam for tests: a ``torch.distributed``-like module, or ``None`` to
+    ignore torch (default: whatever ``sys.modules`` holds, never imported here).
+    """
+    dist = sys.modules.get("torch.distributed") if distributed is _LOADED else distributed
+    if dist is not None:
+        rank = _torch_rank(dist)
         if rank is not None:
             return rank
     env = os.environ if env is None else env

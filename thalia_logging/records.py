@@ -2,8 +2,9 @@
 
 These TypedDicts are documentation a type checker can hold code to: the logger builds plain
 dicts of exactly these shapes and serialises them with orjson. ``tests/thalia_logging/
-test_records.py`` keeps them in step with the JSON Schemas: the same property names, and every
-field the schema requires is ``Required`` here.
+test_logger_records.py`` keeps them in step with the JSON Schemas: the same property names,
+and every field the schema requires is required here (declared in a ``total=True`` base class,
+which works on Python 3.10 and with postponed annotations, unlike ``Required``).
 
 A number field holds an ``int``, a finite ``float`` or one of the strings ``"NaN"``,
 ``"Infinity"``, ``"-Infinity"`` (see :mod:`thalia_logging.values`). Metric lines may carry any
@@ -13,7 +14,7 @@ spell; the schema allows them through ``additionalProperties``.
 
 from __future__ import annotations
 
-from typing import Literal, Required, TypedDict
+from typing import Literal, TypedDict
 
 __all__ = [
     "EVENT_TYPES",
@@ -36,12 +37,17 @@ EVENT_TYPES = ("metric", "growth", "consolidation", "stage", "run_start")
 NumberValue = int | float | str
 
 
-class MetricRecord(TypedDict, total=False):
+class _MetricRecordRequired(TypedDict):
+    """The fields of :class:`MetricRecord` that are always present."""
+
+    event_type: Literal["metric"]
+    step: int
+    wall_time: float
+
+
+class MetricRecord(_MetricRecordRequired, total=False):
     """One metric line (``event_type`` "metric"); further numeric fields are allowed."""
 
-    event_type: Required[Literal["metric"]]
-    step: Required[int]
-    wall_time: Required[float]
     firing_rate: NumberValue
     capacity: NumberValue
     performance: NumberValue
@@ -51,52 +57,72 @@ class MetricRecord(TypedDict, total=False):
     rank: int
 
 
-class GrowthRecord(TypedDict, total=False):
+class _GrowthRecordRequired(TypedDict):
+    """The fields of :class:`GrowthRecord` that are always present."""
+
+    event_type: Literal["growth"]
+    step: int
+    wall_time: float
+    region: str
+    neurons_added: int
+    new_total: int
+    reason: str
+
+
+class GrowthRecord(_GrowthRecordRequired, total=False):
     """A region grew by ``neurons_added`` to ``new_total`` neurons."""
 
-    event_type: Required[Literal["growth"]]
-    step: Required[int]
-    wall_time: Required[float]
-    region: Required[str]
-    neurons_added: Required[int]
-    new_total: Required[int]
-    reason: Required[str]
     rank: int
 
 
-class ConsolidationRecord(TypedDict, total=False):
+class _ConsolidationRecordRequired(TypedDict):
+    """The fields of :class:`ConsolidationRecord` that are always present."""
+
+    event_type: Literal["consolidation"]
+    step: int
+    wall_time: float
+    sleep_stage: Literal["NREM", "REM"]
+    patterns_replayed: int
+    duration_steps: int
+
+
+class ConsolidationRecord(_ConsolidationRecordRequired, total=False):
     """A sleep-replay consolidation phase ran."""
 
-    event_type: Required[Literal["consolidation"]]
-    step: Required[int]
-    wall_time: Required[float]
-    sleep_stage: Required[Literal["NREM", "REM"]]
-    patterns_replayed: Required[int]
-    duration_steps: Required[int]
     rank: int
 
 
-class StageRecord(TypedDict, total=False):
+class _StageRecordRequired(TypedDict):
+    """The fields of :class:`StageRecord` that are always present."""
+
+    event_type: Literal["stage"]
+    step: int
+    wall_time: float
+    stage: int
+    name: str
+
+
+class StageRecord(_StageRecordRequired, total=False):
     """The run entered curriculum stage ``stage``."""
 
-    event_type: Required[Literal["stage"]]
-    step: Required[int]
-    wall_time: Required[float]
-    stage: Required[int]
-    name: Required[str]
     rank: int
 
 
-class RunStartRecord(TypedDict, total=False):
+class _RunStartRecordRequired(TypedDict):
+    """The fields of :class:`RunStartRecord` that are always present."""
+
+    event_type: Literal["run_start"]
+    step: int
+    wall_time: float
+    schema_version: Literal[1]
+    run_id: str
+    resumed_from_step: int | None
+    config: dict[str, object]
+
+
+class RunStartRecord(_RunStartRecordRequired, total=False):
     """Written once each time a logger opens the directory."""
 
-    event_type: Required[Literal["run_start"]]
-    step: Required[int]
-    wall_time: Required[float]
-    schema_version: Required[Literal[1]]
-    run_id: Required[str]
-    resumed_from_step: Required[int | None]
-    config: Required[dict[str, object]]
     rank: int
 
 
@@ -107,11 +133,16 @@ class WarningRecord(TypedDict):
     message: str
 
 
-class MetadataRecord(TypedDict, total=False):
+class _MetadataRecordRequired(TypedDict):
+    """The fields of :class:`MetadataRecord` that are always present."""
+
+    step: int
+    current_stage: int
+
+
+class MetadataRecord(_MetadataRecordRequired, total=False):
     """``metadata_{step}.json``: checkpoint metadata, as older Thalia trainers write it."""
 
-    step: Required[int]
-    current_stage: Required[int]
     current_week: int
     total_weeks: int
     metrics: dict[str, NumberValue]

@@ -3,7 +3,8 @@
 :class:`JsonlSink` assumes each ``write()`` gets exactly one complete, ``\\n``-terminated line of
 bytes (the logger serialises with ``orjson.OPT_APPEND_NEWLINE``). It guarantees:
 
-- the file is opened in append mode and never truncated;
+- the file is opened in append mode and never truncated; if a crash left its last line
+  without ``\\n``, a ``\\n`` is added first so that torn line cannot swallow the next one;
 - lines reach the file whole and in order: a batch is joined and handed to the OS in one
   ``write`` (looping only on a short write), so a crash (even SIGKILL) can leave at most an
   incomplete last line, never two lines mixed;
@@ -12,20 +13,22 @@ bytes (the logger serialises with ``orjson.OPT_APPEND_NEWLINE``). It guarantees:
   by a daemon flusher thread so a trainer that goes quiet still shows up on the dashboard), on
   :meth:`flush`, on :meth:`close`, when the sink is garbage-collected and at interpreter exit;
 - ``flush_every_line=True`` writes each line before ``write()`` returns;
-- several threads may write at once (one lock around the buffer and the file);
+- several threads may write at once (the file is written under one lock);
 - after ``fork`` the child drops the parent's buffered lines (the parent writes them) and
   keeps appending its own to the same file.
 
-The caller's cost of ``write()`` is a lock, a list append and two comparisons. The flusher
+The caller's cost of ``write()`` is a deque append and two comparisons (no lock). The flusher
 thread is stopped and joined by :meth:`close`; all state it touches lives in ``_Core``, so the
 thread never keeps the sink itself alive.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import weakref
+from collections import deque
 from pathlib import Path
 
 __all__ = ["JsonlSink", "NullSink"]
@@ -33,59 +36,77 @@ __all__ = ["JsonlSink", "NullSink"]
 _CORES: weakref.WeakSet[_Core] = weakref.WeakSet()
 
 
+def _end_torn_line(path: Path, fd: int) -> None:
+    """If a crash left the file without a final ``\\n``, end that line so ours stay whole."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return
+    with open(path, "rb") as f:
+        f.seek(size - 1)
+        last = f.read(1)
+    if last != b"\n":
+        os.write(fd, b"\n")
+
+
 class _Core:
-    """Buffer, lock and file of one sink (shared with its flusher thread and finalizer)."""
+    """Queue, lock and file of one sink (shared with its flusher thread and finalizer).
+
+    Writers append to a ``deque`` (atomic, so the caller pays no lock); whoever writes to the
+    file holds ``lock`` and pops exactly the lines it saw, in order, so no line is lost or
+    reordered however many threads write and flush at once.
+    """
 
     def __init__(self, path: Path, flush_every: int, flush_interval_s: float) -> None:
         self.path = path
         self.lock = threading.Lock()
-        self.buffer: list[bytes] = []
+        self.queue: deque[bytes] = deque()
         self.flush_every = flush_every
         self.flush_interval_s = flush_interval_s
         self.fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        self.last_flush: float | None = None  # in the caller's clock; None until first write
+        _end_torn_line(path, self.fd)
+        self.last_flush = -math.inf  # in the caller's clock: the first line is written at once
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
 
-    def write_locked(self) -> None:
-        """Hand every buffered line to the OS; the lock must be held."""
-        if not self.buffer or self.fd is None:
-            return
-        data = memoryview(b"".join(self.buffer))
-        self.buffer.clear()
-        while data:
-            n = os.write(self.fd, data)
-            data = data[n:]
-
-    def flush(self) -> None:
+    def flush(self, now: float | None = None) -> None:
+        """Hand every queued line to the OS in one ``write`` (looping on short writes)."""
         with self.lock:
-            self.write_locked()
+            if now is not None:
+                self.last_flush = now
+            queue = self.queue
+            n = len(queue)
+            if not n or self.fd is None:
+                return
+            pop = queue.popleft
+            data = memoryview(b"".join([pop() for _ in range(n)]))
+            while data:
+                written = os.write(self.fd, data)
+                data = data[written:]
 
     def run_flusher(self) -> None:
         while not self.stop.wait(self.flush_interval_s):
-            with self.lock:
-                if self.buffer:
-                    self.write_locked()
+            if self.queue:
+                self.flush()
 
     def close(self) -> None:
         self.stop.set()
         thread = self.thread
         if thread is not None and thread is not threading.current_thread():
             thread.join()
-        with self.lock:
-            try:
-                self.write_locked()
-            finally:
+        try:
+            self.flush()
+        finally:
+            with self.lock:
                 if self.fd is not None:
                     os.close(self.fd)
                     self.fd = None
 
     def after_fork_in_child(self) -> None:
         self.lock = threading.Lock()
-        self.buffer = []
+        self.queue = deque()
         self.thread = None
         self.stop = threading.Event()
-        # The fd stays (O_APPEND keeps whole lines whole); the parent's buffered lines are the
+        # The fd stays (O_APPEND keeps whole lines whole); the parent's queued lines are the
         # parent's to write, so the child starts empty and without a flusher thread.
 
 
@@ -135,21 +156,14 @@ class JsonlSink:
         self._finalizer = weakref.finalize(self, core.close)
 
     def write(self, line: bytes, now: float | None = None) -> None:
-        """Buffer one complete line; flush when the count or (given ``now``) the time says so."""
+        """Queue one complete line; flush when the count or (given ``now``) the time says so."""
         core = self._core
-        with core.lock:
-            buffer = core.buffer
-            buffer.append(line)
-            if len(buffer) >= core.flush_every:
-                core.write_locked()
-                core.last_flush = now
-            elif now is not None:
-                last = core.last_flush
-                if last is None:
-                    core.last_flush = now
-                elif now - last >= core.flush_interval_s:
-                    core.write_locked()
-                    core.last_flush = now
+        queue = core.queue
+        queue.append(line)
+        if len(queue) >= core.flush_every or (
+            now is not None and now - core.last_flush >= core.flush_interval_s
+        ):
+            core.flush(now)
 
     def flush(self) -> None:
         """Write every buffered line to the OS now (no fsync)."""
@@ -167,7 +181,7 @@ class JsonlSink:
     @property
     def pending(self) -> int:
         """How many lines wait in the buffer (for tests and diagnostics)."""
-        return len(self._core.buffer)
+        return len(self._core.queue)
 
     @property
     def flusher_thread(self) -> threading.Thread | None:

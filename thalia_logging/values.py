@@ -33,9 +33,11 @@ __all__ = [
     "check_name",
     "check_step",
     "count_dict",
+    "counts_look_plain",
     "json_safe",
     "number",
     "number_dict",
+    "numbers_look_plain",
 ]
 
 Number = int | float | str
@@ -191,6 +193,36 @@ def count_dict(name: str, d: object) -> Any:
     if not isinstance(d, Mapping):
         raise LogTypeError(f"{name} must be a dict of region name -> int, got {_describe(d)}")
     return {_key(name, k): check_count(f"{name}[{k!r}]", v) for k, v in d.items()}
+
+
+def numbers_look_plain(d: object) -> bool:
+    """Cheap pre-check: ``d`` is a dict whose values are all ints/finite floats *or bools*.
+
+    One C-level ``sum``: strings, None, containers raise; NaN/inf make the sum non-finite;
+    numpy/torch values make it a non-Python type. Bools pass (they are ints) and key types are
+    not checked: the caller must catch both in orjson's output (``true``/``false``, a refused
+    key) and then validate strictly with :func:`number_dict`.
+    """
+    if type(d) is not dict:
+        return False
+    try:
+        s = sum(d.values())
+    except TypeError:
+        return False
+    t = type(s)
+    return (t is float or t is int) and s - s == 0
+
+
+def counts_look_plain(d: object) -> bool:
+    """Cheap pre-check like :func:`numbers_look_plain` for ``{str: int >= 0}`` (bools pass)."""
+    if type(d) is not dict:
+        return False
+    values = d.values()
+    try:
+        s = sum(values)
+    except TypeError:
+        return False
+    return type(s) is int and (not d or min(values) >= 0)
 
 
 def json_safe(name: str, x: object) -> Any:
