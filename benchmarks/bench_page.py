@@ -1,0 +1,130 @@
+"""Benchmark the dashboard page (Streamlit AppTest) on a 1M-event checkpoint directory.
+
+Run: ``.venv/bin/python benchmarks/bench_page.py [--events 1000000] [--keep DIR]``
+
+Prints, in one run:
+- page run time, first run (includes the cold load of the whole log by the cached watcher) and
+  warm runs (watcher cached, nothing new: what every auto-refresh costs), median of 3;
+- the cold load alone (``load_training_state``), so first run − cold load = rendering;
+- the peer: the same AppTest harness running a trivial page, so the ratio shows the page's own cost;
+- the largest number of points any chart received (``dashboard.charts.POINT_STATS``, per series
+  and per chart) and how many charts were built;
+- idle refresh time of ``RunWatcher.refresh()`` with nothing new: cached (no poll due) and with a
+  full stat poll of the directory (poll interval 0), medians.
+Targets: warm page run <= 1.5 s, <= 5,000 points per series, idle refresh <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from bench_loader import write_log  # noqa: E402  (the loader benchmark's 1M-line generator)
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from dashboard import charts  # noqa: E402
+from dashboard.watcher import RunWatcher, load_training_state  # noqa: E402
+
+APP = str(ROOT / "dashboard" / "app.py")
+PEER = "import streamlit as st\nst.title('peer')\nst.metric('Loss', '1.0', '-0.1')\n"
+
+
+def make_directory(directory: Path, events: int) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    log = directory / "training_log.jsonl"
+    if log.exists():
+        return
+    t0 = time.perf_counter()
+    write_log(log, 0, events)
+    meta = {"current_stage": 2, "stage_name": "language", "step": events - 1, "current_week": 3,
+            "total_weeks": 4, "total_steps": 2 * events,
+            "metrics": {"firing_rate": 0.1, "capacity": 0.7, "performance": 0.9, "loss": 0.2},
+            "milestones": {f"milestone_{i}": i % 3 != 0 for i in range(9)},
+            "warnings": [{"severity": "info", "message": "benchmark run"}]}
+    (directory / f"metadata_{events - 1}.json").write_text(json.dumps(meta), encoding="utf-8")
+    lines = "".join(f"step {s} loss={0.5:.4f}\n" for s in range(0, events, 100))
+    (directory / "console.log").write_text(lines, encoding="utf-8")
+    print(f"wrote {events:,} events in {time.perf_counter() - t0:.1f} s "
+          f"({log.stat().st_size / 1e6:.0f} MB)")
+
+
+def timed_run(at: AppTest) -> float:
+    t0 = time.perf_counter()
+    at.run(timeout=600)
+    elapsed = time.perf_counter() - t0
+    if at.exception:
+        raise SystemExit(f"the page raised: {[e.value for e in at.exception]}")
+    return elapsed
+
+
+def idle_refresh(directory: Path, poll_interval_s: float, calls: int) -> float:
+    with RunWatcher(directory, use_watchdog=False, poll_interval_s=poll_interval_s) as watcher:
+        watcher.refresh()
+        times = []
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            watcher.refresh()
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--keep", help="directory to keep the generated run in (reused if present)")
+    args = parser.parse_args()
+    tmp = None if args.keep else tempfile.mkdtemp(prefix="thalia-bench-page-")
+    directory = Path(args.keep or tmp or ".").resolve()
+    try:
+        make_directory(directory, args.events)
+        t0 = time.perf_counter()
+        state = load_training_state(directory)
+        len(state.metrics_history), len(state.growth_events), len(state.consolidation_events)
+        cold_load = time.perf_counter() - t0
+        rows = len(state.metrics_history)
+        del state
+
+        os.environ["THALIA_CHECKPOINT_DIR"] = str(directory)
+        charts.POINT_STATS.reset()
+        at = AppTest.from_file(APP, default_timeout=600)
+        first = timed_run(at)
+        warm = statistics.median(timed_run(at) for _ in range(3))
+        peer_at = AppTest.from_string(PEER, default_timeout=60)
+        timed_run(peer_at)
+        peer = statistics.median(timed_run(peer_at) for _ in range(3))
+        stats = charts.POINT_STATS
+        idle_cached = idle_refresh(directory, 3600.0, 1000)
+        idle_polled = idle_refresh(directory, 0.0, 50)
+
+        import streamlit as st
+        st.cache_resource.clear()  # closes the page's cached watcher
+
+        print(f"events: {args.events:,} (metric rows {rows:,})")
+        print(f"cold load (load_training_state, all frames): {cold_load:.2f} s")
+        print(f"page first run (cold load + render): {first:.2f} s")
+        print(f"page warm run (median of 3):          {warm:.3f} s   target <= 1.5 s")
+        print(f"peer: trivial page in the same harness: {peer:.3f} s  (page/peer = {warm / peer:.1f}x)")
+        print(f"largest points per series given to a chart: {stats.max_series_points:,}   "
+              "target <= 5,000")
+        print(f"largest points in one chart (all series and markers): {stats.max_chart_points:,} "
+              f"over {stats.charts} charts built")
+        print(f"idle refresh, cached (no poll due):  {idle_cached * 1e6:.1f} µs   target <= 50 ms")
+        print(f"idle refresh, full stat poll:        {idle_polled * 1e3:.2f} ms   target <= 50 ms")
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
