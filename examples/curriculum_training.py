@@ -1,0 +1,34 @@
+"""Train a growing network through a synthetic curriculum, logging for the Thalia dashboard.
+
+    python examples/curriculum_training.py --log-dir checkpoints/curriculum   # about a minute
+    python examples/curriculum_training.py --quick --log-dir /tmp/run          # a few seconds
+    thalia-dashboard checkpoints/curriculum                                    # watch it
+
+Run it again on the same directory and it resumes from the newest checkpoint. The code lives
+in the ``curriculum`` package next to this file.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from curriculum import CurriculumTrainer, parse_args
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_args(argv)
+    summary = CurriculumTrainer(config).run()
+    reached = sum(summary.milestones.values())
+    print(
+        f"finished at step {summary.final_step}"
+        + (f" (resumed from {summary.resumed_from_step})" if summary.resumed_from_step else "")
+        + f"; milestones {reached}/{config.stages}; widths {summary.widths}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
