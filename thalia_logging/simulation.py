@@ -67,8 +67,8 @@ STAGES: tuple[StageSpec, ...] = (
 
 # region -> (initial neurons, initial capacity, capacity load gained per stage)
 REGIONS: Mapping[str, tuple[int, float, float]] = {
-    "cortex": (4096, 0.45, 0.45),
-    "hippocampus": (1024, 0.55, 0.6),
+    "cortex": (4096, 0.60, 0.45),
+    "hippocampus": (1024, 0.72, 0.6),
     "thalamus": (512, 0.40, 0.2),
     "striatum": (768, 0.50, 0.3),
     "cerebellum": (2048, 0.35, 0.25),
@@ -149,7 +149,7 @@ def _grow(w: _World, step: int) -> Iterator[DemoEvent]:
             continue
         old = w.neurons[region]
         added = max(32, round(old * w.rng.uniform(0.15, 0.3) / 32) * 32)
-        reason = f"capacity {w.cap[region]:.2f} > {GROWTH_THRESHOLD}"
+        reason = f"capacity {w.cap[region]:.3f} > {GROWTH_THRESHOLD}"
         w.neurons[region] = old + added
         w.cap[region] *= old / (old + added)
         w.lines_since_growth = 0

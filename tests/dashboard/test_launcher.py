@@ -226,7 +226,6 @@ def _wait_health(url: str, proc: subprocess.Popen[str], deadline_s: float = 60.0
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not launcher.APP_PATH.is_file(), reason="dashboard/app.py not written yet")
 def test_real_server_skips_a_busy_port_answers_health_and_stops_cleanly(tmp_path: Path):
     start = _free_port_pair()
     missing = tmp_path / "not-yet"
