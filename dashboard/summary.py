@@ -224,5 +224,5 @@ def read_log_tail(path: Path, *, max_bytes: int = LOG_TAIL_BYTES, max_lines: int
         return None
     if size > max_bytes:
         data = data.split(b"\n", 1)[-1]  # drop the partial first line
-    lines = data.decode("utf-8", errors="replace").split("\n")
-    return "\n".join(lines[-max_lines:]).rstrip("\n")
+    lines = data.decode("utf-8", errors="replace").rstrip("\n").split("\n")
+    return "\n".join(lines[-max_lines:])

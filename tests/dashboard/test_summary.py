@@ -1,0 +1,64 @@
+"""Formats and frame-derived figures the page shows."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+from page_helpers import make_metrics, make_state
+
+from dashboard.summary import (
+    escape_markdown,
+    format_age,
+    format_value,
+    metric_cards,
+    milestone_summary,
+    read_log_tail,
+    speed_info,
+)
+
+
+@pytest.mark.parametrize(("name", "value", "shown"), [
+    ("loss", 0.123456, "0.1235"), ("loss", math.nan, "NaN"), ("loss", math.inf, "Infinity"),
+    ("capacity", 0.756, "75.6%"), ("firing_rate", 0.01, "1.0%"), ("new_total", 1_234_567.0, "1,234,567"),
+    ("loss", None, "—"),
+])
+def test_format_value(name: str, value: float | None, shown: str) -> None:
+    assert format_value(name, value) == shown
+
+
+@pytest.mark.parametrize(("seconds", "shown"), [
+    (12, "12 s ago"), (185, "3 min ago"), (7500, "2 h 5 min ago"), (97_200, "1 d 3 h ago"), (-4, "0 s ago"),
+])
+def test_format_age(seconds: float, shown: str) -> None:
+    assert format_age(seconds) == shown
+
+
+def test_escape_markdown_leaves_no_active_syntax() -> None:
+    text = "**bold** [x](javascript:alert(1)) <img src=x> :red[hi] $x$ a\\b"
+    escaped = escape_markdown(text)
+    assert re.search(r"(?<!\\)[*\[\]()<>:$]", escaped.replace("\\\\", "")) is None
+    assert re.sub(r"\\(.)", r"\1", escaped) == text  # unescaping gives the text back
+
+
+def test_cards_delta_and_direction() -> None:
+    cards = {c.label: c for c in metric_cards(make_metrics(3, loss=[1.0, 0.5, 0.25]))}
+    assert cards["Loss"].value == "0.25" and cards["Loss"].delta == "-0.25" and cards["Loss"].inverse
+    assert cards["Capacity"].value == "50.0%" and cards["Capacity"].delta == "+0.00 pp"
+
+
+def test_milestones_and_speed() -> None:
+    assert milestone_summary({"milestones": {"a": True, "b": False}}) == (2, 1, [("a", True), ("b", False)])
+    assert milestone_summary(None) == (0, 0, [])
+    speed = speed_info(make_state(make_metrics(11)), make_metrics(11))
+    assert speed.steps_per_s == "100.0" and speed.duration == "10 s"
+
+
+def test_log_tail_reads_only_the_end(tmp_path: Path) -> None:
+    log = tmp_path / "console.log"
+    log.write_text("".join(f"line {i}\n" for i in range(20_000)), encoding="utf-8")
+    tail = read_log_tail(log, max_bytes=1024, max_lines=5)
+    assert tail is not None and tail.splitlines() == [f"line {i}" for i in range(19_995, 20_000)]
+    assert read_log_tail(tmp_path / "missing.log") is None
