@@ -40,6 +40,9 @@ __all__ = [
     "parse_args",
     "pick_ports",
     "port_is_free",
+    "stop_all",
+    "supervise",
+    "wide_open_note",
 ]
 
 APP_PATH = Path(__file__).resolve().with_name("app.py")
@@ -176,6 +179,16 @@ def display_url(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
+def wide_open_note(host: str) -> str | None:
+    """A caution for stderr when ``host`` is not a loopback address, else None."""
+    if host in ("127.0.0.1", "localhost", "::1") or host.startswith("127."):
+        return None
+    return (
+        f"thalia-dashboard: serving on {host}: anyone who can reach this machine can read these "
+        "runs (leave out --host to keep the dashboards on 127.0.0.1)"
+    )
+
+
 def format_table(dashboards: Sequence[Dashboard]) -> str:
     """A two-column text table, directory -> URL, one line per dashboard."""
     header = ("directory", "URL")
@@ -260,6 +273,9 @@ def main(
             file=err,
         )
         return 2
+    note = wide_open_note(args.host)
+    if note:
+        print(note, file=err)
     for d in args.dirs:
         if not d.is_dir():
             print(

@@ -28,6 +28,7 @@ from dashboard.launcher import (
     pick_ports,
     port_is_free,
     supervise,
+    wide_open_note,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -149,6 +150,18 @@ def test_port_is_free_by_really_binding():
 )
 def test_display_url(host: str, url: str):
     assert display_url(host, 8501) == url
+
+
+@pytest.mark.parametrize(
+    ("host", "cautions"),
+    [("127.0.0.1", False), ("localhost", False), ("::1", False), ("127.0.1.1", False),
+     ("0.0.0.0", True), ("192.168.1.5", True), ("::", True)],
+)  # fmt: skip
+def test_wide_open_note_only_off_loopback(host: str, cautions: bool):
+    note = wide_open_note(host)
+    assert (note is not None) == cautions
+    if note:
+        assert host in note and "127.0.0.1" in note
 
 
 def test_format_table_aligns_directory_and_url():
