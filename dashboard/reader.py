@@ -66,12 +66,14 @@ class DirectoryReader:
         wall_clock: Callable[[], float] = time.time,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         block_parser: Callable[..., Any] | None = parse_block,
+        min_block_bytes: int = MIN_BLOCK_BYTES,
     ) -> None:
         self.directory = os.fspath(checkpoint_dir)
         self._open, self._stat, self._listdir = open_, stat, listdir
         self._wall_clock = wall_clock
         self._max_line_bytes = max_line_bytes
         self._block_parser = block_parser
+        self._min_block_bytes = min_block_bytes
         self.exists = False
         self._tailers: dict[str, tuple[int, int, Tailer]] = {}  # name -> (src, rank, tailer)
         self._stores = {name: ColumnStore(name, dedup=name == "metrics_history") for name in EVENT_KINDS.values()}
@@ -140,7 +142,7 @@ class DirectoryReader:
 
     def _parse_fast(self, src: int, rank: int, block: Block) -> bool:
         key = (src, rank)
-        if (self._block_parser is None or len(block.data) < MIN_BLOCK_BYTES
+        if (self._block_parser is None or len(block.data) < self._min_block_bytes
                 or key in self._pending_resume or src in self._pending_reset):
             return False
         parsed = self._block_parser(block.data, last_step=self._last_step.get(key))
