@@ -176,5 +176,7 @@ def _run_start_fields(obj: dict[str, Any], fields: dict[str, Any]) -> None:
     if resumed is not None and (type(resumed) is not int or resumed < 0):
         raise BadRecord(f"'resumed_from_step' must be an integer >= 0 or null, got {_show(resumed)}")
     fields["resumed_from_step"] = math.nan if resumed is None else float(resumed)
-    if type(obj.get("config", {})) is not dict:
+    if "config" not in obj:
+        raise BadRecord("missing required field 'config'")
+    if type(obj["config"]) is not dict:
         raise BadRecord(f"'config' must be an object, got {_show(obj.get('config'))}")
