@@ -110,3 +110,21 @@ def test_per_rank_writes_one_file_per_rank_and_the_loader_reads_both(
     assert growth["rank"].tolist() == [0, 1] and growth["new_total"].tolist() == [11, 12]
     assert set(state.log_files) == {"training_log.jsonl", "training_log.rank1.jsonl"}
     assert state.bad_line_count == 0
+
+
+def test_page_offers_a_rank_selector_for_per_rank_logs(
+    run_dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    st = pytest.importorskip("streamlit")
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("THALIA_CHECKPOINT_DIR", str(run_dirs[1]))
+    try:
+        at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60).run()
+        assert not at.exception, [e.value for e in at.exception]
+        (selector,) = [s for s in at.selectbox if s.label == "Rank"]
+        assert list(selector.options) == ["0", "1"] and selector.value == 0
+        at = selector.select(1).run()
+        assert not at.exception, [e.value for e in at.exception]
+    finally:
+        st.cache_resource.clear()  # closes the cached RunWatcher and its threads

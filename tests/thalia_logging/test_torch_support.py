@@ -208,3 +208,25 @@ def test_importing_thalia_logging_does_not_import_torch() -> None:
         "assert 'torch' not in sys.modules, 'thalia_logging imported torch'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_page_shows_gpu_memory_when_the_column_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    st = pytest.importorskip("streamlit")
+    from streamlit.testing.v1 import AppTest
+
+    fields = {"gpu_mem_bytes": 3 << 30, "gpu_mem_total_bytes": 80 << 30}
+    with CurriculumLogger(
+        tmp_path, console_log=False, file_log=False, capture_gpu_memory=lambda: fields
+    ) as logger:
+        for step in range(1, 6):
+            logger.log_metrics(step, loss=torch.tensor(1.0 / step), performance=0.1 * step)
+    monkeypatch.setenv("THALIA_CHECKPOINT_DIR", str(tmp_path))
+    try:
+        at = AppTest.from_file(str(SCHEMAS.parent / "dashboard" / "app.py"), default_timeout=60)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert "GPU memory" in [c.value for c in at.caption]
+    finally:
+        st.cache_resource.clear()  # closes the cached RunWatcher and its threads
