@@ -9,7 +9,8 @@ The ``format_*`` functions are pure: values in, one line of text out, e.g.
   ``"thalia.curriculum"`` at INFO, so a trainer's own logging configuration (handlers, levels,
   formats) applies. Only when no handler is configured anywhere (``logger.hasHandlers()`` is
   false, checked per line, so configuring logging later takes over) does it fall back to its
-  own stderr handler, so ``console_log=True`` prints something out of the box.
+  own stderr handler, so ``console_log=True`` prints something out of the box (still honouring
+  a level set on the ``"thalia.curriculum"`` logger itself).
 - ``console.log`` in the checkpoint directory (``file_log=True``): a ``logging.FileHandler``
   (append, UTF-8, a timestamp on each line) fed directly by this instance. It is not attached
   to the shared logger, so it records every line whatever the trainer's levels are, and two
@@ -147,7 +148,7 @@ class ConsoleLog:
             logger = self.logger
             if logger.hasHandlers():
                 logger.log(level, message)
-            elif self._fallback is not None:
+            elif self._fallback is not None and not (logger.level and level < logger.level):
                 record = logger.makeRecord(logger.name, level, "(thalia)", 0, message, (), None)
                 self._fallback.handle(record)
         if self.file_handler is not None:

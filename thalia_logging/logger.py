@@ -31,11 +31,11 @@ from .values import (
     check_name,
     check_step,
     count_dict,
-    counts_look_plain,
     json_safe,
     number,
     number_dict,
-    numbers_look_plain,
+    plain_counts,
+    plain_numbers,
 )
 
 __all__ = ["LEGACY_LOG_NAME", "CurriculumLogger", "LoggerClosedError"]
@@ -149,14 +149,18 @@ class CurriculumLogger:
                 background_flush=background_flush,
             )
         self._write = self._sink.write
-        self._console = ConsoleLog(
-            self.log_dir,
-            console=console_log and self.plan.console,
-            file_log=file_log and self.plan.writes_console_file,
-            every=console_every,
-            prefix=f"[rank {self.rank}] " if self._rank_field is not None else "",
-            stream=console_stream,
-        )
+        try:
+            self._console = ConsoleLog(
+                self.log_dir,
+                console=console_log and self.plan.console,
+                file_log=file_log and self.plan.writes_console_file,
+                every=console_every,
+                prefix=f"[rank {self.rank}] " if self._rank_field is not None else "",
+                stream=console_stream,
+            )
+        except BaseException:  # e.g. console.log not writable: leave no thread or fd behind
+            self._sink.close()
+            raise
         self._console_on = self._console.active
         self._closed = False
         self._write_run_start()
@@ -228,19 +232,15 @@ class CurriculumLogger:
         x = loss
         if x is not None:
             rec["loss"] = x if type(x) is float and x - x == 0.0 else number("loss", x)
-        pending = False  # a dict passed its cheap check only: bools are caught in the bytes
-        if neuron_counts is not None:
-            if counts_look_plain(neuron_counts):
-                pending = True
-                rec["neuron_counts"] = neuron_counts
-            else:
-                rec["neuron_counts"] = count_dict("neuron_counts", neuron_counts)
-        if capacity_by_region is not None:
-            if numbers_look_plain(capacity_by_region):
-                pending = True
-                rec["capacity_by_region"] = capacity_by_region
-            else:
-                rec["capacity_by_region"] = number_dict("capacity_by_region", capacity_by_region)
+        # Dicts: a values-only loop on the hot path (keys are checked by orjson, see below).
+        d = neuron_counts
+        if d is not None:
+            rec["neuron_counts"] = d if plain_counts(d) else count_dict("neuron_counts", d)
+        d = capacity_by_region
+        if d is not None:
+            rec["capacity_by_region"] = (
+                d if plain_numbers(d) else number_dict("capacity_by_region", d)
+            )
         if more:
             for key, x in more.items():
                 if key in _RESERVED:
@@ -255,18 +255,14 @@ class CurriculumLogger:
             rec["rank"] = self._rank_field
         try:
             line = _dumps(rec, option=_NEWLINE)
-        except orjson.JSONEncodeError:
-            line = b""  # a non-str key or an int beyond 64 bits: the strict check says which
-        if pending and (not line or b"true" in line or b"false" in line):
+        except orjson.JSONEncodeError:  # a non-str dict key, or an int beyond 64 bits
             if neuron_counts is not None:
-                rec["neuron_counts"] = count_dict("neuron_counts", dict(neuron_counts))
+                count_dict("neuron_counts", dict(neuron_counts))  # raises naming the key
             if capacity_by_region is not None:
-                rec["capacity_by_region"] = number_dict("capacity_by_region", dict(capacity_by_region))
-            line = b""
-        if not line:
-            self._line(rec, now)
-        else:
-            self._write(line, now)
+                number_dict("capacity_by_region", dict(capacity_by_region))
+            self._line(rec, now)  # raises LogValueError with orjson's reason
+            return
+        self._write(line, now)
         if self._console_on and self._console.wants_metrics(step):
             self._console.emit(format_metrics(step, rec))
 

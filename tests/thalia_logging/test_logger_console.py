@@ -87,6 +87,9 @@ def test_fallback_stream_when_logging_is_unconfigured() -> None:
     console = ConsoleLog(".", console=True, file_log=False, stream=stream, logger_name=name)
     console.emit("step 1 | stage 1 entered")
     assert stream.getvalue().endswith("thalia: step 1 | stage 1 entered\n")
+    logging.getLogger(name).setLevel(logging.WARNING)  # a level on our logger still counts
+    console.emit("step 9 | silenced")
+    assert "silenced" not in stream.getvalue()
     logging.getLogger(name).addHandler(handler := logging.StreamHandler(io.StringIO()))
     logging.getLogger(name).setLevel(logging.INFO)  # the trainer's own configuration
     try:

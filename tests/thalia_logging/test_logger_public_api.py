@@ -6,8 +6,9 @@ import subprocess
 import sys
 import textwrap
 
-import thalia_logging
 from logger_helpers import REPO
+
+import thalia_logging
 
 
 def test_public_names_are_pinned() -> None:

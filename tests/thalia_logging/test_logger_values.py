@@ -15,10 +15,10 @@ from thalia_logging.values import (
     LogTypeError,
     LogValueError,
     check_step,
-    counts_look_plain,
     json_safe,
     number,
-    numbers_look_plain,
+    plain_counts,
+    plain_numbers,
 )
 
 __all__ = ["make_logger", "no_leaked_threads"]
@@ -61,11 +61,13 @@ def test_step_accepts_numpy_and_tensor_integers() -> None:
 
 
 def test_cheap_dict_checks() -> None:
-    assert numbers_look_plain({"a": 0.5, "b": 1}) and numbers_look_plain({})
-    assert not numbers_look_plain({"a": math.nan}) and not numbers_look_plain({"a": "x"})
-    assert not numbers_look_plain({"a": np.float32(1)}) and not numbers_look_plain([0.5])
-    assert counts_look_plain({"a": 1, "b": 0}) and counts_look_plain({})
-    assert not counts_look_plain({"a": -1}) and not counts_look_plain({"a": 1.0})
+    assert plain_numbers({"a": 0.5, "b": 1}) and plain_numbers({})
+    assert not plain_numbers({"a": math.nan}) and not plain_numbers({"a": "x"})
+    assert not plain_numbers({"a": np.float32(1)}) and not plain_numbers([0.5])
+    assert not plain_numbers({"a": True}) and not plain_numbers({"a": -math.inf})
+    assert plain_counts({"a": 1, "b": 0}) and plain_counts({})
+    assert not plain_counts({"a": -1}) and not plain_counts({"a": 1.0})
+    assert not plain_counts({"a": True}) and not plain_counts({"a": np.int64(1)})
 
 
 def test_json_safe_config() -> None:
