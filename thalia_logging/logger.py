@@ -34,8 +34,6 @@ from .values import (
     json_safe,
     number,
     number_dict,
-    plain_counts,
-    plain_numbers,
 )
 
 __all__ = ["LEGACY_LOG_NAME", "CurriculumLogger", "LoggerClosedError"]
@@ -149,6 +147,7 @@ class CurriculumLogger:
                 background_flush=background_flush,
             )
         self._write = self._sink.write
+        self._core = self._sink.core if isinstance(self._sink, JsonlSink) else None
         try:
             self._console = ConsoleLog(
                 self.log_dir,
@@ -219,28 +218,42 @@ class CurriculumLogger:
         if type(step) is not int or step < 0:
             step = check_step(step)
         now = self._clock()
-        rec: dict[str, Any] = {"event_type": "metric", "step": step, "wall_time": now}
-        x = firing_rate
-        if x is not None:
-            rec["firing_rate"] = x if type(x) is float and x - x == 0.0 else number("firing_rate", x)
-        x = capacity
-        if x is not None:
-            rec["capacity"] = x if type(x) is float and x - x == 0.0 else number("capacity", x)
-        x = performance
-        if x is not None:
-            rec["performance"] = x if type(x) is float and x - x == 0.0 else number("performance", x)
-        x = loss
-        if x is not None:
-            rec["loss"] = x if type(x) is float and x - x == 0.0 else number("loss", x)
-        # Dicts: a values-only loop on the hot path (keys are checked by orjson, see below).
+        fr, ca, pe, lo = firing_rate, capacity, performance, loss
+        rec: dict[str, Any]
+        if (  # the common case in one test: four plain floats, all finite (x - x is 0.0)
+            type(fr) is float and type(ca) is float and type(pe) is float and type(lo) is float
+            and (fr - fr) + (ca - ca) + (pe - pe) + (lo - lo) == 0.0
+        ):
+            rec = {"event_type": "metric", "step": step, "wall_time": now, "firing_rate": fr,
+                   "capacity": ca, "performance": pe, "loss": lo}
+        else:
+            rec = {"event_type": "metric", "step": step, "wall_time": now}
+            for key, x in (("firing_rate", fr), ("capacity", ca), ("performance", pe),
+                           ("loss", lo)):
+                if x is not None:
+                    rec[key] = x if type(x) is float and x - x == 0.0 else number(key, x)
+        # Dicts: values-only loops inlined (values.plain_counts / plain_numbers, minus a call);
+        # keys are checked by orjson, which refuses non-str keys (see the except below).
         d = neuron_counts
         if d is not None:
-            rec["neuron_counts"] = d if plain_counts(d) else count_dict("neuron_counts", d)
+            if type(d) is dict:
+                for v in d.values():
+                    if type(v) is not int or v < 0:
+                        d = count_dict("neuron_counts", d)
+                        break
+            else:
+                d = count_dict("neuron_counts", d)
+            rec["neuron_counts"] = d
         d = capacity_by_region
         if d is not None:
-            rec["capacity_by_region"] = (
-                d if plain_numbers(d) else number_dict("capacity_by_region", d)
-            )
+            if type(d) is dict:
+                for v in d.values():
+                    if type(v) is not float or v - v != 0.0:
+                        d = number_dict("capacity_by_region", d)
+                        break
+            else:
+                d = number_dict("capacity_by_region", d)
+            rec["capacity_by_region"] = d
         if more:
             for key, x in more.items():
                 if key in _RESERVED:
@@ -262,7 +275,14 @@ class CurriculumLogger:
                 number_dict("capacity_by_region", dict(capacity_by_region))
             self._line(rec, now)  # raises LogValueError with orjson's reason
             return
-        self._write(line, now)
+        core = self._core
+        if core is None:
+            self._write(line, now)
+        else:  # JsonlSink.write inlined: the hot path saves a call
+            queue = core.queue
+            queue.append(line)
+            if len(queue) >= core.flush_every or now - core.last_flush >= core.flush_interval_s:
+                core.flush(now)
         if self._console_on and self._console.wants_metrics(step):
             self._console.emit(format_metrics(step, rec))
 

@@ -184,6 +184,11 @@ class JsonlSink:
         return len(self._core.queue)
 
     @property
+    def core(self) -> _Core:
+        """The queue, policy and file behind this sink (the logger inlines ``write`` with it)."""
+        return self._core
+
+    @property
     def flusher_thread(self) -> threading.Thread | None:
         return self._core.thread
 
