@@ -1,8 +1,9 @@
 """CurriculumLogger: what a Thalia trainer calls to write its checkpoint directory.
 
-The logger owns nothing but the wiring: values are checked by :mod:`.values`, lines are
-buffered and appended by :mod:`.sink`, metadata is written by :mod:`.metadata`, one-liners go
-out through :mod:`.console`, and :mod:`.ranks` decides what this process writes.
+The logger owns the wiring and the metric hot path: values are checked by :mod:`.values`,
+event records built by :mod:`.events`, lines buffered and appended by :mod:`.sink`, metadata
+written by :mod:`.metadata`, one-liners sent by :mod:`.console`; :mod:`.ranks` decides what
+this process writes and :mod:`.outputs` opens it.
 """
 
 from __future__ import annotations
@@ -12,22 +13,20 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 import orjson
 
-from .console import ConsoleLog, format_consolidation, format_growth, format_metrics, format_stage
+from . import events
+from .console import format_consolidation, format_growth, format_metrics, format_stage
 from .metadata import build_metadata, dumps_metadata, metadata_path, write_atomic
-from .ranks import LOG_NAME, detect_rank, plan_for_rank
-from .records import SCHEMA_VERSION
-from .resume import resumed_from
-from .sink import JsonlSink, NullSink
+from .outputs import LEGACY_LOG_NAME, open_outputs
+from .ranks import detect_rank, plan_for_rank
+from .sink import JsonlSink
 from .torch_support import gpu_memory_fields
 from .values import (
     LogTypeError,
     LogValueError,
-    check_count,
     check_name,
     check_step,
     count_dict,
@@ -38,9 +37,6 @@ from .values import (
 
 __all__ = ["LEGACY_LOG_NAME", "CurriculumLogger", "LoggerClosedError"]
 
-LEGACY_LOG_NAME = "training_log.json"
-SLEEP_STAGES = ("NREM", "REM")
-_RESERVED = frozenset({"event_type", "wall_time", "rank"})
 _dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
 
@@ -116,50 +112,22 @@ class CurriculumLogger:
         self.plan = plan_for_rank(detect_rank() if rank is None else rank, per_rank=per_rank)
         self.rank = self.plan.rank
         self._rank_field = self.plan.rank_field
-        writes_log = json_log and self.plan.log_name is not None
-        writes_any = writes_log or self.plan.writes_metadata or (file_log and self.plan.writes_console_file)
-        if writes_any:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path: Path | None = self.log_dir / self.plan.log_name if writes_log else None  # type: ignore[operator]
-
-        if resumed_from_step is not None:
-            self.resumed_from_step: int | None = check_step(resumed_from_step)
-        elif self.log_path is not None:
-            paths = [self.log_path]
-            if self.plan.log_name == LOG_NAME:
-                paths.append(self.log_dir / LEGACY_LOG_NAME)
-            self.resumed_from_step = resumed_from(paths)
-        else:
-            self.resumed_from_step = None
         self.run_id = run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
         self.config: dict[str, Any] = json_safe("config", dict(config or {}))
-        self.started_at = float(clock())
         self._stage: int | None = None
         self._stage_name = ""
-
-        self._sink: JsonlSink | NullSink = NullSink()
-        if self.log_path is not None:
-            self._sink = JsonlSink(
-                self.log_path,
-                flush_every=flush_every,
-                flush_interval_s=flush_interval_s,
-                flush_every_line=flush_every_line,
-                background_flush=background_flush,
-            )
+        out = open_outputs(
+            self.log_dir, self.plan, console_log=console_log, file_log=file_log,
+            json_log=json_log, resumed_from_step=resumed_from_step, flush_every=flush_every,
+            flush_interval_s=flush_interval_s, flush_every_line=flush_every_line,
+            background_flush=background_flush, console_every=console_every,
+            console_stream=console_stream,
+        )
+        self.log_path, self.resumed_from_step = out.log_path, out.resumed_from_step
+        self._sink, self._console = out.sink, out.console
         self._write = self._sink.write
         self._core = self._sink.core if isinstance(self._sink, JsonlSink) else None
-        try:
-            self._console = ConsoleLog(
-                self.log_dir,
-                console=console_log and self.plan.console,
-                file_log=file_log and self.plan.writes_console_file,
-                every=console_every,
-                prefix=f"[rank {self.rank}] " if self._rank_field is not None else "",
-                stream=console_stream,
-            )
-        except BaseException:  # e.g. console.log not writable: leave no thread or fd behind
-            self._sink.close()
-            raise
+        self.started_at = float(clock())
         self._console_on = self._console.active
         self._closed = False
         self._write_run_start()
@@ -184,18 +152,7 @@ class CurriculumLogger:
     def _write_run_start(self) -> None:
         now = self._clock()
         resumed = self.resumed_from_step
-        self._line(
-            {
-                "event_type": "run_start",
-                "step": 0 if resumed is None else resumed,
-                "wall_time": now,
-                "schema_version": SCHEMA_VERSION,
-                "run_id": self.run_id,
-                "resumed_from_step": resumed,
-                "config": self.config,
-            },
-            now,
-        )
+        self._line(events.run_start_event(now, self.run_id, resumed, self.config), now)
         self._sink.flush()
         if self._console_on:
             where = "fresh run" if resumed is None else f"resumed from step {resumed}"
@@ -255,13 +212,7 @@ class CurriculumLogger:
                 d = number_dict("capacity_by_region", d)
             rec["capacity_by_region"] = d
         if more:
-            for key, x in more.items():
-                if key in _RESERVED:
-                    raise LogValueError(
-                        f"{key!r} is set by the logger; rename your metric (e.g. 'my_{key}')"
-                    )
-                if x is not None:
-                    rec[key] = x if type(x) is float and x - x == 0.0 else number(key, x)
+            events.metric_extras(rec, more)
         if self._gpu_fields and "torch" in sys.modules and "gpu_mem_bytes" not in rec:
             rec.update(self._gpu_fields())
         if self._rank_field is not None:
@@ -269,12 +220,7 @@ class CurriculumLogger:
         try:
             line = _dumps(rec, option=_NEWLINE)
         except orjson.JSONEncodeError:  # a non-str dict key, or an int beyond 64 bits
-            if neuron_counts is not None:
-                count_dict("neuron_counts", dict(neuron_counts))  # raises naming the key
-            if capacity_by_region is not None:
-                number_dict("capacity_by_region", dict(capacity_by_region))
-            self._line(rec, now)  # raises LogValueError with orjson's reason
-            return
+            raise events.explain_unwritable(rec, neuron_counts, capacity_by_region) from None
         core = self._core
         if core is None:
             self._write(line, now)
@@ -291,59 +237,35 @@ class CurriculumLogger:
     ) -> None:
         """A region grew: ``neurons_added`` neurons, now ``new_total`` in all."""
         self._check_open()
-        step = check_step(step)
-        region = check_name("region", region)
-        added = check_count("neurons_added", neurons_added)
-        total = check_count("new_total", new_total)
-        reason = check_name("reason", reason, empty_ok=True)
-        now = self._clock()
-        self._line(
-            {"event_type": "growth", "step": step, "wall_time": now, "region": region,
-             "neurons_added": added, "new_total": total, "reason": reason},
-            now,
-        )
+        rec = events.growth_event(self._clock(), step, region, neurons_added, new_total, reason)
+        self._line(rec, rec["wall_time"])
         if self._console_on:
-            self._console.emit(format_growth(step, region, added, total, reason))
+            self._console.emit(format_growth(
+                rec["step"], rec["region"], rec["neurons_added"], rec["new_total"], rec["reason"]
+            ))
 
     def log_consolidation(
         self, step: int, sleep_stage: str, patterns_replayed: int, duration_steps: int
     ) -> None:
         """A sleep-replay phase: ``sleep_stage`` is ``"NREM"`` or ``"REM"`` (any case)."""
         self._check_open()
-        step = check_step(step)
-        stage = getattr(sleep_stage, "name", sleep_stage)  # an Enum member works too
-        if not isinstance(stage, str):
-            raise LogTypeError(
-                f"sleep_stage must be the string 'NREM' or 'REM', got {type(sleep_stage).__name__}"
-            )
-        if stage.upper() not in SLEEP_STAGES:
-            raise LogValueError(f"unknown sleep_stage {stage!r}; use 'NREM' or 'REM'")
-        stage = stage.upper()
-        patterns = check_count("patterns_replayed", patterns_replayed)
-        duration = check_count("duration_steps", duration_steps)
-        now = self._clock()
-        self._line(
-            {"event_type": "consolidation", "step": step, "wall_time": now, "sleep_stage": stage,
-             "patterns_replayed": patterns, "duration_steps": duration},
-            now,
+        rec = events.consolidation_event(
+            self._clock(), step, sleep_stage, patterns_replayed, duration_steps
         )
+        self._line(rec, rec["wall_time"])
         if self._console_on:
-            self._console.emit(format_consolidation(step, stage, patterns, duration))
+            self._console.emit(format_consolidation(
+                rec["step"], rec["sleep_stage"], rec["patterns_replayed"], rec["duration_steps"]
+            ))
 
     def log_stage(self, step: int, stage: int, name: str = "") -> None:
         """The run entered curriculum stage ``stage`` (named ``name``)."""
         self._check_open()
-        step = check_step(step)
-        stage = check_count("stage", stage)
-        name = check_name("name", name, empty_ok=True)
-        now = self._clock()
-        self._line(
-            {"event_type": "stage", "step": step, "wall_time": now, "stage": stage, "name": name},
-            now,
-        )
-        self._stage, self._stage_name = stage, name
+        rec = events.stage_event(self._clock(), step, stage, name)
+        self._line(rec, rec["wall_time"])
+        self._stage, self._stage_name = rec["stage"], rec["name"]
         if self._console_on:
-            self._console.emit(format_stage(step, stage, name))
+            self._console.emit(format_stage(rec["step"], rec["stage"], rec["name"]))
 
     # -- metadata ------------------------------------------------------------------------
 
@@ -414,12 +336,7 @@ class CurriculumLogger:
     def __enter__(self) -> CurriculumLogger:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def __repr__(self) -> str:

@@ -1,0 +1,142 @@
+"""Records of the discrete events: growth, consolidation, stage and run_start.
+
+Each ``*_event`` function validates the trainer's arguments (raising ``LogTypeError`` /
+``LogValueError`` from :mod:`.values` before anything is written) and returns the record, a
+dict of the shape of ``schemas/{event_type}.schema.json`` with ``event_type``, ``step`` and
+``wall_time`` first. They are pure: the logger adds the ``rank`` field where its plan says so,
+serialises and writes. Metric lines are not built here: they are the hot path, built inline
+in :meth:`CurriculumLogger.log_metrics`; :func:`metric_extras` is their slow path for extra
+fields, and :func:`explain_unwritable` turns an orjson refusal into a clear error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from .records import SCHEMA_VERSION
+from .values import (
+    LogTypeError,
+    LogValueError,
+    check_count,
+    check_name,
+    check_step,
+    count_dict,
+    number,
+    number_dict,
+)
+
+__all__ = [
+    "RESERVED_METRIC_FIELDS",
+    "SLEEP_STAGES",
+    "consolidation_event",
+    "explain_unwritable",
+    "growth_event",
+    "metric_extras",
+    "run_start_event",
+    "stage_event",
+]
+
+SLEEP_STAGES = ("NREM", "REM")
+RESERVED_METRIC_FIELDS = frozenset({"event_type", "wall_time", "rank"})
+"""Fields the logger sets itself; a metric of that name would overwrite them."""
+
+
+def growth_event(
+    now: float, step: object, region: object, neurons_added: object, new_total: object,
+    reason: object = "",
+) -> dict[str, Any]:
+    """A region grew by ``neurons_added`` neurons to ``new_total``."""
+    return {
+        "event_type": "growth",
+        "step": check_step(step),
+        "wall_time": now,
+        "region": check_name("region", region),
+        "neurons_added": check_count("neurons_added", neurons_added),
+        "new_total": check_count("new_total", new_total),
+        "reason": check_name("reason", reason, empty_ok=True),
+    }
+
+
+def _sleep_stage(sleep_stage: object) -> str:
+    stage = getattr(sleep_stage, "name", sleep_stage)  # an Enum member works too
+    if not isinstance(stage, str):
+        raise LogTypeError(
+            f"sleep_stage must be the string 'NREM' or 'REM', got {type(sleep_stage).__name__}"
+        )
+    if stage.upper() not in SLEEP_STAGES:
+        raise LogValueError(f"unknown sleep_stage {stage!r}; use 'NREM' or 'REM'")
+    return stage.upper()
+
+
+def consolidation_event(
+    now: float, step: object, sleep_stage: object, patterns_replayed: object,
+    duration_steps: object,
+) -> dict[str, Any]:
+    """A sleep-replay phase; ``sleep_stage`` is ``"NREM"`` or ``"REM"`` in any case."""
+    return {
+        "event_type": "consolidation",
+        "step": check_step(step),
+        "wall_time": now,
+        "sleep_stage": _sleep_stage(sleep_stage),
+        "patterns_replayed": check_count("patterns_replayed", patterns_replayed),
+        "duration_steps": check_count("duration_steps", duration_steps),
+    }
+
+
+def stage_event(now: float, step: object, stage: object, name: object = "") -> dict[str, Any]:
+    """The run entered curriculum stage ``stage``."""
+    return {
+        "event_type": "stage",
+        "step": check_step(step),
+        "wall_time": now,
+        "stage": check_count("stage", stage),
+        "name": check_name("name", name, empty_ok=True),
+    }
+
+
+def run_start_event(
+    now: float, run_id: str, resumed_from_step: int | None, config: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The line a logger writes when it opens: ``step`` is where the run resumes (or 0)."""
+    return {
+        "event_type": "run_start",
+        "step": 0 if resumed_from_step is None else resumed_from_step,
+        "wall_time": now,
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "resumed_from_step": resumed_from_step,
+        "config": dict(config),
+    }
+
+
+def metric_extras(record: dict[str, Any], more: Mapping[str, Any]) -> None:
+    """Add the extra numeric fields of a metric line to ``record`` (``None`` is left out)."""
+    for key, x in more.items():
+        if key in RESERVED_METRIC_FIELDS:
+            raise LogValueError(
+                f"{key!r} is set by the logger; rename your metric (e.g. 'my_{key}')"
+            )
+        if x is not None:
+            record[key] = x if type(x) is float and x - x == 0.0 else number(key, x)
+
+
+def explain_unwritable(
+    record: Mapping[str, Any], neuron_counts: object, capacity_by_region: object
+) -> LogValueError:
+    """orjson refused a metric line: raise the strict check's error, else say why.
+
+    The hot path checks dict values only; a non-``str`` key is what orjson refuses, and the
+    strict checks name it. Otherwise it is a number orjson cannot write (an int beyond 64 bits).
+    """
+    if isinstance(neuron_counts, Mapping):
+        count_dict("neuron_counts", dict(neuron_counts))
+    if isinstance(capacity_by_region, Mapping):
+        number_dict("capacity_by_region", dict(capacity_by_region))
+    try:
+        orjson.dumps(record)
+    except orjson.JSONEncodeError as exc:
+        return LogValueError(f"cannot write this {record['event_type']} line: {exc}")
+    return LogValueError(f"cannot write this {record['event_type']} line")  # pragma: no cover
