@@ -9,9 +9,12 @@ Prints, in one run:
 - the peer: the same AppTest harness running a trivial page, so the ratio shows the page's own cost;
 - the largest number of points any chart received (``dashboard.charts.POINT_STATS``, per series
   and per chart) and how many charts were built;
+- live page runs: before each of ``--live-runs`` runs, 1,000 new lines are appended to the log (in
+  step order, continuing it), as a trainer does between two auto-refreshes; median, next to the
+  idle warm run; with ``--split``, how those runs split by page stage;
 - idle refresh time of ``RunWatcher.refresh()`` with nothing new: cached (no poll due) and with a
   full stat poll of the directory (poll interval 0), medians.
-Targets: warm page run <= 1.5 s, <= 5,000 points per series, idle refresh <= 50 ms.
+Targets: warm and live page run <= 1.5 s, <= 5,000 points per series, idle refresh <= 50 ms.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from bench_loader import write_log  # noqa: E402  (the loader benchmark's 1M-line generator)
+from bench_loader import make_lines, write_log  # noqa: E402  (the loader benchmark's generator)
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from dashboard import charts  # noqa: E402
@@ -67,6 +70,84 @@ def timed_run(at: AppTest) -> float:
     return elapsed
 
 
+def append_lines(directory: Path, start: int, count: int, seed: int) -> int:
+    """Append ``count`` lines at steps ``start``...; return the next step."""
+    with open(directory / "training_log.jsonl", "a", encoding="utf-8") as fh:
+        fh.write("\n".join(make_lines(start, count, seed)) + "\n")
+    return start + count
+
+
+def shown_step(at: AppTest) -> int:
+    """The "Training step" card's value, as the page shows it."""
+    for metric in at.metric:
+        if metric.label == "Training step":
+            return int(str(metric.value).replace(",", ""))
+    raise SystemExit("the page shows no Training step card")
+
+
+class StageTimer:
+    """Wall time per page stage, by wrapping module functions the page looks up at run time
+    (AppTest runs the script in its own thread, so cProfile in this thread sees nothing)."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = {}
+        self._undo: list[tuple[object, str, object]] = []
+
+    def wrap(self, owner: object, name: str, label: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args: object, **kwargs: object) -> object:
+            t0 = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.totals[label] = self.totals.get(label, 0.0) + time.perf_counter() - t0
+
+        self._undo.append((owner, name, original))
+        setattr(owner, name, timed)
+
+    def install(self) -> None:
+        from dashboard import frames, health, sections, watcher
+
+        self.wrap(watcher.RunWatcher, "refresh", "watcher.refresh (new bytes)")
+        self.wrap(frames.FrameSnapshot, "__call__", "frame builds (lazy, first access)")
+        self.wrap(health, "check_health", "health checks")
+        for name in ("header", "metrics_now", "metric_history", "growth", "consolidation",
+                     "milestones", "training_info"):
+            self.wrap(sections, name, f"section {name}")
+
+    def uninstall(self) -> None:
+        for owner, name, original in reversed(self._undo):
+            setattr(owner, name, original)
+        self._undo.clear()
+
+
+def live_runs(at: AppTest, directory: Path, start: int, runs: int, *, split: bool) -> list[float]:
+    """Page run times, each after appending 1,000 lines; checks the page shows the new step."""
+    timer = StageTimer()
+    if split:
+        timer.install()
+    times = []
+    step = start
+    try:
+        for i in range(runs):
+            step = append_lines(directory, step, 1000, 50_000 + i)
+            time.sleep(0.05)  # let the filesystem event arrive (outside the timing), as in real life
+            times.append(timed_run(at))
+            if shown_step(at) < step - 20:  # the last metric line is at most a few steps back
+                raise SystemExit(f"live run {i}: the page shows step {shown_step(at)}, "
+                                 f"expected about {step - 1}")
+    finally:
+        timer.uninstall()
+    if split:
+        print(f"live run split (mean per run over {runs} runs; frame builds are counted inside the "
+              "stage that first touches a frame):")
+        for label, total in sorted(timer.totals.items(), key=lambda kv: -kv[1]):
+            print(f"  {total / runs:7.3f} s  {label}")
+        print(f"  {sum(times) / runs:7.3f} s  whole page run")
+    return times
+
+
 def idle_refresh(directory: Path, poll_interval_s: float, calls: int) -> float:
     with RunWatcher(directory, use_watchdog=False, poll_interval_s=poll_interval_s) as watcher:
         watcher.refresh()
@@ -83,11 +164,15 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--keep", help="directory to keep the generated run in (reused if present)")
+    parser.add_argument("--live-runs", type=int, default=5, help="page runs after appended lines")
+    parser.add_argument("--split", action="store_true", help="time the live runs by page stage")
     args = parser.parse_args()
-    tmp = None if args.keep else tempfile.mkdtemp(prefix="thalia-bench-page-")
-    directory = Path(args.keep or tmp or ".").resolve()
+    tmp = Path(tempfile.mkdtemp(prefix="thalia-bench-page-"))
+    source = Path(args.keep).resolve() if args.keep else tmp / "source"
+    directory = tmp / "run"  # a copy: the live runs append to it
     try:
-        make_directory(directory, args.events)
+        make_directory(source, args.events)
+        shutil.copytree(source, directory)
         t0 = time.perf_counter()
         state = load_training_state(directory)
         len(state.metrics_history), len(state.growth_events), len(state.consolidation_events)
@@ -100,6 +185,9 @@ def main() -> None:
         at = AppTest.from_file(APP, default_timeout=600)
         first = timed_run(at)
         warm = statistics.median(timed_run(at) for _ in range(3))
+        live = statistics.median(live_runs(at, directory, args.events, args.live_runs,
+                                           split=args.split))
+        warm_after = statistics.median(timed_run(at) for _ in range(3))
         peer_at = AppTest.from_string(PEER, default_timeout=60)
         timed_run(peer_at)
         peer = statistics.median(timed_run(peer_at) for _ in range(3))
@@ -113,7 +201,10 @@ def main() -> None:
         print(f"events: {args.events:,} (metric rows {rows:,})")
         print(f"cold load (load_training_state, all frames): {cold_load:.2f} s")
         print(f"page first run (cold load + render): {first:.2f} s")
-        print(f"page warm run (median of 3):          {warm:.3f} s   target <= 1.5 s")
+        print(f"page warm run, nothing new (median of 3): {warm:.3f} s   target <= 1.5 s")
+        print(f"page live run, 1,000 new lines before each (median of {args.live_runs}): "
+              f"{live:.3f} s   target <= 1.5 s")
+        print(f"page warm run after the live runs (median of 3): {warm_after:.3f} s")
         print(f"peer: trivial page in the same harness: {peer:.3f} s  (page/peer = {warm / peer:.1f}x)")
         print(f"largest points per series given to a chart: {stats.max_series_points:,}   "
               "target <= 5,000")
@@ -122,8 +213,7 @@ def main() -> None:
         print(f"idle refresh, cached (no poll due):  {idle_cached * 1e6:.1f} µs   target <= 50 ms")
         print(f"idle refresh, full stat poll:        {idle_polled * 1e3:.2f} ms   target <= 50 ms")
     finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-__all__ = ["DEFAULT_MAX_POINTS", "Downsampled", "downsample", "downsample_frame"]
+__all__ = ["DEFAULT_MAX_POINTS", "Downsampled", "downsample", "downsample_frame", "last_finite"]
 
 DEFAULT_MAX_POINTS = 5_000
 _MIN_POINTS = 6
@@ -105,3 +105,17 @@ def downsample_frame(
     """
     picked = downsample(frame[column].to_numpy(dtype=np.float64, na_value=np.nan), max_points)
     return frame.iloc[picked.finite], frame.iloc[picked.nonfinite]
+
+
+def last_finite(values: np.ndarray) -> float | None:
+    """The last finite value of ``values`` (looking back from the end, not over the whole array)."""
+    n = values.size
+    window = 64
+    while True:
+        tail = values[max(0, n - window):n]
+        ok = np.flatnonzero(np.isfinite(tail))
+        if ok.size:
+            return float(tail[ok[-1]])
+        if window >= n:
+            return None
+        window *= 16

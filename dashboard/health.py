@@ -39,9 +39,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from dashboard.downsample import last_finite
 from dashboard.state import HealthWarning, RunState, Severity
 
-__all__ = ["DEFAULT_THRESHOLDS", "HealthThresholds", "check_health", "rank_frame"]
+__all__ = ["DEFAULT_THRESHOLDS", "Columns", "HealthThresholds", "check_health", "rank_frame"]
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class HealthThresholds:
 
 DEFAULT_THRESHOLDS = HealthThresholds()
 
-Rule = Callable[[RunState, pd.DataFrame, float, HealthThresholds], list[HealthWarning]]
+Rule = Callable[[RunState, "Columns", float, HealthThresholds], list[HealthWarning]]
 
 
 def _warn(severity: Severity, message: str) -> HealthWarning:
@@ -93,45 +94,66 @@ def _fmt(value: float) -> str:
 
 
 def rank_frame(metrics: pd.DataFrame, rank: int = 0) -> pd.DataFrame:
-    """The rows of one rank (the whole frame when it has no ``rank`` column)."""
+    """The rows of one rank (the whole frame, not a copy, when every row is of that rank or it
+    has no ``rank`` column)."""
     if "rank" not in metrics.columns or metrics.empty:
         return metrics
-    return metrics[metrics["rank"] == rank]
+    mask = metrics["rank"].to_numpy() == rank
+    return metrics if mask.all() else metrics[mask]
 
 
-def _column(frame: pd.DataFrame, name: str) -> np.ndarray | None:
-    """The column as float64, or None when absent or without a single logged (non-NaN) value."""
-    if name not in frame.columns:
-        return None
-    values = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
-    if np.isnan(values).all():
-        return None
-    return values
+class Columns:
+    """The metric rows one check looks at, as float64 numpy arrays converted once and shared by
+    every rule (a 1M-row column is read once per page run, not once per rule)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self.names = [str(c) for c in frame.columns]
+        self._values: dict[str, np.ndarray | None] = {}
+        self._finite: dict[str, np.ndarray] = {}
+
+    @property
+    def steps(self) -> np.ndarray:
+        return self.frame["step"].to_numpy(dtype=np.int64)
+
+    def column(self, name: str) -> np.ndarray | None:
+        """The column as float64, or None when absent or without one logged (non-NaN) value."""
+        if name not in self._values:
+            values = None
+            if name in self.frame.columns:
+                values = self.frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+                if not (values.size and (not math.isnan(values[-1]) or (~np.isnan(values)).any())):
+                    values = None
+            self._values[name] = values
+        return self._values[name]
+
+    def finite(self, name: str) -> np.ndarray:
+        """The finite values of the column, in order (empty when absent)."""
+        if name not in self._finite:
+            values = self.column(name)
+            self._finite[name] = np.empty(0) if values is None else values[np.isfinite(values)]
+        return self._finite[name]
 
 
-def _steps(frame: pd.DataFrame) -> np.ndarray:
-    return frame["step"].to_numpy(dtype=np.int64)
-
-
-def _nonfinite_loss(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
-    loss = _column(m, "loss")
+def _nonfinite_loss(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
+    loss = m.column("loss")
     if loss is None:
         return []
     bad = np.flatnonzero(~np.isfinite(loss))
     if bad.size == 0:
         return []
-    steps = _steps(m)
+    steps = m.steps
     first = int(steps[bad[0]])
     kind = "NaN" if math.isnan(loss[bad[0]]) else "infinite"
     return [_warn("critical", f"Loss became {kind} at step {first:,} ({bad.size:,} non-finite "
                   "points so far): training has diverged. Consider a lower learning rate.")]
 
 
-def _divergence(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
-    loss = _column(m, "loss")
+def _divergence(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
+    loss = m.column("loss")
     if loss is None:
         return []
-    finite = loss[np.isfinite(loss)]
+    finite = m.finite("loss")
     if finite.size < max(t.min_points, 2):
         return []
     early = float(np.median(finite[: t.early_points]))
@@ -142,11 +164,11 @@ def _divergence(state: RunState, m: pd.DataFrame, now: float, t: HealthThreshold
                   f"early level {_fmt(early)}. Consider a lower learning rate.")]
 
 
-def _plateau(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
-    loss = _column(m, "loss")
+def _plateau(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
+    loss = m.column("loss")
     if loss is None:
         return []
-    finite = loss[np.isfinite(loss)]
+    finite = m.finite("loss")
     w = t.plateau_points
     if finite.size < 2 * w:
         return []
@@ -158,14 +180,13 @@ def _plateau(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) 
                   f"over the last {w:,} points.")]
 
 
-def _firing_rate(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
-    rate = _column(m, "firing_rate")
+def _firing_rate(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
+    rate = m.column("firing_rate")
     if rate is None:
         return []
-    finite = rate[np.isfinite(rate)]
-    if finite.size == 0:
+    latest = last_finite(rate)
+    if latest is None:
         return []
-    latest = float(finite[-1])
     band = f"{t.firing_rate_low:.0%}–{t.firing_rate_high:.0%}"
     if latest < t.firing_rate_low:
         return [_warn("warning", f"Firing rate {latest:.2%} is below the healthy band {band}: "
@@ -176,24 +197,19 @@ def _firing_rate(state: RunState, m: pd.DataFrame, now: float, t: HealthThreshol
     return []
 
 
-def _latest_finite(values: np.ndarray) -> float | None:
-    finite = values[np.isfinite(values)]
-    return float(finite[-1]) if finite.size else None
-
-
-def _capacity(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
+def _capacity(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
     out: list[HealthWarning] = []
-    overall = _column(m, "capacity")
-    latest = _latest_finite(overall) if overall is not None else None
+    overall = m.column("capacity")
+    latest = last_finite(overall) if overall is not None else None
     if latest is not None and latest > t.capacity_max:
         out.append(_warn("warning", f"Capacity is saturated: {latest:.1%} (above "
                          f"{t.capacity_max:.0%}). The network needs to grow."))
     prefix = "capacity_by_region."
-    for name in m.columns:
+    for name in m.names:
         if not str(name).startswith(prefix):
             continue
-        values = _column(m, name)
-        region_latest = _latest_finite(values) if values is not None else None
+        values = m.column(name)
+        region_latest = last_finite(values) if values is not None else None
         if region_latest is not None and region_latest > t.capacity_max:
             region = str(name)[len(prefix):]
             out.append(_warn("warning", f"Region {region} is saturated: capacity "
@@ -201,7 +217,7 @@ def _capacity(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds)
     return out
 
 
-def _stalled(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
+def _stalled(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
     if state.last_update is None:
         return []
     idle = now - state.last_update
@@ -211,7 +227,7 @@ def _stalled(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) 
                   "or stopped.")]
 
 
-def _restarts(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
+def _restarts(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
     if not state.restarts:
         return []
     last = state.restarts[-1]
@@ -221,7 +237,7 @@ def _restarts(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds)
                   "Restarts are marked on the charts.")]
 
 
-def _bad_lines(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
+def _bad_lines(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
     n = state.bad_line_count
     if n <= 0:
         return []
@@ -229,9 +245,9 @@ def _bad_lines(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds
     return [_warn("warning", f"{n:,} bad {lines} skipped; see Training information for details.")]
 
 
-def _overfitting(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
-    val = _column(m, "val_loss")
-    loss = _column(m, "loss")
+def _overfitting(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
+    val = m.column("val_loss")
+    loss = m.column("loss")
     if val is None or loss is None:
         return []
     rows = np.flatnonzero(np.isfinite(val))
@@ -248,16 +264,16 @@ def _overfitting(state: RunState, m: pd.DataFrame, now: float, t: HealthThreshol
                   f"(to {_fmt(float(val[tail[-1]]))}) while the training loss fell.")]
 
 
-def _gradients(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
-    grad = _column(m, "grad_norm")
+def _gradients(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
+    grad = m.column("grad_norm")
     if grad is None:
         return []
     last = float(grad[-1])
     turned_nan = math.isnan(last) and grad.size > 1 and math.isfinite(float(grad[-2]))
     if math.isinf(last) or turned_nan:
         return [_warn("critical", f"Exploding gradients: grad_norm is {last} at step "
-                      f"{int(_steps(m)[-1]):,}.")]
-    latest = _latest_finite(grad)
+                      f"{int(m.steps[-1]):,}.")]
+    latest = last_finite(grad)
     if latest is None:
         return []
     if latest > t.grad_exploding:
@@ -269,9 +285,9 @@ def _gradients(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds
     return []
 
 
-def _gpu_memory(state: RunState, m: pd.DataFrame, now: float, t: HealthThresholds) -> list[HealthWarning]:
-    used = _column(m, "gpu_mem_bytes")
-    total = _column(m, "gpu_mem_total_bytes")
+def _gpu_memory(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
+    used = m.column("gpu_mem_bytes")
+    total = m.column("gpu_mem_total_bytes")
     if used is None or total is None:
         return []
     both = np.flatnonzero(np.isfinite(used) & np.isfinite(total) & (total > 0))
@@ -304,7 +320,8 @@ def check_health(
     ``now`` is the current Unix time (the stall rule compares it with ``state.last_update``).
     """
     metrics = state.metrics_history
-    m = rank_frame(metrics, rank) if "step" in metrics.columns else pd.DataFrame({"step": []})
+    frame = rank_frame(metrics, rank) if "step" in metrics.columns else pd.DataFrame({"step": []})
+    m = Columns(frame)
     found: list[HealthWarning] = []
     for rule in RULES:
         found.extend(rule(state, m, now, thresholds))

@@ -98,7 +98,10 @@ def ranks(metrics: pd.DataFrame) -> list[int]:
     """The ranks present in the metrics (``[0]`` when there is no rank column or no rows)."""
     if "rank" not in metrics.columns or metrics.empty:
         return [0]
-    return sorted(int(r) for r in pd.unique(metrics["rank"]))
+    values = metrics["rank"].to_numpy()
+    if values.min() == values.max():  # the common case: no 1M-row hash table
+        return [int(values[0])]
+    return sorted(int(r) for r in np.unique(values))
 
 
 def extra_metric_columns(metrics: pd.DataFrame) -> list[str]:
