@@ -154,7 +154,8 @@ def build_command(
     python: str = sys.executable,
     app_path: Path = APP_PATH,
 ) -> list[str]:
-    """The argv of one Streamlit child: headless, no usage stats, no file watcher on the code."""
+    """The argv of one Streamlit child: headless, no usage stats, no file watcher on the code,
+    and the viewer toolbar (no "Deploy" button on a read-only monitor)."""
     cmd = [
         python, "-m", "streamlit", "run", str(app_path),
         "--server.port", str(port),
@@ -162,6 +163,7 @@ def build_command(
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
+        "--client.toolbarMode", "viewer",
         "--",
         "--checkpoint-dir", str(directory),
     ]  # fmt: skip

@@ -25,6 +25,7 @@ from dashboard.summary import (
     metric_cards,
     milestone_summary,
     read_log_tail,
+    run_status,
     speed_info,
 )
 
@@ -43,6 +44,11 @@ __all__ = [
 
 _ALERT = {"critical": st.error, "warning": st.warning, "info": st.info}
 _TABLE_ROWS = 20
+#: step and count columns of the tables: thousands separators, like the header's "50,000"
+_INT = st.column_config.NumberColumn(format="localized")
+_STATUS_BADGE = {"running": ("green", ":material/play_circle:"),
+                 "finished": ("blue", ":material/check_circle:"),
+                 "waiting": ("gray", ":material/hourglass_empty:")}
 
 
 @dataclass(frozen=True)
@@ -78,16 +84,24 @@ def empty_state(state: RunState) -> bool:
 
 def header(state: RunState, metrics: pd.DataFrame, *, now: float) -> None:
     facts = header_facts(state, metrics)
-    st.text(f"Run: {state.checkpoint_dir}")
+    status = run_status(state, facts.step, now=now,
+                        stall_minutes=DEFAULT_THRESHOLDS.stall_minutes)
+    top = st.columns([5, 1])
+    top[0].text(f"Run: {state.checkpoint_dir}")
+    if status.kind in _STATUS_BADGE:
+        color, icon = _STATUS_BADGE[status.kind]
+        top[1].badge(status.text.capitalize(), icon=icon, color=color)  # type: ignore[arg-type]
     cols = st.columns(4)
     cols[0].metric("Stage", facts.stage)
+    if facts.stage_name:
+        cols[0].text(facts.stage_name)  # the full name, as text (never cut like a card value)
     cols[1].metric("Week", facts.week)
     cols[2].metric("Training step", "—" if facts.step is None else f"{facts.step:,}")
     age = None if state.last_update is None else now - state.last_update
     cols[3].metric("Last update", "—" if age is None else format_age(age))
-    if age is not None and age > DEFAULT_THRESHOLDS.stall_minutes * 60:
-        st.warning(f"No new data for {age / 60:.0f} min. The page keeps watching and will update "
-                   "when the trainer writes again.")
+    if status.kind == "stalled":
+        st.warning(f"Run {status.text}. The page keeps watching and will update when the "
+                   "trainer writes again.", icon=":material/pause_circle:")
     if facts.progress is not None:
         st.progress(facts.progress, text=facts.progress_text)
     else:
@@ -110,8 +124,7 @@ def metrics_now(metrics: pd.DataFrame) -> None:
         st.info("No metric lines yet; the cards appear with the first one.")
         return
     for col, card in zip(st.columns(4), metric_cards(metrics), strict=True):
-        col.metric(card.label, card.value, card.delta,
-                   delta_color="inverse" if card.inverse else "normal")
+        col.metric(card.label, card.value, card.delta, delta_color=card.delta_color)
 
 
 def metric_history(state: RunState, metrics: pd.DataFrame) -> None:
@@ -143,17 +156,14 @@ def metric_history(state: RunState, metrics: pd.DataFrame) -> None:
 
 def growth(state: RunState, metrics: pd.DataFrame, *, details: bool) -> None:
     st.subheader("Growth")
-    left, right = st.columns(2)
-    with left:
-        st.caption("Neuron count per region")
-        chart = charts.neuron_count_chart(metrics, state.growth_events)
-        st.altair_chart(chart, width="stretch") if chart is not None else st.text(
-            "No neuron counts logged yet.")
-    with right:
-        st.caption("Capacity by region (latest)")
-        bars = charts.capacity_by_region_chart(metrics)
-        st.altair_chart(bars, width="stretch") if bars is not None else st.text(
-            "No per-region capacity logged yet.")
+    st.caption("Neuron count per region")
+    chart = charts.neuron_count_chart(metrics, state.growth_events)
+    st.altair_chart(chart, width="stretch") if chart is not None else st.text(
+        "No neuron counts logged yet.")
+    st.caption("Capacity by region (latest)")
+    bars = charts.capacity_by_region_chart(metrics)
+    st.altair_chart(bars, width="stretch") if bars is not None else st.text(
+        "No per-region capacity logged yet.")
     events = state.growth_events
     if details:
         st.caption(f"Recent growth events ({len(events):,} in total)")
@@ -161,7 +171,8 @@ def growth(state: RunState, metrics: pd.DataFrame, *, details: bool) -> None:
             ["step", "region", "neurons_added", "new_total", "reason"]]
         st.dataframe(table.rename(columns={"step": "Step", "region": "Region",
                                            "neurons_added": "Added", "new_total": "New total",
-                                           "reason": "Reason"}), hide_index=True, width="stretch")
+                                           "reason": "Reason"}), hide_index=True, width="stretch",
+                     column_config={"Step": _INT, "Added": _INT, "New total": _INT})
 
 
 def consolidation(state: RunState, *, details: bool) -> None:
@@ -186,7 +197,9 @@ def consolidation(state: RunState, *, details: bool) -> None:
         st.dataframe(table.rename(columns={"step": "Step", "sleep_stage": "Sleep stage",
                                            "patterns_replayed": "Patterns replayed",
                                            "duration_steps": "Duration (steps)"}),
-                     hide_index=True, width="stretch")
+                     hide_index=True, width="stretch",
+                     column_config={"Step": _INT, "Patterns replayed": _INT,
+                                    "Duration (steps)": _INT})
 
 
 def milestones(state: RunState) -> None:
@@ -221,7 +234,7 @@ def training_info(state: RunState, metrics: pd.DataFrame) -> None:
             st.dataframe(pd.DataFrame(
                 [(b.file, b.offset, b.reason, b.excerpt) for b in state.bad_lines],
                 columns=["File", "Byte offset", "Reason", "Line (start)"]),
-                hide_index=True, width="stretch")
+                hide_index=True, width="stretch", column_config={"Byte offset": _INT})
     tail = read_log_tail(state.checkpoint_dir / "console.log")
     if tail is not None:
         with st.expander("Console log (last lines)"):

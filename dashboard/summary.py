@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ __all__ = [
     "LOG_TAIL_BYTES",
     "Card",
     "Header",
+    "RunStatus",
     "SpeedInfo",
     "escape_markdown",
     "extra_metric_columns",
@@ -35,6 +36,7 @@ __all__ = [
     "milestone_summary",
     "ranks",
     "read_log_tail",
+    "run_status",
     "speed_info",
 ]
 
@@ -43,6 +45,12 @@ CARD_METRICS: tuple[tuple[str, str], ...] = (
     ("performance", "Performance"), ("loss", "Loss"),
 )
 PERCENT_METRICS = frozenset({"firing_rate", "capacity", "performance"})
+DeltaColor = Literal["normal", "inverse", "off"]
+#: Which way a card's delta is good: performance up (normal), loss down (inverse); firing rate
+#: and capacity have no good direction (off: grey, whichever way they move).
+DELTA_COLORS: dict[str, DeltaColor] = {
+    "firing_rate": "off", "capacity": "off", "performance": "normal", "loss": "inverse",
+}
 LOG_TAIL_BYTES = 64 * 1024
 _NOT_EXTRA = {"step", "wall_time", "rank", *(name for name, _ in CARD_METRICS)}
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'])")
@@ -118,12 +126,13 @@ def extra_metric_columns(metrics: pd.DataFrame) -> list[str]:
 
 @dataclass(frozen=True)
 class Card:
-    """One metric card: label, formatted value and delta against the previous point."""
+    """One metric card: label, formatted value, delta against the previous point, and the
+    ``st.metric`` ``delta_color`` that says which direction is good (see ``DELTA_COLORS``)."""
 
     label: str
     value: str
     delta: str | None
-    inverse: bool
+    delta_color: DeltaColor
 
 
 def metric_cards(metrics: pd.DataFrame) -> list[Card]:
@@ -137,15 +146,17 @@ def metric_cards(metrics: pd.DataFrame) -> list[Card]:
         if series.size >= 2 and math.isfinite(series[-1]) and math.isfinite(series[-2]):
             d = float(series[-1] - series[-2])
             delta = f"{d * 100:+.2f} pp" if name in PERCENT_METRICS else f"{d:+.4g}"
-        cards.append(Card(label, format_value(name, latest), delta, inverse=name == "loss"))
+        cards.append(Card(label, format_value(name, latest), delta, DELTA_COLORS[name]))
     return cards
 
 
 @dataclass(frozen=True)
 class Header:
-    """Facts for the header: what the run is doing now."""
+    """Facts for the header: what the run is doing now. ``stage`` is the stage number as text
+    (``"—"`` when unknown), ``stage_name`` its name (``""`` when unknown)."""
 
     stage: str
+    stage_name: str
     week: str
     step: int | None
     progress: float | None
@@ -166,7 +177,7 @@ def header_facts(state: RunState, metrics: pd.DataFrame) -> Header:
     name = meta.get("stage_name") or ""
     if not name and logged_stage is not None and stage is not None and int(logged_stage) == int(stage):
         name = _latest(state.stage_events, "name") or ""
-    stage_text = "—" if stage is None else f"{int(stage)}" + (f" · {name}" if name else "")
+    stage_text = "—" if stage is None else f"{int(stage)}"
     week, weeks = meta.get("current_week"), meta.get("total_weeks")
     week_text = f"{week}/{weeks}" if week is not None and weeks else "—"
     steps = [s for s in (_latest(metrics, "step"), meta.get("step")) if s is not None]
@@ -176,7 +187,35 @@ def header_facts(state: RunState, metrics: pd.DataFrame) -> Header:
     if isinstance(week, int | float) and isinstance(weeks, int | float) and weeks > 0:
         progress = min(max(float(week) / float(weeks), 0.0), 1.0)
         text = f"Stage progress: week {week} of {weeks} ({progress:.0%})"
-    return Header(stage_text, week_text, step, progress, text)
+    return Header(stage_text, str(name) if stage is not None else "", week_text, step, progress,
+                  text)
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """The run's state for the header badge: ``kind`` and the words to show."""
+
+    kind: Literal["waiting", "running", "stalled", "finished"]
+    text: str
+
+
+def run_status(
+    state: RunState, step: int | None, *, now: float, stall_minutes: float = 10.0,
+) -> RunStatus:
+    """``finished`` when the metadata's ``total_steps`` is reached (the last step is at least
+    ``total_steps - 1``, so 0-based and 1-based trainers both count), else ``running`` while the
+    newest line or metadata is at most ``stall_minutes`` old, else ``stalled`` (with the minutes
+    since the last data), or ``waiting`` before any data."""
+    total = (state.metadata or {}).get("total_steps")
+    if (isinstance(total, int | float) and not isinstance(total, bool) and step is not None
+            and total > 0 and step >= total - 1):
+        return RunStatus("finished", "finished")
+    if state.last_update is None:
+        return RunStatus("waiting", "waiting for data")
+    idle = max(0.0, now - state.last_update)
+    if idle > stall_minutes * 60:
+        return RunStatus("stalled", f"stalled — no new data for {idle / 60:.0f} min")
+    return RunStatus("running", "running")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import streamlit as st
 from page_helpers import write_lines, write_metadata
+from streamlit.proto.Metric_pb2 import Metric
 from streamlit.testing.v1 import AppTest
 
 from dashboard.summary import escape_markdown
@@ -82,7 +83,12 @@ def test_normal_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
     at = run_page(tmp_path, monkeypatch)
     shown = metrics(at)
-    assert shown["Stage"][0] == "1 · sensory"
+    assert shown["Stage"][0] == "1" and "sensory" in [t.value for t in at.text]
+    assert [m.value for m in at.markdown if "badge" in m.value] == [
+        ":green-badge[:material/play_circle: Running]"]
+    colors = {m.label: Metric.MetricColor.Name(m.proto.color) for m in at.metric}
+    # firing rate and capacity have no good direction (grey); loss went down: good (green)
+    assert (colors["Firing rate"], colors["Capacity"], colors["Loss"]) == ("GRAY", "GRAY", "GREEN")
     assert shown["Week"][0] == "2/4"
     assert shown["Training step"][0] == "4,900"
     assert shown["Firing rate"][0] == "12.0%"

@@ -146,3 +146,63 @@ def test_gpu_memory_chart_only_when_column_exists() -> None:
     assert chart is not None
     rows = next(iter(datasets(chart).values()))
     assert {(r["series"], r["gib"]) for r in rows} == {("used", 2.0), ("total", 8.0)}
+
+
+def _all_builders() -> list[Any]:
+    n = 300
+    metrics = make_metrics(n, **{"neuron_counts.cortex": np.arange(n) // 10 + 100.0,
+                                 "capacity_by_region.cortex": np.full(n, 0.97),
+                                 "gpu_mem_bytes": 1e9, "gpu_mem_total_bytes": 8e9})
+    metrics.loc[150, "loss"] = math.nan
+    stages = pd.DataFrame({"step": [0], "wall_time": [0.0], "rank": [0], "stage": [0],
+                           "name": ["sensory"]})
+    events = pd.DataFrame({"step": [10, 20], "wall_time": 0.0, "rank": 0,
+                           "sleep_stage": ["NREM", "REM"], "patterns_replayed": [5, 6],
+                           "duration_steps": [3, 4]})
+    restart = Restart("training_log.jsonl", "resumed", 300, 0.0)
+    return [
+        charts.metric_chart(metrics, "loss", restarts=[restart], stage_events=stages),
+        charts.metric_chart(metrics, "loss", smoothing=0.6, log_scale=True),
+        charts.neuron_count_chart(metrics), charts.capacity_by_region_chart(metrics),
+        charts.consolidation_chart(events), charts.gpu_memory_chart(metrics),
+    ]
+
+
+def test_every_builder_makes_a_valid_vega_lite_spec() -> None:
+    # the page skips Altair's validation (speed); this is where the specs are validated
+    for chart in _all_builders():
+        assert chart is not None
+        chart.to_dict(validate=True)  # raises SchemaValidationError on an invalid spec
+        assert chart.to_dict() == chart.to_dict(validate=True)
+
+
+def test_event_legend_shows_only_kinds_that_exist() -> None:
+    stages = pd.DataFrame({"step": [0, 500], "wall_time": [0.0, 1.0], "rank": [0, 0],
+                           "stage": [0, 1], "name": ["a", "b"]})
+    restart = Restart("training_log.jsonl", "resumed", 300, 0.0)
+    cases = [((), stages, ["stage change"]), ([restart], None, ["restart"]),
+             ([restart], stages, ["restart", "stage change"])]
+    for restarts, stage_events, domain in cases:
+        chart = charts.metric_chart(make_metrics(10), "loss", restarts=restarts,
+                                    stage_events=stage_events)
+        assert chart is not None
+        scale = layers(chart)[-1]["encoding"]["color"]["scale"]
+        assert scale == {"domain": domain, "range": [charts.EVENT_COLORS[k] for k in domain]}
+    chart = charts.metric_chart(make_metrics(10), "loss")
+    assert chart is not None and [la["mark"]["type"] for la in layers(chart)] == ["line"]
+
+
+def test_growth_charts_keep_long_region_names_readable() -> None:
+    long_name = "hippocampus_CA3_recurrent_collaterals_" * 3
+    metrics = make_metrics(5, **{f"neuron_counts.{long_name}": 100.0,
+                                 f"capacity_by_region.{long_name}": 0.5})
+    lines = charts.neuron_count_chart(metrics)
+    assert lines is not None
+    legend = lines.to_dict()["encoding"]["color"]["legend"]
+    assert legend["orient"] == "bottom" and legend["labelLimit"] > 0
+    bars = charts.capacity_by_region_chart(metrics)
+    assert bars is not None
+    enc = layers(bars)[0]["encoding"]
+    assert enc["y"]["field"] == "region" and enc["x"]["field"] == "capacity"  # horizontal bars
+    assert enc["y"]["axis"]["labelLimit"] > 0
+    assert {"field": "region", "title": "Region", "type": "nominal"} in enc["tooltip"]

@@ -76,6 +76,7 @@ def test_build_command_is_headless_private_and_passes_the_directory():
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
+        "--client.toolbarMode", "viewer",
         "--", "--checkpoint-dir", "/runs/a",
     ]  # fmt: skip
 

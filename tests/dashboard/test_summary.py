@@ -9,13 +9,16 @@ from pathlib import Path
 import pytest
 from page_helpers import make_metrics, make_state
 
+from dashboard.state import RunState
 from dashboard.summary import (
     escape_markdown,
     format_age,
     format_value,
+    header_facts,
     metric_cards,
     milestone_summary,
     read_log_tail,
+    run_status,
     speed_info,
 )
 
@@ -45,8 +48,48 @@ def test_escape_markdown_leaves_no_active_syntax() -> None:
 
 def test_cards_delta_and_direction() -> None:
     cards = {c.label: c for c in metric_cards(make_metrics(3, loss=[1.0, 0.5, 0.25]))}
-    assert cards["Loss"].value == "0.25" and cards["Loss"].delta == "-0.25" and cards["Loss"].inverse
+    assert cards["Loss"].value == "0.25" and cards["Loss"].delta == "-0.25"
     assert cards["Capacity"].value == "50.0%" and cards["Capacity"].delta == "+0.00 pp"
+    # loss down is good, performance up is good, firing rate and capacity have no good direction
+    assert {label: c.delta_color for label, c in cards.items()} == {
+        "Firing rate": "off", "Capacity": "off", "Performance": "normal", "Loss": "inverse"}
+
+
+def test_header_stage_number_and_name_apart() -> None:
+    meta = {"current_stage": 0, "stage_name": "sensorimotor grounding", "current_week": 1,
+            "total_weeks": 4}
+    facts = header_facts(make_state(metadata=meta), make_metrics(3))
+    assert (facts.stage, facts.stage_name, facts.week) == ("0", "sensorimotor grounding", "1/4")
+    unknown = header_facts(make_state(), make_metrics(3))
+    assert (unknown.stage, unknown.stage_name) == ("—", "")
+
+
+NOW = 1_800_000_000.0
+
+
+def _status_state(last_update: float | None, total_steps: object = None) -> RunState:
+    meta = None if total_steps is None else {"total_steps": total_steps}
+    return make_state(last_update=last_update, metadata=meta)
+
+
+@pytest.mark.parametrize(("last_update", "step", "total", "kind", "text"), [
+    (NOW - 12, 500, None, "running", "running"),
+    (NOW - 10 * 60, 500, None, "running", "running"),  # exactly the threshold: not yet stalled
+    (NOW - 10 * 60 - 1, 500, None, "stalled", "stalled — no new data for 10 min"),
+    (NOW - 47 * 60, 500, 1000, "stalled", "stalled — no new data for 47 min"),
+    (NOW - 47 * 60, 999, 1000, "finished", "finished"),  # 0-based: step total-1 is the last
+    (NOW - 5, 1000, 1000, "finished", "finished"),
+    (NOW - 5, 998, 1000, "running", "running"),
+    (NOW - 5, 500, "many", "running", "running"),  # a total_steps that is not a number
+    (NOW - 5, 500, True, "running", "running"),
+    (None, None, None, "waiting", "waiting for data"),
+    (None, None, 1000, "waiting", "waiting for data"),
+    (NOW + 30, 5, None, "running", "running"),  # clocks a little apart
+])
+def test_run_status(last_update: float | None, step: int | None, total: object, kind: str,
+                    text: str) -> None:
+    status = run_status(_status_state(last_update, total), step, now=NOW, stall_minutes=10)
+    assert (status.kind, status.text) == (kind, text)
 
 
 def test_milestones_and_speed() -> None:
