@@ -5,6 +5,14 @@ the block parser). :meth:`ColumnStore.commit` turns pending rows into an immutab
 arrays; nothing is ever concatenated onto the whole history during a refresh. A
 :class:`FrameSnapshot` pins the chunks and cuts that exist at one moment and builds the DataFrame
 on first call (cached): concatenate, drop abandoned timelines, sort by step, deduplicate.
+
+Live runs: a frame without string columns (``metrics_history``) is built incrementally. The
+store keeps a :class:`GrowCache` with the columns of the newest frame built so far, allocated
+with spare room; a later snapshot that only adds rows (no new cut) and whose new rows all sort
+after the cached last (step, rank) writes just those rows into the spare room and returns views
+of the longer prefix. Frames handed out earlier view a shorter prefix, which is never written
+again, so every snapshot keeps showing exactly its own rows. Anything else (a cut, rows going
+back, an older snapshot built late) takes the full build, which then refills the cache.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import pandas as pd
 
 from dashboard.state import FRAME_COLUMNS, empty_frame
 
-__all__ = ["Chunk", "ColumnStore", "Cut", "FrameSnapshot"]
+__all__ = ["Chunk", "ColumnStore", "Cut", "FrameSnapshot", "GrowCache"]
 
 _PRIVATE = ("_seq", "_src")
 _SMALL_CHUNK = 1 << 16
@@ -57,6 +65,34 @@ def _concat(chunks: tuple[Chunk, ...], name: str, dtype: str) -> np.ndarray:
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
+def _tail(chunks: tuple[Chunk, ...], name: str, dtype: str, start: int) -> np.ndarray:
+    """Rows ``start:`` of the concatenated column, touching only the chunks that hold them."""
+    parts, end = [], sum(c.n for c in chunks)
+    for c in reversed(chunks):
+        if end <= start:
+            break
+        col = c.cols[name] if name in c.cols else _fill(dtype, c.n)
+        parts.append(col[max(0, start - (end - c.n)):])
+        end -= c.n
+    parts.reverse()
+    return parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else _fill(dtype, 0)
+
+
+class GrowCache:
+    """The newest built frame of one store as growable columns (see the module docstring).
+
+    ``raw`` = committed rows it covers, ``ncuts`` = cuts applied, ``n`` = frame rows,
+    ``last`` = its last (step, rank) or None, ``cols`` = arrays of length >= ``n``."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.raw = -1
+        self.ncuts = 0
+        self.n = 0
+        self.last: tuple[int, int] | None = None
+        self.cols: dict[str, np.ndarray] = {}
+
+
 def _merge(a: Chunk, b: Chunk, dtypes: Mapping[str, str]) -> Chunk:
     names = list(a.cols) + [k for k in b.cols if k not in a.cols]
     return Chunk(a.n + b.n, {k: _concat((a, b), k, dtypes.get(k, "float64")) for k in names})
@@ -68,8 +104,10 @@ class FrameSnapshot:
     def __init__(
         self, name: str, chunks: tuple[Chunk, ...], cuts: tuple[Cut, ...],
         columns: tuple[str, ...], dtypes: Mapping[str, str], dedup: bool,
+        cache: GrowCache | None = None,
     ) -> None:
         self.name = name
+        self.cache = cache
         self.chunks = chunks
         self.cuts = cuts
         self.columns = columns
@@ -88,13 +126,22 @@ class FrameSnapshot:
     def _build(self) -> pd.DataFrame:
         if not self.rows:
             return empty_frame(self.name)
-        chunks = self.chunks
-        step = _concat(chunks, "step", "int64")
-        rank = _concat(chunks, "rank", "int64")
-        seq = _concat(chunks, "_seq", "int64")
+        cache = self.cache
+        if cache is None:
+            return self._build_full(None)
+        with cache.lock:
+            if cache.raw >= 0 and cache.ncuts == len(self.cuts) and cache.raw <= self.rows:
+                frame = self._extend(cache)
+                if frame is not None:
+                    return frame
+            return self._build_full(cache if self.rows >= cache.raw else None)
+
+    def _order(
+        self, step: np.ndarray, rank: np.ndarray, seq: np.ndarray, src: np.ndarray | None,
+    ) -> np.ndarray | None:
+        """Row positions that survive cuts, sorted by (step, rank), deduplicated; None = all."""
         idx: np.ndarray | None = None
-        if self.cuts:
-            src = _concat(chunks, "_src", "int64")
+        if self.cuts and src is not None:
             keep = np.ones(len(step), dtype=bool)
             for cut in self.cuts:
                 hit = (src == cut.src) & (seq < cut.seq) & (step >= cut.min_step)
@@ -104,7 +151,6 @@ class FrameSnapshot:
             if not keep.all():
                 idx = np.flatnonzero(keep)
         s, r, q = (step, rank, seq) if idx is None else (step[idx], rank[idx], seq[idx])
-        order: np.ndarray | None = None
         if len(s) > 1 and not (
             np.all(s[1:] >= s[:-1]) and (not self.dedup or np.all(s[1:] > s[:-1]))
         ):
@@ -117,6 +163,44 @@ class FrameSnapshot:
             if not last.all():
                 sel = np.flatnonzero(last)
                 idx = sel if idx is None else idx[sel]
+        return idx
+
+    def _extend(self, cache: GrowCache) -> pd.DataFrame | None:
+        """Append the rows after ``cache.raw`` to the cached columns, or None (full build)."""
+        start = cache.raw
+        cols = {n: _tail(self.chunks, n, "int64", start) for n in ("step", "rank", "_seq", "_src")}
+        idx = self._order(cols["step"], cols["rank"], cols["_seq"], cols["_src"])
+        step, rank = cols["step"], cols["rank"]
+        if idx is not None:
+            step, rank = step[idx], rank[idx]
+        k = len(step)
+        if k and cache.last is not None and (int(step[0]), int(rank[0])) <= cache.last:
+            return None  # the new rows go back into the history: sort everything again
+        n, total = cache.n, cache.n + k
+        for col in self.columns:
+            dtype = self.dtypes.get(col, "float64")
+            buf = cache.cols.get(col)
+            if buf is None or len(buf) < total:
+                cap = total + max(total // 4, 1024)
+                grown = np.empty(cap, dtype=np.int64) if dtype == "int64" else np.full(cap, np.nan)
+                if buf is not None:
+                    grown[:n] = buf[:n]
+                buf = cache.cols[col] = grown
+            if k:
+                new = cols[col] if col in cols else _tail(self.chunks, col, dtype, start)
+                buf[n:total] = new if idx is None else new[idx]
+        cache.raw, cache.n = self.rows, total
+        if k:
+            cache.last = (int(step[-1]), int(rank[-1]))
+        return pd.DataFrame({c: cache.cols[c][:total] for c in self.columns}, copy=False)
+
+    def _build_full(self, cache: GrowCache | None) -> pd.DataFrame:
+        chunks = self.chunks
+        step = _concat(chunks, "step", "int64")
+        rank = _concat(chunks, "rank", "int64")
+        seq = _concat(chunks, "_seq", "int64")
+        src = _concat(chunks, "_src", "int64") if self.cuts else None
+        idx = self._order(step, rank, seq, src)
         data: dict[str, Any] = {}
         for col in self.columns:
             dtype = self.dtypes.get(col, "float64")
@@ -124,6 +208,11 @@ class FrameSnapshot:
             if idx is not None:
                 arr = arr[idx]
             data[col] = pd.Series(arr, dtype=dtype, copy=False) if dtype == "str" else arr
+        if cache is not None:
+            s, r = (step, rank) if idx is None else (step[idx], rank[idx])
+            cache.raw, cache.ncuts, cache.n = self.rows, len(self.cuts), len(s)
+            cache.last = (int(s[-1]), int(r[-1])) if len(s) else None
+            cache.cols = dict(data)  # exactly full: the first append grows (copies) them
         return pd.DataFrame(data, copy=False)
 
 
@@ -147,6 +236,7 @@ class ColumnStore:
         self._batch_cols: set[str] = set()
         self._cuts: list[Cut] = []
         self._snapshot: FrameSnapshot | None = None
+        self._cache = GrowCache()
 
     @property
     def rows(self) -> int:
@@ -221,12 +311,15 @@ class ColumnStore:
     def snapshot(self) -> FrameSnapshot:
         """The committed rows as an immutable, lazily built frame (same object until a change)."""
         if self._snapshot is None:
+            columns = self.columns()
+            growable = all(self._dtypes.get(c) != "str" for c in columns)
             self._snapshot = FrameSnapshot(
-                self.name, tuple(self._chunks), tuple(self._cuts), self.columns(),
-                self._dtypes, self.dedup,
+                self.name, tuple(self._chunks), tuple(self._cuts), columns,
+                self._dtypes, self.dedup, self._cache if growable else None,
             )
         return self._snapshot
 
     def clear(self) -> None:
         self._chunks, self._rows, self._batch_cols, self._cuts = [], [], set(), []
         self._snapshot = None
+        self._cache = GrowCache()
