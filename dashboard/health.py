@@ -15,7 +15,7 @@ loss divergence           critical    latest loss > ``divergence_factor`` × ear
 plateau                   warning     best loss of the last ``plateau_points`` not better
 firing rate band          warning     latest firing rate outside the healthy band
 capacity saturation       warning     latest capacity, overall or per region, > max
-trainer stalled           warning     no new line for > ``stall_minutes`` (needs ``now``)
+trainer stalled           warning     no new line for > ``stall_minutes`` and not finished
 restarts                  info        the run resumed / a log file was truncated or replaced
 bad lines                 warning     the loader skipped lines
 overfitting               warning     ``val_loss`` rising over the last k points, loss falling
@@ -41,6 +41,7 @@ import pandas as pd
 
 from dashboard.downsample import last_finite
 from dashboard.state import HealthWarning, RunState, Severity
+from dashboard.summary import run_status
 
 __all__ = ["DEFAULT_THRESHOLDS", "Columns", "HealthThresholds", "check_health", "rank_frame"]
 
@@ -218,11 +219,14 @@ def _capacity(state: RunState, m: Columns, now: float, t: HealthThresholds) -> l
 
 
 def _stalled(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
-    if state.last_update is None:
+    steps = m.steps
+    step = [int(steps[-1])] if steps.size else []
+    meta_step = (state.metadata or {}).get("step")
+    step += [int(meta_step)] if isinstance(meta_step, int) else []
+    status = run_status(state, max(step, default=None), now=now, stall_minutes=t.stall_minutes)
+    if status.kind != "stalled":  # a finished run stops writing: that is no stall
         return []
-    idle = now - state.last_update
-    if idle <= t.stall_minutes * 60:
-        return []
+    idle = now - (state.last_update or now)
     return [_warn("warning", f"No new data for {idle / 60:.0f} min: the trainer may have stalled "
                   "or stopped.")]
 

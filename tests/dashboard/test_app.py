@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -184,3 +185,23 @@ def test_rank_selector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert metrics(at)["Loss"][0] == "0.5"
     at.selectbox(key="rank").set_value(1).run()
     assert metrics(at)["Loss"][0] == "2.5"
+
+
+@pytest.mark.parametrize(("minutes_ago", "total_steps", "badge", "warning"), [
+    (47, None, None, "Run stalled — no new data for 47 min."),
+    (47, 900, ":blue-badge[:material/check_circle: Finished]", None),  # done: not stalled
+])
+def test_header_run_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, minutes_ago: int,
+                           total_steps: int | None, badge: str | None, warning: str | None) -> None:
+    then = time.time() - minutes_ago * 60
+    write_lines(tmp_path / "training_log.jsonl", [
+        {"event_type": "metric", "step": s, "wall_time": then - 900 + s, "firing_rate": 0.1,
+         "capacity": 0.5, "performance": 0.5, "loss": 1.0} for s in range(0, 901, 100)])
+    extra = {} if total_steps is None else {"total_steps": total_steps}
+    meta = write_metadata(tmp_path, 900, **extra)
+    os.utime(meta, (then, then))
+    at = run_page(tmp_path, monkeypatch)
+    badges = [m.value for m in at.markdown if "badge" in m.value]
+    assert badges == ([badge] if badge else [])
+    stalled = [w for w in alerts(at)["warning"] if "no new data" in w]
+    assert (stalled[0].startswith(warning) if warning else not stalled), stalled
