@@ -4,9 +4,10 @@ Each ``*_event`` function validates the trainer's arguments (raising ``LogTypeEr
 ``LogValueError`` from :mod:`.values` before anything is written) and returns the record, a
 dict of the shape of ``schemas/{event_type}.schema.json`` with ``event_type``, ``step`` and
 ``wall_time`` first. They are pure: the logger adds the ``rank`` field where its plan says so,
-serialises and writes. Metric lines are not built here: they are the hot path, built inline
-in :meth:`CurriculumLogger.log_metrics`; :func:`metric_extras` is their slow path for extra
-fields, and :func:`explain_unwritable` turns an orjson refusal into a clear error.
+serialises and writes. The common metric line (four plain finite floats, two plain dicts) is
+built inline in :meth:`CurriculumLogger.log_metrics`, the hot path; :func:`metric_event` is the
+full validator it falls back to whenever one of its type checks fails, :func:`metric_extras`
+adds the extra fields, and :func:`explain_unwritable` turns an orjson refusal into a clear error.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from .values import (
     count_dict,
     number,
     number_dict,
+    plain_counts,
+    plain_numbers,
 )
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "consolidation_event",
     "explain_unwritable",
     "growth_event",
+    "metric_event",
     "metric_extras",
     "run_start_event",
     "stage_event",
@@ -110,6 +114,35 @@ def run_start_event(
         "resumed_from_step": resumed_from_step,
         "config": dict(config),
     }
+
+
+def metric_event(
+    now: float, step: object, firing_rate: object, capacity: object, performance: object,
+    loss: object, neuron_counts: object, capacity_by_region: object,
+) -> dict[str, Any]:
+    """A metric line's record without its extras (``None`` fields are left out).
+
+    Accepts every number :func:`.values.number` does and converts it; the dicts are returned
+    as they are when their values are already plain (keys are checked when orjson writes them,
+    see :func:`explain_unwritable`), else rebuilt by :func:`.values.count_dict` /
+    :func:`.values.number_dict`.
+    """
+    rec: dict[str, Any] = {"event_type": "metric", "step": check_step(step), "wall_time": now}
+    for key, x in (("firing_rate", firing_rate), ("capacity", capacity),
+                   ("performance", performance), ("loss", loss)):
+        if x is not None:
+            rec[key] = x if type(x) is float and x - x == 0.0 else number(key, x)
+    if neuron_counts is not None:
+        rec["neuron_counts"] = (
+            neuron_counts if plain_counts(neuron_counts)
+            else count_dict("neuron_counts", neuron_counts)
+        )
+    if capacity_by_region is not None:
+        rec["capacity_by_region"] = (
+            capacity_by_region if plain_numbers(capacity_by_region)
+            else number_dict("capacity_by_region", capacity_by_region)
+        )
+    return rec
 
 
 def metric_extras(record: dict[str, Any], more: Mapping[str, Any]) -> None:

@@ -8,9 +8,11 @@ this process writes and :mod:`.outputs` opens it.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -24,21 +26,28 @@ from .outputs import LEGACY_LOG_NAME, open_outputs
 from .ranks import detect_rank, plan_for_rank
 from .sink import JsonlSink
 from .torch_support import gpu_memory_fields
-from .values import (
-    LogTypeError,
-    LogValueError,
-    check_name,
-    check_step,
-    count_dict,
-    json_safe,
-    number,
-    number_dict,
-)
+from .values import LogTypeError, LogValueError, check_name, check_step, json_safe
 
 __all__ = ["LEGACY_LOG_NAME", "CurriculumLogger", "LoggerClosedError"]
 
 _dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
+_isfinite = math.isfinite
+_modules = sys.modules
+_NO_FIELDS: Mapping[str, int] = {}
+
+
+def _cuda_fields() -> Mapping[str, int]:
+    """:func:`gpu_memory_fields`, skipped outright while ``torch.cuda`` is not initialised.
+
+    The default GPU hook, called on each metric line once torch is loaded. Reading the
+    ``torch.cuda._initialized`` flag first (``torch.cuda.is_initialized()`` is that flag and a
+    bad-fork test) saves a CPU run the full call; where a torch lacks the flag, the call decides.
+    """
+    cuda = _modules.get("torch.cuda")
+    if cuda is None or not getattr(cuda, "_initialized", True):
+        return _NO_FIELDS
+    return gpu_memory_fields()
 
 
 class LoggerClosedError(RuntimeError):
@@ -107,7 +116,7 @@ class CurriculumLogger:
         self._closed = True  # until everything below has been opened
         self._clock = clock
         self._fsync_metadata = fsync_metadata
-        gpu = gpu_memory_fields if capture_gpu_memory is True else capture_gpu_memory
+        gpu = _cuda_fields if capture_gpu_memory is True else capture_gpu_memory
         self._gpu_fields = gpu or None
         self.plan = plan_for_rank(detect_rank() if rank is None else rank, per_rank=per_rank)
         self.rank = self.plan.rank
@@ -126,7 +135,10 @@ class CurriculumLogger:
         self.log_path, self.resumed_from_step = out.log_path, out.resumed_from_step
         self._sink, self._console = out.sink, out.console
         self._write = self._sink.write
-        self._core = self._sink.core if isinstance(self._sink, JsonlSink) else None
+        core = self._sink.core if isinstance(self._sink, JsonlSink) else None
+        self._core: Any = core  # a _Core where _queue is set (the hot path inlines its write)
+        self._queue: deque[bytes] | None = core.queue if core else None
+        self._flush_every = core.flush_every if core else 1
         self.started_at = float(clock())
         self._console_on = self._console.active
         self._closed = False
@@ -172,65 +184,56 @@ class CurriculumLogger:
         """One metric line; ``None`` fields are left out, any extra numeric keyword is kept."""
         if self._closed:
             self._check_open()
-        if type(step) is not int or step < 0:
-            step = check_step(step)
         now = self._clock()
-        fr, ca, pe, lo = firing_rate, capacity, performance, loss
-        rec: dict[str, Any]
-        if (  # the common case in one test: four plain floats, all finite (x - x is 0.0)
-            type(fr) is float and type(ca) is float and type(pe) is float and type(lo) is float
-            and (fr - fr) + (ca - ca) + (pe - pe) + (lo - lo) == 0.0
+        rec: dict[str, Any] | None = None
+        # Fast path: the common line (four plain floats whose sum is finite, so none is NaN or
+        # infinite, and two plain dicts) in type checks only; anything else, or a failed check,
+        # goes to the full validator (events.metric_event), which converts or explains.
+        if (
+            type(firing_rate) is float and type(capacity) is float
+            and type(performance) is float and type(loss) is float
+            and type(step) is int and step >= 0
+            and _isfinite(firing_rate + capacity + performance + loss)
+            and type(neuron_counts) is dict and type(capacity_by_region) is dict
         ):
-            rec = {"event_type": "metric", "step": step, "wall_time": now, "firing_rate": fr,
-                   "capacity": ca, "performance": pe, "loss": lo}
-        else:
-            rec = {"event_type": "metric", "step": step, "wall_time": now}
-            for key, x in (("firing_rate", fr), ("capacity", ca), ("performance", pe),
-                           ("loss", lo)):
-                if x is not None:
-                    rec[key] = x if type(x) is float and x - x == 0.0 else number(key, x)
-        # Dicts: values-only loops inlined (values.plain_counts / plain_numbers, minus a call);
-        # keys are checked by orjson, which refuses non-str keys (see the except below).
-        d = neuron_counts
-        if d is not None:
-            if type(d) is dict:
-                for v in d.values():
-                    if type(v) is not int or v < 0:
-                        d = count_dict("neuron_counts", d)
-                        break
+            for v in neuron_counts.values():  # values only: orjson refuses non-str keys below
+                if type(v) is not int or v < 0:
+                    break
             else:
-                d = count_dict("neuron_counts", d)
-            rec["neuron_counts"] = d
-        d = capacity_by_region
-        if d is not None:
-            if type(d) is dict:
-                for v in d.values():
-                    if type(v) is not float or v - v != 0.0:
-                        d = number_dict("capacity_by_region", d)
+                for v in capacity_by_region.values():
+                    if type(v) is not float or v - v != 0.0:  # x - x is NaN unless finite
                         break
-            else:
-                d = number_dict("capacity_by_region", d)
-            rec["capacity_by_region"] = d
+                else:
+                    rec = {"event_type": "metric", "step": step, "wall_time": now,
+                           "firing_rate": firing_rate, "capacity": capacity,
+                           "performance": performance, "loss": loss,
+                           "neuron_counts": neuron_counts,
+                           "capacity_by_region": capacity_by_region}
+        if rec is None:
+            rec = events.metric_event(now, step, firing_rate, capacity, performance, loss,
+                                      neuron_counts, capacity_by_region)
         if more:
             events.metric_extras(rec, more)
-        if self._gpu_fields and "torch" in sys.modules and "gpu_mem_bytes" not in rec:
-            rec.update(self._gpu_fields())
+        gpu = self._gpu_fields
+        if gpu is not None and "torch" in _modules and "gpu_mem_bytes" not in more:
+            fields = gpu()
+            if fields:
+                rec.update(fields)
         if self._rank_field is not None:
             rec["rank"] = self._rank_field
         try:
             line = _dumps(rec, option=_NEWLINE)
         except orjson.JSONEncodeError:  # a non-str dict key, or an int beyond 64 bits
             raise events.explain_unwritable(rec, neuron_counts, capacity_by_region) from None
-        core = self._core
-        if core is None:
+        queue = self._queue
+        if queue is None:
             self._write(line, now)
         else:  # JsonlSink.write inlined: the hot path saves a call
-            queue = core.queue
             queue.append(line)
-            if len(queue) >= core.flush_every or now - core.last_flush >= core.flush_interval_s:
-                core.flush(now)
-        if self._console_on and self._console.wants_metrics(step):
-            self._console.emit(format_metrics(step, rec))
+            if len(queue) >= self._flush_every or now >= self._core.due:
+                self._core.flush(now)
+        if self._console_on and self._console.wants_metrics(rec["step"]):
+            self._console.emit(format_metrics(rec["step"], rec))
 
     def log_growth(
         self, step: int, region: str, neurons_added: int, new_total: int, reason: str = ""

@@ -64,7 +64,8 @@ class _Core:
         self.flush_interval_s = flush_interval_s
         self.fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         _end_torn_line(path, self.fd)
-        self.last_flush = -math.inf  # in the caller's clock: the first line is written at once
+        # When the caller's clock next calls for a flush: -inf writes the first line at once.
+        self.due = -math.inf
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
 
@@ -72,7 +73,7 @@ class _Core:
         """Hand every queued line to the OS in one ``write`` (looping on short writes)."""
         with self.lock:
             if now is not None:
-                self.last_flush = now
+                self.due = now + self.flush_interval_s
             queue = self.queue
             n = len(queue)
             if not n or self.fd is None:
@@ -103,7 +104,7 @@ class _Core:
 
     def after_fork_in_child(self) -> None:
         self.lock = threading.Lock()
-        self.queue = deque()
+        self.queue.clear()  # in place: the logger holds this deque (it inlines write())
         self.thread = None
         self.stop = threading.Event()
         # The fd stays (O_APPEND keeps whole lines whole); the parent's queued lines are the
@@ -160,9 +161,7 @@ class JsonlSink:
         core = self._core
         queue = core.queue
         queue.append(line)
-        if len(queue) >= core.flush_every or (
-            now is not None and now - core.last_flush >= core.flush_interval_s
-        ):
+        if len(queue) >= core.flush_every or (now is not None and now >= core.due):
             core.flush(now)
 
     def flush(self) -> None:
