@@ -23,8 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from logger_helpers import make_logger, no_leaked_threads, read_records, validate_record
 
-from thalia_logging import CurriculumLogger, LogTypeError, LogValueError
-from thalia_logging import events
+from thalia_logging import CurriculumLogger, LogTypeError, LogValueError, events
 
 __all__ = ["make_logger", "no_leaked_threads"]
 pytestmark = pytest.mark.usefixtures("no_leaked_threads")
@@ -151,7 +150,7 @@ def _expected(step: int, kwargs: dict[str, Any]) -> dict[str, Any] | type:
         rec = events.metric_event(0.0, step, kwargs["firing_rate"], kwargs["capacity"],
                                   kwargs["performance"], kwargs["loss"], nc, cr)
         try:
-            return orjson.loads(orjson.dumps(rec))  # type: ignore[no-any-return]
+            return orjson.loads(orjson.dumps(rec))
         except orjson.JSONEncodeError:  # a non-str key (TypeError) or a huge int (ValueError)
             raise events.explain_unwritable(rec, nc, cr) from None
     except (TypeError, ValueError) as exc:
