@@ -26,8 +26,8 @@ if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file
 import streamlit as st
 
 from dashboard import sections
-from dashboard.health import check_health, rank_frame
-from dashboard.summary import ranks
+from dashboard.health import check_health
+from dashboard.summary import rank_frame, ranks
 from dashboard.watcher import RunWatcher
 
 DEFAULT_DIR = "checkpoints/curriculum"
@@ -105,11 +105,11 @@ def live(watcher: RunWatcher, options: sections.Options) -> None:
     sections.health_warnings([*check_health(state, now=now, rank=rank), *state.warnings])
     sections.metrics_now(metrics)
     if options.show_metrics:
-        sections.metric_history(state, metrics)
+        sections.metric_history(state, metrics, rank=rank)
     sections.growth(state, metrics, details=options.show_growth)
     sections.consolidation(state, details=options.show_consolidation)
     sections.milestones(state)
-    sections.training_info(state, metrics)
+    sections.training_info(state, metrics, now=now)
 
 
 def main() -> None:

@@ -2,9 +2,15 @@
 
 :func:`parse_block` handles the common case only: every line a valid metric, growth or
 consolidation record (``event_type`` present on all lines or on none), no ``rank`` field, steps
-not going back, no non-finite strings. For anything else it returns None and the caller parses
+not going back, no non-finite value. For anything else it returns None and the caller parses
 the block line by line with :mod:`dashboard.parse`, which is the reference: for blocks this
 function accepts, both give the same rows (a test holds them to it).
+
+Non-finite values always take the per-line path: a ``"NaN"`` string makes a column a string
+column (refused here), and the bare ``NaN``/``Infinity``/``Inf`` tokens that pyarrow's reader
+accepts as floats are refused by :func:`_float`. So clean blocks cost nothing extra, and the
+per-line parser alone records which values were logged non-finite (``RunState.nonfinite``) and
+rejects what it does not accept (``Inf``) the same way for every block.
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ def _check_int(arr: pa.ChunkedArray | pa.Array, *, nulls: bool = False) -> None:
 
 
 def _float(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    if arr.type == pa.float64() and pc.any(pc.invert(pc.is_finite(arr))).as_py():
+        raise _Fallback  # a bare NaN/Infinity token: the per-line parser records it
     return np.asarray(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
 
 

@@ -8,27 +8,20 @@ titles, never as field names, so a region called ``a.b`` or ``<img src=x>`` is j
 
 Builders return ``None`` when there is nothing to draw; the page then shows a calm message.
 
-Speed: the specs these builders make are fixed in shape and checked against the Vega-Lite schema
-by the tests (``to_dict(validate=True)``), so the builders skip Altair's jsonschema validation:
-of every part as it is created (``altair.utils.schemapi.debug_mode(False)`` while building) and
-of the whole spec when Streamlit serialises it (``to_dict()`` defaults to ``validate=False`` on
-the returned object). Together that validation cost about 50 ms a chart, half of a live page run
-on a 1M-event history. Layers of one chart share one data set where they draw the same rows.
+Speed: builders skip Altair's jsonschema validation (see :mod:`dashboard.chartkit`); the tests
+validate every spec. Layers of one chart share one data set where they draw the same rows.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Iterable
 
 import altair as alt
 import numpy as np
 import pandas as pd
-from altair.utils.schemapi import debug_mode
 
-from dashboard.downsample import DEFAULT_MAX_POINTS, downsample, last_finite
+from dashboard.chartkit import POINT_STATS, PointStats, page_chart, unvalidated
+from dashboard.downsample import DEFAULT_MAX_POINTS, downsample, last_finite, thin_evenly
 from dashboard.smoothing import ema
 from dashboard.state import Restart
 
@@ -47,55 +40,12 @@ __all__ = [
 ]
 
 CORE_METRICS = ("firing_rate", "capacity", "performance", "loss")
-"""Columns logged on every metric line: a NaN there is data (shown as a red marker)."""
+"""Columns logged on every metric line (the four cards and the first tabs)."""
 NAN_COLOR = "#d62728"
 LINE_COLOR = "#1f77b4"
 _GIB = 1024**3
 _LABEL_LIMIT = 140  # px: longer region names are cut in axis labels and legends (full in tooltips)
 EVENT_COLORS = {"restart": "#ff7f0e", "stage change": "#7f7f7f"}
-_C = TypeVar("_C", bound=alt.TopLevelMixin)
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _unvalidated(build: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run a builder with Altair's validation-at-creation off (see the module docstring)."""
-    @functools.wraps(build)
-    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with debug_mode(False):
-            return build(*args, **kwargs)
-    return wrapper
-
-
-def _page_chart(chart: _C) -> _C:
-    """``chart`` whose ``to_dict()`` skips jsonschema validation unless asked (see module doc)."""
-    cls_to_dict = type(chart).to_dict
-
-    def to_dict(validate: bool = False, **kwargs: Any) -> dict[str, Any]:
-        return cls_to_dict(chart, validate, **kwargs)
-
-    object.__setattr__(chart, "to_dict", to_dict)  # SchemaBase.__setattr__ would store a property
-    return chart
-
-
-@dataclass
-class PointStats:
-    """The largest data sizes handed to Altair since the last :meth:`reset` (instrumentation)."""
-
-    max_series_points: int = 0
-    max_chart_points: int = 0
-    charts: int = 0
-
-    def record(self, chart_points: int, series_points: int) -> None:
-        self.max_chart_points = max(self.max_chart_points, chart_points)
-        self.max_series_points = max(self.max_series_points, series_points)
-        self.charts += 1
-
-    def reset(self) -> None:
-        self.max_series_points = self.max_chart_points = self.charts = 0
-
-
-POINT_STATS = PointStats()
 
 
 def _floats(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -117,7 +67,20 @@ def _event_rules(restarts: Iterable[Restart], stage_events: pd.DataFrame | None)
     return pd.DataFrame(rows, columns=["step", "kind", "label"])
 
 
-@_unvalidated
+def _markers(nonfinite: pd.DataFrame | None, max_points: int) -> pd.DataFrame:
+    """Marker rows (``step``, ``value`` as "NaN"/"Infinity"/"-Infinity"), evenly thinned to
+    fewer than half of ``max_points`` (always the first and the last)."""
+    if nonfinite is None or nonfinite.empty:
+        return pd.DataFrame({"step": np.empty(0, dtype=np.int64), "value": np.empty(0, dtype=str)})
+    pos = thin_evenly(np.arange(len(nonfinite)), max(max_points // 2 - 1, 2))
+    bad = nonfinite["value"].to_numpy(dtype=np.float64)[pos]
+    return pd.DataFrame({
+        "step": nonfinite["step"].to_numpy(dtype=np.int64)[pos],
+        "value": np.where(np.isnan(bad), "NaN", np.where(bad > 0, "Infinity", "-Infinity")),
+    })
+
+
+@unvalidated
 def metric_chart(
     metrics: pd.DataFrame,
     column: str,
@@ -127,24 +90,28 @@ def metric_chart(
     smoothing: float = 0.0,
     restarts: Iterable[Restart] = (),
     stage_events: pd.DataFrame | None = None,
+    nonfinite: pd.DataFrame | None = None,
     max_points: int = DEFAULT_MAX_POINTS,
 ) -> alt.LayerChart | None:
     """A line of ``column`` over ``step``: raw series (faint when smoothed) + debiased EMA.
 
-    NaN/±Inf points are red triangles at the top edge (NaN counts as data for
-    :data:`CORE_METRICS`; for other columns a NaN means "not logged on that line" and only ±Inf
-    are marked). Restarts and stage changes are vertical dashed rules with tooltips. With
+    The line draws the finite values. ``nonfinite`` (``state.nonfinite_rows(column, rank)``:
+    ``step`` and ``value`` of what the trainer explicitly logged as NaN/±Inf) become red triangles
+    at the top edge, for any column; a NaN in the frame alone means "not logged on that line" and
+    is not marked. Restarts and stage changes are vertical dashed rules with tooltips. With
     ``log_scale`` the values ≤ 0 are left out (a log axis cannot show them).
     """
     if column not in metrics.columns or metrics.empty:
         return None
     values = _floats(metrics, column)
     steps = metrics["step"].to_numpy(dtype=np.int64)
-    keep = np.ones(values.size, dtype=bool) if column in CORE_METRICS else ~np.isnan(values)
-    values, steps = values[keep], steps[keep]
-    if values.size == 0:
+    ok = np.isfinite(values)
+    if not ok.all():
+        values, steps = values[ok], steps[ok]
+    markers = _markers(nonfinite, max_points)
+    if values.size == 0 and markers.empty:
         return None
-    picked = downsample(values, max_points)
+    picked = downsample(values, max(max_points - len(markers), 6))
     line = pd.DataFrame({"step": steps[picked.finite], "value": values[picked.finite]})
     if log_scale:
         line = line[line["value"] > 0]
@@ -164,11 +131,6 @@ def metric_chart(
     else:
         layers.append(alt.Chart().mark_line(color=LINE_COLOR, point=len(line) < 50)
                       .encode(x=x, y=y, tooltip=tooltip))
-    bad = values[picked.nonfinite]
-    markers = pd.DataFrame({
-        "step": steps[picked.nonfinite],
-        "value": np.where(np.isnan(bad), "NaN", np.where(bad > 0, "Infinity", "-Infinity")),
-    })
     if not markers.empty:
         layers.append(alt.Chart(markers).mark_point(
             shape="triangle-down", color=NAN_COLOR, filled=True, size=90, opacity=1,
@@ -184,7 +146,7 @@ def metric_chart(
             tooltip=[alt.Tooltip("label:N", title="Event")]))
     POINT_STATS.record(len(line) + len(markers) + len(rules), max(len(line), len(markers)))
     chart = alt.LayerChart(layer=layers, data=line, height=280).interactive(bind_y=False)
-    return _page_chart(chart)
+    return page_chart(chart)
 
 
 def _change_points(values: np.ndarray) -> np.ndarray:
@@ -215,7 +177,7 @@ def _region_series(metrics: pd.DataFrame, growth: pd.DataFrame | None) -> list[t
     return [s for s in series if s[1].size]
 
 
-@_unvalidated
+@unvalidated
 def neuron_count_chart(
     metrics: pd.DataFrame, growth: pd.DataFrame | None = None, *,
     max_points: int = DEFAULT_MAX_POINTS,
@@ -248,7 +210,7 @@ def neuron_count_chart(
         tooltip=[alt.Tooltip("region:N", title="Region"), alt.Tooltip("step:Q", format=","),
                  alt.Tooltip("neurons:Q", format=",", title="Neurons")],
     ).properties(height=300)
-    return _page_chart(chart)
+    return page_chart(chart)
 
 
 def latest_region_capacity(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -263,7 +225,7 @@ def latest_region_capacity(metrics: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["region", "capacity"])
 
 
-@_unvalidated
+@unvalidated
 def capacity_by_region_chart(metrics: pd.DataFrame, *, threshold: float = 0.95) -> alt.LayerChart | None:
     """Horizontal bars of the latest capacity per region (names read left to right, cut at
     ``_LABEL_LIMIT`` px with the full name in the tooltip), red above ``threshold``, a rule at it."""
@@ -282,10 +244,10 @@ def capacity_by_region_chart(metrics: pd.DataFrame, *, threshold: float = 0.95) 
     )
     rule = alt.Chart(pd.DataFrame({"threshold": [threshold]})).mark_rule(
         color=NAN_COLOR, strokeDash=[4, 4]).encode(x="threshold:Q")
-    return _page_chart(alt.LayerChart(layer=[bars, rule], height=max(120, 28 * len(data) + 40)))
+    return page_chart(alt.LayerChart(layer=[bars, rule], height=max(120, 28 * len(data) + 40)))
 
 
-@_unvalidated
+@unvalidated
 def consolidation_chart(
     events: pd.DataFrame, *, max_points: int = DEFAULT_MAX_POINTS
 ) -> alt.Chart | None:
@@ -296,7 +258,7 @@ def consolidation_chart(
     if len(data) > max_points:
         data = data.iloc[downsample(_floats(data, "patterns_replayed"), max_points).finite]
     POINT_STATS.record(len(data), len(data))
-    return _page_chart(alt.Chart(data).mark_circle(size=45, opacity=0.8).encode(
+    return page_chart(alt.Chart(data).mark_circle(size=45, opacity=0.8).encode(
         x=alt.X("step:Q", title="Step"),
         y=alt.Y("patterns_replayed:Q", title="Patterns replayed"),
         color=alt.Color("sleep_stage:N", title="Sleep stage",
@@ -307,7 +269,7 @@ def consolidation_chart(
     ).properties(height=260))
 
 
-@_unvalidated
+@unvalidated
 def gpu_memory_chart(
     metrics: pd.DataFrame, *, max_points: int = DEFAULT_MAX_POINTS
 ) -> alt.Chart | None:
@@ -329,7 +291,7 @@ def gpu_memory_chart(
         return None
     data = pd.concat(parts, ignore_index=True)
     POINT_STATS.record(len(data), max(len(p) for p in parts))
-    return _page_chart(alt.Chart(data).mark_line().encode(
+    return page_chart(alt.Chart(data).mark_line().encode(
         x=alt.X("step:Q", title="Step"),
         y=alt.Y("gib:Q", title="GPU memory (GiB)"),
         color=alt.Color("series:N", title="", scale=alt.Scale(domain=["used", "total"])),

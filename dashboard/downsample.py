@@ -23,7 +23,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-__all__ = ["DEFAULT_MAX_POINTS", "Downsampled", "downsample", "downsample_frame", "last_finite"]
+__all__ = [
+    "DEFAULT_MAX_POINTS", "Downsampled", "downsample", "downsample_frame", "last_finite", "thin_evenly",
+]
 
 DEFAULT_MAX_POINTS = 5_000
 _MIN_POINTS = 6
@@ -46,7 +48,7 @@ class Downsampled:
         return int(self.finite.size + self.nonfinite.size)
 
 
-def _thin_evenly(positions: IntArray, budget: int) -> IntArray:
+def thin_evenly(positions: IntArray, budget: int) -> IntArray:
     """Keep ``budget`` of ``positions`` evenly spread, always the first and the last."""
     if positions.size <= budget:
         return positions
@@ -84,7 +86,7 @@ def downsample(
     y = np.asarray(values, dtype=np.float64).ravel()
     finite_mask = np.isfinite(y)
     nonfinite = np.flatnonzero(~finite_mask)
-    nonfinite = _thin_evenly(nonfinite, max_points // 2 - 1)
+    nonfinite = thin_evenly(nonfinite, max_points // 2 - 1)
     finite = np.flatnonzero(finite_mask)
     budget = max_points - nonfinite.size
     if finite.size <= budget:

@@ -10,24 +10,34 @@ Rules (one function each, in the order the page shows them):
 ========================  ==========  ====================================================
 rule                      severity    trigger
 ========================  ==========  ====================================================
-non-finite loss           critical    any NaN/±Inf ``loss`` (names the first step)
-loss divergence           critical    latest loss > ``divergence_factor`` × early level
-plateau                   warning     best loss of the last ``plateau_points`` not better
+non-finite loss           critical    a logged NaN/±Inf ``loss`` (names the first step)
+loss divergence           critical    latest loss > ``divergence_factor`` × the early level
+                                      of the current segment (see below)
+plateau                   warning     best loss of the segment's last ``plateau_points``
+                                      not better than its best before them
 firing rate band          warning     latest firing rate outside the healthy band
 capacity saturation       warning     latest capacity, overall or per region, > max
 trainer stalled           warning     no new line for > ``stall_minutes`` and not finished
 restarts                  info        the run resumed / a log file was truncated or replaced
 bad lines                 warning     the loader skipped lines
-overfitting               warning     ``val_loss`` rising over the last k points, loss falling
+overfitting               warning     ``val_loss`` rising over the segment's last k points
+                                      while the loss fell
 vanishing gradients       warning     latest ``grad_norm`` < ``grad_vanishing``
-exploding gradients       critical    latest ``grad_norm`` > ``grad_exploding`` or turned NaN
+exploding gradients       critical    latest ``grad_norm`` > ``grad_exploding``, or the
+                                      latest logged ``grad_norm`` is NaN/±Inf
+other non-finite metrics  warning     any other column logged NaN/±Inf (names up to 3)
 GPU memory                warning     ``gpu_mem_bytes / gpu_mem_total_bytes`` > max
 ========================  ==========  ====================================================
 
-"Missing" and "NaN" look the same in a frame (a metric line that did not log ``grad_norm`` has
-NaN there), so a column counts only where it has finite values; a NaN counts as a logged NaN for
-``loss`` (logged on every metric line) and for ``grad_norm`` only when the previous row had a
-finite value (a trainer that logs it every step and then gets NaN).
+Missing is not NaN: a metric line that does not log ``grad_norm`` leaves NaN in the frame, and
+that never triggers anything. The "turned NaN/Inf" rules read what the trainer explicitly logged
+as non-finite (``state.logged_nonfinite``, see :mod:`dashboard.state`); value rules read finite
+values only.
+
+Curriculum-aware loss rules: each stage is harder, so the loss jumps at every stage change by
+design. Divergence and plateau look only at the *segment* since the latest stage change or
+restart (:func:`dashboard.lossrules.segment_start`), and give no verdict on a segment too short
+to judge.
 """
 
 from __future__ import annotations
@@ -40,8 +50,9 @@ import numpy as np
 import pandas as pd
 
 from dashboard.downsample import last_finite
+from dashboard.lossrules import divergence, overfitting, plateau, segment_start
 from dashboard.state import HealthWarning, RunState, Severity
-from dashboard.summary import run_status
+from dashboard.summary import rank_frame, run_status
 
 __all__ = ["DEFAULT_THRESHOLDS", "Columns", "HealthThresholds", "check_health", "rank_frame"]
 
@@ -51,11 +62,13 @@ class HealthThresholds:
     """Every threshold of the health checks, in one place.
 
     * ``divergence_factor`` — loss divergence when the latest finite loss exceeds this many times
-      the early level: the median of the first ``early_points`` finite losses (at least
-      ``min_points`` of them, and a positive level).
-    * ``plateau_points`` — plateau when the best (lowest) loss of the last ``plateau_points``
-      finite points is not lower than the best before them by more than ``plateau_min_gain``
-      (relative). Needs ``2 × plateau_points`` finite points.
+      the early level: the median of the first ``early_points`` finite losses of the current
+      segment (since the latest stage change or restart); fewer than ``min_points`` finite
+      losses in the segment (or a level that is not positive): no verdict.
+    * ``plateau_points`` — plateau when the best (lowest) loss of the segment's last
+      ``plateau_points`` finite points is not lower than the segment's best before them by more
+      than ``plateau_min_gain`` (relative). Needs ``2 × plateau_points`` finite points in the
+      segment.
     * ``firing_rate_low`` / ``firing_rate_high`` — the healthy band of the latest firing rate
       (below: dead network, above: epileptic activity).
     * ``capacity_max`` — saturation when the latest overall or per-region capacity exceeds it.
@@ -68,7 +81,7 @@ class HealthThresholds:
 
     divergence_factor: float = 10.0
     early_points: int = 20
-    min_points: int = 5
+    min_points: int = 10
     plateau_points: int = 200
     plateau_min_gain: float = 1e-3
     firing_rate_low: float = 0.01
@@ -94,24 +107,18 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
-def rank_frame(metrics: pd.DataFrame, rank: int = 0) -> pd.DataFrame:
-    """The rows of one rank (the whole frame, not a copy, when every row is of that rank or it
-    has no ``rank`` column)."""
-    if "rank" not in metrics.columns or metrics.empty:
-        return metrics
-    mask = metrics["rank"].to_numpy() == rank
-    return metrics if mask.all() else metrics[mask]
-
-
 class Columns:
-    """The metric rows one check looks at, as float64 numpy arrays converted once and shared by
-    every rule (a 1M-row column is read once per page run, not once per rule)."""
+    """The metric rows of one ``rank`` that the rules look at, as float64 numpy arrays converted
+    once and shared by every rule (a 1M-row column is read once per page run, not once per rule).
+    ``start`` is the first step of the current segment (see the module docstring)."""
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    def __init__(self, frame: pd.DataFrame, *, rank: int = 0, start: int = 0,
+                 start_kind: str = "stage change") -> None:
         self.frame = frame
+        self.rank = rank
+        self.start, self.start_kind = start, start_kind
         self.names = [str(c) for c in frame.columns]
         self._values: dict[str, np.ndarray | None] = {}
-        self._finite: dict[str, np.ndarray] = {}
 
     @property
     def steps(self) -> np.ndarray:
@@ -128,57 +135,51 @@ class Columns:
             self._values[name] = values
         return self._values[name]
 
-    def finite(self, name: str) -> np.ndarray:
-        """The finite values of the column, in order (empty when absent)."""
-        if name not in self._finite:
-            values = self.column(name)
-            self._finite[name] = np.empty(0) if values is None else values[np.isfinite(values)]
-        return self._finite[name]
+    def in_segment(self, values: np.ndarray) -> np.ndarray:
+        """The rows of ``values`` (a column) in the current segment."""
+        return values[int(np.searchsorted(self.steps, self.start, side="left")):]
+
+    def segment(self, name: str) -> np.ndarray:
+        """The finite values of the column in the current segment, in order (empty if absent)."""
+        values = self.column(name)
+        values = np.empty(0) if values is None else self.in_segment(values)
+        return values[np.isfinite(values)]
+
+
+def _nonfinite_name(value: float) -> str:
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
 
 
 def _nonfinite_loss(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
-    loss = m.column("loss")
-    if loss is None:
+    logged = state.logged_nonfinite("loss", m.rank)
+    if logged is None:
         return []
-    bad = np.flatnonzero(~np.isfinite(loss))
-    if bad.size == 0:
-        return []
-    steps = m.steps
-    first = int(steps[bad[0]])
-    kind = "NaN" if math.isnan(loss[bad[0]]) else "infinite"
-    return [_warn("critical", f"Loss became {kind} at step {first:,} ({bad.size:,} non-finite "
-                  "points so far): training has diverged. Consider a lower learning rate.")]
+    kind = "NaN" if math.isnan(logged.first_value) else "infinite"
+    return [_warn("critical", f"Loss became {kind} at step {logged.first_step:,} ({logged.count:,} "
+                  "non-finite points so far): training has diverged. Consider a lower learning rate.")]
+
+
+def _since(m: Columns) -> str:
+    return f" since the {m.start_kind} at step {m.start:,}" if m.start > 0 else ""
 
 
 def _divergence(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
-    loss = m.column("loss")
-    if loss is None:
+    found = divergence(m.segment("loss"), factor=t.divergence_factor,
+                       early_points=t.early_points, min_points=t.min_points)
+    if found is None:
         return []
-    finite = m.finite("loss")
-    if finite.size < max(t.min_points, 2):
-        return []
-    early = float(np.median(finite[: t.early_points]))
-    latest = float(finite[-1])
-    if early <= 0 or latest <= t.divergence_factor * early:
-        return []
+    latest, early = found
     return [_warn("critical", f"Loss is diverging: {_fmt(latest)} is {latest / early:.1f}× its "
-                  f"early level {_fmt(early)}. Consider a lower learning rate.")]
+                  f"early level {_fmt(early)}{_since(m)}. Consider a lower learning rate.")]
 
 
 def _plateau(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
-    loss = m.column("loss")
-    if loss is None:
-        return []
-    finite = m.finite("loss")
     w = t.plateau_points
-    if finite.size < 2 * w:
+    best = plateau(m.segment("loss"), window=w, min_gain=t.plateau_min_gain)
+    if best is None:
         return []
-    best_before = float(finite[:-w].min())
-    best_recent = float(finite[-w:].min())
-    if best_recent < best_before - abs(best_before) * t.plateau_min_gain:
-        return []
-    return [_warn("warning", f"Loss has plateaued: no improvement on its best {_fmt(best_before)} "
-                  f"over the last {w:,} points.")]
+    return [_warn("warning", f"Loss has plateaued: no improvement on its best {_fmt(best)} "
+                  f"over the last {w:,} points{_since(m)}.")]
 
 
 def _firing_rate(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
@@ -250,36 +251,27 @@ def _bad_lines(state: RunState, m: Columns, now: float, t: HealthThresholds) -> 
 
 
 def _overfitting(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
-    val = m.column("val_loss")
-    loss = m.column("loss")
-    if val is None or loss is None:
+    val, loss = m.column("val_loss"), m.column("loss")
+    latest = None if val is None or loss is None else overfitting(
+        m.in_segment(val), m.in_segment(loss), points=t.overfit_points)
+    if latest is None:
         return []
-    rows = np.flatnonzero(np.isfinite(val))
-    k = t.overfit_points
-    if rows.size < k + 1:
-        return []
-    tail = rows[-(k + 1):]
-    rising = bool(np.all(np.diff(val[tail]) > 0))
-    train = loss[tail]
-    falling = bool(np.isfinite(train[[0, -1]]).all() and train[-1] < train[0])
-    if not (rising and falling):
-        return []
-    return [_warn("warning", f"Overfitting: validation loss rose over the last {k} points "
-                  f"(to {_fmt(float(val[tail[-1]]))}) while the training loss fell.")]
+    return [_warn("warning", f"Overfitting: validation loss rose over the last {t.overfit_points} "
+                  f"points (to {_fmt(latest)}) while the training loss fell{_since(m)}.")]
 
 
 def _gradients(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
+    logged = state.logged_nonfinite("grad_norm", m.rank)
     grad = m.column("grad_norm")
-    if grad is None:
+    finite_rows = np.empty(0, dtype=np.intp) if grad is None else np.flatnonzero(np.isfinite(grad))
+    if logged is not None and (finite_rows.size == 0
+                               or logged.last_step > int(m.steps[finite_rows[-1]])):
+        return [_warn("critical", f"Exploding gradients: grad_norm is "
+                      f"{_nonfinite_name(logged.last_value)} at step {logged.last_step:,}. "
+                      "Consider gradient clipping or a lower learning rate.")]
+    if finite_rows.size == 0 or grad is None:
         return []
-    last = float(grad[-1])
-    turned_nan = math.isnan(last) and grad.size > 1 and math.isfinite(float(grad[-2]))
-    if math.isinf(last) or turned_nan:
-        return [_warn("critical", f"Exploding gradients: grad_norm is {last} at step "
-                      f"{int(m.steps[-1]):,}.")]
-    latest = last_finite(grad)
-    if latest is None:
-        return []
+    latest = float(grad[finite_rows[-1]])
     if latest > t.grad_exploding:
         return [_warn("critical", f"Exploding gradients: grad_norm {_fmt(latest)} (above "
                       f"{t.grad_exploding:g}). Consider gradient clipping or a lower learning rate.")]
@@ -287,6 +279,22 @@ def _gradients(state: RunState, m: Columns, now: float, t: HealthThresholds) -> 
         return [_warn("warning", f"Vanishing gradients: grad_norm {latest:.2g} (below "
                       f"{t.grad_vanishing:g}).")]
     return []
+
+
+def _other_nonfinite(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
+    nf = state.nonfinite
+    logged_cols = nf["column"].to_numpy()[nf["rank"].to_numpy() == m.rank].tolist()
+    names = [n for n in dict.fromkeys(logged_cols) if n not in ("loss", "grad_norm")]
+    if not names:
+        return []
+    parts = []
+    for name in names[:3]:
+        logged = state.logged_nonfinite(name, m.rank)
+        assert logged is not None
+        parts.append(f"{name} ({logged.count:,}×, last {_nonfinite_name(logged.last_value)} at "
+                     f"step {logged.last_step:,})")
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    return [_warn("warning", f"Non-finite values logged: {', '.join(parts)}{more}.")]
 
 
 def _gpu_memory(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
@@ -308,7 +316,7 @@ def _gpu_memory(state: RunState, m: Columns, now: float, t: HealthThresholds) ->
 
 RULES: tuple[Rule, ...] = (
     _nonfinite_loss, _divergence, _plateau, _firing_rate, _capacity, _stalled, _restarts,
-    _bad_lines, _overfitting, _gradients, _gpu_memory,
+    _bad_lines, _overfitting, _gradients, _other_nonfinite, _gpu_memory,
 )
 
 
@@ -325,7 +333,10 @@ def check_health(
     """
     metrics = state.metrics_history
     frame = rank_frame(metrics, rank) if "step" in metrics.columns else pd.DataFrame({"step": []})
-    m = Columns(frame)
+    stage_steps = state.stage_events["step"].tolist()
+    start = segment_start(stage_steps, (r.step for r in state.restarts))
+    m = Columns(frame, rank=rank, start=start,
+                start_kind="stage change" if start in stage_steps else "restart")
     found: list[HealthWarning] = []
     for rule in RULES:
         found.extend(rule(state, m, now, thresholds))

@@ -278,6 +278,15 @@ def main(
     note = wide_open_note(args.host)
     if note:
         print(note, file=err)
+    files = [d for d in args.dirs if d.exists() and not d.is_dir()]
+    for d in files:
+        print(
+            f"thalia-dashboard: {d} is a file, not a directory; give the checkpoint directory "
+            "the trainer writes into (the folder that holds training_log.jsonl)",
+            file=err,
+        )
+    if files:
+        return 2
     for d in args.dirs:
         if not d.is_dir():
             print(

@@ -5,6 +5,10 @@ A record is ``(kind, fields)``: ``kind`` names the frame (``"metrics_history"``,
 column names to plain values (nested ``neuron_counts`` / ``capacity_by_region`` flattened to
 ``neuron_counts.<region>`` columns, non-finite strings and bare ``NaN``/``Infinity`` tokens read back
 as floats, numbers of metric lines as floats). ``rank`` is only present when the line has one.
+A metric record whose line explicitly logged a non-finite value (a ``"NaN"``/``"Infinity"``/
+``"-Infinity"`` string, a bare token, or a number too big for a double) also has ``_nonfinite``:
+the tuple of those column names, so the loader can tell a logged NaN from a value the line left
+out (both are NaN in a float64 column). The key is absent when every value is finite.
 
 Rules (following ``schemas/*.schema.json``): the line must be a UTF-8 JSON object; ``step`` an int
 >= 0 (a bool is not an int); ``wall_time`` a number when present; a line without ``event_type`` is
@@ -146,6 +150,7 @@ def parse_line(line: bytes) -> tuple[str, dict[str, Any]]:
 
 
 def _metric_fields(obj: dict[str, Any], fields: dict[str, Any]) -> None:
+    nonfinite: list[str] = []
     for key, value in obj.items():
         if key in _SKIP or value is None:
             continue
@@ -158,9 +163,15 @@ def _metric_fields(obj: dict[str, Any], fields: dict[str, Any]) -> None:
                 name = f"{key}.{region}"
                 if key == "neuron_counts" and (type(inner) is not int or inner < 0):
                     raise BadRecord(f"{name!r} must be an integer >= 0, got {_show(inner)}")
-                fields[name] = to_number(inner, name)
+                x = fields[name] = to_number(inner, name)
+                if x - x:  # NaN or ±inf (0.0 for every finite x)
+                    nonfinite.append(name)
         else:
-            fields[key] = to_number(value, key)
+            x = fields[key] = to_number(value, key)
+            if x - x:
+                nonfinite.append(key)
+    if nonfinite:
+        fields["_nonfinite"] = tuple(nonfinite)
 
 
 def _run_start_fields(obj: dict[str, Any], fields: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from dashboard.blockparse import MIN_BLOCK_BYTES, parse_block
 from dashboard.frames import ColumnStore, Cut
 from dashboard.linebuffer import DEFAULT_MAX_LINE_BYTES, Block, Overlong, split_lines
 from dashboard.metadata import MetadataScanner, is_metadata_name, normalise_warnings
+from dashboard.nonfinite import NonFiniteLog
 from dashboard.parse import EVENT_KINDS, BadRecord, parse_line
 from dashboard.state import BadLine, Restart, RunState
 from dashboard.tailer import Reset, Tailer
@@ -53,7 +54,9 @@ class DirectoryReader:
     shrank or was replaced, dropping what was read from it before); bad lines are counted and
     kept (last ``MAX_BAD_LINES``); resumes (steps going back within a file and rank, or a
     ``run_start`` with ``resumed_from_step``) add a :class:`Restart` and drop the abandoned
-    timeline; :meth:`state` returns an immutable snapshot of the committed data.
+    timeline; explicitly logged non-finite metric values are recorded in a
+    :class:`~dashboard.nonfinite.NonFiniteLog` under the same rules as the rows; :meth:`state`
+    returns an immutable snapshot of the committed data.
     """
 
     def __init__(
@@ -75,8 +78,10 @@ class DirectoryReader:
         self._block_parser = block_parser
         self._min_block_bytes = min_block_bytes
         self.exists = False
+        self.not_a_directory = False
         self._tailers: dict[str, tuple[int, int, Tailer]] = {}  # name -> (src, rank, tailer)
         self._stores = {name: ColumnStore(name, dedup=name == "metrics_history") for name in EVENT_KINDS.values()}
+        self._nonfinite = NonFiniteLog()
         self._metadata = MetadataScanner(self.directory, stat=stat)
         self._seq = 0
         self._last_step: dict[tuple[int, int], int] = {}
@@ -94,11 +99,13 @@ class DirectoryReader:
         self.errors = []
         try:
             names = self._listdir(self.directory)
-        except (FileNotFoundError, NotADirectoryError):
-            changed = self.exists
-            self.exists = False
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            not_dir = isinstance(exc, NotADirectoryError)
+            changed = self.exists or not_dir != self.not_a_directory
+            self.exists, self.not_a_directory = False, not_dir
             return changed
         changed = not self.exists
+        self.not_a_directory = False
         self.exists = True
         for name in sorted(names):
             rank = log_file_rank(name)
@@ -120,6 +127,7 @@ class DirectoryReader:
             self._bad(bad)
         for store in self._stores.values():
             changed = store.commit() or changed
+        self._nonfinite.commit()
         return changed or meta_changed or before != (self.bad_line_count, len(self.restarts))
 
     def _bad(self, bad: BadLine) -> None:
@@ -130,8 +138,7 @@ class DirectoryReader:
         if isinstance(item, Overlong):
             self._bad(BadLine(name, item.offset, _excerpt(item.head), item.reason))
         elif isinstance(item, Reset):
-            for store in self._stores.values():
-                store.add_cut(Cut(src, -1, self._seq, 0))
+            self._cut(Cut(src, -1, self._seq, 0))
             for key in [k for k in self._last_step if k[0] == src]:
                 del self._last_step[key]
             self._pending_resume = {k for k in self._pending_resume if k[0] != src}
@@ -150,6 +157,10 @@ class DirectoryReader:
             return False
         base = self._seq
         self._seq += parsed.lines
+        metric_rows = parsed.frames.get("metrics_history")
+        if metric_rows is not None and len(metric_rows[0]) and key in self._last_step:
+            # a block starting at the step the file is at replaces that step's earlier line
+            self._nonfinite.supersede(src, rank, int(metric_rows[1]["step"][0]), base)
         for frame, (positions, cols) in parsed.frames.items():
             n = len(positions)
             cols["rank"] = _full_int(n, rank)
@@ -184,17 +195,26 @@ class DirectoryReader:
                     self._pending_resume.discard(key)
                     when = wall if not math.isnan(wall) else self._wall_clock()
                     self.restarts.append(Restart(name, "resumed", step, when))
-                    for store in stores.values():
-                        store.add_cut(Cut(src, rank, seq, step))
+                    self._cut(Cut(src, rank, seq, step))
+                elif prev == step and kind == "metrics_history":
+                    self._nonfinite.supersede(src, rank, step, seq)
                 self._last_step[key] = step
                 pending = self._pending_reset.pop(src, None)
                 if pending is not None:
                     old = self.restarts[pending]
                     self.restarts[pending] = Restart(old.file, old.kind, step, old.wall_time)
+            nonfinite = fields.pop("_nonfinite", None)
+            if nonfinite is not None:
+                self._nonfinite.add(seq, src, rank, step, fields, nonfinite)
             fields["_seq"] = seq
             fields["_src"] = src
             stores[kind].add_row(fields)
             self._note_wall(wall)
+
+    def _cut(self, cut: Cut) -> None:
+        for store in self._stores.values():
+            store.add_cut(cut)
+        self._nonfinite.add_cut(cut)
 
     def _note_wall(self, wall: float) -> None:
         if not math.isnan(wall) and (self.max_wall_time is None or wall > self.max_wall_time):
@@ -207,9 +227,12 @@ class DirectoryReader:
         meta_time = self._metadata.latest_mtime
         times = [t for t in (self.max_wall_time, meta_time) if t is not None and not math.isnan(t)]
         snaps = {name: store.snapshot() for name, store in self._stores.items()}
+        nonfinite = self._nonfinite.snapshot(snaps["metrics_history"])
         return RunState(
             self.directory,
             self.exists,
+            not_a_directory=self.not_a_directory,
+            nonfinite=nonfinite,
             metadata=latest[1] if latest else None,
             metadata_file=latest[0] if latest else None,
             warnings=normalise_warnings(latest[1].get("warnings")) if latest else (),

@@ -66,6 +66,12 @@ class Options:
 def empty_state(state: RunState) -> bool:
     """Show a calm message when there is nothing to draw yet; True if the page should stop."""
     where = str(state.checkpoint_dir)
+    if state.not_a_directory:
+        st.error("This path is a file, not a directory. Give the checkpoint directory the trainer "
+                 "writes into (the folder holding training_log.jsonl), in the sidebar or on the "
+                 "command line.")
+        st.code(where, language=None)
+        return True
     if not state.exists:
         st.info("Waiting for the checkpoint directory to appear. Start the trainer with a "
                 "CurriculumLogger writing there; this page updates by itself.")
@@ -127,7 +133,9 @@ def metrics_now(metrics: pd.DataFrame) -> None:
         col.metric(card.label, card.value, card.delta, delta_color=card.delta_color)
 
 
-def metric_history(state: RunState, metrics: pd.DataFrame) -> None:
+def metric_history(state: RunState, metrics: pd.DataFrame, *, rank: int = 0) -> None:
+    """One tab per metric (core, then extra columns, including one whose only values were logged
+    NaN/Inf), red markers where the trainer logged a non-finite value (``state.nonfinite``)."""
     st.subheader("Metric history")
     if metrics.empty:
         return
@@ -137,12 +145,15 @@ def metric_history(state: RunState, metrics: pd.DataFrame) -> None:
                                    key="ema_weight", help="TensorBoard-style debiased EMA; 0 = off")
     names = [(c, label) for c, label in (("firing_rate", "Firing rate"), ("capacity", "Capacity"),
                                          ("performance", "Performance"), ("loss", "Loss"))]
-    names += [(c, c) for c in extra_metric_columns(metrics)]
+    nonfinite = state.nonfinite
+    logged = set(nonfinite["column"][nonfinite["rank"] == rank].tolist())
+    names += [(c, c) for c in extra_metric_columns(metrics, logged=logged)]
     tabs = st.tabs([escape_markdown(label) for _, label in names])
     for tab, (column, label) in zip(tabs, names, strict=True):
         chart = charts.metric_chart(metrics, column, title=label, log_scale=log_scale,
                                     smoothing=smoothing, restarts=state.restarts,
-                                    stage_events=state.stage_events)
+                                    stage_events=state.stage_events,
+                                    nonfinite=state.nonfinite_rows(column, rank))
         with tab:
             if chart is None:
                 st.caption("No values logged yet.")
@@ -218,9 +229,14 @@ def milestones(state: RunState) -> None:
         grid[i % len(grid)].text(f"{'✅' if ok else '❌'} {name}")
 
 
-def training_info(state: RunState, metrics: pd.DataFrame) -> None:
+def training_info(state: RunState, metrics: pd.DataFrame, *, now: float) -> None:
     st.subheader("Training information")
-    speed = speed_info(state, metrics)
+    step = int(metrics["step"].iloc[-1]) if not metrics.empty else None
+    meta_step = (state.metadata or {}).get("step")
+    if isinstance(meta_step, int) and not isinstance(meta_step, bool):
+        step = max(step or 0, meta_step)
+    status = run_status(state, step, now=now, stall_minutes=DEFAULT_THRESHOLDS.stall_minutes)
+    speed = speed_info(state, metrics, status=status.kind)
     cols = st.columns(6)
     cols[0].metric("Duration", speed.duration)
     cols[1].metric("Steps/s", speed.steps_per_s)

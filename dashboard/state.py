@@ -35,6 +35,21 @@ Frame columns (every frame is sorted by ``step``; missing values are NaN):
 
 Rows of every frame but ``metrics_history`` are not deduplicated (two regions may grow at one
 step), but the abandoned-timeline rule applies to all of them.
+
+Missing is not NaN. A metric line that does not log a field leaves NaN in that column, exactly
+like a line that logged ``"NaN"``. What the trainer explicitly logged as non-finite (the strings
+``"NaN"``/``"Infinity"``/``"-Infinity"``, bare tokens, overflowing numbers) is kept apart, under
+the same newer-line-wins and abandoned-timeline rules as the rows:
+
+``nonfinite``
+    ``step`` (int64), ``rank`` (int64), ``column`` (str: any metric column, core, extra or
+    ``capacity_by_region.<region>``), ``value`` (float64: NaN, inf or -inf); one row per
+    (step, rank, column) whose value in ``metrics_history`` was logged non-finite, sorted by step,
+    rank, column. Empty on clean runs.
+
+``state.logged_nonfinite(column, rank=None)`` summarises it (count, first and last step and
+value) and ``state.nonfinite_rows(column, rank=None)`` gives its rows of one column. Health
+checks and charts use these, never "NaN in the frame", to say that a value turned NaN/Inf.
 """
 
 from __future__ import annotations
@@ -45,9 +60,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["FRAME_COLUMNS", "BadLine", "HealthWarning", "Restart", "RunState", "Severity", "empty_frame"]
+__all__ = [
+    "FRAME_COLUMNS", "BadLine", "HealthWarning", "NonFinite", "Restart", "RunState", "Severity",
+    "empty_frame",
+]
 
 Severity = Literal["info", "warning", "critical"]
 
@@ -72,6 +91,7 @@ FRAME_COLUMNS: dict[str, dict[str, str]] = {
         "step": "int64", "wall_time": "float64", "rank": "int64", "run_id": "str",
         "resumed_from_step": "float64",
     },
+    "nonfinite": {"step": "int64", "rank": "int64", "column": "str", "value": "float64"},
 }
 
 
@@ -120,6 +140,18 @@ class HealthWarning:
     source: str = "metadata"
 
 
+@dataclass(frozen=True)
+class NonFinite:
+    """Explicitly logged non-finite values of one column (see ``nonfinite`` in the module doc):
+    how many rows, the first and last step, and the value at each (NaN, inf or -inf)."""
+
+    count: int
+    first_step: int
+    last_step: int
+    first_value: float
+    last_value: float
+
+
 FrameSource = pd.DataFrame | Callable[[], pd.DataFrame] | None
 
 
@@ -149,7 +181,8 @@ class RunState:
     """An immutable snapshot of one checkpoint directory.
 
     ``exists`` is False while the directory does not exist yet (every frame is then empty, with
-    its columns). ``metadata`` is the latest ``metadata_*.json`` by the ``step`` inside it, parsed
+    its columns); ``not_a_directory`` is True when the path exists but is a file (a user error
+    the page reports, rather than waiting for a directory to appear). ``metadata`` is the latest ``metadata_*.json`` by the ``step`` inside it, parsed
     (non-finite strings as floats), or None. ``warnings`` are that metadata's warnings,
     normalised (a plain string is severity ``"warning"``). ``bad_lines`` holds the most recent
     skipped lines (capped); ``bad_line_count`` counts all of them. ``last_update`` is the wall time
@@ -158,12 +191,13 @@ class RunState:
     error the loader hit while reading (it then kept the previous data), or None.
 
     The frames (``metrics_history``, ``growth_events``, ``consolidation_events``,
-    ``stage_events``, ``run_starts``) are given as DataFrames or zero-argument builders and are
+    ``stage_events``, ``run_starts``, and ``nonfinite``) are given as DataFrames or zero-argument builders and are
     built lazily, once (see the module docstring). Attributes cannot be reassigned.
     """
 
     checkpoint_dir: Path
     exists: bool
+    not_a_directory: bool
     metadata: dict[str, Any] | None
     metadata_file: str | None
     warnings: tuple[HealthWarning, ...]
@@ -186,6 +220,8 @@ class RunState:
         consolidation_events: FrameSource = None,
         stage_events: FrameSource = None,
         run_starts: FrameSource = None,
+        nonfinite: FrameSource = None,
+        not_a_directory: bool = False,
         metadata: dict[str, Any] | None = None,
         metadata_file: str | None = None,
         warnings: tuple[HealthWarning, ...] = (),
@@ -200,10 +236,11 @@ class RunState:
         sources = {
             "metrics_history": metrics_history, "growth_events": growth_events,
             "consolidation_events": consolidation_events, "stage_events": stage_events,
-            "run_starts": run_starts,
+            "run_starts": run_starts, "nonfinite": nonfinite,
         }
         values: dict[str, Any] = {
-            "checkpoint_dir": Path(checkpoint_dir), "exists": exists, "metadata": metadata,
+            "checkpoint_dir": Path(checkpoint_dir), "exists": exists,
+            "not_a_directory": not_a_directory, "metadata": metadata,
             "metadata_file": metadata_file, "warnings": tuple(warnings),
             "bad_lines": tuple(bad_lines), "bad_line_count": bad_line_count,
             "restarts": tuple(restarts), "last_update": last_update,
@@ -242,3 +279,27 @@ class RunState:
     @property
     def run_starts(self) -> pd.DataFrame:
         return self._frames["run_starts"].get()
+
+    @property
+    def nonfinite(self) -> pd.DataFrame:
+        return self._frames["nonfinite"].get()
+
+    def nonfinite_rows(self, column: str, rank: int | None = None) -> pd.DataFrame:
+        """The ``nonfinite`` rows of ``column`` (and ``rank``; all ranks when None)."""
+        frame = self.nonfinite
+        if frame.empty:
+            return frame
+        mask = frame["column"].to_numpy() == column
+        if rank is not None:
+            mask &= frame["rank"].to_numpy() == rank
+        return frame[mask]
+
+    def logged_nonfinite(self, column: str, rank: int | None = None) -> NonFinite | None:
+        """Summary of the explicitly logged non-finite values of ``column``, or None (none)."""
+        rows = self.nonfinite_rows(column, rank)
+        if rows.empty:
+            return None
+        steps = rows["step"].to_numpy(dtype=np.int64)
+        values = rows["value"].to_numpy(dtype=np.float64)
+        return NonFinite(len(rows), int(steps[0]), int(steps[-1]), float(values[0]),
+                         float(values[-1]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +35,7 @@ __all__ = [
     "header_facts",
     "metric_cards",
     "milestone_summary",
+    "rank_frame",
     "ranks",
     "read_log_tail",
     "run_status",
@@ -112,14 +114,24 @@ def ranks(metrics: pd.DataFrame) -> list[int]:
     return sorted(int(r) for r in np.unique(values))
 
 
-def extra_metric_columns(metrics: pd.DataFrame) -> list[str]:
-    """Further numeric columns (``lr``, ``grad_norm``, ...) with at least one logged value."""
+def rank_frame(metrics: pd.DataFrame, rank: int = 0) -> pd.DataFrame:
+    """The rows of one rank (the whole frame, not a copy, when every row is of that rank or it
+    has no ``rank`` column)."""
+    if "rank" not in metrics.columns or metrics.empty:
+        return metrics
+    mask = metrics["rank"].to_numpy() == rank
+    return metrics if mask.all() else metrics[mask]
+
+
+def extra_metric_columns(metrics: pd.DataFrame, *, logged: Collection[str] = ()) -> list[str]:
+    """Further numeric columns (``lr``, ``grad_norm``, ...) with at least one logged value: a
+    number, or (named in ``logged``) a value the trainer logged as NaN/Inf."""
     out = []
     for c in metrics.columns:
         name = str(c)
         if name in _NOT_EXTRA or name.startswith(("neuron_counts.", "capacity_by_region.")):
             continue
-        if pd.api.types.is_numeric_dtype(metrics[c]) and metrics[c].notna().any():
+        if pd.api.types.is_numeric_dtype(metrics[c]) and (name in logged or metrics[c].notna().any()):
             out.append(name)
     return out
 
@@ -220,17 +232,21 @@ def run_status(
 
 @dataclass(frozen=True)
 class SpeedInfo:
-    """Run duration, recent speed and (when ``total_steps`` is known) the time left."""
+    """Run duration, recent speed and the time left: an ETA while running with ``total_steps``
+    known, ``"done"`` once finished, ``"—"`` otherwise (stalled, waiting, total unknown)."""
 
     duration: str
     steps_per_s: str
     eta: str
 
 
-def speed_info(state: RunState, metrics: pd.DataFrame, *, window: int = 200) -> SpeedInfo:
-    """Duration from the first to the newest line, speed over the last ``window`` metric rows."""
+def speed_info(
+    state: RunState, metrics: pd.DataFrame, *, window: int = 200, status: str = "running",
+) -> SpeedInfo:
+    """Duration from the first to the newest line, speed over the last ``window`` metric rows;
+    ``status`` is the :class:`RunStatus` kind (no ETA unless ``"running"``)."""
     if metrics.empty or "wall_time" not in metrics.columns:
-        return SpeedInfo("—", "—", "—")
+        return SpeedInfo("—", "—", "done" if status == "finished" else "—")
     wall = metrics["wall_time"].to_numpy(dtype=np.float64, na_value=np.nan)
     step = metrics["step"].to_numpy(dtype=np.int64)
     known = np.isfinite(wall).any()
@@ -241,8 +257,8 @@ def speed_info(state: RunState, metrics: pd.DataFrame, *, window: int = 200) -> 
     if tail_w.size >= 2 and math.isfinite(tail_w[0]) and tail_w[-1] > tail_w[0]:
         rate = float(tail_s[-1] - tail_s[0]) / float(tail_w[-1] - tail_w[0])
     total = (state.metadata or {}).get("total_steps")
-    eta = "—"
-    if isinstance(total, int | float) and rate > 0:
+    eta = "done" if status == "finished" else "—"
+    if status == "running" and isinstance(total, int | float) and rate > 0:
         eta = format_duration(max(0.0, float(total) - float(step[-1])) / rate)
     return SpeedInfo(duration, f"{rate:,.1f}" if math.isfinite(rate) else "—", eta)
 

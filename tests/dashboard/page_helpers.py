@@ -17,7 +17,7 @@ import pandas as pd
 
 from dashboard.state import BadLine, HealthWarning, Restart, RunState
 
-__all__ = ["make_metrics", "make_state", "write_lines", "write_metadata"]
+__all__ = ["logged_nonfinite", "make_metrics", "make_state", "write_lines", "write_metadata"]
 
 
 def make_metrics(n: int = 10, **columns: Any) -> pd.DataFrame:
@@ -34,6 +34,23 @@ def make_metrics(n: int = 10, **columns: Any) -> pd.DataFrame:
     for key, value in columns.items():
         data[key] = np.asarray(value, dtype=np.float64) if not np.isscalar(value) else np.full(n, value)
     return pd.DataFrame(data)
+
+
+def logged_nonfinite(metrics: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """A ``nonfinite`` frame saying that every NaN/±Inf of ``columns`` in ``metrics`` was logged
+    explicitly (what the loader records for a line with ``"loss": "NaN"``); other NaNs of the
+    frame then read as "not logged on that line"."""
+    parts = []
+    for column in columns:
+        values = metrics[column].to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values)
+        parts.append(pd.DataFrame({
+            "step": metrics["step"].to_numpy(dtype=np.int64)[bad],
+            "rank": metrics["rank"].to_numpy(dtype=np.int64)[bad],
+            "column": pd.Series([column] * int(bad.sum()), dtype="str"),
+            "value": values[bad]}))
+    frame = pd.concat(parts, ignore_index=True)
+    return frame.sort_values(["step", "rank", "column"], kind="stable", ignore_index=True)
 
 
 def make_state(

@@ -1,17 +1,17 @@
-"""Shared helpers for the reader-side tests: raw JSON-line fixtures and a thread-leak check."""
+"""Shared helpers for the reader-side tests: raw JSON-line fixtures and frame comparison.
+
+Leaked threads are caught suite-wide by ``tests/conftest.py``."""
 
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
-import pytest
 
 REGIONS = ("cortex", "hippocampus")
-FRAMES = ("metrics_history", "growth_events", "consolidation_events", "stage_events", "run_starts")
+FRAMES = ("metrics_history", "growth_events", "consolidation_events", "stage_events", "run_starts",
+          "nonfinite")
 
 
 def line(obj: Any) -> bytes:
@@ -52,11 +52,3 @@ def frames_of(state: Any) -> dict[str, pd.DataFrame]:
 def assert_same_frames(a: Any, b: Any) -> None:
     for name, frame in frames_of(a).items():
         pd.testing.assert_frame_equal(frame.reset_index(drop=True), getattr(b, name).reset_index(drop=True), obj=name)
-
-
-@pytest.fixture
-def no_leaked_threads() -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-    assert not leaked, f"threads leaked: {leaked}"

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from page_helpers import make_metrics
+from page_helpers import logged_nonfinite, make_metrics
 
 from dashboard import charts
 from dashboard.state import Restart
@@ -36,7 +36,9 @@ def test_metric_chart_downsamples_and_marks_nan() -> None:
     loss = np.linspace(3, 1, n)
     loss[150_000] = 40.0
     loss[190_000:190_010] = math.nan
-    chart = charts.metric_chart(make_metrics(n, loss=loss), "loss", title="Loss")
+    metrics = make_metrics(n, loss=loss)
+    chart = charts.metric_chart(metrics, "loss", title="Loss",
+                                nonfinite=logged_nonfinite(metrics, "loss"))
     assert chart is not None
     sizes = sorted(len(rows) for rows in datasets(chart).values())
     assert max(sizes) <= 5000 and 10 in sizes
@@ -161,7 +163,8 @@ def _all_builders() -> list[Any]:
                            "duration_steps": [3, 4]})
     restart = Restart("training_log.jsonl", "resumed", 300, 0.0)
     return [
-        charts.metric_chart(metrics, "loss", restarts=[restart], stage_events=stages),
+        charts.metric_chart(metrics, "loss", restarts=[restart], stage_events=stages,
+                            nonfinite=logged_nonfinite(metrics, "loss")),
         charts.metric_chart(metrics, "loss", smoothing=0.6, log_scale=True),
         charts.neuron_count_chart(metrics), charts.capacity_by_region_chart(metrics),
         charts.consolidation_chart(events), charts.gpu_memory_chart(metrics),

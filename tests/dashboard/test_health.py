@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from page_helpers import make_metrics, make_state
+from page_helpers import logged_nonfinite, make_metrics, make_state
 
 from dashboard.health import DEFAULT_THRESHOLDS, HealthThresholds, check_health
 from dashboard.state import BadLine, Restart, RunState
@@ -36,12 +36,37 @@ improving = np.linspace(3, 1, 400)
 val_up = np.r_[np.full(6, np.nan), [0.5, 0.6, 0.7, 0.8]]
 val_sparse_nan = np.r_[[1e-3], np.full(9, np.nan)]
 grad_nan = np.r_[np.full(9, 1.0), [math.nan]]
+grad_recovered = np.r_[np.full(5, 1.0), [math.inf], np.full(4, 1.0)]
+val_nan = np.r_[np.full(7, 0.5), [math.nan, 0.4, math.nan]]
+
+
+def logged(metrics: pd.DataFrame, *columns: str, **kwargs: Any) -> RunState:
+    """A state whose NaN/±Inf in ``columns`` were explicitly logged (the rest: not logged)."""
+    return make_state(metrics, nonfinite=logged_nonfinite(metrics, *columns), **kwargs)
+
+
+def stages(*steps: int) -> pd.DataFrame:
+    """A stage_events frame with a stage change at each of ``steps``."""
+    n = len(steps)
+    return pd.DataFrame({"step": np.asarray(steps, dtype=np.int64), "wall_time": np.zeros(n),
+                         "rank": np.zeros(n, dtype=np.int64), "stage": np.arange(n, dtype=np.int64),
+                         "name": pd.Series([f"s{i}" for i in range(n)], dtype="str")})
+
+
+# Curriculum runs: steps 0, 100, ... (make_metrics); a stage change at row 40 = step 4,000.
+easy_then_hard = np.r_[np.linspace(0.05, 0.04, 40), np.linspace(1.0, 0.6, 40)]  # 25× jump, falls
+rise_in_stage = np.r_[np.linspace(0.05, 0.04, 40), np.full(30, 1.0), [12.0]]  # 12× within stage 1
+plateau_across = np.r_[np.linspace(3, 0.1, 400), np.linspace(2.0, 1.0, 300)]  # best was stage 0
+plateau_in_stage = np.r_[np.linspace(3, 0.1, 100), np.linspace(2.0, 1.0, 200), np.full(200, 1.2)]
+short_stage = np.r_[np.full(40, 1.0), [1.0, 1.0, 30.0]]  # 3 points into the new stage: no verdict
 
 CASES = [
     Case("healthy", make_state(make_metrics(10)), None),
-    Case("nan-loss", make_state(make_metrics(10, loss=nan_loss)), "critical",
+    Case("nan-loss", logged(make_metrics(10, loss=nan_loss), "loss"), "critical",
          ("NaN", "step 600", "4 non-finite")),
-    Case("inf-loss", make_state(make_metrics(10, loss=inf_loss)), "critical", ("infinite", "step 800")),
+    Case("inf-loss", logged(make_metrics(10, loss=inf_loss), "loss"), "critical",
+         ("infinite", "step 800")),
+    Case("loss-not-logged-is-no-nan", make_state(make_metrics(10, loss=nan_loss)), None),
     Case("divergence", make_state(make_metrics(21, loss=diverged)), "critical", ("diverging", "50")),
     Case("no-divergence-at-9x", make_state(make_metrics(21, loss=np.r_[np.full(20, 1.0), [9.0]])), None),
     Case("plateau", make_state(make_metrics(400, loss=plateau)), "warning", ("plateau", "200")),
@@ -67,11 +92,32 @@ CASES = [
     Case("val-falling", make_state(make_metrics(10, val_loss=np.linspace(1, 0.5, 10))), None),
     Case("vanishing", make_state(make_metrics(10, grad_norm=1e-9)), "warning", ("Vanishing",)),
     Case("exploding", make_state(make_metrics(10, grad_norm=5e3)), "critical", ("Exploding", "5000")),
-    Case("grad-nan", make_state(make_metrics(10, grad_norm=grad_nan)), "critical", ("nan", "step 900")),
+    Case("grad-nan", logged(make_metrics(10, grad_norm=grad_nan), "grad_norm"), "critical",
+         ("Exploding", "NaN", "step 900")),
+    Case("grad-missing-on-last-line", make_state(make_metrics(10, grad_norm=grad_nan)), None),
+    Case("grad-inf-then-finite", logged(make_metrics(10, grad_norm=grad_recovered), "grad_norm"),
+         None),
     Case("grad-sparse", make_state(make_metrics(10, grad_norm=val_sparse_nan)), None),
+    Case("val-loss-logged-nan", logged(make_metrics(10, val_loss=val_nan), "val_loss"), "warning",
+         ("Non-finite values logged", "val_loss (2×, last NaN at step 900)")),
+    Case("val-loss-missing", make_state(make_metrics(10, val_loss=val_nan)), None),
     Case("gpu", make_state(make_metrics(10, gpu_mem_bytes=7.9e9, gpu_mem_total_bytes=8e9)),
          "warning", ("99%", "GPU memory")),
     Case("gpu-ok", make_state(make_metrics(10, gpu_mem_bytes=4e9, gpu_mem_total_bytes=8e9)), None),
+    Case("stage-jump-then-falling", make_state(make_metrics(80, loss=easy_then_hard),
+                                               stage_events=stages(0, 4000)), None),
+    Case("stage-jump-without-stage-events", make_state(make_metrics(80, loss=easy_then_hard)),
+         "critical", ("diverging",)),
+    Case("rise-within-a-stage", make_state(make_metrics(71, loss=rise_in_stage),
+                                           stage_events=stages(0, 4000)),
+         "critical", ("diverging", "12 is 12.0×", "since the stage change at step 4,000")),
+    Case("short-stage-no-verdict", make_state(make_metrics(43, loss=short_stage),
+                                              stage_events=stages(0, 4000)), None),
+    Case("plateau-across-stage-boundary", make_state(make_metrics(700, loss=plateau_across),
+                                                     stage_events=stages(0, 40_000)), None),
+    Case("plateau-within-stage", make_state(make_metrics(500, loss=plateau_in_stage),
+                                            stage_events=stages(0, 10_000)),
+         "warning", ("plateau", "200 points", "since the stage change at step 10,000")),
     Case("custom-band", make_state(make_metrics(10, firing_rate=0.1)), "warning", ("above",),
          {"thresholds": HealthThresholds(firing_rate_high=0.05)}),
 ]
@@ -91,10 +137,20 @@ def test_rule(case: Case) -> None:
         assert text in warning.message
 
 
+def test_segment_starts_at_the_latest_restart() -> None:
+    restart = Restart("training_log.jsonl", "resumed", 4000, NOW - 5)
+    found = check_health(make_state(make_metrics(71, loss=rise_in_stage), restarts=(restart,)),
+                         now=NOW)
+    assert [w.severity for w in found] == ["critical", "info"]
+    assert "since the restart at step 4,000" in found[0].message
+    easy = make_state(make_metrics(80, loss=easy_then_hard), restarts=(restart,))
+    assert [w.severity for w in check_health(easy, now=NOW)] == ["info"]
+
+
 def test_critical_first_and_rank_filter() -> None:
     metrics = make_metrics(10, firing_rate=0.001, loss=nan_loss)
     other = make_metrics(10).assign(rank=1)
-    both = make_state(pd.concat([metrics, other], ignore_index=True).sort_values("step"))
+    both = logged(pd.concat([metrics, other], ignore_index=True).sort_values("step"), "loss")
     severities = [w.severity for w in check_health(both, now=NOW)]
     assert severities == ["critical", "warning"]
     assert check_health(both, now=NOW, rank=1) == []

@@ -210,6 +210,16 @@ def test_main_without_the_page_file_says_how_to_fix_it(tmp_path: Path):
     assert "pip install" in err.getvalue()
 
 
+def test_main_rejects_a_file_given_as_directory(tmp_path: Path):
+    log = tmp_path / "training_log.jsonl"
+    log.write_text("{}\n")
+    err = io.StringIO()
+    code = main_quiet([str(tmp_path), str(log)], app_path=launcher.APP_PATH, stderr=err)
+    assert code == 2  # before any server starts
+    text = err.getvalue()
+    assert f"{log} is a file, not a directory" in text and "does not exist yet" not in text
+
+
 def main_quiet(argv: list[str], **kwargs: object) -> int:
     return launcher.main(argv, stdout=io.StringIO(), **kwargs)  # type: ignore[arg-type]
 

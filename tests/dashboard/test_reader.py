@@ -202,6 +202,8 @@ STREAM = st.lists(
     st.one_of(
         st.integers(0, 30).map(metric),
         st.integers(0, 30).map(lambda s: metric(s, lr=0.5, loss="NaN")),
+        st.integers(0, 30).map(lambda s: metric(s, grad_norm="Infinity")),
+        st.integers(0, 30).map(lambda s: f'{{"step": {s}, "loss": NaN, "lr": 0.1}}\n'.encode()),
         st.integers(0, 30).map(growth),
         st.integers(0, 30).map(consolidation),
         st.integers(0, 30).map(lambda s: run_start(s, resumed_from_step=s)),
@@ -232,25 +234,37 @@ def test_any_chunking_across_refreshes_gives_the_same_frames(tmp_path_factory: p
     assert [(r.kind, r.step) for r in state.restarts] == [(r.kind, r.step) for r in expected.restarts]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(lines=st.lists(st.one_of(
     st.integers(0, 50).map(metric),
     st.integers(0, 50).map(lambda s: metric(s, extra_count=3)),
+    st.integers(0, 50).map(lambda s: metric(s, grad_norm=0.5)),
     st.integers(0, 50).map(growth),
     st.integers(0, 50).map(consolidation),
     st.integers(0, 50).map(lambda s: line({"step": s, "loss": 0.5})),
     st.integers(0, 50).map(lambda s: metric(s, loss="NaN")),
-    st.sampled_from([b"{broken\n", b"\n", b'{"step": 1, "flag": true}\n', b'{"step": 2, "rank": 1}\n']),
-), min_size=1, max_size=30))
-def test_block_parser_agrees_with_the_line_parser(lines: list[bytes]) -> None:
+    st.integers(0, 50).map(lambda s: metric(s, grad_norm="-Infinity", lr="NaN")),
+    st.integers(0, 50).map(lambda s: f'{{"step": {s}, "grad_norm": NaN}}\n'.encode()),
+    st.integers(0, 50).map(lambda s: run_start(s, resumed_from_step=s)),
+    st.sampled_from([b"{broken\n", b"\n", b'{"step": 1, "flag": true}\n', b'{"step": 2, "rank": 1}\n',
+                     b'{"step": 3, "loss": Inf}\n']),
+), min_size=1, max_size=30), cuts=st.lists(st.integers(0, 30), max_size=4))
+def test_block_parser_agrees_with_the_line_parser(lines: list[bytes], cuts: list[int]) -> None:
+    """Same frames and the same ``nonfinite`` record whichever path reads a block: the lines
+    arrive in a few updates (cut at line boundaries), so clean blocks take the pyarrow path and
+    blocks with a non-finite value, a bad line or a step going back fall back line by line."""
     from tempfile import TemporaryDirectory
 
+    points = sorted({c % (len(lines) + 1) for c in cuts})
     with TemporaryDirectory() as tmp:
-        Path(tmp, "training_log.jsonl").write_bytes(b"".join(lines))
+        log = Path(tmp, "training_log.jsonl")
+        log.write_bytes(b"")
         fast = DirectoryReader(tmp, min_block_bytes=0, wall_clock=lambda: 1.0)
         slow = DirectoryReader(tmp, block_parser=None, wall_clock=lambda: 1.0)
-        fast.update()
-        slow.update()
+        for a, b in zip([0, *points], [*points, len(lines)], strict=True):
+            append(log, b"".join(lines[a:b]))
+            fast.update()
+            slow.update()
         assert_same_frames(fast.state(1), slow.state(1))
         assert fast.bad_line_count == slow.bad_line_count
         assert fast.restarts == slow.restarts

@@ -8,14 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from reader_helpers import line, metric, no_leaked_threads  # noqa: F401
+from reader_helpers import line, metric
 from watchdog.events import FileModifiedEvent, FileOpenedEvent
 
 import dashboard
 from dashboard import RunWatcher
 from dashboard.watcher import _DirtyHandler
-
-pytestmark = pytest.mark.usefixtures("no_leaked_threads")
 
 
 class Clock:
