@@ -34,20 +34,6 @@ _dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
 _isfinite = math.isfinite
 _modules = sys.modules
-_NO_FIELDS: Mapping[str, int] = {}
-
-
-def _cuda_fields() -> Mapping[str, int]:
-    """:func:`gpu_memory_fields`, skipped outright while ``torch.cuda`` is not initialised.
-
-    The default GPU hook, called on each metric line once torch is loaded. Reading the
-    ``torch.cuda._initialized`` flag first (``torch.cuda.is_initialized()`` is that flag and a
-    bad-fork test) saves a CPU run the full call; where a torch lacks the flag, the call decides.
-    """
-    cuda = _modules.get("torch.cuda")
-    if cuda is None or not getattr(cuda, "_initialized", True):
-        return _NO_FIELDS
-    return gpu_memory_fields()
 
 
 class LoggerClosedError(RuntimeError):
@@ -78,8 +64,10 @@ class CurriculumLogger:
     With ``capture_gpu_memory=True`` (the default) metric lines get ``gpu_mem_bytes`` and
     ``gpu_mem_total_bytes`` while this process uses CUDA (``torch_support.gpu_memory_fields``),
     unless the caller passed ``gpu_mem_bytes``; without torch loaded the check is one dict
-    lookup, and the logger never imports torch. A callable instead of True is used in place of
-    ``gpu_memory_fields`` (a seam for tests).
+    lookup, with torch but no CUDA one more read of ``torch.cuda._initialized`` (the flag
+    ``torch.cuda.is_initialized()`` tests; without it, the full call decides), and the logger
+    never imports torch. A callable instead of True is called on every metric line while torch
+    is loaded, in place of ``gpu_memory_fields`` (a seam for tests).
 
     Seams (keyword-only): ``clock`` gives ``wall_time`` (Unix seconds), ``rank`` overrides
     detection, ``console_stream`` is the fallback console, ``background_flush`` runs the daemon
@@ -116,7 +104,7 @@ class CurriculumLogger:
         self._closed = True  # until everything below has been opened
         self._clock = clock
         self._fsync_metadata = fsync_metadata
-        gpu = _cuda_fields if capture_gpu_memory is True else capture_gpu_memory
+        gpu = gpu_memory_fields if capture_gpu_memory is True else capture_gpu_memory
         self._gpu_fields = gpu or None
         self.plan = plan_for_rank(detect_rank() if rank is None else rank, per_rank=per_rank)
         self.rank = self.plan.rank
@@ -215,10 +203,11 @@ class CurriculumLogger:
         if more:
             events.metric_extras(rec, more)
         gpu = self._gpu_fields
-        if gpu is not None and "torch" in _modules and "gpu_mem_bytes" not in more:
-            fields = gpu()
-            if fields:
-                rec.update(fields)
+        if gpu is not None and "torch" in _modules and "gpu_mem_bytes" not in more and (
+            gpu is not gpu_memory_fields  # a caller's hook is always asked; ours only when
+            or getattr(_modules.get("torch.cuda"), "_initialized", True)  # CUDA is initialised
+        ):
+            rec.update(gpu())
         if self._rank_field is not None:
             rec["rank"] = self._rank_field
         try:
