@@ -2,8 +2,8 @@
 
 ``check_health(state, now=...)`` looks at one :class:`~dashboard.state.RunState` and returns the
 problems a researcher would want to see first, as :class:`~dashboard.state.HealthWarning` with
-``source="health"``. Every threshold lives in :class:`HealthThresholds` (documented there); the
-page merges these with the metadata's own warnings (``state.warnings``).
+``source="health"``. Every threshold lives in :class:`HealthThresholds` (documented there, in
+:mod:`dashboard.healthbase` with the :class:`Columns` the rules share); the page merges these with the metadata's own warnings (``state.warnings``).
 
 Rules (one function each, in the order the page shows them):
 
@@ -11,10 +11,10 @@ Rules (one function each, in the order the page shows them):
 rule                      severity    trigger
 ========================  ==========  ====================================================
 non-finite loss           critical    a logged NaN/±Inf ``loss`` (names the first step)
-loss divergence           critical    latest loss > ``divergence_factor`` × the early level
-                                      of the current segment (see below)
-plateau                   warning     best loss of the segment's last ``plateau_points``
-                                      not better than its best before them
+loss divergence           critical    recent loss level > ``divergence_factor`` × the early
+                                      level of the current segment (see below)
+plateau                   warning     best (smoothed) loss of the segment's last
+                                      ``plateau_points`` not better than its best before
 firing rate band          warning     latest firing rate outside the healthy band
 capacity saturation       warning     latest capacity, overall or per region, > max
 trainer stalled           warning     no new line for > ``stall_minutes`` and not finished
@@ -44,59 +44,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from dashboard.downsample import last_finite
+from dashboard.healthbase import DEFAULT_THRESHOLDS, Columns, HealthThresholds
 from dashboard.lossrules import divergence, overfitting, plateau, segment_start
 from dashboard.state import HealthWarning, RunState, Severity
 from dashboard.summary import rank_frame, run_status
 
 __all__ = ["DEFAULT_THRESHOLDS", "Columns", "HealthThresholds", "check_health", "rank_frame"]
 
-
-@dataclass(frozen=True)
-class HealthThresholds:
-    """Every threshold of the health checks, in one place.
-
-    * ``divergence_factor`` — loss divergence when the latest finite loss exceeds this many times
-      the early level: the median of the first ``early_points`` finite losses of the current
-      segment (since the latest stage change or restart); fewer than ``min_points`` finite
-      losses in the segment (or a level that is not positive): no verdict.
-    * ``plateau_points`` — plateau when the best (lowest) loss of the segment's last
-      ``plateau_points`` finite points is not lower than the segment's best before them by more
-      than ``plateau_min_gain`` (relative). Needs ``2 × plateau_points`` finite points in the
-      segment.
-    * ``firing_rate_low`` / ``firing_rate_high`` — the healthy band of the latest firing rate
-      (below: dead network, above: epileptic activity).
-    * ``capacity_max`` — saturation when the latest overall or per-region capacity exceeds it.
-    * ``stall_minutes`` — the trainer counts as stalled after this long without a new line.
-    * ``overfit_points`` — overfitting when ``val_loss`` rose over each of its last k points while
-      the loss at those rows fell.
-    * ``grad_vanishing`` / ``grad_exploding`` — bounds of a healthy latest ``grad_norm``.
-    * ``gpu_mem_fraction`` — GPU memory warning above this fraction of the total.
-    """
-
-    divergence_factor: float = 10.0
-    early_points: int = 20
-    min_points: int = 10
-    plateau_points: int = 200
-    plateau_min_gain: float = 1e-3
-    firing_rate_low: float = 0.01
-    firing_rate_high: float = 0.5
-    capacity_max: float = 0.95
-    stall_minutes: float = 10.0
-    overfit_points: int = 3
-    grad_vanishing: float = 1e-7
-    grad_exploding: float = 1e3
-    gpu_mem_fraction: float = 0.95
-
-
-DEFAULT_THRESHOLDS = HealthThresholds()
-
-Rule = Callable[[RunState, "Columns", float, HealthThresholds], list[HealthWarning]]
+Rule = Callable[[RunState, Columns, float, HealthThresholds], list[HealthWarning]]
 
 
 def _warn(severity: Severity, message: str) -> HealthWarning:
@@ -105,45 +65,6 @@ def _warn(severity: Severity, message: str) -> HealthWarning:
 
 def _fmt(value: float) -> str:
     return f"{value:.4g}"
-
-
-class Columns:
-    """The metric rows of one ``rank`` that the rules look at, as float64 numpy arrays converted
-    once and shared by every rule (a 1M-row column is read once per page run, not once per rule).
-    ``start`` is the first step of the current segment (see the module docstring)."""
-
-    def __init__(self, frame: pd.DataFrame, *, rank: int = 0, start: int = 0,
-                 start_kind: str = "stage change") -> None:
-        self.frame = frame
-        self.rank = rank
-        self.start, self.start_kind = start, start_kind
-        self.names = [str(c) for c in frame.columns]
-        self._values: dict[str, np.ndarray | None] = {}
-
-    @property
-    def steps(self) -> np.ndarray:
-        return self.frame["step"].to_numpy(dtype=np.int64)
-
-    def column(self, name: str) -> np.ndarray | None:
-        """The column as float64, or None when absent or without one logged (non-NaN) value."""
-        if name not in self._values:
-            values = None
-            if name in self.frame.columns:
-                values = self.frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
-                if not (values.size and (not math.isnan(values[-1]) or (~np.isnan(values)).any())):
-                    values = None
-            self._values[name] = values
-        return self._values[name]
-
-    def in_segment(self, values: np.ndarray) -> np.ndarray:
-        """The rows of ``values`` (a column) in the current segment."""
-        return values[int(np.searchsorted(self.steps, self.start, side="left")):]
-
-    def segment(self, name: str) -> np.ndarray:
-        """The finite values of the column in the current segment, in order (empty if absent)."""
-        values = self.column(name)
-        values = np.empty(0) if values is None else self.in_segment(values)
-        return values[np.isfinite(values)]
 
 
 def _nonfinite_name(value: float) -> str:
@@ -164,8 +85,8 @@ def _since(m: Columns) -> str:
 
 
 def _divergence(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
-    found = divergence(m.segment("loss"), factor=t.divergence_factor,
-                       early_points=t.early_points, min_points=t.min_points)
+    found = divergence(m.segment("loss"), factor=t.divergence_factor, early_points=t.early_points,
+                       min_points=t.min_points, recent_points=t.recent_points)
     if found is None:
         return []
     latest, early = found
@@ -175,7 +96,8 @@ def _divergence(state: RunState, m: Columns, now: float, t: HealthThresholds) ->
 
 def _plateau(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
     w = t.plateau_points
-    best = plateau(m.segment("loss"), window=w, min_gain=t.plateau_min_gain)
+    best = plateau(m.segment("loss"), window=w, min_gain=t.plateau_min_gain,
+                   smoothing=t.plateau_smoothing)
     if best is None:
         return []
     return [_warn("warning", f"Loss has plateaued: no improvement on its best {_fmt(best)} "

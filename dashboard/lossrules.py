@@ -33,36 +33,47 @@ def segment_start(stage_steps: Iterable[int], restart_steps: Iterable[int | None
 
 
 def divergence(
-    losses: np.ndarray, *, factor: float, early_points: int, min_points: int,
+    losses: np.ndarray, *, factor: float, early_points: int, min_points: int, recent_points: int = 1,
 ) -> tuple[float, float] | None:
-    """``(latest, early level)`` when the segment's latest loss exceeds ``factor`` × its early
-    level, else None.
+    """``(recent level, early level)`` when the segment's recent level exceeds ``factor`` × its
+    early level, else None.
 
     ``losses`` are the finite losses of the segment, in step order. The early level is the median
-    of the first ``early_points`` of them; fewer than ``min_points`` (or a level that is not
-    positive, where a ratio means nothing) gives no verdict.
+    of the first ``early_points`` of them, the recent level the median of the last
+    ``recent_points`` (so one noisy batch is no divergence; a loss that stays up is). Fewer than
+    ``min_points`` losses (or an early level that is not positive, where a ratio means nothing)
+    gives no verdict.
     """
     if losses.size < max(min_points, 2):
         return None
     early = float(np.median(losses[:early_points]))
-    latest = float(losses[-1])
-    if early <= 0 or latest <= factor * early:
+    recent = float(np.median(losses[-max(recent_points, 1):]))
+    if early <= 0 or recent <= factor * early:
         return None
-    return latest, early
+    return recent, early
 
 
-def plateau(losses: np.ndarray, *, window: int, min_gain: float) -> float | None:
-    """The best loss before the last ``window`` points when those points did not improve on it
-    by more than ``min_gain`` (relative), else None.
+def plateau(
+    losses: np.ndarray, *, window: int, min_gain: float, smoothing: int = 1,
+) -> float | None:
+    """The best smoothed loss before the last ``window`` points when those points did not improve
+    on it by more than ``min_gain`` (relative), else None.
 
-    ``losses`` are the finite losses of the segment, in step order; fewer than ``2 × window`` of
-    them (a segment too young to have a "before") gives no verdict.
+    ``losses`` are the finite losses of the segment, in step order. "Best" is the lowest running
+    mean over ``smoothing`` consecutive points (one lucky batch is not a level the run reached).
+    Fewer than ``2 × window`` losses (a segment too young to have a "before") gives no verdict.
     """
-    if window < 1 or losses.size < 2 * window:
+    k = max(smoothing, 1)
+    if window < 1 or losses.size < 2 * window or losses.size < window + k:
         return None
-    best_before = float(losses[:-window].min())
-    best_recent = float(losses[-window:].min())
-    if best_recent < best_before - abs(best_before) * min_gain:
+    sums = np.cumsum(np.r_[0.0, losses])
+    level = (sums[k:] - sums[:-k]) / k  # level[i] = mean(losses[i:i + k])
+    split = losses.size - window  # windows starting at or after it lie in the last ``window``
+    before, recent = level[:split], level[split:]
+    if before.size == 0 or recent.size == 0:
+        return None
+    best_before = float(before.min())
+    if float(recent.min()) < best_before - abs(best_before) * min_gain:
         return None
     return best_before
 

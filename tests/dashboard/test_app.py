@@ -185,12 +185,14 @@ def test_rank_selector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert metrics(at)["Loss"][0] == "2.5"
 
 
-@pytest.mark.parametrize(("minutes_ago", "total_steps", "badge", "warning"), [
-    (47, None, None, "Run stalled — no new data for 47 min."),
-    (47, 900, ":blue-badge[:material/check_circle: Finished]", None),  # done: not stalled
+@pytest.mark.parametrize(("minutes_ago", "total_steps", "badge", "warning", "eta"), [
+    (47, None, None, "Run stalled — no new data for 47 min.", "—"),
+    (47, 5000, None, "Run stalled — no new data for 47 min.", "—"),  # stalled: no ETA
+    (47, 900, ":blue-badge[:material/check_circle: Finished]", None, "done"),  # not "0 s"
 ])
 def test_header_run_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, minutes_ago: int,
-                           total_steps: int | None, badge: str | None, warning: str | None) -> None:
+                           total_steps: int | None, badge: str | None, warning: str | None,
+                           eta: str) -> None:
     then = time.time() - minutes_ago * 60
     write_lines(tmp_path / "training_log.jsonl", [
         {"event_type": "metric", "step": s, "wall_time": then - 900 + s, "firing_rate": 0.1,
@@ -203,3 +205,28 @@ def test_header_run_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, minu
     assert badges == ([badge] if badge else [])
     stalled = [w for w in alerts(at)["warning"] if "no new data" in w]
     assert (stalled[0].startswith(warning) if warning else not stalled), stalled
+    assert metrics(at)["ETA"][0] == eta
+
+
+def test_a_file_is_not_a_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "training_log.jsonl"
+    write_lines(log, [metric_line(0, 1.0)])
+    at = run_page(log, monkeypatch)
+    shown = alerts(at)
+    assert "This path is a file, not a directory" in shown["error"][0]
+    assert not any("Waiting for the checkpoint directory" in i for i in shown["info"])
+    assert at.code[0].value == str(log)
+
+
+def test_missing_grad_norm_is_no_alarm_a_logged_nan_is(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real trainer's last metric line had no grad_norm: no "exploding gradients" for that."""
+    lines = [metric_line(s, 1.0 - s / 10_000, grad_norm=0.5) for s in range(0, 1000, 100)]
+    lines.append(metric_line(1000, 0.9))  # no grad_norm on the final line
+    write_lines(tmp_path / "training_log.jsonl", lines)
+    at = run_page(tmp_path, monkeypatch)
+    assert alerts(at)["error"] == []
+    assert "grad\\_norm" in [t.label for t in at.tabs]
+    write_lines(tmp_path / "training_log.jsonl", [metric_line(1100, 0.8, grad_norm=float("nan"))])
+    at = run_page(tmp_path, monkeypatch)
+    assert [e for e in alerts(at)["error"] if "grad" in e and "NaN at step 1,100" in e], alerts(at)

@@ -12,6 +12,7 @@ import pytest
 from page_helpers import logged_nonfinite, make_metrics, make_state
 
 from dashboard.health import DEFAULT_THRESHOLDS, HealthThresholds, check_health
+from dashboard.lossrules import segment_start
 from dashboard.state import BadLine, Restart, RunState
 
 NOW = 1_700_000_100.0
@@ -30,7 +31,11 @@ nan_loss = np.linspace(2.0, 1.0, 10)
 nan_loss[6:] = math.nan
 inf_loss = np.linspace(2.0, 1.0, 10)
 inf_loss[8] = math.inf
-diverged = np.r_[np.full(20, 1.0), [50.0]]
+diverged = np.r_[np.full(20, 1.0), np.full(5, 50.0)]
+one_spike = np.r_[np.full(20, 1.0), [50.0]]  # one noisy batch: the recent level is still 1
+rng = np.random.default_rng(7)
+noisy_falling = np.linspace(1.0, 0.5, 400) + rng.uniform(-0.1, 0.1, 400)
+noisy_falling[5] = 0.1  # one lucky batch early on: not a level the run reached
 plateau = np.r_[np.linspace(3, 1, 200), np.full(200, 1.2)]
 improving = np.linspace(3, 1, 400)
 val_up = np.r_[np.full(6, np.nan), [0.5, 0.6, 0.7, 0.8]]
@@ -55,7 +60,7 @@ def stages(*steps: int) -> pd.DataFrame:
 
 # Curriculum runs: steps 0, 100, ... (make_metrics); a stage change at row 40 = step 4,000.
 easy_then_hard = np.r_[np.linspace(0.05, 0.04, 40), np.linspace(1.0, 0.6, 40)]  # 25× jump, falls
-rise_in_stage = np.r_[np.linspace(0.05, 0.04, 40), np.full(30, 1.0), [12.0]]  # 12× within stage 1
+rise_in_stage = np.r_[np.linspace(0.05, 0.04, 40), np.full(30, 1.0), np.full(5, 12.0)]  # 12× in stage 1
 plateau_across = np.r_[np.linspace(3, 0.1, 400), np.linspace(2.0, 1.0, 300)]  # best was stage 0
 plateau_in_stage = np.r_[np.linspace(3, 0.1, 100), np.linspace(2.0, 1.0, 200), np.full(200, 1.2)]
 short_stage = np.r_[np.full(40, 1.0), [1.0, 1.0, 30.0]]  # 3 points into the new stage: no verdict
@@ -67,8 +72,11 @@ CASES = [
     Case("inf-loss", logged(make_metrics(10, loss=inf_loss), "loss"), "critical",
          ("infinite", "step 800")),
     Case("loss-not-logged-is-no-nan", make_state(make_metrics(10, loss=nan_loss)), None),
-    Case("divergence", make_state(make_metrics(21, loss=diverged)), "critical", ("diverging", "50")),
-    Case("no-divergence-at-9x", make_state(make_metrics(21, loss=np.r_[np.full(20, 1.0), [9.0]])), None),
+    Case("divergence", make_state(make_metrics(25, loss=diverged)), "critical", ("diverging", "50")),
+    Case("no-divergence-at-9x", make_state(make_metrics(25, loss=np.r_[np.full(20, 1.0), np.full(5, 9.0)])),
+         None),
+    Case("one-spike-is-no-divergence", make_state(make_metrics(21, loss=one_spike)), None),
+    Case("lucky-batch-is-no-best", make_state(make_metrics(400, loss=noisy_falling)), None),
     Case("plateau", make_state(make_metrics(400, loss=plateau)), "warning", ("plateau", "200")),
     Case("improving", make_state(make_metrics(400, loss=improving)), None),
     Case("dead", make_state(make_metrics(10, firing_rate=0.001)), "warning", ("0.10%", "dead")),
@@ -108,7 +116,7 @@ CASES = [
                                                stage_events=stages(0, 4000)), None),
     Case("stage-jump-without-stage-events", make_state(make_metrics(80, loss=easy_then_hard)),
          "critical", ("diverging",)),
-    Case("rise-within-a-stage", make_state(make_metrics(71, loss=rise_in_stage),
+    Case("rise-within-a-stage", make_state(make_metrics(75, loss=rise_in_stage),
                                            stage_events=stages(0, 4000)),
          "critical", ("diverging", "12 is 12.0×", "since the stage change at step 4,000")),
     Case("short-stage-no-verdict", make_state(make_metrics(43, loss=short_stage),
@@ -139,7 +147,7 @@ def test_rule(case: Case) -> None:
 
 def test_segment_starts_at_the_latest_restart() -> None:
     restart = Restart("training_log.jsonl", "resumed", 4000, NOW - 5)
-    found = check_health(make_state(make_metrics(71, loss=rise_in_stage), restarts=(restart,)),
+    found = check_health(make_state(make_metrics(75, loss=rise_in_stage), restarts=(restart,)),
                          now=NOW)
     assert [w.severity for w in found] == ["critical", "info"]
     assert "since the restart at step 4,000" in found[0].message
@@ -164,3 +172,13 @@ def test_thresholds_are_one_frozen_dataclass() -> None:
     with pytest.raises(AttributeError):
         DEFAULT_THRESHOLDS.capacity_max = 0.5  # type: ignore[misc]
     assert DEFAULT_THRESHOLDS.divergence_factor == 10.0
+
+
+@pytest.mark.parametrize(("stage_steps", "restart_steps", "start"), [
+    ([], [], 0),
+    ([0, 4000], [], 4000),
+    ([0, 4000], [6000], 6000),
+    ([0, 4000], [None, 2000], 4000),  # a restart without a step yet does not move the segment
+])
+def test_segment_start(stage_steps: list[int], restart_steps: list[int | None], start: int) -> None:
+    assert segment_start(stage_steps, restart_steps) == start

@@ -97,6 +97,10 @@ def test_milestones_and_speed() -> None:
     assert milestone_summary(None) == (0, 0, [])
     speed = speed_info(make_state(make_metrics(11)), make_metrics(11))
     assert speed.steps_per_s == "100.0" and speed.duration == "10 s"
+    total = make_state(make_metrics(11), metadata={"total_steps": 2000})
+    assert speed_info(total, make_metrics(11)).eta == "10 s"  # 1,000 steps left at 100/s
+    assert speed_info(total, make_metrics(11), status="finished").eta == "done"
+    assert speed_info(total, make_metrics(11), status="stalled").eta == "—"
 
 
 def test_log_tail_reads_only_the_end(tmp_path: Path) -> None:
