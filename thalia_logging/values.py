@@ -64,6 +64,11 @@ def _describe(x: object) -> str:
     return f"{type(x).__name__} {text}"
 
 
+_SCALAR_KINDS: dict[type, type] = {}
+"""numpy scalar types seen so far -> ``float`` or ``int``: ``float(x)`` / ``int(x)`` is then
+exactly ``x.item()``, without the isinstance chain (filled by :func:`_unwrap`)."""
+
+
 def _unwrap(name: str, x: object) -> object:
     """numpy scalar / 0-d array / one-element tensor -> the Python scalar inside, else ``x``."""
     torch = sys.modules.get("torch")
@@ -83,6 +88,8 @@ def _unwrap(name: str, x: object) -> object:
                 f"{name} is a numpy array of shape {x.shape}; log one number: reduce it first "
                 "(e.g. arr.mean()) or pass arr.item()"
             )
+        if isinstance(x, np.floating | np.integer):  # not np.bool_: it stays refused
+            _SCALAR_KINDS[type(x)] = float if isinstance(x, np.floating) else int
         return x.item()
     return x
 
@@ -102,7 +109,12 @@ def number(name: str, x: object) -> Number:
         return _float(x)  # type: ignore[arg-type]
     if t is int:
         return x  # type: ignore[return-value]
+    kind = _SCALAR_KINDS.get(t)
+    if kind is not None:  # a numpy scalar type met before
+        return _float(float(x)) if kind is float else int(x)  # type: ignore[arg-type, call-overload]
     v = _unwrap(name, x)
+    if type(v) is float:  # what .item() gives for float tensors and numpy floats
+        return _float(v)
     if isinstance(v, bool):
         raise LogTypeError(
             f"{name} is a bool ({v}); a metric must be a number. "
@@ -123,6 +135,8 @@ def number(name: str, x: object) -> Number:
 def _int(name: str, x: object, what: str) -> int:
     if type(x) is int:
         v: object = x
+    elif _SCALAR_KINDS.get(type(x)) is int:  # a numpy integer type met before
+        v = int(x)  # type: ignore[call-overload]
     else:
         v = _unwrap(name, x)
         if isinstance(v, bool) or not isinstance(v, int):

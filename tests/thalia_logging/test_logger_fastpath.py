@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from logger_helpers import make_logger, no_leaked_threads, read_records, validate_record
 
 from thalia_logging import CurriculumLogger, LogTypeError, LogValueError, events
+from thalia_logging.values import number
 
 __all__ = ["make_logger", "no_leaked_threads"]
 pytestmark = pytest.mark.usefixtures("no_leaked_threads")
@@ -180,3 +181,35 @@ def test_fast_path_writes_what_the_full_validator_writes(**kwargs: Any) -> None:
         (line,) = lines
         assert line == expected
         validate_record(line)
+
+
+# -- numpy scalars: the type cache of values.number gives what .item() gives ---------------
+
+NUMPY_VALUES: list[np.generic] = [np.float16(0.25), np.float32(0.1), np.float64(1e300), np.float32("nan"),
+                np.float64("-inf"), np.int8(-3), np.uint64(2**63 + 5), np.int64(7)]
+
+
+def test_numpy_scalars_read_the_same_on_first_and_later_calls(
+    make_logger: Any, tmp_path: Path
+) -> None:
+    logger = make_logger(file_log=False, capture_gpu_memory=False)
+    for step in (1, 2):  # the second call takes the cached path for every type
+        logger.log_metrics(step, **{f"m{i}": x for i, x in enumerate(NUMPY_VALUES)})
+    logger.close()
+    first, second = _metric_lines(tmp_path)
+    expected = {f"m{i}": number("x", x.item()) for i, x in enumerate(NUMPY_VALUES)}
+    for line in (first, second):
+        assert {k: line[k] for k in expected} == expected
+        validate_record(line)
+    assert first["m3"] == "NaN" and first["m4"] == "-Infinity" and first["m6"] == 2**63 + 5
+
+
+def test_numpy_bools_stay_refused_after_numpy_numbers(make_logger: Any, tmp_path: Path) -> None:
+    logger = make_logger(file_log=False, capture_gpu_memory=False)
+    logger.log_metrics(1, loss=np.float32(0.5), neuron_counts={"a": np.int64(3)})
+    for bad in ({"loss": np.bool_(True)}, {"neuron_counts": {"a": np.bool_(False)}},
+                {"neuron_counts": {"a": np.float32(2.0)}}):
+        with pytest.raises(LogTypeError):
+            logger.log_metrics(2, **bad)
+    logger.close()
+    assert [r["step"] for r in _metric_lines(tmp_path)] == [1]
