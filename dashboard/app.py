@@ -27,7 +27,8 @@ import streamlit as st
 
 from dashboard import sections
 from dashboard.health import check_health
-from dashboard.summary import rank_frame, ranks
+from dashboard.reader import log_file_rank
+from dashboard.summary import format_bytes, rank_frame, ranks
 from dashboard.watcher import RunWatcher
 
 DEFAULT_DIR = "checkpoints/curriculum"
@@ -63,6 +64,16 @@ def _export(watcher: RunWatcher, frame: str) -> Callable[[], str]:
     def build() -> str:
         return str(getattr(watcher.refresh(), frame).to_csv(index=False))
     return build
+
+
+def first_read_message(directory: str) -> str:
+    """What the page says while it reads a run's logs for the first time (sizes from one stat)."""
+    try:
+        sizes = [entry.stat().st_size for entry in os.scandir(directory)
+                 if log_file_rank(entry.name) is not None]
+    except OSError:
+        return "Looking for the checkpoint directory..."
+    return f"Reading {format_bytes(sum(sizes))} of training logs (first load; later refreshes read only new lines)..."
 
 
 def sidebar(default_dir: str) -> sections.Options:
@@ -118,6 +129,9 @@ def main() -> None:
     options = sidebar(default_dir)
     resolved = str(Path(options.checkpoint_dir or default_dir).expanduser().resolve())
     watcher = get_watcher(resolved, polling)
+    if watcher.state.version == 0:  # nothing read yet: the first read of a long run takes seconds
+        with st.spinner(first_read_message(resolved)):
+            watcher.refresh()
     downloads(watcher)
     run_every = options.interval_s if options.auto_refresh else None
     st.fragment(run_every=run_every)(live)(watcher, options)

@@ -52,7 +52,7 @@ from dashboard.downsample import last_finite
 from dashboard.healthbase import DEFAULT_THRESHOLDS, Columns, HealthThresholds
 from dashboard.lossrules import divergence, overfitting, plateau, segment_start
 from dashboard.state import HealthWarning, RunState, Severity
-from dashboard.summary import rank_frame, run_status
+from dashboard.summary import format_age, rank_frame, run_status
 
 __all__ = ["DEFAULT_THRESHOLDS", "Columns", "HealthThresholds", "check_health", "rank_frame"]
 
@@ -150,8 +150,8 @@ def _stalled(state: RunState, m: Columns, now: float, t: HealthThresholds) -> li
     if status.kind != "stalled":  # a finished run stops writing: that is no stall
         return []
     idle = now - (state.last_update or now)
-    return [_warn("warning", f"No new data for {idle / 60:.0f} min: the trainer may have stalled "
-                  "or stopped.")]
+    return [_warn("warning", f"No new data for {format_age(idle).removesuffix(' ago')}: the trainer may have "
+                  "stalled or stopped. The page keeps watching and updates when it writes again.")]
 
 
 def _restarts(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:

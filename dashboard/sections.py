@@ -47,6 +47,7 @@ _TABLE_ROWS = 20
 #: step and count columns of the tables: thousands separators, like the header's "50,000"
 _INT = st.column_config.NumberColumn(format="localized")
 _STATUS_BADGE = {"running": ("green", ":material/play_circle:"),
+                 "stalled": ("orange", ":material/pause_circle:"),
                  "finished": ("blue", ":material/check_circle:"),
                  "waiting": ("gray", ":material/hourglass_empty:")}
 
@@ -105,9 +106,6 @@ def header(state: RunState, metrics: pd.DataFrame, *, now: float) -> None:
     cols[2].metric("Training step", "—" if facts.step is None else f"{facts.step:,}")
     age = None if state.last_update is None else now - state.last_update
     cols[3].metric("Last update", "—" if age is None else format_age(age))
-    if status.kind == "stalled":
-        st.warning(f"Run {status.text}. The page keeps watching and will update when the "
-                   "trainer writes again.", icon=":material/pause_circle:")
     if facts.progress is not None:
         st.progress(facts.progress, text=facts.progress_text)
     else:

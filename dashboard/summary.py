@@ -30,6 +30,7 @@ __all__ = [
     "escape_markdown",
     "extra_metric_columns",
     "format_age",
+    "format_bytes",
     "format_duration",
     "format_value",
     "header_facts",
@@ -80,8 +81,17 @@ def format_value(name: str, value: float | None) -> str:
     return f"{value:.4g}"
 
 
+def format_bytes(size: float) -> str:
+    """A byte count for people: ``"0 B"``, ``"812 KB"``, ``"531 MB"``, ``"2.6 GB"`` (decimal units)."""
+    for unit in ("B", "KB", "MB"):
+        if size < 1000:
+            return f"{size:.0f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
 def format_age(seconds: float) -> str:
-    """A relative age: ``12 s ago``, ``3 min ago``, ``2 h 5 min ago``, ``1 d 3 h ago``."""
+    """A relative age: ``12 s ago``, ``3 min ago``, ``2 h 5 min ago``, ``1 d 3 h ago``, ``12 d ago``."""
     s = max(0, int(seconds))
     if s < 60:
         return f"{s} s ago"
@@ -89,7 +99,9 @@ def format_age(seconds: float) -> str:
         return f"{s // 60} min ago"
     if s < 86_400:
         return f"{s // 3600} h {s % 3600 // 60} min ago"
-    return f"{s // 86_400} d {s % 86_400 // 3600} h ago"
+    if s < 10 * 86_400:
+        return f"{s // 86_400} d {s % 86_400 // 3600} h ago"
+    return f"{s // 86_400} d ago"
 
 
 def format_duration(seconds: float) -> str:
@@ -216,7 +228,7 @@ def run_status(
 ) -> RunStatus:
     """``finished`` when the metadata's ``total_steps`` is reached (the last step is at least
     ``total_steps - 1``, so 0-based and 1-based trainers both count), else ``running`` while the
-    newest line or metadata is at most ``stall_minutes`` old, else ``stalled`` (with the minutes
+    newest line or metadata is at most ``stall_minutes`` old, else ``stalled`` (with the time
     since the last data), or ``waiting`` before any data."""
     total = (state.metadata or {}).get("total_steps")
     if (isinstance(total, int | float) and not isinstance(total, bool) and step is not None
@@ -226,7 +238,7 @@ def run_status(
         return RunStatus("waiting", "waiting for data")
     idle = max(0.0, now - state.last_update)
     if idle > stall_minutes * 60:
-        return RunStatus("stalled", f"stalled — no new data for {idle / 60:.0f} min")
+        return RunStatus("stalled", f"stalled for {format_age(idle).removesuffix(' ago')}")
     return RunStatus("running", "running")
 
 

@@ -91,7 +91,7 @@ CASES = [
                                             metadata={"step": 900, "total_steps": 900}), None),
     Case("stalled-before-the-end", make_state(make_metrics(), last_update=NOW - 60 * 60,
                                               metadata={"step": 900, "total_steps": 5000}),
-         "warning", ("60 min",)),
+         "warning", ("1 h 0 min",)),
     Case("restarts", make_state(make_metrics(), restarts=(
         Restart("training_log.jsonl", "resumed", 4000, NOW - 5),)), "info", ("once", "4,000")),
     Case("bad-lines", make_state(make_metrics(), bad_line_count=1234, bad_lines=(

@@ -13,6 +13,7 @@ from dashboard.state import RunState
 from dashboard.summary import (
     escape_markdown,
     format_age,
+    format_bytes,
     format_value,
     header_facts,
     metric_cards,
@@ -33,7 +34,7 @@ def test_format_value(name: str, value: float | None, shown: str) -> None:
 
 
 @pytest.mark.parametrize(("seconds", "shown"), [
-    (12, "12 s ago"), (185, "3 min ago"), (7500, "2 h 5 min ago"), (97_200, "1 d 3 h ago"), (-4, "0 s ago"),
+    (12, "12 s ago"), (185, "3 min ago"), (7500, "2 h 5 min ago"), (97_200, "1 d 3 h ago"), (95_300_000, "1103 d ago"), (-4, "0 s ago"),
 ])
 def test_format_age(seconds: float, shown: str) -> None:
     assert format_age(seconds) == shown
@@ -75,8 +76,8 @@ def _status_state(last_update: float | None, total_steps: object = None) -> RunS
 @pytest.mark.parametrize(("last_update", "step", "total", "kind", "text"), [
     (NOW - 12, 500, None, "running", "running"),
     (NOW - 10 * 60, 500, None, "running", "running"),  # exactly the threshold: not yet stalled
-    (NOW - 10 * 60 - 1, 500, None, "stalled", "stalled — no new data for 10 min"),
-    (NOW - 47 * 60, 500, 1000, "stalled", "stalled — no new data for 47 min"),
+    (NOW - 10 * 60 - 1, 500, None, "stalled", "stalled for 10 min"),
+    (NOW - 47 * 60, 500, 1000, "stalled", "stalled for 47 min"),
     (NOW - 47 * 60, 999, 1000, "finished", "finished"),  # 0-based: step total-1 is the last
     (NOW - 5, 1000, 1000, "finished", "finished"),
     (NOW - 5, 998, 1000, "running", "running"),
@@ -109,3 +110,11 @@ def test_log_tail_reads_only_the_end(tmp_path: Path) -> None:
     tail = read_log_tail(log, max_bytes=1024, max_lines=5)
     assert tail is not None and tail.splitlines() == [f"line {i}" for i in range(19_995, 20_000)]
     assert read_log_tail(tmp_path / "missing.log") is None
+
+
+@pytest.mark.parametrize(("size", "text"), [
+    (0, "0 B"), (999, "999 B"), (1000, "1 KB"), (812_345, "812 KB"),
+    (531_000_000, "531 MB"), (2_600_000_000, "2.6 GB"), (12_345_000_000_000, "12345.0 GB"),
+])
+def test_format_bytes(size: int, text: str) -> None:
+    assert format_bytes(size) == text
