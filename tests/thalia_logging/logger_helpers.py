@@ -1,19 +1,14 @@
-"""Shared helpers and fixtures for the CurriculumLogger tests (import what a test module uses)."""
+"""Shared helpers for the CurriculumLogger tests (fixtures live in conftest.py)."""
 
 from __future__ import annotations
 
 import json
 import math
-import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from jsonschema import Draft202012Validator
-
-from thalia_logging import CurriculumLogger
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = REPO / "schemas"
@@ -75,27 +70,3 @@ def same_number(a: Any, b: Any) -> bool:
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
     return bool(a == b) and type(a) is type(b)
-
-
-@pytest.fixture
-def no_leaked_threads() -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-    assert not leaked, f"threads left running: {leaked}"
-
-
-@pytest.fixture
-def make_logger(tmp_path: Path) -> Iterator[Callable[..., CurriculumLogger]]:
-    """A factory of quiet loggers in ``tmp_path`` (console off), all closed after the test."""
-    made: list[CurriculumLogger] = []
-
-    def make(log_dir: Path | None = None, **kwargs: Any) -> CurriculumLogger:
-        kwargs.setdefault("console_log", False)
-        logger = CurriculumLogger(log_dir or tmp_path, **kwargs)
-        made.append(logger)
-        return logger
-
-    yield make
-    for logger in made:
-        logger.close()

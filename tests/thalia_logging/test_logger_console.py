@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 
 import pytest
-from logger_helpers import make_logger, no_leaked_threads
 
 from thalia_logging.console import (
     ConsoleLog,
@@ -18,9 +17,6 @@ from thalia_logging.console import (
     format_metrics,
     format_stage,
 )
-
-__all__ = ["make_logger", "no_leaked_threads"]
-pytestmark = pytest.mark.usefixtures("no_leaked_threads")
 
 
 def _messages(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -9,12 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from logger_helpers import make_logger, no_leaked_threads
 
 from thalia_logging import LoggerClosedError, LogTypeError, LogValueError
-
-__all__ = ["make_logger", "no_leaked_threads"]
-pytestmark = pytest.mark.usefixtures("no_leaked_threads")
 
 T, V = LogTypeError, LogValueError
 CASES: list[tuple[str, str, tuple[Any, ...], dict[str, Any], type, str]] = [

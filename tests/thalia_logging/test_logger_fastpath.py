@@ -21,13 +21,10 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from logger_helpers import make_logger, no_leaked_threads, read_records, validate_record
+from logger_helpers import read_records, validate_record
 
 from thalia_logging import CurriculumLogger, LogTypeError, LogValueError, events
 from thalia_logging.values import number
-
-__all__ = ["make_logger", "no_leaked_threads"]
-pytestmark = pytest.mark.usefixtures("no_leaked_threads")
 
 PLAIN: dict[str, Any] = {
     "firing_rate": 0.112, "capacity": 0.75, "performance": 0.92, "loss": 0.2341,

@@ -6,12 +6,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from logger_helpers import make_logger, no_leaked_threads, read_records, validate_metadata
+from logger_helpers import read_records, validate_metadata
 
 from thalia_logging.metadata import write_atomic
-
-__all__ = ["make_logger", "no_leaked_threads"]
-pytestmark = pytest.mark.usefixtures("no_leaked_threads")
 
 
 def test_older_thalia_call_shape(make_logger, tmp_path: Path) -> None:

@@ -6,12 +6,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from logger_helpers import make_logger, no_leaked_threads
 
 from thalia_logging.ranks import detect_rank, plan_for_rank, rank_log_name
-
-__all__ = ["make_logger", "no_leaked_threads"]
-pytestmark = pytest.mark.usefixtures("no_leaked_threads")
 
 
 @pytest.mark.parametrize(("env", "rank"), [

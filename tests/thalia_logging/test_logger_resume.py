@@ -6,12 +6,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from logger_helpers import make_logger, no_leaked_threads, read_records, validate_record
+from logger_helpers import read_records, validate_record
 
 from thalia_logging.resume import last_logged_step
-
-__all__ = ["make_logger", "no_leaked_threads"]
-pytestmark = pytest.mark.usefixtures("no_leaked_threads")
 
 
 def test_reopen_appends_and_records_resume(make_logger, tmp_path: Path) -> None:

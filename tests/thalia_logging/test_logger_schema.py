@@ -7,17 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import orjson
-import pytest
 from logger_helpers import (
-    make_logger,
-    no_leaked_threads,
     read_records,
     validate_metadata,
     validate_record,
 )
-
-__all__ = ["make_logger", "no_leaked_threads"]
-pytestmark = pytest.mark.usefixtures("no_leaked_threads")
 
 
 def _full_session(logger) -> None:

@@ -8,12 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-from logger_helpers import make_logger, no_leaked_threads, read_records
+from logger_helpers import read_records
 
 from thalia_logging.sink import JsonlSink
-
-__all__ = ["make_logger", "no_leaked_threads"]
-pytestmark = pytest.mark.usefixtures("no_leaked_threads")
 
 
 def _lines(path: Path) -> list[bytes]:

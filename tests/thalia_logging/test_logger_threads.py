@@ -6,10 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from logger_helpers import make_logger, no_leaked_threads, read_records, validate_record
-
-__all__ = ["make_logger", "no_leaked_threads"]
-pytestmark = pytest.mark.usefixtures("no_leaked_threads")
+from logger_helpers import read_records, validate_record
 
 THREADS = 6
 PER_THREAD = 700

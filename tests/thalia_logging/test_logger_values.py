@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from logger_helpers import make_logger, no_leaked_threads, read_records, validate_record
+from logger_helpers import read_records, validate_record
 
 from thalia_logging.values import (
     LogTypeError,
@@ -20,9 +20,6 @@ from thalia_logging.values import (
     plain_counts,
     plain_numbers,
 )
-
-__all__ = ["make_logger", "no_leaked_threads"]
-pytestmark = pytest.mark.usefixtures("no_leaked_threads")
 
 
 @pytest.mark.parametrize(("value", "expected"), [
