@@ -64,12 +64,15 @@ class ParsedBlock:
     max_wall_time: float
 
 
-def parse_block(data: bytes, *, last_step: int | None) -> ParsedBlock | None:
-    """Parse complete lines ``data`` (ending with a newline); None: use the per-line parser."""
+def parse_block(
+    data: bytes, *, last_step: int | None, read_options: paj.ReadOptions = _READ_OPTIONS,
+) -> ParsedBlock | None:
+    """Parse complete lines ``data`` (ending with a newline); None: use the per-line parser.
+    ``read_options``: pyarrow's (a small ``block_size`` gives tables of many chunks)."""
     # No line count check: blank lines carry no record in either parser, and a line pyarrow
     # cannot read makes it raise (then the per-line parser reports it).
     try:
-        table = paj.read_json(pa.py_buffer(data), read_options=_READ_OPTIONS)
+        table = paj.read_json(pa.py_buffer(data), read_options=read_options)
         if not table.num_rows:
             return None
         return _split(table, last_step)
