@@ -31,6 +31,7 @@ __all__ = ["Chunk", "ColumnStore", "Cut", "FrameSnapshot", "GrowCache"]
 
 _PRIVATE = ("_seq", "_src")
 _SMALL_CHUNK = 1 << 16
+_FANOUT = 8
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,28 @@ class GrowCache:
         self.cols: dict[str, np.ndarray] = {}
 
 
-def _merge(a: Chunk, b: Chunk, dtypes: Mapping[str, str]) -> Chunk:
-    names = list(a.cols) + [k for k in b.cols if k not in a.cols]
-    return Chunk(a.n + b.n, {k: _concat((a, b), k, dtypes.get(k, "float64")) for k in names})
+def _merge(chunks: list[Chunk], dtypes: Mapping[str, str]) -> Chunk:
+    names = list(dict.fromkeys(k for c in chunks for k in c.cols))
+    group = tuple(chunks)
+    return Chunk(sum(c.n for c in group), {k: _concat(group, k, dtypes.get(k, "float64")) for k in names})
+
+
+def _merge_start(chunks: list[Chunk]) -> int | None:
+    """Where to merge the trailing small chunks from: the leftmost small chunk that the chunks
+    after it outweigh ``_FANOUT - 1`` times (size-tiered) or that starts ``_SMALL_CHUNK`` rows
+    (the run is closed into one chunk: small chunks never hold that many rows together, and no
+    merge copies more than that plus one append). Appends of ``r`` rows then copy each row
+    about 1 + log_FANOUT(_SMALL_CHUNK / r) times (pairwise merging: log_2), and the small
+    chunks stay few whatever the history (their suffix sums grow geometrically)."""
+    start, after = None, 0
+    for j in range(len(chunks) - 2, -1, -1):
+        n = chunks[j].n
+        if n >= _SMALL_CHUNK:
+            break
+        after += chunks[j + 1].n
+        if after >= (_FANOUT - 1) * n or n + after >= _SMALL_CHUNK:
+            start = j
+    return start
 
 
 class FrameSnapshot:
@@ -104,7 +124,7 @@ class FrameSnapshot:
     def __init__(
         self, name: str, chunks: tuple[Chunk, ...], cuts: tuple[Cut, ...],
         columns: tuple[str, ...], dtypes: Mapping[str, str], dedup: bool,
-        cache: GrowCache | None = None,
+        cache: GrowCache | None = None, rows: int | None = None,
     ) -> None:
         self.name = name
         self.cache = cache
@@ -113,7 +133,7 @@ class FrameSnapshot:
         self.columns = columns
         self.dtypes = dict(dtypes)
         self.dedup = dedup
-        self.rows = sum(c.n for c in chunks)
+        self.rows = sum(c.n for c in chunks) if rows is None else rows
         self._frame: pd.DataFrame | None = None
         self._lock = threading.Lock()
 
@@ -232,6 +252,7 @@ class ColumnStore:
         self._dtypes.update({k: "int64" for k in _PRIVATE})
         self._extra: list[str] = []  # columns beyond FRAME_COLUMNS, in first-appearance order
         self._chunks: list[Chunk] = []
+        self._nrows = 0  # rows in _chunks
         self._rows: list[dict[str, Any]] = []
         self._batch_cols: set[str] = set()
         self._cuts: list[Cut] = []
@@ -240,7 +261,7 @@ class ColumnStore:
 
     @property
     def rows(self) -> int:
-        return sum(c.n for c in self._chunks)
+        return self._nrows
 
     def _register(self, col: str) -> None:
         if col not in self._dtypes:
@@ -293,12 +314,10 @@ class ColumnStore:
     def _append(self, chunk: Chunk) -> None:
         chunks = self._chunks = list(self._chunks)  # snapshots keep the old list
         chunks.append(chunk)
-        while (
-            len(chunks) >= 2 and chunks[-2].n < _SMALL_CHUNK and chunks[-2].n <= 2 * chunks[-1].n
-        ):
-            b = chunks.pop()
-            a = chunks.pop()
-            chunks.append(_merge(a, b, self._dtypes))
+        self._nrows += chunk.n
+        start = _merge_start(chunks)
+        if start is not None:
+            chunks[start:] = [_merge(chunks[start:], self._dtypes)]
         self._snapshot = None
 
     def columns(self) -> tuple[str, ...]:
@@ -315,11 +334,12 @@ class ColumnStore:
             growable = all(self._dtypes.get(c) != "str" for c in columns)
             self._snapshot = FrameSnapshot(
                 self.name, tuple(self._chunks), tuple(self._cuts), columns,
-                self._dtypes, self.dedup, self._cache if growable else None,
+                self._dtypes, self.dedup, self._cache if growable else None, self._nrows,
             )
         return self._snapshot
 
     def clear(self) -> None:
         self._chunks, self._rows, self._batch_cols, self._cuts = [], [], set(), []
+        self._nrows = 0
         self._snapshot = None
         self._cache = GrowCache()
