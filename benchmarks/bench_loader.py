@@ -104,7 +104,7 @@ def run_child(name: str, directory: str) -> dict[str, float]:
 
 
 def time_refreshes(
-    directory: Path, start: int, repeats: int = 11, lines: int = 1000,
+    directory: Path, start: int, repeats: int = 21, lines: int = 1000,
 ) -> tuple[list[float], list[float]]:
     """Timings of refresh() after appending ``lines`` lines, ``repeats`` times, and of the peer
     (``pyarrow.json.read_json`` of the same appended bytes) in the same rounds, alternating
@@ -156,7 +156,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--keep", help="directory to keep the generated logs in (reused if present)")
-    parser.add_argument("--rounds", type=int, default=11, help="refresh rounds per history (>= 9)")
+    parser.add_argument("--rounds", type=int, default=21, help="refresh rounds per history (>= 9)")
     parser.add_argument("--contender", help=argparse.SUPPRESS)
     parser.add_argument("directory", nargs="?", help=argparse.SUPPRESS)
     args = parser.parse_args()
