@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dashboard.state import FRAME_COLUMNS, empty_frame
+from dashboard.state import FRAME_COLUMNS, BuildOnce, empty_frame
 
 __all__ = ["Chunk", "ColumnStore", "Cut", "FrameSnapshot", "GrowCache"]
 
@@ -118,7 +118,7 @@ def _merge_start(chunks: list[Chunk]) -> int | None:
     return start
 
 
-class FrameSnapshot:
+class FrameSnapshot(BuildOnce):
     """A frame as it was when the snapshot was taken; calling it builds (once) the DataFrame."""
 
     def __init__(
@@ -134,14 +134,7 @@ class FrameSnapshot:
         self.dtypes = dict(dtypes)
         self.dedup = dedup
         self.rows = sum(c.n for c in chunks) if rows is None else rows
-        self._frame: pd.DataFrame | None = None
-        self._lock = threading.Lock()
-
-    def __call__(self) -> pd.DataFrame:
-        with self._lock:
-            if self._frame is None:
-                self._frame = self._build()
-            return self._frame
+        super().__init__()
 
     def _build(self) -> pd.DataFrame:
         if not self.rows:

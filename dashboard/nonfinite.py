@@ -22,35 +22,27 @@ one row per (step, rank, column), sorted by step, rank, column.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
 from dashboard.frames import Cut
-from dashboard.state import empty_frame
+from dashboard.state import BuildOnce, empty_frame
 
 __all__ = ["NonFiniteLog", "NonFiniteSnapshot"]
 
 _INT_FIELDS = ("seq", "src", "rank", "step", "col")
 
 
-class NonFiniteSnapshot:
+class NonFiniteSnapshot(BuildOnce):
     """The entries and cuts at one moment; calling it with the metrics frame builds (once) the
     frame described in the module docstring. Immutable, thread-safe."""
 
     def __init__(self, chunks: tuple[dict[str, np.ndarray], ...], cuts: tuple[Cut, ...],
                  names: tuple[str, ...], metrics: Callable[[], pd.DataFrame]) -> None:
         self._chunks, self._cuts, self._names, self._metrics = chunks, cuts, names, metrics
-        self._frame: pd.DataFrame | None = None
-        self._lock = threading.Lock()
-
-    def __call__(self) -> pd.DataFrame:
-        with self._lock:
-            if self._frame is None:
-                self._frame = self._build()
-            return self._frame
+        super().__init__()
 
     def _build(self) -> pd.DataFrame:
         if not self._chunks:

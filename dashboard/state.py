@@ -64,7 +64,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "FRAME_COLUMNS", "BadLine", "HealthWarning", "NonFinite", "Restart", "RunState", "Severity",
+    "FRAME_COLUMNS", "BadLine", "BuildOnce", "HealthWarning", "NonFinite", "Restart", "RunState",
+    "Severity",
     "empty_frame",
 ]
 
@@ -153,6 +154,24 @@ class NonFinite:
 
 
 FrameSource = pd.DataFrame | Callable[[], pd.DataFrame] | None
+
+
+class BuildOnce:
+    """Base of a frame builder: the first call builds the frame (``_build``), once and
+    thread-safely; every later call returns that same object."""
+
+    def __init__(self) -> None:
+        self._built: pd.DataFrame | None = None
+        self._build_lock = threading.Lock()
+
+    def __call__(self) -> pd.DataFrame:
+        with self._build_lock:
+            if self._built is None:
+                self._built = self._build()
+            return self._built
+
+    def _build(self) -> pd.DataFrame:
+        raise NotImplementedError
 
 
 class _LazyFrame:
