@@ -8,14 +8,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 import pytest
+from server_helpers import wait_for_health
 
 from dashboard import launcher
 from dashboard.launcher import (
@@ -237,18 +236,6 @@ def _free_port_pair() -> int:
     raise AssertionError("no two consecutive free ports found")
 
 
-def _wait_health(url: str, proc: subprocess.Popen[str], deadline_s: float = 60.0) -> int:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"launcher exited early: {proc.communicate()}"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                return int(resp.status)
-        except OSError:
-            time.sleep(0.2)  # polling with a deadline, not a timed assertion
-    raise AssertionError(f"{url} did not answer within {deadline_s} s")
-
-
 @pytest.mark.slow
 def test_real_server_skips_a_busy_port_answers_health_and_stops_cleanly(tmp_path: Path):
     start = _free_port_pair()
@@ -261,7 +248,7 @@ def test_real_server_skips_a_busy_port_answers_health_and_stops_cleanly(tmp_path
         )  # fmt: skip
         try:
             url = f"http://127.0.0.1:{start + 1}/_stcore/health"
-            assert _wait_health(url, proc) == 200
+            assert wait_for_health(url, proc) == 200
             children = psutil.Process(proc.pid).children(recursive=True)
             assert children, "the launcher should run Streamlit as a child"
         finally:

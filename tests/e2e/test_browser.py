@@ -14,13 +14,13 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import pytest
+from server_helpers import wait_for_health
 
 from thalia_logging import CurriculumLogger
 from thalia_logging.demo import write_event
@@ -93,19 +93,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_health(url: str, proc: subprocess.Popen[str], deadline_s: float = 60.0) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"thalia-dashboard exited early: {proc.communicate()}"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)  # polling with a deadline, not a timed assertion
-    raise AssertionError(f"{url} did not answer within {deadline_s} s")
-
-
 @pytest.fixture
 def dashboard(tmp_path: Path) -> Iterator[tuple[str, Run]]:
     run = _write_run(tmp_path / "run")
@@ -116,7 +103,7 @@ def dashboard(tmp_path: Path) -> Iterator[tuple[str, Run]]:
     )  # fmt: skip
     children: list[psutil.Process] = []
     try:
-        _wait_health(f"http://127.0.0.1:{port}/_stcore/health", proc)
+        assert wait_for_health(f"http://127.0.0.1:{port}/_stcore/health", proc) == 200
         children = psutil.Process(proc.pid).children(recursive=True)
         yield f"http://127.0.0.1:{port}/", run
     finally:
