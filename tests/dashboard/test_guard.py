@@ -41,7 +41,7 @@ def test_split_host(value: str, expected: tuple[str, int | None] | None):
 
 
 def test_allowed_names_loopback_bind_host_wildcard_and_extra():
-    assert NAMES == {"127.0.0.1", "localhost", "::1"}
+    assert {"127.0.0.1", "localhost", "::1"} == NAMES
     assert "192.168.1.5" in allowed_names("192.168.1.5")
     assert "::1" in allowed_names("[::1]")
     assert socket.gethostname().lower() in allowed_names("0.0.0.0")

@@ -44,7 +44,7 @@ def _write_run(directory: Path) -> None:
 def _handshake(port: int, host: str, origin: str | None = None) -> str:
     """The status line the server answers a WebSocket handshake for /_stcore/stream with."""
     key = base64.b64encode(os.urandom(16)).decode()
-    lines = [f"GET /_stcore/stream HTTP/1.1", f"Host: {host}", "Upgrade: websocket",
+    lines = ["GET /_stcore/stream HTTP/1.1", f"Host: {host}", "Upgrade: websocket",
              "Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13",
              "Sec-WebSocket-Protocol: streamlit"]  # fmt: skip
     if origin is not None:
