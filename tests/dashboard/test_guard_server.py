@@ -18,6 +18,7 @@ import psutil
 import pytest
 from server_helpers import wait_for_health
 from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.sync.client import connect
 
 from thalia_logging import CurriculumLogger
@@ -68,25 +69,35 @@ def _exchange(port: int, request: str) -> str:
     return data.split(b"\r\n", 1)[0].decode("latin-1")
 
 
-def _session_sees_the_run(port: int) -> bool:
-    """Open a same-origin session like the page does, ask for a script run, and wait for the run's
-    data (a region name) to arrive."""
-    origin = f"http://127.0.0.1:{port}"
+def _first_run(port: int, origin: str) -> bytes:
+    """Open a session like the page does (with ``origin``), ask for a script run, and return what
+    the server sent until that run finished."""
     rerun = BackMsg()
     rerun.rerun_script.query_string = ""
     rerun.rerun_script.page_script_hash = ""
+    received = b""
     with connect(f"ws://127.0.0.1:{port}/_stcore/stream", origin=origin,  # type: ignore[arg-type]
                  subprotocols=["streamlit"], proxy=None, compression=None) as ws:  # type: ignore[list-item]  # fmt: skip
         ws.send(rerun.SerializeToString())
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
                 message = ws.recv(timeout=5)
             except TimeoutError:
                 continue
-            if isinstance(message, bytes) and MARKER.encode() in message:
-                return True
-    return False
+            if not isinstance(message, bytes):
+                continue
+            received += message
+            forward = ForwardMsg()
+            forward.ParseFromString(message)
+            if forward.WhichOneof("type") == "script_finished":
+                return received
+    raise AssertionError("the script run did not finish")
+
+
+def _session_sees_the_run(port: int) -> bool:
+    """A same-origin session receives the run's data (a region name)."""
+    return MARKER.encode() in _first_run(port, f"http://127.0.0.1:{port}")
 
 
 def _stop(proc: subprocess.Popen[str], children: list[psutil.Process]) -> None:
@@ -166,7 +177,13 @@ def test_streamlit_run_route_binds_loopback_and_refuses_foreign_hosts(tmp_path: 
         assert _handshake(port, f"evil.example:{port}", f"http://evil.example:{port}").startswith(
             "HTTP/1.1 403"
         )
-        assert _session_sees_the_run(port)  # same origin works; the script installs the guard
+        # Streamlit lets any localhost origin open a session, and the guard is not installed
+        # until the page script runs: the first session's script checks its own headers.
+        foreign = f"http://127.0.0.1:{port + 1}"
+        assert _handshake(port, here, foreign) == "HTTP/1.1 101 Switching Protocols"
+        first = _first_run(port, foreign)
+        assert b"Request refused" in first and MARKER.encode() not in first
+        assert _session_sees_the_run(port)  # same origin works; the guard is now installed
         assert _http(port, f"evil.example:{port}") == "HTTP/1.1 403 Forbidden"
         assert _handshake(port, here, f"http://127.0.0.1:{port + 1}") == "HTTP/1.1 403 Forbidden"
         assert _handshake(port, here, f"http://{here}") == "HTTP/1.1 101 Switching Protocols"
