@@ -40,6 +40,7 @@ __all__ = [
     "Dashboard",
     "LauncherArgs",
     "LauncherError",
+    "bind_problem",
     "build_command",
     "display_url",
     "format_table",
@@ -150,6 +151,23 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
     return True
+
+
+def bind_problem(host: str) -> str | None:
+    """Why no server can listen on ``host`` at all (unknown name, not an address of this
+    machine), or None: tried once on a free port, so a bad host is not reported port by port."""
+    try:
+        family, socktype, proto, _, sockaddr = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)[
+            0
+        ]
+    except (socket.gaierror, UnicodeError) as exc:
+        return f"unknown host ({exc})"
+    with socket.socket(family, socktype, proto) as sock:
+        try:
+            sock.bind(sockaddr)
+        except OSError as exc:
+            return f"{exc.strerror or exc} (is it an address of this machine?)"
+    return None
 
 
 def pick_ports(
@@ -360,10 +378,9 @@ def main(
                 f"thalia-dashboard: {d} does not exist yet; its dashboard will wait for it",
                 file=err,
             )
-    try:
-        socket.getaddrinfo(args.host, args.port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        print(f"thalia-dashboard: cannot bind --host {args.host!r}: {exc}", file=err)
+    problem = bind_problem(args.host)
+    if problem:
+        print(f"thalia-dashboard: cannot bind --host {args.host!r}: {problem}", file=err)
         return 2
     try:
         ports = pick_ports(

@@ -88,7 +88,22 @@ def test_main_says_when_the_host_cannot_be_resolved(tmp_path: Path):
     code = main_quiet([str(tmp_path), "--host", "no-such-host.invalid"], stderr=err)
     assert code == 2
     lines = err.getvalue().splitlines()
-    assert len(lines) == 2 and "cannot bind --host 'no-such-host.invalid'" in lines[1]
+    assert len(lines) == 2 and "cannot bind --host 'no-such-host.invalid': unknown host" in lines[1]
+
+
+def test_main_says_when_the_host_is_not_an_address_of_this_machine(tmp_path: Path):
+    err = io.StringIO()
+    code = main_quiet([str(tmp_path), "--host", "192.0.2.1"], stderr=err)  # TEST-NET-1
+    assert code == 2
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 2, lines  # the caution, then one error line: no port-by-port scan
+    assert "cannot bind --host '192.0.2.1'" in lines[1] and "address of this machine" in lines[1]
+
+
+def test_bind_problem():
+    assert launcher.bind_problem("127.0.0.1") is None
+    assert launcher.bind_problem("localhost") is None
+    assert "unknown host" in str(launcher.bind_problem("no-such-host.invalid"))
 
 
 # --- command building -------------------------------------------------------------------------
