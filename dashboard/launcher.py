@@ -3,8 +3,9 @@
     thalia-dashboard DIR [DIR ...] [--port 8501] [--host 127.0.0.1] [--poll]
 
 Each directory gets its own ``python -m streamlit run dashboard/app.py`` child on the next free
-port from ``--port`` (a port something else listens on is skipped, and the launcher says so on
-stderr). The launcher prints a table directory -> URL and waits. Ctrl-C or SIGTERM stops every
+port from ``--port`` (ports something else listens on are skipped, said in one line on stderr;
+at most ``MAX_PORT_TRIES`` ports are tried, and a ``--host`` that cannot be bound at all is said
+once before any port is tried). The launcher prints a table directory -> URL and waits. Ctrl-C or SIGTERM stops every
 child (each child runs in its own process group, so Streamlit's own helpers go too); a child
 that dies on its own is reported, and when all of them have died the launcher exits non-zero.
 
