@@ -5,6 +5,11 @@ Run it with ``thalia-dashboard DIR`` or ``streamlit run dashboard/app.py -- --ch
 from ``THALIA_CHECKPOINT_DIR`` (and polling from ``THALIA_POLL=1``), else
 ``checkpoints/curriculum``.
 
+The directory is fixed at launch: the sidebar shows it, no visitor can point the server at
+another one. Requests from other hosts or origins (DNS rebinding) are refused by
+:mod:`dashboard.guard`, installed here for the ``streamlit run`` route (``thalia-dashboard``
+installs it before its servers start).
+
 This file only wires things together: one cached :class:`RunWatcher` per resolved directory
 (shared by every browser session), the sidebar, and an ``st.fragment(run_every=...)`` around the
 live part so auto-refresh keeps tabs, toggles and scroll position. The page never writes into the
@@ -25,7 +30,7 @@ if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file
 
 import streamlit as st
 
-from dashboard import sections
+from dashboard import guard, sections
 from dashboard.health import check_health
 from dashboard.reader import log_file_rank
 from dashboard.summary import format_bytes, rank_frame, ranks
@@ -76,10 +81,13 @@ def first_read_message(directory: str) -> str:
     return f"Reading {format_bytes(sum(sizes))} of training logs (first load; later refreshes read only new lines)..."
 
 
-def sidebar(default_dir: str) -> sections.Options:
+def sidebar(directory: str) -> sections.Options:
+    """The settings. The directory is shown as text, not offered as an input: a server launched
+    for one directory never reads another one, whoever visits the page."""
     with st.sidebar:
         st.header("Settings")
-        directory = st.text_input("Checkpoint directory", value=default_dir, key="checkpoint_dir")
+        st.caption("Checkpoint directory")
+        st.text(directory)  # st.text: shown literally, never as markdown
         auto = st.toggle("Auto-refresh", value=True, key="auto_refresh")
         interval = st.slider("Refresh every (s)", 1, 30, 5, key="interval", disabled=not auto)
         show_metrics = st.checkbox("Show detailed metrics", value=True, key="show_metrics")
@@ -123,11 +131,31 @@ def live(watcher: RunWatcher, options: sections.Options) -> None:
     sections.training_info(state, metrics, now=now)
 
 
+def refuse_foreign_session() -> bool:
+    """Stop this session when its WebSocket came with another Host / Origin than this server's
+    (DNS rebinding). Under ``streamlit run`` the first session connects before this script could
+    install the guard; the guard refuses every later one at the door."""
+    from streamlit import config
+
+    reason = guard.session_refusal(
+        dict(st.context.headers),
+        bind_host=str(config.get_option("server.address") or ""),
+        port=int(config.get_option("server.port")),
+    )
+    if reason is None:
+        return False
+    st.error("This dashboard only answers its own address. Request refused.")
+    return True
+
+
 def main() -> None:
+    guard.install()  # a no-op after the first run
     st.set_page_config(page_title="Thalia training monitor", layout="wide")
-    default_dir, polling = parse_cli(sys.argv[1:])
-    options = sidebar(default_dir)
-    resolved = str(Path(options.checkpoint_dir or default_dir).expanduser().resolve())
+    if refuse_foreign_session():
+        st.stop()
+    directory, polling = parse_cli(sys.argv[1:])
+    resolved = str(Path(directory).expanduser().resolve())
+    options = sidebar(resolved)
     watcher = get_watcher(resolved, polling)
     if watcher.state.version == 0:  # nothing read yet: the first read of a long run takes seconds
         with st.spinner(first_read_message(resolved)):

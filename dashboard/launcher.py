@@ -3,13 +3,19 @@
     thalia-dashboard DIR [DIR ...] [--port 8501] [--host 127.0.0.1] [--poll]
 
 Each directory gets its own ``python -m streamlit run dashboard/app.py`` child on the next free
-port from ``--port`` (a port something else listens on is skipped, and the launcher says so on
-stderr). The launcher prints a table directory -> URL and waits. Ctrl-C or SIGTERM stops every
+port from ``--port`` (ports something else listens on are skipped, said in one line on stderr;
+at most ``MAX_PORT_TRIES`` ports are tried, and a ``--host`` that cannot be bound at all is said
+once before any port is tried). The launcher prints a table directory -> URL and waits. Ctrl-C or SIGTERM stops every
 child (each child runs in its own process group, so Streamlit's own helpers go too); a child
 that dies on its own is reported, and when all of them have died the launcher exits non-zero.
 
 Servers bind 127.0.0.1 unless ``--host`` says otherwise, never open a browser and never send
-usage statistics. The pure helpers (argument parsing, port picking, command building, the
+usage statistics. Each child is ``python -m dashboard.serve run app.py``: Streamlit's command line
+with the same-origin guard of :mod:`dashboard.guard` installed first, so a request whose Host is
+not a name of this server (DNS rebinding) or whose Origin is another site gets 403. ``--host``
+opens the dashboards to whoever can reach that address (no login, no TLS); the guard still
+refuses other names than the loopback ones, the ``--host`` value, this machine's name on a
+wildcard bind, and those listed in ``THALIA_ALLOWED_HOSTS`` (comma-separated). The pure helpers (argument parsing, port picking, command building, the
 table) are separate from the process handling so tests can call them directly.
 """
 
@@ -28,11 +34,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from dashboard import guard
+
 __all__ = [
     "APP_PATH",
     "Dashboard",
     "LauncherArgs",
     "LauncherError",
+    "bind_problem",
     "build_command",
     "display_url",
     "format_table",
@@ -42,11 +51,13 @@ __all__ = [
     "port_is_free",
     "stop_all",
     "supervise",
+    "validate_host",
     "wide_open_note",
 ]
 
 APP_PATH = Path(__file__).resolve().with_name("app.py")
 MAX_PORT = 65535
+MAX_PORT_TRIES = 100
 POLL_INTERVAL_S = 0.5
 STOP_GRACE_S = 5.0
 
@@ -83,7 +94,12 @@ def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
     parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="checkpoint directory")
     parser.add_argument("--port", type=int, default=8501, help="first port (default 8501)")
     parser.add_argument(
-        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1: this machine only). Another address, e.g. "
+        "0.0.0.0, lets anyone who can reach it read these runs: no login, no TLS. Requests "
+        "naming another host than this one (DNS rebinding) or from another origin still get 403; "
+        f"more accepted host names go in {guard.ENV_ALLOWED_HOSTS}=name1,name2",
     )
     parser.add_argument(
         "--poll",
@@ -93,7 +109,29 @@ def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
     ns = parser.parse_args(argv)
     if not 1 <= ns.port <= MAX_PORT:
         parser.error(f"--port must be between 1 and {MAX_PORT}, got {ns.port}")
-    return LauncherArgs(dirs=tuple(ns.dirs), port=ns.port, host=ns.host, poll=ns.poll)
+    problem = validate_host(ns.host)
+    if problem:
+        parser.error(problem)
+    host = ns.host.strip().removeprefix("[").removesuffix("]")
+    return LauncherArgs(dirs=tuple(ns.dirs), port=ns.port, host=host, poll=ns.poll)
+
+
+def validate_host(host: str) -> str | None:
+    """Why ``host`` cannot be a ``--host`` value (empty, blanks, a URL...), or None when it can."""
+    bare = host.strip().removeprefix("[").removesuffix("]")
+    if not bare:
+        return (
+            "--host must name an address to bind, got an empty string (127.0.0.1: this machine "
+            "only; 0.0.0.0: every interface)"
+        )
+    if (
+        any(c.isspace() or c in "/?#@" for c in bare)
+        or guard.split_host(f"[{bare}]" if ":" in bare else bare) is None
+    ):
+        return (
+            f"--host must be a host name or IP address without scheme, port or path, got {host!r}"
+        )
+    return None
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -116,6 +154,23 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+def bind_problem(host: str) -> str | None:
+    """Why no server can listen on ``host`` at all (unknown name, not an address of this
+    machine), or None: tried once on a free port, so a bad host is not reported port by port."""
+    try:
+        family, socktype, proto, _, sockaddr = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)[
+            0
+        ]
+    except (socket.gaierror, UnicodeError) as exc:
+        return f"unknown host ({exc})"
+    with socket.socket(family, socktype, proto) as sock:
+        try:
+            sock.bind(sockaddr)
+        except OSError as exc:
+            return f"{exc.strerror or exc} (is it an address of this machine?)"
+    return None
+
+
 def pick_ports(
     count: int,
     start: int,
@@ -124,25 +179,49 @@ def pick_ports(
     is_free: Callable[[int, str], bool] = port_is_free,
     warn: Callable[[str], None] = lambda _msg: None,
     max_port: int = MAX_PORT,
+    max_tries: int = MAX_PORT_TRIES,
 ) -> list[int]:
-    """``count`` distinct free ports counting up from ``start``, calling ``warn`` for each skip.
+    """``count`` distinct free ports counting up from ``start``, trying at most
+    ``max_tries + count - 1`` ports; the ports skipped as busy are said in one ``warn`` line.
 
-    Raises LauncherError when the range runs out before ``count`` ports are found.
+    Raises LauncherError when the range or the tries run out before ``count`` ports are found.
     """
     ports: list[int] = []
+    skipped: list[int] = []
     port = start
+    budget = max_tries + count - 1
     while len(ports) < count:
-        if port > max_port:
+        if port > max_port or port - start >= budget:
+            last = min(port - 1, max_port)
+            if skipped:
+                warn(_skipped_line(skipped, host))
             raise LauncherError(
-                f"no free port between {start} and {max_port} for {count} dashboard(s); "
-                "stop what uses those ports or pass a different --port"
+                f"no free port between {start} and {last} for {count} dashboard(s) "
+                f"({len(skipped)} in use on {host}); stop what uses those ports or pass a "
+                "different --port"
             )
         if is_free(port, host):
             ports.append(port)
         else:
-            warn(f"thalia-dashboard: port {port} is already in use on {host}; trying {port + 1}")
+            skipped.append(port)
         port += 1
+    if skipped:
+        warn(_skipped_line(skipped, host) + f"; using {', '.join(map(str, ports))}")
     return ports
+
+
+def _skipped_line(skipped: Sequence[int], host: str) -> str:
+    """``thalia-dashboard: ports 8501-8503, 8505 are already in use on HOST`` (runs as ranges)."""
+    runs: list[list[int]] = []
+    for port in skipped:
+        if runs and port == runs[-1][1] + 1:
+            runs[-1][1] = port
+        else:
+            runs.append([port, port])
+    text = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+    noun = "port" if len(skipped) == 1 else "ports"
+    verb = "is" if len(skipped) == 1 else "are"
+    return f"thalia-dashboard: {noun} {text} {verb} already in use on {host}"
 
 
 def build_command(
@@ -153,17 +232,24 @@ def build_command(
     poll: bool = False,
     python: str = sys.executable,
     app_path: Path = APP_PATH,
+    allowed_hosts: Sequence[str] = (),
 ) -> list[str]:
-    """The argv of one Streamlit child: headless, no usage stats, no file watcher on the code,
-    and the viewer toolbar (no "Deploy" button on a read-only monitor)."""
+    """The argv of one Streamlit child (through :mod:`dashboard.serve`, which installs the
+    same-origin guard first): headless, no usage stats, no file watcher on the code, the viewer
+    toolbar (no "Deploy" button on a read-only monitor), XSRF and CORS protection on, and
+    Streamlit's own WebSocket Host allow-list set to the names this server answers to."""
+    names = sorted(guard.allowed_names(host, allowed_hosts))
     cmd = [
-        python, "-m", "streamlit", "run", str(app_path),
+        python, "-m", "dashboard.serve", "run", str(app_path),
         "--server.port", str(port),
         "--server.address", host,
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
         "--client.toolbarMode", "viewer",
+        "--server.enableXsrfProtection", "true",
+        "--server.enableCORS", "true",
+        *[arg for name in names for arg in ("--server.allowedHosts", name)],
         "--",
         "--checkpoint-dir", str(directory),
     ]  # fmt: skip
@@ -293,6 +379,10 @@ def main(
                 f"thalia-dashboard: {d} does not exist yet; its dashboard will wait for it",
                 file=err,
             )
+    problem = bind_problem(args.host)
+    if problem:
+        print(f"thalia-dashboard: cannot bind --host {args.host!r}: {problem}", file=err)
+        return 2
     try:
         ports = pick_ports(
             len(args.dirs), args.port, args.host, warn=lambda msg: print(msg, file=err)
@@ -303,18 +393,29 @@ def main(
     dashboards = [
         Dashboard(d, p, display_url(args.host, p)) for d, p in zip(args.dirs, ports, strict=True)
     ]
+    extra_hosts = os.environ.get(guard.ENV_ALLOWED_HOSTS, "").split(",")
+    # The children import dashboard.serve: make this checkout importable from any cwd.
+    package_root = str(Path(guard.__file__).resolve().parent.parent)
+    child_env = {**os.environ,
+                 "PYTHONPATH": os.pathsep.join(filter(None, [package_root,
+                                                             os.environ.get("PYTHONPATH")]))}  # fmt: skip
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for dash in dashboards:
             cmd = build_command(
-                dash.directory.resolve(), dash.port, args.host, poll=args.poll, app_path=app_path
-            )
+                dash.directory.resolve(), dash.port, args.host, poll=args.poll,
+                app_path=app_path, allowed_hosts=extra_hosts,
+            )  # fmt: skip
             # stdout only carries Streamlit's own "you can now view" banner: the table replaces
             # it. Errors and tracebacks go to stderr, which the child shares with us.
             procs.append(
                 subprocess.Popen(
-                    cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    start_new_session=True,
+                    env=child_env,
                 )
             )
         print(format_table(dashboards), file=out, flush=True)

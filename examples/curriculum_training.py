@@ -16,11 +16,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from curriculum import CurriculumTrainer, parse_args
+from curriculum.checkpoint import CheckpointError
 
 
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
-    summary = CurriculumTrainer(config).run()
+    try:
+        summary = CurriculumTrainer(config).run()
+    except CheckpointError as exc:
+        print(f"curriculum_training: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"curriculum_training: cannot use {config.log_dir}: {exc}", file=sys.stderr)
+        return 1
     reached = sum(summary.milestones.values())
     print(
         f"finished at step {summary.final_step}"

@@ -168,6 +168,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = DemoConfig(total_steps=args.steps, seed=args.seed)
         if not args.speed > 0:
             raise DemoConfigError(f"--speed must be greater than 0, got {args.speed}")
+        if args.dir.exists() and not args.dir.is_dir():
+            raise DemoDirectoryError(
+                f"{args.dir} is a file, not a directory; give the directory the demo should "
+                "write its run into"
+            )
         old = existing_run_files(args.dir)
         if old and not args.overwrite:
             raise DemoDirectoryError(
@@ -177,8 +182,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DemoConfigError, DemoDirectoryError) as exc:
         print(f"thalia-demo: {exc}", file=sys.stderr)
         return 2
-    for path in old:
-        path.unlink()
+    try:
+        for path in old:
+            path.unlink()
+        args.dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"thalia-demo: cannot write into {args.dir}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     lines = config.total_steps // config.stride + 1
     minutes = lines / (LINES_PER_SECOND * args.speed) / 60
     print(f"thalia-demo: writing a simulated run of {config.total_steps} steps to {args.dir} "
@@ -192,6 +202,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("thalia-demo: stopped", file=sys.stderr)
         return 0
+    except OSError as exc:
+        print(f"thalia-demo: cannot write into {args.dir}: {exc}", file=sys.stderr)
+        return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
     print(f"thalia-demo: done at step {last}", file=sys.stderr)

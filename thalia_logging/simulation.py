@@ -27,6 +27,7 @@ __all__ = [
     "DemoConfigError",
     "DemoEvent",
     "StageSpec",
+    "distinct_digits",
     "simulate",
 ]
 
@@ -143,13 +144,25 @@ def _metrics(w: _World, stage: int, p: float, first_lines: bool) -> dict[str, An
     }
 
 
+def distinct_digits(value: float, threshold: float, digits: int = 3) -> tuple[str, str]:
+    """``value`` and ``threshold`` with the same number of decimals (``digits`` or more), as
+    many as it takes for two different numbers to print differently: "0.9204" and "0.9200",
+    never "0.920 > 0.92"."""
+    while digits < 12:
+        a, b = f"{value:.{digits}f}", f"{threshold:.{digits}f}"
+        if a != b or value == threshold:
+            return a, b
+        digits += 1
+    return repr(value), repr(threshold)
+
+
 def _grow(w: _World, step: int) -> Iterator[DemoEvent]:
     for region in REGIONS:
         if w.cap[region] <= GROWTH_THRESHOLD:
             continue
         old = w.neurons[region]
         added = max(32, round(old * w.rng.uniform(0.15, 0.3) / 32) * 32)
-        reason = f"capacity {w.cap[region]:.3f} > {GROWTH_THRESHOLD}"
+        reason = "capacity {} > {}".format(*distinct_digits(w.cap[region], GROWTH_THRESHOLD))
         w.neurons[region] = old + added
         w.cap[region] *= old / (old + added)
         w.lines_since_growth = 0

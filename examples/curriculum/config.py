@@ -9,7 +9,9 @@ from typing import Any
 
 from .data import DEFAULT_STAGES
 
-__all__ = ["REGIONS", "TrainConfig", "parse_args"]
+__all__ = ["MAX_SEED", "REGIONS", "TrainConfig", "device_problem", "parse_args"]
+
+MAX_SEED = 2**31 - 1  # the seed is scaled for the data generators: keep it within torch's range
 
 REGIONS: tuple[str, ...] = ("sensory", "association", "motor")
 
@@ -82,5 +84,34 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         parser.error(f"--stages must be between 1 and {len(DEFAULT_STAGES)}")
     if min(config.weeks_per_stage, config.steps_per_week) < 1:
         parser.error("--weeks-per-stage and --steps-per-week must be at least 1")
+    if not 0 <= config.seed <= MAX_SEED:
+        parser.error(f"--seed must be between 0 and {MAX_SEED}, got {config.seed}")
+    if not config.step_delay >= 0:
+        parser.error(f"--step-delay must be 0 or more seconds, got {config.step_delay}")
+    if config.log_dir.exists() and not config.log_dir.is_dir():
+        parser.error(f"--log-dir {config.log_dir} is a file, not a directory")
+    problem = device_problem(config.device)
+    if problem:
+        parser.error(problem)
     return config
+
+
+def device_problem(device: str) -> str | None:
+    """Why torch cannot train on ``device`` here (unknown name, no CUDA, no MPS), or None."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        return f"--device {device!r} is not a torch device (e.g. cpu, cuda, cuda:1)"
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            return f"--device {device}: this torch has no usable CUDA GPU; use --device cpu"
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            return f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) here"
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        return f"--device {device}: MPS is not available here; use --device cpu"
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        return f"--device {device}: only cpu, cuda and mps are supported"
+    return None
 

@@ -52,13 +52,58 @@ def test_parse_args(argv: list[str], dirs: tuple[str, ...], port: int, host: str
 
 
 @pytest.mark.parametrize(
-    "argv", [[], ["a", "--port", "0"], ["a", "--port", "70000"], ["a", "--port", "x"]]
-)
+    "argv",
+    [
+        [], ["a", "--port", "0"], ["a", "--port", "70000"], ["a", "--port", "x"],
+        ["a", "--host", ""], ["a", "--host", "  "], ["a", "--host", "[]"],
+        ["a", "--host", "http://127.0.0.1"], ["a", "--host", "127.0.0.1:8501"],
+        ["a", "--host", "my host"], ["a", "--host", "a/b"],
+    ],
+)  # fmt: skip
 def test_parse_args_rejects(argv: list[str], capsys: pytest.CaptureFixture[str]):
     with pytest.raises(SystemExit) as exc:
         parse_args(argv)
     assert exc.value.code == 2
     assert "thalia-dashboard" in capsys.readouterr().err
+
+
+def test_parse_args_explains_an_empty_host(capsys: pytest.CaptureFixture[str]):
+    with pytest.raises(SystemExit):
+        parse_args(["a", "--host", ""])
+    err = capsys.readouterr().err
+    assert "--host must name an address to bind, got an empty string" in err
+    assert err.count("\n") <= 3  # usage + one error line, no port scan
+
+
+@pytest.mark.parametrize(
+    ("value", "host"), [("[::1]", "::1"), (" localhost ", "localhost"), ("::", "::"),
+                        ("box.lan", "box.lan")],
+)  # fmt: skip
+def test_parse_args_accepts_and_normalises_hosts(value: str, host: str):
+    assert parse_args(["a", "--host", value]).host == host
+
+
+def test_main_says_when_the_host_cannot_be_resolved(tmp_path: Path):
+    err = io.StringIO()
+    code = main_quiet([str(tmp_path), "--host", "no-such-host.invalid"], stderr=err)
+    assert code == 2
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 2 and "cannot bind --host 'no-such-host.invalid': unknown host" in lines[1]
+
+
+def test_main_says_when_the_host_is_not_an_address_of_this_machine(tmp_path: Path):
+    err = io.StringIO()
+    code = main_quiet([str(tmp_path), "--host", "192.0.2.1"], stderr=err)  # TEST-NET-1
+    assert code == 2
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 2, lines  # the caution, then one error line: no port-by-port scan
+    assert "cannot bind --host '192.0.2.1'" in lines[1] and "address of this machine" in lines[1]
+
+
+def test_bind_problem():
+    assert launcher.bind_problem("127.0.0.1") is None
+    assert launcher.bind_problem("localhost") is None
+    assert "unknown host" in str(launcher.bind_problem("no-such-host.invalid"))
 
 
 # --- command building -------------------------------------------------------------------------
@@ -69,15 +114,26 @@ def test_build_command_is_headless_private_and_passes_the_directory():
         Path("/runs/a"), 8502, "127.0.0.1", python="/py", app_path=Path("/x/app.py")
     )
     assert cmd == [
-        "/py", "-m", "streamlit", "run", "/x/app.py",
+        "/py", "-m", "dashboard.serve", "run", "/x/app.py",
         "--server.port", "8502",
         "--server.address", "127.0.0.1",
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
         "--client.toolbarMode", "viewer",
+        "--server.enableXsrfProtection", "true",
+        "--server.enableCORS", "true",
+        "--server.allowedHosts", "127.0.0.1",
+        "--server.allowedHosts", "::1",
+        "--server.allowedHosts", "localhost",
         "--", "--checkpoint-dir", "/runs/a",
     ]  # fmt: skip
+
+
+def test_build_command_allows_the_host_value_and_extra_names_only():
+    cmd = build_command(Path("d"), 1, "192.168.1.5", allowed_hosts=["Box.lan", ""])
+    hosts = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "--server.allowedHosts"]
+    assert hosts == ["127.0.0.1", "192.168.1.5", "::1", "box.lan", "localhost"]
 
 
 def test_build_command_poll_goes_after_the_separator():
@@ -107,9 +163,41 @@ def test_pick_ports_counts_up_and_skips_busy_ports(
     warnings: list[str] = []
     ports = pick_ports(count, start, is_free=lambda p, _h: p not in busy, warn=warnings.append)
     assert ports == expected
-    assert len(warnings) == len(skipped)
-    for port, msg in zip(skipped, warnings, strict=True):
-        assert f"port {port} is already in use" in msg
+    assert len(warnings) == (1 if skipped else 0)  # one summary line, not one per port
+    for port in skipped:
+        assert str(port) in warnings[0] and "already in use" in warnings[0]
+    if skipped:
+        assert warnings[0].endswith(f"using {', '.join(map(str, expected))}")
+
+
+def test_pick_ports_summarises_skipped_ports_as_ranges():
+    warnings: list[str] = []
+    busy = {8501, 8502, 8503, 8505}
+    assert pick_ports(1, 8501, is_free=lambda p, _h: p not in busy, warn=warnings.append) == [8504]
+    assert warnings == [
+        "thalia-dashboard: ports 8501-8503 are already in use on 127.0.0.1; using 8504"
+    ]
+    warnings.clear()
+    pick_ports(2, 8501, is_free=lambda p, _h: p not in busy, warn=warnings.append)
+    assert warnings[0].startswith("thalia-dashboard: ports 8501-8503, 8505 are already")
+
+
+def test_pick_ports_gives_up_after_a_bounded_number_of_tries():
+    tried: list[int] = []
+    warnings: list[str] = []
+
+    def never_free(port: int, _host: str) -> bool:
+        tried.append(port)
+        return False
+
+    with pytest.raises(LauncherError, match=r"no free port between 1000 and 1099 .*--port"):
+        pick_ports(1, 1000, is_free=never_free, warn=warnings.append)
+    assert len(tried) == launcher.MAX_PORT_TRIES == 100
+    assert warnings == ["thalia-dashboard: ports 1000-1099 are already in use on 127.0.0.1"]
+    tried.clear()
+    with pytest.raises(LauncherError):  # three dashboards get two more tries, not 56,000
+        pick_ports(3, 1000, is_free=lambda p, h: p == 1000 or never_free(p, h))
+    assert len(tried) == 101
 
 
 def test_pick_ports_says_what_to_do_when_the_range_runs_out():
