@@ -216,11 +216,11 @@ CASES = [
         metrics(range(2111), lr=0.1)
         + growth(2105)
         + run_start(2100, resumed_from_step=2100)
-        + metrics(range(2101, 2200), loss=-1.0),
+        + metrics(range(2100, 2200), loss=-1.0),  # the row at 2100 stays and merges
         list(range(2200)),
         restarts=[2100],
         values={
-            ("loss", 2100): 2101.0,
+            ("loss", 2100): -1.0,
             ("lr", 2100): 0.1,
             ("loss", 2105): -1.0,
             ("lr", 2105): math.nan,
@@ -341,6 +341,13 @@ def test_in_order_appends_stay_incremental_and_late_lines_rebuild(tmp_path: Path
         after = append_and_build(metrics(range(320, 330)))
         assert np.shares_memory(after["loss"].to_numpy(), grown["loss"].to_numpy())
         assert len(after) == 330 and col(w.state, "val_loss", 150) == 0.5
+        # two lines at one new step in one append: merged on the incremental path
+        tail = append_and_build(m(330, lr=0.1) + m(330, val_loss=0.25) + m(331))
+        assert np.shares_memory(tail["loss"].to_numpy(), after["loss"].to_numpy())
+        assert len(tail) == 332 and (col(w.state, "lr", 330), col(w.state, "val_loss", 330)) == (
+            0.1,
+            0.25,
+        )
         assert_same_frames(w.state, load_training_state(tmp_path))
 
 
