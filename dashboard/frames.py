@@ -4,19 +4,33 @@ A :class:`ColumnStore` per frame collects rows (from the per-line parser) and co
 the block parser). :meth:`ColumnStore.commit` turns pending rows into an immutable chunk of numpy
 arrays; nothing is ever concatenated onto the whole history during a refresh. A
 :class:`FrameSnapshot` pins the chunks and cuts that exist at one moment and builds the DataFrame
-on first call (cached): concatenate, drop abandoned timelines, sort by step, deduplicate.
+on first call (cached): concatenate, drop abandoned timelines (cuts), sort by step, merge.
+
+The timeline rule (which lines a cut drops is the reader's business, see
+:mod:`dashboard.reader`):
+
+* rows land in (step, rank) order whatever order they were read in; ties keep read order;
+* event frames keep every row (two regions may grow at one step, a late consolidation is a
+  distinct event): a stable sort by step only;
+* ``metrics_history`` has one row per (step, rank): lines sharing it merge field by field, in
+  read order: the later line's value of a field wins, a field the later line does not carry
+  keeps the earlier value. "Does not carry" is a NaN with the default bit pattern (a column the
+  line left out, or a JSON ``null``); a NaN the trainer logged is stored as :data:`LOGGED_NAN`
+  (a NaN with a payload, still NaN to every reader of the frame) and so wins like any value.
 
 Live runs: a frame without string columns (``metrics_history``) is built incrementally. The
 store keeps a :class:`GrowCache` with the columns of the newest frame built so far, allocated
 with spare room; a later snapshot that only adds rows (no new cut) and whose new rows all sort
 after the cached last (step, rank) writes just those rows into the spare room and returns views
 of the longer prefix. Frames handed out earlier view a shorter prefix, which is never written
-again, so every snapshot keeps showing exactly its own rows. Anything else (a cut, rows going
-back, an older snapshot built late) takes the full build, which then refills the cache.
+again, so every snapshot keeps showing exactly its own rows. Anything else (a cut, a late line
+at or before the cached last step, an older snapshot built late) takes the full build, which
+then refills the cache.
 """
 
 from __future__ import annotations
 
+import struct
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,11 +41,20 @@ import pandas as pd
 
 from dashboard.state import FRAME_COLUMNS, BuildOnce, empty_frame
 
-__all__ = ["Chunk", "ColumnStore", "Cut", "FrameSnapshot", "GrowCache"]
+__all__ = ["LOGGED_NAN", "Chunk", "ColumnStore", "Cut", "FrameSnapshot", "GrowCache", "is_missing"]
 
 _PRIVATE = ("_seq", "_src")
 _SMALL_CHUNK = 1 << 16
 _FANOUT = 8
+_LOGGED_NAN_BITS = 0x7FF8_0000_0000_0BAD
+#: A NaN the trainer logged (not a field the line left out): a quiet NaN with a payload, so a
+#: later logged NaN replaces an earlier value when lines sharing a step merge.
+LOGGED_NAN: float = struct.unpack("<d", struct.pack("<Q", _LOGGED_NAN_BITS))[0]
+
+
+def is_missing(values: np.ndarray) -> np.ndarray:
+    """Which float64 values are "not logged" (a NaN other than :data:`LOGGED_NAN`)."""
+    return np.isnan(values) & (values.view(np.int64) != _LOGGED_NAN_BITS)
 
 
 @dataclass(frozen=True)
@@ -94,6 +117,26 @@ class GrowCache:
         self.cols: dict[str, np.ndarray] = {}
 
 
+class _Merge:
+    """Rows of a sorted selection that share (step, rank) with another row, and how to merge
+    them: ``rows`` = their positions in the unsorted arrays (in sorted order), ``first`` = per
+    row the index in ``rows`` of its group's first row, ``ends`` = the index in ``rows`` of each
+    group's last row, ``out`` = each group's row in the output."""
+
+    __slots__ = ("ends", "first", "out", "rows")
+
+    def __init__(self, rows: np.ndarray, first: np.ndarray, ends: np.ndarray, out: np.ndarray) -> None:
+        self.rows, self.first, self.ends, self.out = rows, first, ends, out
+
+    def values(self, column: np.ndarray) -> np.ndarray:
+        """Per group, the value of the last row that carries one (NaN when none does)."""
+        vals = column[self.rows]
+        pos = np.arange(len(vals))
+        latest = np.maximum.accumulate(np.where(is_missing(vals), -1, pos))[self.ends]
+        found = latest >= self.first[self.ends]
+        return np.where(found, vals[np.maximum(latest, 0)], np.nan)
+
+
 def _merge(chunks: list[Chunk], dtypes: Mapping[str, str]) -> Chunk:
     names = list(dict.fromkeys(k for c in chunks for k in c.cols))
     group = tuple(chunks)
@@ -151,8 +194,10 @@ class FrameSnapshot(BuildOnce):
 
     def _order(
         self, step: np.ndarray, rank: np.ndarray, seq: np.ndarray, src: np.ndarray | None,
-    ) -> np.ndarray | None:
-        """Row positions that survive cuts, sorted by (step, rank), deduplicated; None = all."""
+    ) -> tuple[np.ndarray | None, _Merge | None]:
+        """Row positions that survive cuts, sorted by (step, rank, read order) (None = all, in
+        place), and for a merged frame the groups of rows sharing (step, rank), of which only
+        the last position is kept (its values come from :meth:`_Merge.values`)."""
         idx: np.ndarray | None = None
         if self.cuts and src is not None:
             keep = np.ones(len(step), dtype=bool)
@@ -170,19 +215,30 @@ class FrameSnapshot(BuildOnce):
             order = np.lexsort((q, r, s))
             s, r = s[order], r[order]
             idx = order if idx is None else idx[order]
+        merge = None
         if self.dedup and len(s) > 1:
             last = np.ones(len(s), dtype=bool)
             last[:-1] = (s[1:] != s[:-1]) | (r[1:] != r[:-1])
             if not last.all():
-                sel = np.flatnonzero(last)
-                idx = sel if idx is None else idx[sel]
-        return idx
+                first = np.ones(len(s), dtype=bool)
+                first[1:] = last[:-1]
+                shared = np.flatnonzero(~(first & last))  # sorted positions in groups of 2+
+                group = np.cumsum(first[shared]) - 1
+                ends = np.flatnonzero(last[shared])
+                keep_at = np.flatnonzero(last)
+                merge = _Merge(
+                    shared if idx is None else idx[shared],
+                    np.flatnonzero(first[shared])[group], ends,
+                    np.searchsorted(keep_at, shared[ends]),
+                )
+                idx = keep_at if idx is None else idx[keep_at]
+        return idx, merge
 
     def _extend(self, cache: GrowCache) -> pd.DataFrame | None:
         """Append the rows after ``cache.raw`` to the cached columns, or None (full build)."""
         start = cache.raw
         cols = {n: _tail(self.chunks, n, "int64", start) for n in ("step", "rank", "_seq", "_src")}
-        idx = self._order(cols["step"], cols["rank"], cols["_seq"], cols["_src"])
+        idx, merge = self._order(cols["step"], cols["rank"], cols["_seq"], cols["_src"])
         step, rank = cols["step"], cols["rank"]
         if idx is not None:
             step, rank = step[idx], rank[idx]
@@ -202,6 +258,8 @@ class FrameSnapshot(BuildOnce):
             if k:
                 new = cols[col] if col in cols else _tail(self.chunks, col, dtype, start)
                 buf[n:total] = new if idx is None else new[idx]
+                if merge is not None and dtype == "float64":
+                    buf[n + merge.out] = merge.values(new)
         cache.raw, cache.n = self.rows, total
         if k:
             cache.last = (int(step[-1]), int(rank[-1]))
@@ -213,13 +271,15 @@ class FrameSnapshot(BuildOnce):
         rank = _concat(chunks, "rank", "int64")
         seq = _concat(chunks, "_seq", "int64")
         src = _concat(chunks, "_src", "int64") if self.cuts else None
-        idx = self._order(step, rank, seq, src)
+        idx, merge = self._order(step, rank, seq, src)
         data: dict[str, Any] = {}
         for col in self.columns:
             dtype = self.dtypes.get(col, "float64")
-            arr = _concat(chunks, col, dtype)
+            arr = whole = _concat(chunks, col, dtype)
             if idx is not None:
                 arr = arr[idx]
+            if merge is not None and dtype == "float64":
+                arr[merge.out] = merge.values(whole)
             data[col] = pd.Series(arr, dtype=dtype, copy=False) if dtype == "str" else arr
         if cache is not None:
             s, r = (step, rank) if idx is None else (step[idx], rank[idx])

@@ -11,10 +11,15 @@ Entries follow the rows they came from:
 
 * the same :class:`~dashboard.frames.Cut` objects as the column stores drop the entries of an
   abandoned timeline (resume) or of a file read again (truncated/replaced);
-* a newer metric line of the same file and rank at the same step replaces the older line in the
-  frame, so it drops the older line's entries too (:meth:`NonFiniteLog.supersede`);
-* when the snapshot is built, an entry is kept only where the metrics frame holds a non-finite
-  value at its (rank, step, column) (a newer line from another file at that step wins there).
+* metric lines sharing a (step, rank) merge field by field in the frame (the later line's value
+  of a field wins, a field it does not carry keeps the earlier value; a logged NaN counts as a
+  value, see :data:`~dashboard.frames.LOGGED_NAN`). So when the snapshot is built, an entry is
+  kept only where the merged metrics frame holds a non-finite value at its (rank, step, column),
+  and of several entries there the last one read: every non-finite value in the frame comes
+  from an entry, and the line it came from is the last one carrying that field, so its entry is
+  the newest one left. A later finite value replaces an earlier logged NaN (no entry kept), a
+  later logged NaN replaces an earlier finite value (its entry kept), a later line without the
+  field keeps the earlier NaN and its entry.
 
 The snapshot is the ``nonfinite`` frame of :mod:`dashboard.state` (``FRAME_COLUMNS["nonfinite"]``):
 one row per (step, rank, column), sorted by step, rank, column.
@@ -105,7 +110,6 @@ class NonFiniteLog:
         self._cuts: list[Cut] = []
         self._names: list[str] = []
         self._ids: dict[str, int] = {}
-        self._latest: dict[tuple[int, int], int] = {}  # (src, rank) -> step of its newest entry
         self._snapshot: NonFiniteSnapshot | None = None
         self._snap_for: object = None
 
@@ -118,21 +122,9 @@ class NonFiniteLog:
                 col = self._ids[name] = len(self._names)
                 self._names.append(name)
             self._pending.append((seq, src, rank, step, col, fields[name]))
-        self._latest[(src, rank)] = step
-
-    def supersede(self, src: int, rank: int, step: int, seq: int) -> None:
-        """A metric line ``seq`` at ``step`` replaces earlier lines of that file and rank at the
-        same step: drop their entries (steps only go forward between cuts, so a cut at ``step``
-        reaches exactly those)."""
-        if self._latest.get((src, rank)) == step:
-            self.add_cut(Cut(src, rank, seq, step))
-            del self._latest[(src, rank)]
 
     def add_cut(self, cut: Cut) -> None:
         """Apply a cut of the column stores (resume, truncation, replacement) to the entries."""
-        if cut.rank < 0:
-            for key in [k for k in self._latest if k[0] == cut.src]:
-                del self._latest[key]
         if self._chunks or self._pending:
             self._cuts.append(cut)
             self._snapshot = None

@@ -4,6 +4,40 @@
 stores of every frame and the metadata scanner. Each :meth:`DirectoryReader.update` lists the
 directory, reads only new bytes and reports whether anything changed. It knows nothing about
 threads or filesystem events (that is :mod:`dashboard.watcher`).
+
+The timeline follows how runs are written. Lines arrive out of step order all the time; they
+land in step order (:mod:`dashboard.frames`), and metric lines sharing a (step, rank) merge field
+by field (a later line's value of a field wins; a field it does not carry keeps the earlier
+value). Only three things start a new timeline (a :class:`~dashboard.state.Restart`, and the
+rows of the abandoned one are dropped):
+
+================================  ===========================================================
+Case                              What the reader does
+================================  ===========================================================
+late eval line (``val_loss`` at   merged into the row at 1000 (``loss`` kept, ``val_loss``
+1000 after 1001..1010)            added); no restart
+evaluator thread (two writers     every line kept, rows merged by step; no restart
+interleaved, one behind)
+shared step, several lines        one row, field by field, later value of a field wins (a
+                                  logged NaN is a value; a field left out or ``null`` is not)
+late growth / consolidation /     kept as a distinct event, in step order (stable); never a
+stage event                       restart, in any log
+``run_start`` with                restart at the logged step R: rows of that file and rank
+``resumed_from_step`` R           written before it with step > R are dropped (the row at R is
+                                  what the checkpoint holds, it stays and later lines merge)
+file truncated or replaced        restart (``truncated``/``replaced``): what was read from the
+                                  file is dropped and it is read again from offset 0
+legacy log (no ``run_start`` in   restart at the first of ``RESUME_AFTER`` consecutive metric
+the file), sustained regression   lines below the highest metric step, with ascending steps
+                                  (the trainer went back and kept going): rows of that file
+                                  and rank written before the first of them with step >= it
+                                  are dropped
+legacy log, single late line      merged like any late line (fewer than ``RESUME_AFTER``
+(or a few)                        metric lines behind before one at or past the maximum)
+================================  ===========================================================
+
+A file that has a ``run_start`` line never uses the legacy rule: our logger writes one on every
+open, and interleaved writers (an evaluator thread) can put any number of lines behind.
 """
 
 from __future__ import annotations
@@ -20,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from dashboard.blockparse import MIN_BLOCK_BYTES, parse_block
-from dashboard.frames import ColumnStore, Cut
+from dashboard.frames import LOGGED_NAN, ColumnStore, Cut
 from dashboard.linebuffer import DEFAULT_MAX_LINE_BYTES, Block, Overlong, split_lines
 from dashboard.metadata import MetadataScanner, is_metadata_name, normalise_warnings
 from dashboard.nonfinite import NonFiniteLog
@@ -28,10 +62,14 @@ from dashboard.parse import EVENT_KINDS, BadRecord, parse_line
 from dashboard.state import BadLine, Restart, RunState
 from dashboard.tailer import Reset, Tailer
 
-__all__ = ["MAX_BAD_LINES", "DirectoryReader", "log_file_rank"]
+__all__ = ["MAX_BAD_LINES", "RESUME_AFTER", "DirectoryReader", "log_file_rank"]
 
 log = logging.getLogger(__name__)
 MAX_BAD_LINES = 200
+#: Legacy logs (no ``run_start``): this many consecutive metric lines below the highest metric
+#: step, with ascending steps, are a resume. An evaluator thread puts single lines (or a short
+#: burst at one step) behind the trainer; a trainer that went back keeps going from there.
+RESUME_AFTER = 5
 _RANK_FILE = re.compile(r"training_log\.rank(\d+)\.jsonl\Z")
 
 
@@ -43,6 +81,20 @@ def log_file_rank(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+class _Timeline:
+    """What the reader knows of one (file, rank) for the legacy resume rule: the highest metric
+    step, and the run of metric lines behind it read since the last line at or past it
+    (``behind`` ascending steps, the first at ``first_step``/``first_seq``, the highest ``top``)."""
+
+    __slots__ = ("behind", "first_seq", "first_step", "first_wall", "max_metric", "top")
+
+    def __init__(self) -> None:
+        self.max_metric: int | None = None
+        self.behind = 0
+        self.first_seq = self.first_step = self.top = 0
+        self.first_wall = math.nan
+
+
 def _excerpt(line: bytes) -> str:
     return line[:800].decode("utf-8", "replace")[:200]
 
@@ -52,9 +104,11 @@ class DirectoryReader:
 
     Guarantees: each complete line of each log file is parsed once (again from 0 after the file
     shrank or was replaced, dropping what was read from it before); bad lines are counted and
-    kept (last ``MAX_BAD_LINES``); resumes (steps going back within a file and rank, or a
-    ``run_start`` with ``resumed_from_step``) add a :class:`Restart` and drop the abandoned
-    timeline; explicitly logged non-finite metric values are recorded in a
+    kept (last ``MAX_BAD_LINES``); late lines are kept and land in step order, metric lines
+    sharing a step merge field by field; resumes (the cases in the module docstring: a
+    ``run_start`` with ``resumed_from_step``, a truncated or replaced file, a sustained step
+    regression in a legacy log) add a :class:`Restart` and drop the abandoned timeline;
+    explicitly logged non-finite metric values are recorded in a
     :class:`~dashboard.nonfinite.NonFiniteLog` under the same rules as the rows; :meth:`state`
     returns an immutable snapshot of the committed data.
     """
@@ -84,8 +138,8 @@ class DirectoryReader:
         self._nonfinite = NonFiniteLog()
         self._metadata = MetadataScanner(self.directory, stat=stat)
         self._seq = 0
-        self._last_step: dict[tuple[int, int], int] = {}
-        self._pending_resume: set[tuple[int, int]] = set()
+        self._timelines: dict[tuple[int, int], _Timeline] = {}  # (src, rank) -> legacy rule state
+        self._has_run_start: set[int] = set()  # files with a run_start line: no legacy rule
         self._pending_reset: dict[int, int] = {}  # src -> index in restarts awaiting its step
         self.bad_lines: collections.deque[BadLine] = collections.deque(maxlen=MAX_BAD_LINES)
         self.bad_line_count = 0
@@ -139,35 +193,40 @@ class DirectoryReader:
             self._bad(BadLine(name, item.offset, _excerpt(item.head), item.reason))
         elif isinstance(item, Reset):
             self._cut(Cut(src, -1, self._seq, 0))
-            for key in [k for k in self._last_step if k[0] == src]:
-                del self._last_step[key]
-            self._pending_resume = {k for k in self._pending_resume if k[0] != src}
+            for key in [k for k in self._timelines if k[0] == src]:
+                del self._timelines[key]
+            self._has_run_start.discard(src)
             self._pending_reset[src] = len(self.restarts)
             self.restarts.append(Restart(name, item.kind, None, self._wall_clock()))
         elif not self._parse_fast(src, rank, item):
             self._parse_lines(name, src, rank, item)
 
     def _parse_fast(self, src: int, rank: int, block: Block) -> bool:
-        key = (src, rank)
         if (self._block_parser is None or len(block.data) < self._min_block_bytes
-                or key in self._pending_resume or src in self._pending_reset):
+                or src in self._pending_reset):
             return False
-        parsed = self._block_parser(block.data, last_step=self._last_step.get(key))
+        # Blocks are taken only with steps not going back and, in a legacy file, at or past the
+        # highest metric step: no line of them can be behind, so the legacy rule has nothing to
+        # check (each metric row ends a run of lines behind).
+        legacy = src not in self._has_run_start
+        timeline = self._timelines.get((src, rank)) if legacy else None
+        last = timeline.max_metric if timeline is not None else None
+        parsed = self._block_parser(block.data, last_step=last)
         if parsed is None:
             return False
         base = self._seq
         self._seq += parsed.lines
         metric_rows = parsed.frames.get("metrics_history")
-        if metric_rows is not None and len(metric_rows[0]) and key in self._last_step:
-            # a block starting at the step the file is at replaces that step's earlier line
-            self._nonfinite.supersede(src, rank, int(metric_rows[1]["step"][0]), base)
+        if legacy and metric_rows is not None and len(metric_rows[0]):
+            timeline = self._timelines.setdefault((src, rank), _Timeline())
+            timeline.max_metric = int(metric_rows[1]["step"][-1])
+            timeline.behind = 0
         for frame, (positions, cols) in parsed.frames.items():
             n = len(positions)
             cols["rank"] = _full_int(n, rank)
             cols["_seq"] = positions + base
             cols["_src"] = _full_int(n, src)
             self._stores[frame].add_columns(n, cols)
-        self._last_step[key] = parsed.last_step
         self._note_wall(parsed.max_wall_time)
         return True
 
@@ -185,31 +244,61 @@ class DirectoryReader:
             self._seq += 1
             step = fields["step"]
             wall = fields["wall_time"]
-            key = (src, rank)
             if kind == "run_starts":
-                if not math.isnan(fields["resumed_from_step"]):
-                    self._pending_resume.add(key)
+                self._run_start(name, src, rank, seq, fields["resumed_from_step"], wall)
             else:
-                prev = self._last_step.get(key)
-                if key in self._pending_resume or (prev is not None and step < prev):
-                    self._pending_resume.discard(key)
-                    when = wall if not math.isnan(wall) else self._wall_clock()
-                    self.restarts.append(Restart(name, "resumed", step, when))
-                    self._cut(Cut(src, rank, seq, step))
-                elif prev == step and kind == "metrics_history":
-                    self._nonfinite.supersede(src, rank, step, seq)
-                self._last_step[key] = step
+                if kind == "metrics_history" and src not in self._has_run_start:
+                    self._legacy_metric(name, src, rank, seq, step, wall)
                 pending = self._pending_reset.pop(src, None)
                 if pending is not None:
                     old = self.restarts[pending]
                     self.restarts[pending] = Restart(old.file, old.kind, step, old.wall_time)
             nonfinite = fields.pop("_nonfinite", None)
             if nonfinite is not None:
+                for col in nonfinite:
+                    if math.isnan(fields[col]):
+                        fields[col] = LOGGED_NAN  # a value, not a field left out (frames merge)
                 self._nonfinite.add(seq, src, rank, step, fields, nonfinite)
             fields["_seq"] = seq
             fields["_src"] = src
             stores[kind].add_row(fields)
             self._note_wall(wall)
+
+    def _run_start(self, name: str, src: int, rank: int, seq: int, resumed: float, wall: float) -> None:
+        """A logger opened: the file follows the ``run_start`` rule from now on; a resume from
+        step R drops the rows of this file and rank written before with step > R."""
+        self._has_run_start.add(src)
+        for key in [k for k in self._timelines if k[0] == src]:
+            del self._timelines[key]
+        if not math.isnan(resumed):
+            step = int(resumed)
+            self.restarts.append(Restart(name, "resumed", step, self._when(wall)))
+            self._cut(Cut(src, rank, seq, step + 1))
+
+    def _legacy_metric(self, name: str, src: int, rank: int, seq: int, step: int, wall: float) -> None:
+        """The legacy rule (see the module docstring) for one metric line of a file without
+        ``run_start``."""
+        t = self._timelines.get((src, rank))
+        if t is None:
+            t = self._timelines[(src, rank)] = _Timeline()
+        if t.max_metric is None or step >= t.max_metric:
+            t.max_metric = step
+            t.behind = 0
+            return
+        if not t.behind:
+            t.behind, t.top = 1, step
+            t.first_seq, t.first_step, t.first_wall = seq, step, wall
+        elif step > t.top:
+            t.behind += 1
+            t.top = step
+        if t.behind >= RESUME_AFTER:
+            self.restarts.append(Restart(name, "resumed", t.first_step, self._when(t.first_wall)))
+            self._cut(Cut(src, rank, t.first_seq, t.first_step))
+            t.max_metric = t.top
+            t.behind = 0
+
+    def _when(self, wall: float) -> float:
+        return wall if not math.isnan(wall) else self._wall_clock()
 
     def _cut(self, cut: Cut) -> None:
         for store in self._stores.values():

@@ -18,9 +18,13 @@ Frame columns (every frame is sorted by ``step``; missing values are NaN):
     ``neuron_counts.<region>`` and ``capacity_by_region.<region>`` (float64, one column per region
     as it appears), then every further numeric field the trainer logged (``lr``, ``grad_norm``,
     ``val_loss``, ``gpu_mem_bytes``, ...) as float64 columns in order of first appearance.
-    One row per (rank, step): when a resumed run logs a step again, the newer line wins, and rows
-    of the abandoned timeline (logged before the restart, with a step at or past the step the run
-    went back to) are dropped.
+    One row per (rank, step): lines sharing it merge field by field (the later line's value of a
+    field wins; a field the later line leaves out or logs as ``null`` keeps the earlier value; a
+    logged NaN is a value). Late lines land in step order. After a resume (see
+    :class:`Restart`), rows of the abandoned timeline are dropped: logged before the restart,
+    by the same file and rank, with a step past the logged ``resumed_from_step`` (or, for a
+    legacy resume, at or past the step the run went back to). The full rule, with a table of
+    cases, is in :mod:`dashboard.reader`.
 ``growth_events``
     ``step``, ``wall_time``, ``rank``, ``region`` (str), ``neurons_added`` (int64),
     ``new_total`` (int64), ``reason`` (str).
@@ -33,13 +37,14 @@ Frame columns (every frame is sorted by ``step``; missing values are NaN):
     ``step``, ``wall_time``, ``rank``, ``run_id`` (str), ``resumed_from_step`` (float64, NaN for a
     fresh run).
 
-Rows of every frame but ``metrics_history`` are not deduplicated (two regions may grow at one
-step), but the abandoned-timeline rule applies to all of them.
+Rows of every frame but ``metrics_history`` are never merged (two regions may grow at one
+step; a consolidation logged late is still its own event): they are sorted stably by step
+(then rank, then read order), and the abandoned-timeline rule applies to all of them.
 
 Missing is not NaN. A metric line that does not log a field leaves NaN in that column, exactly
 like a line that logged ``"NaN"``. What the trainer explicitly logged as non-finite (the strings
 ``"NaN"``/``"Infinity"``/``"-Infinity"``, bare tokens, overflowing numbers) is kept apart, under
-the same newer-line-wins and abandoned-timeline rules as the rows:
+the same merge and abandoned-timeline rules as the rows:
 
 ``nonfinite``
     ``step`` (int64), ``rank`` (int64), ``column`` (str: any metric column, core, extra or
@@ -120,10 +125,12 @@ class BadLine:
 class Restart:
     """The run (or a log file) started over.
 
-    ``kind`` is ``"resumed"`` (steps went back, or a ``run_start`` with ``resumed_from_step``),
+    ``kind`` is ``"resumed"`` (a ``run_start`` with ``resumed_from_step``, or in a legacy log
+    without ``run_start`` a sustained regression of metric steps; never a single late line),
     ``"truncated"`` (the file shrank) or ``"replaced"`` (new inode). ``step`` is the step the run
-    went back to (None when unknown, e.g. a truncated file before its first new line), and
-    ``wall_time`` when it happened (the line's ``wall_time``, or when the loader noticed).
+    went back to: the logged ``resumed_from_step``, the first step of the legacy regression, or
+    for a truncated/replaced file the first step read again (None until then); ``wall_time``
+    when it happened (the line's ``wall_time``, or when the loader noticed).
     """
 
     file: str

@@ -99,15 +99,20 @@ def test_resume_abandoning_the_nan_rows_clears_the_warning(tmp_path: Path) -> No
 
 def test_resume_keeps_nan_rows_before_the_resume_step(tmp_path: Path) -> None:
     write(tmp_path, raw(10, val_loss='"NaN"'), raw(20, val_loss=1.0), raw(30, val_loss=1.0),
-          raw(20, val_loss=0.9))  # steps went back to 20: the NaN at 10 stays
+          run_start(20, resumed_from_step=20), raw(20, val_loss=0.9))  # resumed at 20: the NaN at 10 stays
     state = load_training_state(tmp_path)
     assert summary(state.logged_nonfinite("val_loss")) == (1, 10, 10, "nan", "nan")
     assert state.metrics_history["step"].tolist() == [10, 20]
 
 
-def test_newer_line_at_the_same_step_wins(tmp_path: Path) -> None:
+def test_newer_line_at_the_same_step_merges_field_by_field(tmp_path: Path) -> None:
     write(tmp_path, raw(1, grad_norm=0.5), raw(2, grad_norm='"NaN"'), raw(2))
-    assert load_training_state(tmp_path).nonfinite.empty  # the newer line for step 2 has none
+    # the newer line for step 2 does not carry grad_norm: the logged NaN stays
+    assert summary(load_training_state(tmp_path).logged_nonfinite("grad_norm")) == (1, 2, 2, "nan", "nan")
+    write(tmp_path, raw(2, grad_norm=0.7))
+    state = load_training_state(tmp_path)
+    assert state.nonfinite.empty  # a later finite value replaces the logged NaN
+    assert state.metrics_history["grad_norm"].tolist() == [0.5, 0.7]
     write(tmp_path, raw(2, grad_norm="NaN"), '{"event_type": "growth", "step": 2, "region": "c",'
           ' "neurons_added": 1, "new_total": 2}')  # a growth event does not replace a metric line
     assert load_training_state(tmp_path).logged_nonfinite("grad_norm") is not None

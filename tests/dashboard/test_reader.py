@@ -149,21 +149,23 @@ def test_resume_newer_wins_abandoned_timeline_dropped_restart_recorded(tmp_path:
     w = watcher(tmp_path)
     append(log, b"".join(metric(s) for s in range(10)) + growth(9))
     poll(w)
-    append(log, run_start(5, resumed_from_step=9) + metric(6, loss=42.0) + metric(7))
+    append(log, run_start(5, resumed_from_step=5) + metric(6, loss=42.0) + metric(7))
     state = poll(w)
     m = state.metrics_history  # type: ignore[attr-defined]
-    assert m["step"].tolist() == [0, 1, 2, 3, 4, 5, 6, 7]  # 8, 9 were abandoned
+    assert m["step"].tolist() == [0, 1, 2, 3, 4, 5, 6, 7]  # 6..9 of the first run were abandoned
     assert m.loc[m["step"] == 6, "loss"].item() == 42.0
     assert state.growth_events.empty  # type: ignore[attr-defined]
     (restart,) = state.restarts  # type: ignore[attr-defined]
-    assert (restart.kind, restart.step, restart.wall_time) == ("resumed", 6, 1006.0)
+    assert (restart.kind, restart.step, restart.wall_time) == ("resumed", 5, 1005.0)  # as logged
 
 
 def test_steps_going_back_without_run_start_is_a_resume(tmp_path: Path) -> None:
-    (tmp_path / "training_log.jsonl").write_bytes(metric(1) + metric(2) + metric(3) + metric(2, loss=7.0))
+    # a sustained regression (RESUME_AFTER metric lines going on from step 2) in a legacy log
+    (tmp_path / "training_log.jsonl").write_bytes(
+        b"".join(metric(s) for s in range(1, 10)) + metric(2, loss=7.0) + b"".join(metric(s) for s in range(3, 7)))
     state = load_training_state(tmp_path)
-    assert state.metrics_history["step"].tolist() == [1, 2]
-    assert state.metrics_history["loss"].tolist()[-1] == 7.0
+    assert state.metrics_history["step"].tolist() == [1, 2, 3, 4, 5, 6]
+    assert state.metrics_history["loss"].tolist()[1] == 7.0
     assert [(r.kind, r.step) for r in state.restarts] == [("resumed", 2)]
 
 
