@@ -152,7 +152,11 @@ class DirectoryReader:
         if (self._block_parser is None or len(block.data) < self._min_block_bytes
                 or key in self._pending_resume or src in self._pending_reset):
             return False
-        parsed = self._block_parser(block.data, last_step=self._last_step.get(key))
+        try:
+            parsed = self._block_parser(block.data, last_step=self._last_step.get(key))
+        except Exception as exc:  # never lose a block to the fast path: the line parser is the reference
+            log.debug("block parser failed, reading the block line by line: %r", exc)
+            parsed = None
         if parsed is None:
             return False
         base = self._seq
@@ -179,6 +183,9 @@ class DirectoryReader:
             except BadRecord as exc:
                 if line.strip():
                     self._bad(BadLine(name, offset, _excerpt(line), str(exc)))
+                continue
+            except Exception as exc:  # any failure on one record is that record's, never the read's
+                self._bad(BadLine(name, offset, _excerpt(line), f"cannot read this line ({type(exc).__name__}: {exc})"[:300]))
                 continue
             rank = fields.setdefault("rank", file_rank)
             seq = self._seq
