@@ -146,7 +146,7 @@ def _int(obj: dict[str, Any], name: str, *, required: bool = True) -> int | None
     if not _count(value):
         if name not in obj:
             raise BadRecord(f"missing required field {name!r}")
-        raise BadRecord(f"{name!r} must be an integer from 0 to 2**63-1, got {_show(value)}")
+        raise BadRecord(f"{name!r} must be an integer >= 0 (at most 2**63-1), got {_show(value)}")
     return value
 
 
@@ -176,7 +176,7 @@ def parse_line(line: bytes) -> tuple[str, dict[str, Any]]:
     if not _count(step):
         if "step" not in obj:
             raise BadRecord("missing required field 'step'")
-        raise BadRecord(f"'step' must be an integer from 0 to 2**63-1, got {_show(step)}")
+        raise BadRecord(f"'step' must be an integer >= 0 (at most 2**63-1), got {_show(step)}")
     wall = obj.get("wall_time")
     fields: dict[str, Any] = {
         "step": step,
@@ -185,7 +185,7 @@ def parse_line(line: bytes) -> tuple[str, dict[str, Any]]:
     rank = obj.get("rank")
     if rank is not None:
         if not _count(rank):
-            raise BadRecord(f"'rank' must be an integer from 0 to 2**63-1, got {_show(rank)}")
+            raise BadRecord(f"'rank' must be an integer >= 0 (at most 2**63-1), got {_show(rank)}")
         fields["rank"] = rank
     if kind == "metrics_history":
         _metric_fields(obj, fields)
@@ -232,7 +232,7 @@ def _metric_fields(obj: dict[str, Any], fields: dict[str, Any]) -> None:
                 name = f"{key}.{region}"
                 if key == "neuron_counts" and not _count(inner):
                     raise BadRecord(
-                        f"{name!r} must be an integer from 0 to 2**63-1, got {_show(inner)}"
+                        f"{name!r} must be an integer >= 0 (at most 2**63-1), got {_show(inner)}"
                     )
                 x = fields[name] = to_number(inner, name)
                 if x - x:  # NaN or ±inf (0.0 for every finite x)
@@ -257,7 +257,7 @@ def _run_start_fields(obj: dict[str, Any], fields: dict[str, Any]) -> None:
     resumed = obj["resumed_from_step"]
     if resumed is not None and not _count(resumed):
         raise BadRecord(
-            f"'resumed_from_step' must be an integer from 0 to 2**63-1 or null, got {_show(resumed)}"
+            f"'resumed_from_step' must be an integer >= 0 (at most 2**63-1) or null, got {_show(resumed)}"
         )
     fields["resumed_from_step"] = math.nan if resumed is None else float(resumed)
     if "config" not in obj:

@@ -25,8 +25,9 @@ from dashboard.linebuffer import DEFAULT_MAX_LINE_BYTES, Block, Overlong, split_
 from dashboard.metadata import MetadataScanner, is_metadata_name, normalise_warnings
 from dashboard.nonfinite import NonFiniteLog
 from dashboard.parse import EVENT_KINDS, BadRecord, parse_line
+from dashboard.safefile import check_file
 from dashboard.state import BadLine, Restart, RunState
-from dashboard.tailer import Reset, Tailer
+from dashboard.tailer import Refused, Reset, RotatingTailer
 
 __all__ = ["MAX_BAD_LINES", "DirectoryReader", "log_file_rank"]
 
@@ -79,7 +80,8 @@ class DirectoryReader:
         self._min_block_bytes = min_block_bytes
         self.exists = False
         self.not_a_directory = False
-        self._tailers: dict[str, tuple[int, int, Tailer]] = {}  # name -> (src, rank, tailer)
+        self._tailers: dict[str, tuple[int, int, RotatingTailer]] = {}  # name -> (src, rank, tailer)
+        self._refused: dict[str, str] = {}  # file name -> why it is not read (reported once)
         self._stores = {name: ColumnStore(name, dedup=name == "metrics_history") for name in EVENT_KINDS.values()}
         self._nonfinite = NonFiniteLog()
         self._metadata = MetadataScanner(self.directory, stat=stat)
@@ -110,15 +112,15 @@ class DirectoryReader:
         for name in sorted(names):
             rank = log_file_rank(name)
             if rank is not None and name not in self._tailers:
-                tailer = Tailer(os.path.join(self.directory, name), open_=self._open,
-                                stat=self._stat, max_line_bytes=self._max_line_bytes)
+                tailer = RotatingTailer(self.directory, name, open_=self._open, stat=self._stat,
+                                        max_line_bytes=self._max_line_bytes, check=check_file)
                 self._tailers[name] = (len(self._tailers), rank, tailer)
                 changed = True
         before = (self.bad_line_count, len(self.restarts))
         for name, (src, rank, tailer) in self._tailers.items():
             try:
-                for item in tailer.read_blocks():
-                    self._handle(name, src, rank, item)
+                for file, item in tailer.read_segments(names):
+                    self._handle(file, src, rank, item)
             except OSError as exc:  # transient (permissions, NFS hiccup): keep data, retry later
                 log.debug("reading %s failed: %s", name, exc)
                 self.errors.append(f"cannot read {name}: {exc}")
@@ -134,7 +136,14 @@ class DirectoryReader:
         self.bad_line_count += 1
         self.bad_lines.append(bad)
 
-    def _handle(self, name: str, src: int, rank: int, item: Block | Overlong | Reset) -> None:
+    def _handle(self, name: str, src: int, rank: int, item: Block | Overlong | Reset | Refused) -> None:
+        if isinstance(item, Refused):
+            self.errors.append(item.reason)
+            if self._refused.get(name) != item.reason:
+                self._refused[name] = item.reason
+                self._bad(BadLine(name, 0, "", item.reason))
+            return
+        self._refused.pop(name, None)
         if isinstance(item, Overlong):
             self._bad(BadLine(name, item.offset, _excerpt(item.head), item.reason))
         elif isinstance(item, Reset):
