@@ -1,7 +1,10 @@
 """Read a checkpoint directory incrementally: log files -> column stores, metadata -> latest.
 
-:class:`DirectoryReader` owns one :class:`~dashboard.tailer.Tailer` per log file, the column
-stores of every frame and the metadata scanner. Each :meth:`DirectoryReader.update` lists the
+:class:`DirectoryReader` owns one :class:`~dashboard.tailer.RotatingTailer` per log file (the
+file and its rotated segments ``name.1``, ``name.2``, ... as one stream), the column stores of
+every frame and the metadata scanner. A log file is read only when it is a regular file inside the
+directory (or a symlink to one there): a FIFO, a directory, a device or a symlink that leaves the
+directory is skipped, said in ``errors`` at each read and counted once as a bad line. Each :meth:`DirectoryReader.update` lists the
 directory, reads only new bytes and reports whether anything changed. It knows nothing about
 threads or filesystem events (that is :mod:`dashboard.watcher`).
 """
@@ -25,7 +28,7 @@ from dashboard.linebuffer import DEFAULT_MAX_LINE_BYTES, Block, Overlong, split_
 from dashboard.metadata import MetadataScanner, is_metadata_name, normalise_warnings
 from dashboard.nonfinite import NonFiniteLog
 from dashboard.parse import EVENT_KINDS, BadRecord, parse_line
-from dashboard.safefile import check_file
+from dashboard.safefile import check_file, open_regular
 from dashboard.state import BadLine, Restart, RunState
 from dashboard.tailer import Refused, Reset, RotatingTailer
 
@@ -64,7 +67,7 @@ class DirectoryReader:
         self,
         checkpoint_dir: str | os.PathLike[str],
         *,
-        open_: Callable[..., Any] = open,
+        open_: Callable[..., Any] = open_regular,
         stat: Callable[[Any], os.stat_result] = os.stat,
         listdir: Callable[[str], list[str]] = os.listdir,
         wall_clock: Callable[[], float] = time.time,
