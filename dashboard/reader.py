@@ -4,8 +4,9 @@
 file and its rotated segments ``name.1``, ``name.2``, ... as one stream), the column stores of
 every frame and the metadata scanner. A log file is read only when it is a regular file inside the
 directory (or a symlink to one there): a FIFO, a directory, a device or a symlink that leaves the
-directory is skipped, said in ``errors`` at each read and counted once as a bad line. Each :meth:`DirectoryReader.update` lists the
-directory, reads only new bytes and reports whether anything changed. It knows nothing about
+directory is skipped, said in ``errors`` at each read and counted once as a bad line. Each
+:meth:`DirectoryReader.update` lists the directory, reads only new bytes and reports whether
+anything changed. It knows nothing about
 threads or filesystem events (that is :mod:`dashboard.watcher`).
 """
 
@@ -197,7 +198,8 @@ class DirectoryReader:
                     self._bad(BadLine(name, offset, _excerpt(line), str(exc)))
                 continue
             except Exception as exc:  # any failure on one record is that record's, never the read's
-                self._bad(BadLine(name, offset, _excerpt(line), f"cannot read this line ({type(exc).__name__}: {exc})"[:300]))
+                reason = f"cannot read this line ({type(exc).__name__}: {exc})"[:300]
+                self._bad(BadLine(name, offset, _excerpt(line), reason))
                 continue
             rank = fields.setdefault("rank", file_rank)
             seq = self._seq
