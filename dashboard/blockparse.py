@@ -13,6 +13,14 @@ accepts as floats are refused by the finiteness check. So clean blocks cost noth
 the per-line parser alone records which values were logged non-finite (``RunState.nonfinite``)
 and rejects what it does not accept (``Inf``) the same way for every block.
 
+pyarrow's JSON reader recurses once per nesting level and crashes the process (a segfault, not
+an exception) on a value nested about 20,000 deep. It only ever sees a block that
+:func:`nesting_safe` has proven shallow: every line either at most ``SHORT_LINE_BYTES`` long
+(so nested at most half that deep, far below the crash) or, for the rare longer line, holding at
+most ``MAX_OPEN_BRACKETS`` ``{``/``[`` bytes in all (a clean record has three). A block that
+fails the check goes to the per-line parser, whose JSON reader stops at depth 1,024 with an
+error. Column names starting with ``_`` (the reader's own columns) are refused too.
+
 Cost (a live refresh is one such block, so what follows ``read_json`` should stay small next to
 it): each column is converted once for the whole table, the numeric ones into the rows of one
 float64 matrix that a single ``isfinite`` pass checks; the rows of each kind are then picked
@@ -31,7 +39,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as paj
 
-__all__ = ["MIN_BLOCK_BYTES", "ParsedBlock", "parse_block"]
+__all__ = [
+    "MAX_OPEN_BRACKETS",
+    "MIN_BLOCK_BYTES",
+    "SHORT_LINE_BYTES",
+    "ParsedBlock",
+    "nesting_safe",
+    "parse_block",
+]
 
 #: below this many bytes the per-line parser is faster than starting pyarrow's reader
 MIN_BLOCK_BYTES = 256 << 10
@@ -42,9 +57,16 @@ _NESTED = ("neuron_counts", "capacity_by_region")
 _COMMON = frozenset(("event_type", "step", "wall_time", "rank"))
 _METRIC = b"metric"
 #: event_type -> code (the position in this list) for the kinds the fast path takes
-_KINDS = (("metric", "metrics_history"), ("growth", "growth_events"),
-          ("consolidation", "consolidation_events"))
+_KINDS = (
+    ("metric", "metrics_history"),
+    ("growth", "growth_events"),
+    ("consolidation", "consolidation_events"),
+)
 _LOOKUP = pc.SetLookupOptions(pa.array([value for value, _ in _KINDS]))
+#: lines at most this long are nested at most half as deep: safe for pyarrow (tested to 10,000)
+SHORT_LINE_BYTES = 4096
+#: a longer line is safe when it holds at most this many ``{``/``[`` bytes
+MAX_OPEN_BRACKETS = 64
 _EXACT_FLOAT_INT = 2**53  # ints at or above it may not survive a float64 round trip
 
 _Column: TypeAlias = pa.Array | pa.ChunkedArray
@@ -65,12 +87,17 @@ class ParsedBlock:
 
 
 def parse_block(
-    data: bytes, *, last_step: int | None, read_options: paj.ReadOptions = _READ_OPTIONS,
+    data: bytes,
+    *,
+    last_step: int | None,
+    read_options: paj.ReadOptions = _READ_OPTIONS,
 ) -> ParsedBlock | None:
     """Parse complete lines ``data`` (ending with a newline); None: use the per-line parser.
     ``read_options``: pyarrow's (a small ``block_size`` gives tables of many chunks)."""
     # No line count check: blank lines carry no record in either parser, and a line pyarrow
     # cannot read makes it raise (then the per-line parser reports it).
+    if not nesting_safe(data):
+        return None
     try:
         table = paj.read_json(pa.py_buffer(data), read_options=read_options)
         if not table.num_rows:
@@ -80,8 +107,32 @@ def parse_block(
         return None
 
 
+def nesting_safe(data: bytes) -> bool:
+    """Whether no line of ``data`` can be nested deep enough to crash pyarrow's reader: each line
+    is at most ``SHORT_LINE_BYTES`` long or holds at most ``MAX_OPEN_BRACKETS`` brackets.
+    Finds the long lines by jumping a limit ahead and searching back for a newline."""
+    limit = SHORT_LINE_BYTES
+    find, rfind = data.find, data.rfind
+    pos = 0
+    end = len(data)
+    while pos + limit < end:
+        back = rfind(b"\n", pos, pos + limit + 1)
+        if back >= 0:
+            pos = back + 1
+            continue
+        nl = find(b"\n", pos + limit)  # the line at pos is longer than the limit
+        if nl < 0:
+            nl = end
+        if data.count(b"{", pos, nl) + data.count(b"[", pos, nl) > MAX_OPEN_BRACKETS:
+            return False
+        pos = nl + 1
+    return True
+
+
 def _split(table: pa.Table, last_step: int | None) -> ParsedBlock:
     n = table.num_rows
+    if any(name[:1] == "_" for name in table.schema.names):
+        raise _Fallback  # a reserved name: the per-line parser refuses it with its reason
     columns: dict[str, _Column] = dict(zip(table.schema.names, table.columns, strict=True))
     rank = columns.get("rank")
     if rank is not None and rank.null_count != n:
@@ -131,7 +182,7 @@ def _all_metric(col: pa.ChunkedArray) -> bool:
         offsets = np.frombuffer(offsets_buf, np.int32, m + 1, chunk.offset * 4)
         if not (np.diff(offsets) == len(_METRIC)).all():
             return False
-        if memoryview(data_buf)[int(offsets[0]):int(offsets[-1])] != _METRIC * m:
+        if memoryview(data_buf)[int(offsets[0]) : int(offsets[-1])] != _METRIC * m:
             return False
     return True
 
@@ -160,7 +211,9 @@ def _present(col: _Column, n: int, other_rows: np.ndarray | None) -> bool:
 
 
 def _metric_sources(
-    columns: dict[str, _Column], n: int, other_rows: np.ndarray | None,
+    columns: dict[str, _Column],
+    n: int,
+    other_rows: np.ndarray | None,
 ) -> list[tuple[str, _Column | None, bool]]:
     """(column name, arrow column, int only) of every numeric metric column, in the per-line
     parser's order, ``wall_time`` first (None: absent); refuses any other value on metric rows."""
@@ -242,7 +295,9 @@ def _ints(col: _Column, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _growth_columns(columns: dict[str, _Column], rows: np.ndarray, cols: dict[str, np.ndarray]) -> None:
+def _growth_columns(
+    columns: dict[str, _Column], rows: np.ndarray, cols: dict[str, np.ndarray]
+) -> None:
     region = _strings(columns["region"], rows, required=True)
     if not all(region):  # the empty string
         raise _Fallback
@@ -253,7 +308,9 @@ def _growth_columns(columns: dict[str, _Column], rows: np.ndarray, cols: dict[st
 
 
 def _consolidation_columns(
-    columns: dict[str, _Column], rows: np.ndarray, cols: dict[str, np.ndarray],
+    columns: dict[str, _Column],
+    rows: np.ndarray,
+    cols: dict[str, np.ndarray],
 ) -> None:
     stage = _strings(columns["sleep_stage"], rows, required=True)
     if not set(stage) <= {"NREM", "REM"}:

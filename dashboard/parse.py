@@ -14,6 +14,13 @@ Rules (following ``schemas/*.schema.json``): the line must be a UTF-8 JSON objec
 >= 0 (a bool is not an int); ``wall_time`` a number when present; a line without ``event_type`` is
 a metric line. A ``null`` metric value counts as missing (NaN). Anything else raises
 :class:`BadRecord` with a reason a user can act on.
+
+No value can break the frames later: every integer field (``step``, ``rank``, counts, region
+neuron counts, ``resumed_from_step``) must fit in int64 (``0 <= n <= 2**63 - 1``); metric names
+starting with ``_`` are reserved for the reader's own columns (``_seq``, ``_src``, ``_nonfinite``)
+and refused; names and strings must be valid Unicode (a ``"\ud800"`` escape, a lone surrogate,
+is refused: it cannot be encoded as UTF-8, so no frame, page or export could show it). A metric
+integer too big for a double reads as ±inf (logged non-finite), like ``1e400``.
 """
 
 from __future__ import annotations
@@ -24,7 +31,16 @@ from typing import Any
 
 import orjson
 
-__all__ = ["EVENT_KINDS", "NONFINITE", "BadRecord", "loads", "parse_line", "to_number"]
+__all__ = [
+    "EVENT_KINDS",
+    "INT64_MAX",
+    "NONFINITE",
+    "BadRecord",
+    "check_text",
+    "loads",
+    "parse_line",
+    "to_number",
+]
 
 #: event_type -> frame name
 EVENT_KINDS: dict[str, str] = {
@@ -36,8 +52,17 @@ EVENT_KINDS: dict[str, str] = {
 }
 NONFINITE: dict[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _NESTED = ("neuron_counts", "capacity_by_region")
-_JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+_JSON_TYPES = {
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
 _SKIP = frozenset(("event_type", "step", "wall_time", "rank"))
+#: the largest integer any integer field may hold (int64 columns)
+INT64_MAX = 2**63 - 1
 
 
 class BadRecord(ValueError):
@@ -64,29 +89,64 @@ def loads(data: bytes) -> Any:
 
 
 def to_number(value: Any, name: str) -> float:
-    """A JSON number or non-finite string as float; raises BadRecord otherwise."""
+    """A JSON number or non-finite string as float; raises BadRecord otherwise. An integer too
+    big for a double is ±inf (as ``1e400`` is)."""
     if type(value) is float:
         return value
     if type(value) is int:
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
     if type(value) is str and value in NONFINITE:
         return NONFINITE[value]
     raise BadRecord(f"{name!r} must be a number, got {_show(value)}")
 
 
 def _show(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, float) else repr(value)
+    """A short description of a JSON value for a reason text (never recursive: a value may be
+    nested thousands deep, and never longer than 40 characters)."""
+    if isinstance(value, dict):
+        return f"an object of {len(value)} field(s)"
+    if isinstance(value, list):
+        return f"an array of {len(value)} item(s)"
+    if type(value) is int and abs(value) > INT64_MAX:
+        return (
+            f"an integer of {len(str(abs(value)))} digits"
+            if abs(value) < 10**4000
+            else "a huge integer"
+        )
+    text = repr(value) if isinstance(value, float) else json.dumps(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_text(text: str, what: str) -> str:
+    """``text`` if it can be encoded as UTF-8 (no lone surrogate from a ``\\udXXX`` escape);
+    raises BadRecord otherwise."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise BadRecord(
+                f"{what} holds invalid Unicode (lone surrogate \\u{ord(text[exc.start]):04x}); "
+                "the writer must log valid UTF-8 text"
+            ) from None
+    return text
+
+
+def _count(value: Any) -> bool:
+    """An integer that fits an int64 column and is >= 0 (a bool is not an int)."""
+    return type(value) is int and 0 <= value <= INT64_MAX
 
 
 def _int(obj: dict[str, Any], name: str, *, required: bool = True) -> int | None:
     value = obj.get(name)
     if value is None and not required and name not in obj:
         return None
-    if type(value) is not int or value < 0:
+    if not _count(value):
         if name not in obj:
             raise BadRecord(f"missing required field {name!r}")
-        raise BadRecord(f"{name!r} must be an integer >= 0, got {_show(value)}")
+        raise BadRecord(f"{name!r} must be an integer >= 0 (at most 2**63-1), got {_show(value)}")
     return value
 
 
@@ -97,8 +157,10 @@ def _str(obj: dict[str, Any], name: str, *, required: bool = True, nonempty: boo
     if type(value) is not str or (nonempty and not value):
         if name not in obj:
             raise BadRecord(f"missing required field {name!r}")
-        raise BadRecord(f"{name!r} must be a {'non-empty ' if nonempty else ''}string, got {_show(value)}")
-    return value
+        raise BadRecord(
+            f"{name!r} must be a {'non-empty ' if nonempty else ''}string, got {_show(value)}"
+        )
+    return check_text(value, repr(name))
 
 
 def parse_line(line: bytes) -> tuple[str, dict[str, Any]]:
@@ -109,14 +171,12 @@ def parse_line(line: bytes) -> tuple[str, dict[str, Any]]:
     event_type = obj.get("event_type", "metric")
     kind = EVENT_KINDS.get(event_type) if type(event_type) is str else None
     if kind is None:
-        raise BadRecord(
-            f"unknown event_type {_show(event_type)} (known: {', '.join(EVENT_KINDS)})"
-        )
+        raise BadRecord(f"unknown event_type {_show(event_type)} (known: {', '.join(EVENT_KINDS)})")
     step = obj.get("step")
-    if type(step) is not int or step < 0:
+    if not _count(step):
         if "step" not in obj:
             raise BadRecord("missing required field 'step'")
-        raise BadRecord(f"'step' must be an integer >= 0, got {_show(step)}")
+        raise BadRecord(f"'step' must be an integer >= 0 (at most 2**63-1), got {_show(step)}")
     wall = obj.get("wall_time")
     fields: dict[str, Any] = {
         "step": step,
@@ -124,8 +184,8 @@ def parse_line(line: bytes) -> tuple[str, dict[str, Any]]:
     }
     rank = obj.get("rank")
     if rank is not None:
-        if type(rank) is not int or rank < 0:
-            raise BadRecord(f"'rank' must be an integer >= 0, got {_show(rank)}")
+        if not _count(rank):
+            raise BadRecord(f"'rank' must be an integer >= 0 (at most 2**63-1), got {_show(rank)}")
         fields["rank"] = rank
     if kind == "metrics_history":
         _metric_fields(obj, fields)
@@ -137,7 +197,7 @@ def parse_line(line: bytes) -> tuple[str, dict[str, Any]]:
     elif kind == "consolidation_events":
         stage = obj.get("sleep_stage")
         if stage not in ("NREM", "REM"):
-            raise BadRecord(f"'sleep_stage' must be \"NREM\" or \"REM\", got {_show(stage)}")
+            raise BadRecord(f'\'sleep_stage\' must be "NREM" or "REM", got {_show(stage)}')
         fields["sleep_stage"] = stage
         fields["patterns_replayed"] = _int(obj, "patterns_replayed")
         fields["duration_steps"] = _int(obj, "duration_steps")
@@ -154,15 +214,26 @@ def _metric_fields(obj: dict[str, Any], fields: dict[str, Any]) -> None:
     for key, value in obj.items():
         if key in _SKIP or value is None:
             continue
+        if key[:1] == "_":
+            raise BadRecord(
+                f"metric name {_show(key)} is reserved (names starting with '_' are the reader's own "
+                "columns); rename the metric"
+            )
+        if not key.isascii():
+            check_text(key, "a metric name")
         if key in _NESTED:
             if type(value) is not dict:
                 raise BadRecord(f"{key!r} must be an object {{region: number}}, got {_show(value)}")
             for region, inner in value.items():
                 if inner is None:
                     continue
+                if not region.isascii():
+                    check_text(region, f"a region name in {key!r}")
                 name = f"{key}.{region}"
-                if key == "neuron_counts" and (type(inner) is not int or inner < 0):
-                    raise BadRecord(f"{name!r} must be an integer >= 0, got {_show(inner)}")
+                if key == "neuron_counts" and not _count(inner):
+                    raise BadRecord(
+                        f"{name!r} must be an integer >= 0 (at most 2**63-1), got {_show(inner)}"
+                    )
                 x = fields[name] = to_number(inner, name)
                 if x - x:  # NaN or ±inf (0.0 for every finite x)
                     nonfinite.append(name)
@@ -184,8 +255,10 @@ def _run_start_fields(obj: dict[str, Any], fields: dict[str, Any]) -> None:
     if "resumed_from_step" not in obj:
         raise BadRecord("missing required field 'resumed_from_step' (null for a fresh run)")
     resumed = obj["resumed_from_step"]
-    if resumed is not None and (type(resumed) is not int or resumed < 0):
-        raise BadRecord(f"'resumed_from_step' must be an integer >= 0 or null, got {_show(resumed)}")
+    if resumed is not None and not _count(resumed):
+        raise BadRecord(
+            f"'resumed_from_step' must be an integer >= 0 (at most 2**63-1) or null, got {_show(resumed)}"
+        )
     fields["resumed_from_step"] = math.nan if resumed is None else float(resumed)
     if "config" not in obj:
         raise BadRecord("missing required field 'config'")

@@ -1,8 +1,12 @@
 """Read a checkpoint directory incrementally: log files -> column stores, metadata -> latest.
 
-:class:`DirectoryReader` owns one :class:`~dashboard.tailer.Tailer` per log file, the column
-stores of every frame and the metadata scanner. Each :meth:`DirectoryReader.update` lists the
-directory, reads only new bytes and reports whether anything changed. It knows nothing about
+:class:`DirectoryReader` owns one :class:`~dashboard.tailer.RotatingTailer` per log file (the
+file and its rotated segments ``name.1``, ``name.2``, ... as one stream), the column stores of
+every frame and the metadata scanner. A log file is read only when it is a regular file inside the
+directory (or a symlink to one there): a FIFO, a directory, a device or a symlink that leaves the
+directory is skipped, said in ``errors`` at each read and counted once as a bad line. Each
+:meth:`DirectoryReader.update` lists the directory, reads only new bytes and reports whether
+anything changed. It knows nothing about
 threads or filesystem events (that is :mod:`dashboard.watcher`).
 
 The timeline follows how runs are written. Lines arrive out of step order all the time; they
@@ -59,8 +63,9 @@ from dashboard.linebuffer import DEFAULT_MAX_LINE_BYTES, Block, Overlong, split_
 from dashboard.metadata import MetadataScanner, is_metadata_name, normalise_warnings
 from dashboard.nonfinite import NonFiniteLog
 from dashboard.parse import EVENT_KINDS, BadRecord, parse_line
+from dashboard.safefile import check_file, open_regular
 from dashboard.state import BadLine, Restart, RunState
-from dashboard.tailer import Reset, Tailer
+from dashboard.tailer import Refused, Reset, RotatingTailer
 
 __all__ = ["MAX_BAD_LINES", "RESUME_AFTER", "DirectoryReader", "log_file_rank"]
 
@@ -117,7 +122,7 @@ class DirectoryReader:
         self,
         checkpoint_dir: str | os.PathLike[str],
         *,
-        open_: Callable[..., Any] = open,
+        open_: Callable[..., Any] = open_regular,
         stat: Callable[[Any], os.stat_result] = os.stat,
         listdir: Callable[[str], list[str]] = os.listdir,
         wall_clock: Callable[[], float] = time.time,
@@ -133,7 +138,8 @@ class DirectoryReader:
         self._min_block_bytes = min_block_bytes
         self.exists = False
         self.not_a_directory = False
-        self._tailers: dict[str, tuple[int, int, Tailer]] = {}  # name -> (src, rank, tailer)
+        self._tailers: dict[str, tuple[int, int, RotatingTailer]] = {}  # name -> (src, rank, tailer)
+        self._refused: dict[str, str] = {}  # file name -> why it is not read (reported once)
         self._stores = {name: ColumnStore(name, dedup=name == "metrics_history") for name in EVENT_KINDS.values()}
         self._nonfinite = NonFiniteLog()
         self._metadata = MetadataScanner(self.directory, stat=stat)
@@ -164,15 +170,15 @@ class DirectoryReader:
         for name in sorted(names):
             rank = log_file_rank(name)
             if rank is not None and name not in self._tailers:
-                tailer = Tailer(os.path.join(self.directory, name), open_=self._open,
-                                stat=self._stat, max_line_bytes=self._max_line_bytes)
+                tailer = RotatingTailer(self.directory, name, open_=self._open, stat=self._stat,
+                                        max_line_bytes=self._max_line_bytes, check=check_file)
                 self._tailers[name] = (len(self._tailers), rank, tailer)
                 changed = True
         before = (self.bad_line_count, len(self.restarts))
         for name, (src, rank, tailer) in self._tailers.items():
             try:
-                for item in tailer.read_blocks():
-                    self._handle(name, src, rank, item)
+                for file, item in tailer.read_segments(names):
+                    self._handle(file, src, rank, item)
             except OSError as exc:  # transient (permissions, NFS hiccup): keep data, retry later
                 log.debug("reading %s failed: %s", name, exc)
                 self.errors.append(f"cannot read {name}: {exc}")
@@ -188,7 +194,14 @@ class DirectoryReader:
         self.bad_line_count += 1
         self.bad_lines.append(bad)
 
-    def _handle(self, name: str, src: int, rank: int, item: Block | Overlong | Reset) -> None:
+    def _handle(self, name: str, src: int, rank: int, item: Block | Overlong | Reset | Refused) -> None:
+        if isinstance(item, Refused):
+            self.errors.append(item.reason)
+            if self._refused.get(name) != item.reason:
+                self._refused[name] = item.reason
+                self._bad(BadLine(name, 0, "", item.reason))
+            return
+        self._refused.pop(name, None)
         if isinstance(item, Overlong):
             self._bad(BadLine(name, item.offset, _excerpt(item.head), item.reason))
         elif isinstance(item, Reset):
@@ -211,7 +224,11 @@ class DirectoryReader:
         legacy = src not in self._has_run_start
         timeline = self._timelines.get((src, rank)) if legacy else None
         last = timeline.max_metric if timeline is not None else None
-        parsed = self._block_parser(block.data, last_step=last)
+        try:
+            parsed = self._block_parser(block.data, last_step=last)
+        except Exception as exc:  # never lose a block to the fast path: the line parser is the reference
+            log.debug("block parser failed, reading the block line by line: %r", exc)
+            parsed = None
         if parsed is None:
             return False
         base = self._seq
@@ -238,6 +255,10 @@ class DirectoryReader:
             except BadRecord as exc:
                 if line.strip():
                     self._bad(BadLine(name, offset, _excerpt(line), str(exc)))
+                continue
+            except Exception as exc:  # any failure on one record is that record's, never the read's
+                reason = f"cannot read this line ({type(exc).__name__}: {exc})"[:300]
+                self._bad(BadLine(name, offset, _excerpt(line), reason))
                 continue
             rank = fields.setdefault("rank", file_rank)
             seq = self._seq

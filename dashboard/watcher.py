@@ -28,6 +28,7 @@ from watchdog.observers.polling import PollingObserver
 
 from dashboard.linebuffer import DEFAULT_MAX_LINE_BYTES
 from dashboard.reader import DirectoryReader
+from dashboard.safefile import open_regular
 from dashboard.state import RunState
 
 __all__ = ["RunWatcher", "load_training_state"]
@@ -70,7 +71,7 @@ class RunWatcher:
         polling_observer: bool = False,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
-        open_: Callable[..., Any] = open,
+        open_: Callable[..., Any] = open_regular,
         stat: Callable[[Any], os.stat_result] = os.stat,
         listdir: Callable[[str], list[str]] = os.listdir,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
