@@ -76,9 +76,7 @@ def _scan(x: npt.NDArray[np.float64], w: float) -> npt.NDArray[np.float64]:
     return inner.ravel()[:n]
 
 
-def ema(
-    values: npt.ArrayLike | Sequence[float], weight: float
-) -> npt.NDArray[np.float64]:
+def ema(values: npt.ArrayLike | Sequence[float], weight: float) -> npt.NDArray[np.float64]:
     """Return the debiased EMA of ``values`` (same length, float64), TensorBoard's formula.
 
     Non-finite inputs are returned unchanged at their position and skipped by the average. Every
