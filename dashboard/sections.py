@@ -135,6 +135,26 @@ _CORE_LABELS = {"firing_rate": "Firing rate", "capacity": "Capacity", "performan
                 "loss": "Loss"}
 
 
+_COLUMNS_CACHE: dict[tuple[object, ...], list[str]] = {}
+
+
+def _chartable_columns(state: RunState, metrics: pd.DataFrame, rank: int) -> list[str]:
+    """The picker's options: core columns, then extra ones with a logged value (finite or logged
+    NaN/Inf). Scanning hundreds of columns costs more than the rest of an idle refresh, so the
+    answer is kept per (directory, state version, rank, frame shapes): it only changes with new
+    data (the shapes tell apart two watchers of one directory, whose versions both start at 0)."""
+    nonfinite = state.nonfinite
+    key = (str(state.checkpoint_dir), state.version, rank, metrics.shape, len(nonfinite))
+    if key not in _COLUMNS_CACHE:
+        logged = set(nonfinite["column"][nonfinite["rank"] == rank].tolist())
+        columns = [c for c in _CORE_LABELS if c in metrics.columns or c in logged]
+        columns += extra_metric_columns(metrics, logged=logged)
+        if len(_COLUMNS_CACHE) >= 16:
+            _COLUMNS_CACHE.pop(next(iter(_COLUMNS_CACHE)))
+        _COLUMNS_CACHE[key] = columns
+    return list(_COLUMNS_CACHE[key])
+
+
 def metric_history(state: RunState, metrics: pd.DataFrame, *, rank: int = 0) -> None:
     """Charts of the metrics picked in a searchable multiselect (default: the core metrics; the
     options are every core and extra column, including one whose only values were logged NaN/Inf),
@@ -146,10 +166,7 @@ def metric_history(state: RunState, metrics: pd.DataFrame, *, rank: int = 0) -> 
     if metrics.empty:
         st.caption("Waiting for the first metric line; the charts appear with it.")
         return
-    nonfinite = state.nonfinite
-    logged = set(nonfinite["column"][nonfinite["rank"] == rank].tolist())
-    columns = [c for c in _CORE_LABELS if c in metrics.columns or c in logged]
-    columns += extra_metric_columns(metrics, logged=logged)
+    columns = _chartable_columns(state, metrics, rank)
     default = [c for c in columns if c in _CORE_LABELS] or columns[:len(_CORE_LABELS)]
     picked = st.multiselect(
         "Metrics to chart", columns, default=default, key="metric_pick",
