@@ -122,6 +122,33 @@ def bench_wide(names: int, rows: int, refreshes: int) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def bench_ema(points: int) -> None:
+    """EMA on ``points`` noisy points (the chart smooths the full series before down-sampling),
+    and a whole smoothed metric chart on them; medians of 5."""
+    import numpy as np
+
+    from dashboard.smoothing import ema
+
+    rng = np.random.default_rng(0)
+    values = np.linspace(2.0, 1.0, points) + rng.normal(scale=0.3, size=points)
+    frame = __import__("pandas").DataFrame({"step": np.arange(points, dtype=np.int64),
+                                            "loss": values})
+    for weight in (0.6, 0.999):
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            ema(values, weight)
+            times.append(time.perf_counter() - t0)
+        print(f"EMA (weight {weight}) of {points:,} points: {statistics.median(times) * 1e3:.1f} ms")
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        charts.metric_chart(frame, "loss", smoothing=0.6).to_dict()
+        times.append(time.perf_counter() - t0)
+    print(f"smoothed metric chart of {points:,} points (build + to_dict): "
+          f"{statistics.median(times) * 1e3:.1f} ms")
+
+
 def timed_run(at: AppTest) -> float:
     t0 = time.perf_counter()
     at.run(timeout=600)
@@ -231,7 +258,12 @@ def main() -> None:
                         help="wide run: N distinct metric names (first paint and idle CPU only)")
     parser.add_argument("--rows", type=int, default=2_000, help="metric lines of the --metrics run")
     parser.add_argument("--refreshes", type=int, default=5, help="idle refreshes of --metrics")
+    parser.add_argument("--ema-points", type=int, default=0,
+                        help="only time the EMA and a smoothed chart on this many points")
     args = parser.parse_args()
+    if args.ema_points > 0:
+        bench_ema(args.ema_points)
+        return
     if args.metrics > 0:
         bench_wide(args.metrics, args.rows, args.refreshes)
         return

@@ -8,9 +8,11 @@ Streamlit call renders markdown (alerts, tab and expander labels); never as HTML
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -135,6 +137,8 @@ _CORE_LABELS = {"firing_rate": "Firing rate", "capacity": "Capacity", "performan
                 "loss": "Loss"}
 
 
+#: page-wide caches of derived values (shared by the browser sessions of this server)
+_CACHE_LOCK = threading.Lock()
 _COLUMNS_CACHE: dict[tuple[object, ...], list[str]] = {}
 
 
@@ -145,14 +149,40 @@ def _chartable_columns(state: RunState, metrics: pd.DataFrame, rank: int) -> lis
     data (the shapes tell apart two watchers of one directory, whose versions both start at 0)."""
     nonfinite = state.nonfinite
     key = (str(state.checkpoint_dir), state.version, rank, metrics.shape, len(nonfinite))
-    if key not in _COLUMNS_CACHE:
-        logged = set(nonfinite["column"][nonfinite["rank"] == rank].tolist())
-        columns = [c for c in _CORE_LABELS if c in metrics.columns or c in logged]
-        columns += extra_metric_columns(metrics, logged=logged)
-        if len(_COLUMNS_CACHE) >= 16:
+    with _CACHE_LOCK:
+        if key in _COLUMNS_CACHE:
+            return list(_COLUMNS_CACHE[key])
+    logged = set(nonfinite["column"][nonfinite["rank"] == rank].tolist())
+    columns = [c for c in _CORE_LABELS if c in metrics.columns or c in logged]
+    columns += extra_metric_columns(metrics, logged=logged)
+    with _CACHE_LOCK:
+        while len(_COLUMNS_CACHE) >= 16:
             _COLUMNS_CACHE.pop(next(iter(_COLUMNS_CACHE)))
         _COLUMNS_CACHE[key] = columns
-    return list(_COLUMNS_CACHE[key])
+    return list(columns)
+
+
+_CHART_CACHE: dict[tuple[object, ...], alt.LayerChart | None] = {}
+
+
+def _metric_chart(state: RunState, metrics: pd.DataFrame, column: str, label: str, rank: int,
+                  log_scale: bool, smoothing: float) -> alt.LayerChart | None:
+    """:func:`charts.metric_chart`, kept per state version and options: an idle refresh (nothing
+    new) redraws the same chart without smoothing a long series again."""
+    key = (str(state.checkpoint_dir), state.version, rank, metrics.shape, column, log_scale,
+           smoothing, len(state.restarts))
+    with _CACHE_LOCK:
+        if key in _CHART_CACHE:
+            return _CHART_CACHE[key]
+    chart = charts.metric_chart(
+        metrics, column, title=label, log_scale=log_scale, smoothing=smoothing,
+        restarts=state.restarts, stage_events=state.stage_events,
+        nonfinite=state.nonfinite_rows(column, rank))
+    with _CACHE_LOCK:
+        while len(_CHART_CACHE) >= 32:
+            _CHART_CACHE.pop(next(iter(_CHART_CACHE)))
+        _CHART_CACHE[key] = chart
+    return chart
 
 
 def metric_history(state: RunState, metrics: pd.DataFrame, *, rank: int = 0) -> None:
@@ -182,10 +212,7 @@ def metric_history(state: RunState, metrics: pd.DataFrame, *, rank: int = 0) -> 
     grid = st.columns(2) if len(picked) > 1 else [st.container()]
     for i, column in enumerate(picked):
         label = _CORE_LABELS.get(column, column)
-        chart = charts.metric_chart(metrics, column, title=label, log_scale=log_scale,
-                                    smoothing=smoothing, restarts=state.restarts,
-                                    stage_events=state.stage_events,
-                                    nonfinite=state.nonfinite_rows(column, rank))
+        chart = _metric_chart(state, metrics, column, label, rank, log_scale, smoothing)
         with grid[i % len(grid)]:
             if chart is None:
                 st.caption(f"{escape_markdown(label)}: no values logged yet.")
