@@ -143,6 +143,20 @@ def test_nan_loss_shows_critical_warning(tmp_path: Path, monkeypatch: pytest.Mon
     assert metrics(at)["Loss"] == ("NaN", "")  # AppTest shows "no delta" as ""
 
 
+def test_nan_loss_then_recovery_is_a_warning(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [metric_line(s, 1.0) for s in range(0, 1000, 100)]
+    lines += [metric_line(1000, float("nan"))]
+    lines += [metric_line(s, 0.9) for s in range(1100, 5000, 100)]
+    write_lines(tmp_path / "training_log.jsonl", lines)
+    write_metadata(tmp_path, 4900)
+    at = run_page(tmp_path, monkeypatch)
+    assert at.error == []
+    assert alerts(at)["warning"] == [escape_markdown(
+        "Non-finite loss at step 1,000 (1 point) — recovered since step 1,100: the losses logged "
+        "since then are finite.")]
+
+
 def test_bad_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_lines(tmp_path / "training_log.jsonl", [metric_line(0, 1.0)],
                 raw_tail='{"step": 100, "loss": \n' + "not json at all\n")
