@@ -95,6 +95,10 @@ def metric_chart(
 ) -> alt.LayerChart | None:
     """A line of ``column`` over ``step``: raw series (faint when smoothed) + debiased EMA.
 
+    The EMA is computed on the full-resolution series, then both lines are down-sampled (min/max
+    per bucket, each keeping its own extremes), so the smoothed line is the trend of every point.
+    A constant series draws flat, in the middle of a padded y domain.
+
     The line draws the finite values. ``nonfinite`` (``state.nonfinite_rows(column, rank)``:
     ``step`` and ``value`` of what the trainer explicitly logged as NaN/±Inf) become red triangles
     at the top edge, for any column; a NaN in the frame alone means "not logged on that line" and
@@ -111,18 +115,26 @@ def metric_chart(
     markers = _markers(nonfinite, max_points)
     if values.size == 0 and markers.empty:
         return None
-    picked = downsample(values, max(max_points - len(markers), 6))
-    line = pd.DataFrame({"step": steps[picked.finite], "value": values[picked.finite]})
     if log_scale:
-        line = line[line["value"] > 0]
+        positive = values > 0
+        if not positive.all():
+            values, steps = values[positive], steps[positive]
+    budget = max(max_points - len(markers), 6)
+    smoothed = ema(values, smoothing) if smoothing > 0 and values.size else None
+    if smoothed is None:
+        rows = downsample(values, budget).finite
+    else:  # the raw line's and the smoothed line's own extremes, half the budget each
+        half = max(budget // 2, 6)
+        rows = np.union1d(downsample(values, half).finite, downsample(smoothed, half).finite)
+    line = pd.DataFrame({"step": steps[rows], "value": values[rows]})
     label = title or column
-    scale = alt.Scale(type="log") if log_scale else alt.Scale(zero=False)
+    scale = _value_scale(values, log_scale=log_scale)
     x = alt.X("step:Q", title="Step")
     y = alt.Y("value:Q", title=label, scale=scale)
     tooltip = [alt.Tooltip("step:Q", format=","), alt.Tooltip("value:Q", format=".4g", title=label)]
     layers: list[alt.Chart] = []
-    if smoothing > 0 and not line.empty:
-        line = line.assign(smoothed=ema(line["value"].to_numpy(), smoothing))
+    if smoothed is not None:
+        line = line.assign(smoothed=smoothed[rows])
         layers.append(alt.Chart().mark_line(color=LINE_COLOR, opacity=0.25)
                       .encode(x=x, y=y, tooltip=tooltip))
         layers.append(alt.Chart().mark_line(color=LINE_COLOR).encode(
@@ -147,6 +159,18 @@ def metric_chart(
     POINT_STATS.record(len(line) + len(markers) + len(rules), max(len(line), len(markers)))
     chart = alt.LayerChart(layer=layers, data=line, height=280).interactive(bind_y=False)
     return page_chart(chart)
+
+
+def _value_scale(values: np.ndarray, *, log_scale: bool) -> alt.Scale:
+    """The y scale: log or linear (not from zero); a flat series gets a padded domain around its
+    value, so it draws as a flat line in the middle with short, readable axis labels."""
+    if values.size and float(values.min()) == float(values.max()):
+        c = float(values[0])
+        if log_scale:
+            return alt.Scale(type="log", domain=[c / 2, c * 2])
+        pad = abs(c) * 0.1 if c != 0 else 1.0
+        return alt.Scale(zero=False, domain=[c - pad, c + pad])
+    return alt.Scale(type="log") if log_scale else alt.Scale(zero=False)
 
 
 def _change_points(values: np.ndarray) -> np.ndarray:

@@ -10,7 +10,9 @@ Rules (one function each, in the order the page shows them):
 ========================  ==========  ====================================================
 rule                      severity    trigger
 ========================  ==========  ====================================================
-non-finite loss           critical    a logged NaN/±Inf ``loss`` (names the first step)
+non-finite loss           critical    a logged NaN/±Inf ``loss`` (names the first step) and
+                                      no finite loss after the last one; once finite
+                                      losses follow: warning "recovered since step M"
 loss divergence           critical    recent loss level > ``divergence_factor`` × the early
                                       level of the current segment (see below)
 plateau                   warning     best (smoothed) loss of the segment's last
@@ -75,9 +77,29 @@ def _nonfinite_loss(state: RunState, m: Columns, now: float, t: HealthThresholds
     logged = state.logged_nonfinite("loss", m.rank)
     if logged is None:
         return []
-    kind = "NaN" if math.isnan(logged.first_value) else "infinite"
-    return [_warn("critical", f"Loss became {kind} at step {logged.first_step:,} ({logged.count:,} "
-                  "non-finite points so far): training has diverged. Consider a lower learning rate.")]
+    recovered = _finite_after(m, "loss", logged.last_step)
+    if recovered is None:  # the latest losses are non-finite: the run is diverging now
+        kind = "NaN" if math.isnan(logged.first_value) else "infinite"
+        return [_warn("critical", f"Loss became {kind} at step {logged.first_step:,} "
+                      f"({logged.count:,} non-finite points so far): training has diverged. "
+                      "Consider a lower learning rate.")]
+    last = (f", last at step {logged.last_step:,}" if logged.last_step != logged.first_step
+            else "")
+    points = "point" if logged.count == 1 else "points"
+    return [_warn("warning", f"Non-finite loss at step {logged.first_step:,} ({logged.count:,} "
+                  f"{points}{last}) — recovered since step {recovered:,}: the losses logged "
+                  "since then are finite.")]
+
+
+def _finite_after(m: Columns, name: str, step: int) -> int | None:
+    """The first step after ``step`` with a finite value of ``name`` (None: none yet)."""
+    values = m.column(name)
+    if values is None:
+        return None
+    steps = m.steps
+    start = int(np.searchsorted(steps, step, side="right"))
+    later = np.flatnonzero(np.isfinite(values[start:]))
+    return int(steps[start + later[0]]) if later.size else None
 
 
 def _since(m: Columns) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -140,11 +140,12 @@ def extra_metric_columns(metrics: pd.DataFrame, *, logged: Collection[str] = ())
     """Further numeric columns (``lr``, ``grad_norm``, ...) with at least one logged value: a
     number, or (named in ``logged``) a value the trainer logged as NaN/Inf."""
     out = []
-    for c in metrics.columns:
+    values: dict[Hashable, int] = dict(zip(metrics.columns, metrics.count().tolist(), strict=True))
+    for c, dtype in metrics.dtypes.items():
         name = str(c)
         if name in _NOT_EXTRA or name.startswith(("neuron_counts.", "capacity_by_region.")):
             continue
-        if pd.api.types.is_numeric_dtype(metrics[c]) and (name in logged or metrics[c].notna().any()):
+        if pd.api.types.is_numeric_dtype(dtype) and (name in logged or values[c] > 0):
             out.append(name)
     return out
 

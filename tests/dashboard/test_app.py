@@ -44,6 +44,10 @@ def alerts(at: AppTest) -> dict[str, list[str]]:
             "info": [i.value for i in at.info]}
 
 
+def charts_shown(at: AppTest) -> list[Any]:
+    return list(at.get("vega_lite_chart"))
+
+
 def texts(at: AppTest) -> list[str]:
     return [t.value for t in at.text]
 
@@ -100,7 +104,10 @@ def test_normal_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert alerts(at)["info"] == [escape_markdown("checkpoint _saved_ to [disk](x)")]
     assert at.error == [] and at.warning == []
     assert "✅ mnist_accuracy" in texts(at) and "❌ phoneme_discrimination" in texts(at)
-    assert [t.label for t in at.tabs] == ["Firing rate", "Capacity", "Performance", "Loss"]
+    pick = at.multiselect(key="metric_pick")
+    assert pick.options == ["Firing rate", "Capacity", "Performance", "Loss"]
+    assert pick.value == ["firing_rate", "capacity", "performance", "loss"]
+    assert len(charts_shown(at)) == 4 + 3  # the picked metrics, neurons, capacity, consolidation
     growth = at.dataframe[0].value
     assert growth["Region"].tolist() == [XSS] and growth["Reason"].tolist() == ["capacity **high**"]
     assert "step 4900 loss=1.51" in at.code[-1].value
@@ -134,6 +141,20 @@ def test_nan_loss_shows_critical_warning(tmp_path: Path, monkeypatch: pytest.Mon
         "Loss became NaN at step 1,000 (3 non-finite points so far): training has diverged. "
         "Consider a lower learning rate.")
     assert metrics(at)["Loss"] == ("NaN", "")  # AppTest shows "no delta" as ""
+
+
+def test_nan_loss_then_recovery_is_a_warning(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [metric_line(s, 1.0) for s in range(0, 1000, 100)]
+    lines += [metric_line(1000, float("nan"))]
+    lines += [metric_line(s, 0.9) for s in range(1100, 5000, 100)]
+    write_lines(tmp_path / "training_log.jsonl", lines)
+    write_metadata(tmp_path, 4900)
+    at = run_page(tmp_path, monkeypatch)
+    assert at.error == []
+    assert alerts(at)["warning"] == [escape_markdown(
+        "Non-finite loss at step 1,000 (1 point) — recovered since step 1,100: the losses logged "
+        "since then are finite.")]
 
 
 def test_bad_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -229,7 +250,43 @@ def test_missing_grad_norm_is_no_alarm_a_logged_nan_is(tmp_path: Path,
     write_lines(tmp_path / "training_log.jsonl", lines)
     at = run_page(tmp_path, monkeypatch)
     assert alerts(at)["error"] == []
-    assert "grad\\_norm" in [t.label for t in at.tabs]
+    assert "grad_norm" in at.multiselect(key="metric_pick").options
     write_lines(tmp_path / "training_log.jsonl", [metric_line(1100, 0.8, grad_norm=float("nan"))])
     at = run_page(tmp_path, monkeypatch)
     assert [e for e in alerts(at)["error"] if "grad" in e and "NaN at step 1,100" in e], alerts(at)
+
+
+def test_picked_metric_survives_alerts_and_metadata(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The metric pick (and the other widgets) stay put while alerts and the first metadata come
+    and go above them; only the picked metrics are charted."""
+    log = tmp_path / "training_log.jsonl"
+    write_lines(log, [metric_line(s, 1.0 - s / 1e5, lr=0.05, **{f"extra_{k}": k for k in range(30)})
+                      for s in range(0, 1000, 100)])
+    at = run_page(tmp_path, monkeypatch)
+    assert "No checkpoint metadata yet" in alerts(at)["info"][0]
+    assert len(at.multiselect(key="metric_pick").options) == 4 + 1 + 30
+    before = len(charts_shown(at))
+    at.multiselect(key="metric_pick").set_value(["lr"])
+    at.toggle(key="log_scale").set_value(True)
+    at.slider(key="ema_weight").set_value(0.9)
+    at.run()
+    assert len(charts_shown(at)) == before - 3  # one metric chart instead of four
+
+    def changed(change: Any) -> AppTest:
+        change()
+        st.cache_resource.clear()  # the next run reads the directory afresh, deterministically
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.multiselect(key="metric_pick").value == ["lr"]
+        assert at.toggle(key="log_scale").value is True
+        assert at.slider(key="ema_weight").value == 0.9
+        return at
+
+    changed(lambda: write_metadata(tmp_path, 900))  # the first metadata arrives
+    assert not any("No checkpoint metadata" in i for i in alerts(at)["info"])
+    changed(lambda: write_lines(log, [metric_line(1000, 0.9, lr=0.05, firing_rate=0.9)]))
+    assert any("Firing rate" in w for w in alerts(at)["warning"])  # an alert appeared
+    changed(lambda: write_lines(log, [metric_line(1100, 0.9, lr=0.05)]))
+    assert not any("Firing rate" in w for w in alerts(at)["warning"])  # and went away
+    assert len(charts_shown(at)) == before - 3

@@ -209,3 +209,42 @@ def test_growth_charts_keep_long_region_names_readable() -> None:
     assert enc["y"]["field"] == "region" and enc["x"]["field"] == "capacity"  # horizontal bars
     assert enc["y"]["axis"]["labelLimit"] > 0
     assert {"field": "region", "title": "Region", "type": "nominal"} in enc["tooltip"]
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.6, 0.999])
+@pytest.mark.parametrize("log_scale", [False, True])
+def test_a_constant_series_draws_flat_with_a_padded_domain(smoothing: float,
+                                                           log_scale: bool) -> None:
+    chart = charts.metric_chart(make_metrics(3000, lr=0.05), "lr", smoothing=smoothing,
+                                log_scale=log_scale)
+    assert chart is not None
+    rows = next(iter(datasets(chart).values()))
+    assert {r["value"] for r in rows} == {0.05}
+    if smoothing:
+        assert {r["smoothed"] for r in rows} == {0.05}
+    domain = layers(chart)[-1]["encoding"]["y"]["scale"]["domain"]
+    assert domain[0] < 0.05 < domain[1] and domain == ([0.025, 0.1] if log_scale else
+                                                         pytest.approx([0.045, 0.055]))
+
+
+def test_zero_constant_gets_a_domain_too() -> None:
+    chart = charts.metric_chart(make_metrics(10, zeros=0.0), "zeros")
+    assert chart is not None
+    assert layers(chart)[0]["encoding"]["y"]["scale"]["domain"] == [-1.0, 1.0]
+
+
+def test_smoothing_runs_on_the_full_series_before_downsampling() -> None:
+    """1M noisy points around a falling trend: the drawn EMA follows the trend (no min/max band)."""
+    n = 1_000_000
+    trend = np.linspace(2.0, 1.0, n)
+    noise = np.random.default_rng(3).normal(scale=0.5, size=n)
+    chart = charts.metric_chart(make_metrics(n, loss=trend + noise), "loss", smoothing=0.999)
+    assert chart is not None
+    rows = next(iter(datasets(chart).values()))
+    assert len(rows) <= 5000
+    steps = np.array([r["step"] for r in rows]) // 100
+    smoothed = np.array([r["smoothed"] for r in rows])
+    raw = np.array([r["value"] for r in rows])
+    late = steps > 10_000  # past the EMA's warm-up
+    assert np.abs(smoothed[late] - trend[steps[late]]).max() < 0.15  # a trend, not a band
+    assert raw.max() - raw.min() > 3  # the faint raw line keeps the min/max extremes

@@ -31,6 +31,9 @@ nan_loss = np.linspace(2.0, 1.0, 10)
 nan_loss[6:] = math.nan
 inf_loss = np.linspace(2.0, 1.0, 10)
 inf_loss[8] = math.inf
+one_nan = np.r_[np.full(10, 1.0), [math.nan], np.linspace(1.0, 0.5, 2989)]
+nans_then_finite = np.r_[np.full(3, 1.0), [math.nan, math.inf, 1.0, math.nan], np.full(3, 0.9)]
+nan_again = np.r_[np.full(3, 1.0), [math.nan], np.full(5, 0.9), [math.nan]]
 diverged = np.r_[np.full(20, 1.0), np.full(5, 50.0)]
 one_spike = np.r_[np.full(20, 1.0), [50.0]]  # one noisy batch: the recent level is still 1
 rng = np.random.default_rng(7)
@@ -69,8 +72,20 @@ CASES = [
     Case("healthy", make_state(make_metrics(10)), None),
     Case("nan-loss", logged(make_metrics(10, loss=nan_loss), "loss"), "critical",
          ("NaN", "step 600", "4 non-finite")),
-    Case("inf-loss", logged(make_metrics(10, loss=inf_loss), "loss"), "critical",
-         ("infinite", "step 800")),
+    Case("inf-loss-then-finite-recovers", logged(make_metrics(10, loss=inf_loss), "loss"),
+         "warning", ("Non-finite loss at step 800 (1 point) — recovered since step 900",)),
+    Case("inf-loss-latest", logged(make_metrics(9, loss=inf_loss[:9]), "loss"), "critical",
+         ("infinite", "step 800", "training has diverged")),
+    Case("one-nan-then-thousands-healthy", logged(make_metrics(3000, loss=one_nan), "loss"),
+         "warning", ("Non-finite loss at step 1,000 (1 point) — recovered since step 1,100",)),
+    Case("nans-then-recovered", logged(make_metrics(10, loss=nans_then_finite), "loss"),
+         "warning", ("at step 300 (3 points, last at step 600) — recovered since step 700",)),
+    Case("recovered-then-nan-again", logged(make_metrics(10, loss=nan_again), "loss"),
+         "critical", ("NaN at step 300", "2 non-finite", "training has diverged")),
+    Case("nan-on-other-rank-only-then-finite-here",
+         logged(pd.concat([make_metrics(5, loss=[1.0, 1.0, 1.0, math.nan, math.nan]),
+                           make_metrics(5).assign(rank=1)]).sort_values("step", kind="stable"),
+                "loss"), "critical", ("NaN at step 300",)),
     Case("loss-not-logged-is-no-nan", make_state(make_metrics(10, loss=nan_loss)), None),
     Case("divergence", make_state(make_metrics(25, loss=diverged)), "critical", ("diverging", "50")),
     Case("no-divergence-at-9x", make_state(make_metrics(25, loss=np.r_[np.full(20, 1.0), np.full(5, 9.0)])),
