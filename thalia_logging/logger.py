@@ -351,6 +351,21 @@ class CurriculumLogger:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def write_error(self) -> OSError | None:
+        """The JSON log's last write error while writing fails (disk full...), else ``None``."""
+        return self._sink.write_error
+
+    @property
+    def pending_lines(self) -> int:
+        """Lines buffered or kept for a retry after a write error, not yet in the file."""
+        return self._sink.pending
+
+    @property
+    def lost_lines(self) -> int:
+        """Lines dropped for good after write errors (beyond ``max_pending_bytes``, or at close)."""
+        return self._sink.lost_lines
+
     def flush(self) -> None:
         """Hand every buffered line to the OS now."""
         self._sink.flush()

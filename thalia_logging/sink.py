@@ -230,7 +230,7 @@ class _Core:
             _log.warning(
                 "thalia_logging: could not write %d lines to %s (%s); keeping up to %d MiB of "
                 "lines in memory and retrying at each flush, the oldest beyond that are lost "
-                "and counted (said once; said again when writing works again)",
+                "and counted (said once, and again when writing recovers)",
                 len(rest), self.path, exc, self.max_pending_bytes // 2**20,
             )
         else:
@@ -390,7 +390,8 @@ class JsonlSink:
     def pending(self) -> int:
         """How many lines wait in the buffer or for a retry (for tests and diagnostics)."""
         core = self._core
-        return len(core.queue) + len(core.kept)
+        with core.lock:  # a flush in progress moves lines between the two
+            return len(core.queue) + len(core.kept)
 
     @property
     def lost_lines(self) -> int:
