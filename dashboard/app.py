@@ -122,7 +122,7 @@ def live(watcher: RunWatcher, options: sections.Options) -> None:
     metrics = rank_frame(state.metrics_history, rank)
     sections.header(state, metrics, now=now)
     sections.health_warnings([*check_health(state, now=now, rank=rank), *state.warnings])
-    sections.metrics_now(metrics)
+    sections.metrics_now(metrics, state.metadata)
     if options.show_metrics:
         sections.metric_history(state, metrics, rank=rank)
     sections.growth(state, metrics, details=options.show_growth)

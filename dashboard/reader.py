@@ -152,6 +152,11 @@ class DirectoryReader:
         self.restarts: list[Restart] = []
         self.max_wall_time: float | None = None
         self.errors: list[str] = []
+        # When new lines were seen: the log file's mtime then, and the highest step read so far
+        # (how "last update" and speed work for legacy lines without wall_time).
+        self._activity: collections.deque[tuple[float, int]] = collections.deque(maxlen=512)
+        self.log_mtime: float | None = None
+        self._max_metric_step: int | None = None  # highest metric step read (activity samples)
 
     # -- reading -------------------------------------------------------------------------------
     def update(self) -> bool:
@@ -175,13 +180,20 @@ class DirectoryReader:
                 self._tailers[name] = (len(self._tailers), rank, tailer)
                 changed = True
         before = (self.bad_line_count, len(self.restarts))
+        seq_before = self._seq
         for name, (src, rank, tailer) in self._tailers.items():
             try:
+                got: set[str] = set()
                 for file, item in tailer.read_segments(names):
+                    got.add(file)
                     self._handle(file, src, rank, item)
+                for file in got:
+                    self._note_mtime(self._stat(os.path.join(self.directory, file)).st_mtime)
             except OSError as exc:  # transient (permissions, NFS hiccup): keep data, retry later
                 log.debug("reading %s failed: %s", name, exc)
                 self.errors.append(f"cannot read {name}: {exc}")
+        if self._seq != seq_before and self._max_metric_step is not None and self.log_mtime is not None:
+            self._activity.append((self.log_mtime, self._max_metric_step))
         meta_changed, meta_bad = self._metadata.update(n for n in names if is_metadata_name(n))
         for bad in meta_bad:
             self._bad(bad)
@@ -234,6 +246,8 @@ class DirectoryReader:
         base = self._seq
         self._seq += parsed.lines
         metric_rows = parsed.frames.get("metrics_history")
+        if metric_rows is not None and len(metric_rows[0]):
+            self._note_metric_step(int(metric_rows[1]["step"].max()))
         if legacy and metric_rows is not None and len(metric_rows[0]):
             timeline = self._timelines.setdefault((src, rank), _Timeline())
             timeline.max_metric = int(metric_rows[1]["step"][-1])
@@ -268,6 +282,8 @@ class DirectoryReader:
             if kind == "run_starts":
                 self._run_start(name, src, rank, seq, fields["resumed_from_step"], wall)
             else:
+                if kind == "metrics_history":
+                    self._note_metric_step(step)
                 if kind == "metrics_history" and src not in self._has_run_start:
                     self._legacy_metric(name, src, rank, seq, step, wall)
                 pending = self._pending_reset.pop(src, None)
@@ -326,6 +342,14 @@ class DirectoryReader:
             store.add_cut(cut)
         self._nonfinite.add_cut(cut)
 
+    def _note_metric_step(self, step: int) -> None:
+        if self._max_metric_step is None or step > self._max_metric_step:
+            self._max_metric_step = step
+
+    def _note_mtime(self, mtime: float) -> None:
+        if self.log_mtime is None or mtime > self.log_mtime:
+            self.log_mtime = mtime
+
     def _note_wall(self, wall: float) -> None:
         if not math.isnan(wall) and (self.max_wall_time is None or wall > self.max_wall_time):
             self.max_wall_time = wall
@@ -335,7 +359,10 @@ class DirectoryReader:
         """An immutable snapshot of everything committed so far."""
         latest = self._metadata.latest
         meta_time = self._metadata.latest_mtime
-        times = [t for t in (self.max_wall_time, meta_time) if t is not None and not math.isnan(t)]
+        # Lines without wall_time (older Thalia logs): the log files' mtimes say when data came.
+        log_time = self.log_mtime if self.max_wall_time is None else None
+        times = [t for t in (self.max_wall_time, meta_time, log_time)
+                 if t is not None and not math.isnan(t)]
         snaps = {name: store.snapshot() for name, store in self._stores.items()}
         nonfinite = self._nonfinite.snapshot(snaps["metrics_history"])
         return RunState(
@@ -350,6 +377,7 @@ class DirectoryReader:
             bad_line_count=self.bad_line_count,
             restarts=tuple(self.restarts),
             last_update=max(times) if times else None,
+            activity=tuple(self._activity),
             log_files=tuple(self._tailers),
             version=version,
             error=error,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -24,6 +25,7 @@ from dashboard.summary import (
     extra_metric_columns,
     format_age,
     header_facts,
+    metadata_cards,
     metric_cards,
     milestone_summary,
     read_log_tail,
@@ -124,10 +126,18 @@ def health_warnings(warnings: Sequence[HealthWarning]) -> None:
         _ALERT.get(w.severity, st.warning)(escape_markdown(w.message))
 
 
-def metrics_now(metrics: pd.DataFrame) -> None:
+def metrics_now(metrics: pd.DataFrame, metadata: dict[str, Any] | None = None) -> None:
     st.subheader("Current metrics")
     if metrics.empty:
-        st.info("No metric lines yet; the cards appear with the first one.")
+        cards = metadata_cards(metadata)
+        if cards is None:
+            st.info("No metric lines yet; the cards appear with the first one.")
+            return
+        step = (metadata or {}).get("step")
+        where = f" at step {step:,}" if isinstance(step, int) and not isinstance(step, bool) else ""
+        st.caption(f"From the checkpoint metadata{where} (no metric lines in the log yet).")
+        for col, card in zip(st.columns(4), cards, strict=True):
+            col.metric(card.label, card.value)
         return
     for col, card in zip(st.columns(4), metric_cards(metrics), strict=True):
         col.metric(card.label, card.value, card.delta, delta_color=card.delta_color)

@@ -212,7 +212,10 @@ class RunState:
     (non-finite strings as floats), or None. ``warnings`` are that metadata's warnings,
     normalised (a plain string is severity ``"warning"``). ``bad_lines`` holds the most recent
     skipped lines (capped); ``bad_line_count`` counts all of them. ``last_update`` is the wall time
-    of the newest line or metadata file, or None. ``version`` grows whenever anything in the
+    of the newest line or metadata file (for lines without ``wall_time``, as older Thalia logs
+    write them, the newest log file mtime the reader saw), or None. ``activity`` holds
+    ``(time, step)`` samples taken when the reader saw new lines (the log file's mtime then,
+    the highest step read so far): speed for logs without ``wall_time``. ``version`` grows whenever anything in the
     snapshot changed, so callers can cache work derived from it. ``error`` is the last unexpected
     error the loader hit while reading (it then kept the previous data), or None.
 
@@ -234,6 +237,7 @@ class RunState:
     log_files: tuple[str, ...]
     version: int
     error: str | None
+    activity: tuple[tuple[float, int], ...]
     _frames: dict[str, _LazyFrame]
 
     def __init__(
@@ -258,6 +262,7 @@ class RunState:
         log_files: tuple[str, ...] = (),
         version: int = 0,
         error: str | None = None,
+        activity: tuple[tuple[float, int], ...] = (),
     ) -> None:
         sources = {
             "metrics_history": metrics_history, "growth_events": growth_events,
@@ -271,6 +276,7 @@ class RunState:
             "bad_lines": tuple(bad_lines), "bad_line_count": bad_line_count,
             "restarts": tuple(restarts), "last_update": last_update,
             "log_files": tuple(log_files), "version": version, "error": error,
+            "activity": tuple(activity),
             "_frames": {name: _LazyFrame(name, src) for name, src in sources.items()},
         }
         for key, value in values.items():

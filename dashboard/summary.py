@@ -35,6 +35,7 @@ __all__ = [
     "format_duration",
     "format_value",
     "header_facts",
+    "metadata_cards",
     "metric_cards",
     "milestone_summary",
     "rank_frame",
@@ -258,12 +259,19 @@ def speed_info(
     state: RunState, metrics: pd.DataFrame, *, window: int = 200, status: str = "running",
 ) -> SpeedInfo:
     """Duration from the first to the newest line, speed over the last ``window`` metric rows;
-    ``status`` is the :class:`RunStatus` kind (no ETA unless ``"running"``)."""
-    if metrics.empty or "wall_time" not in metrics.columns:
+    ``status`` is the :class:`RunStatus` kind (no ETA unless ``"running"``).
+
+    Lines without ``wall_time`` (older Thalia logs) take their times from when the reader saw
+    them (``state.activity``: the log file's mtime and the step then), so a live legacy run
+    has a duration (since the first sample: the dashboard cannot know more), speed and ETA."""
+    if metrics.empty:
         return SpeedInfo("—", "—", "done" if status == "finished" else "—")
-    wall = metrics["wall_time"].to_numpy(dtype=np.float64, na_value=np.nan)
+    wall = (metrics["wall_time"].to_numpy(dtype=np.float64, na_value=np.nan)
+            if "wall_time" in metrics.columns else np.full(len(metrics), np.nan))
     step = metrics["step"].to_numpy(dtype=np.int64)
     known = np.isfinite(wall).any()
+    if not known and state.activity:
+        return _speed_from_activity(state, int(step[-1]), window=window, status=status)
     first = float(np.nanmin(wall)) if known else math.nan
     duration = format_duration(float(np.nanmax(wall)) - first) if known else "—"
     tail_w, tail_s = wall[-window:], step[-window:]
@@ -275,6 +283,41 @@ def speed_info(
     if status == "running" and isinstance(total, int | float) and rate > 0:
         eta = format_duration(max(0.0, float(total) - float(step[-1])) / rate)
     return SpeedInfo(duration, f"{rate:,.1f}" if math.isfinite(rate) else "—", eta)
+
+
+def _speed_from_activity(state: RunState, last_step: int, *, window: int, status: str) -> SpeedInfo:
+    times = np.array([t for t, _ in state.activity], dtype=np.float64)
+    steps = np.array([s for _, s in state.activity], dtype=np.float64)
+    newest = max(float(times.max()), state.last_update or -math.inf)
+    span = newest - float(times.min())
+    duration = format_duration(span) if span > 0 else "—"
+    tail_t, tail_s = times[-window:], steps[-window:]
+    rate = math.nan
+    if tail_t.size >= 2 and tail_t[-1] > tail_t[0]:
+        rate = float(tail_s[-1] - tail_s[0]) / float(tail_t[-1] - tail_t[0])
+    total = (state.metadata or {}).get("total_steps")
+    eta = "done" if status == "finished" else "—"
+    if (status == "running" and isinstance(total, int | float) and not isinstance(total, bool)
+            and rate > 0 and math.isfinite(float(total))):
+        eta = format_duration(max(0.0, float(total) - float(last_step)) / rate)
+    return SpeedInfo(duration, f"{rate:,.1f}" if math.isfinite(rate) else "—", eta)
+
+
+def metadata_cards(metadata: dict[str, Any] | None) -> list[Card] | None:
+    """The four cards from a metadata ``metrics`` block (a run with metadata but no metric
+    lines yet, as the original Thalia trainers write it); None when it has none of them."""
+    block = (metadata or {}).get("metrics")
+    if not isinstance(block, dict):
+        return None
+    cards = []
+    known = False
+    for name, label in CARD_METRICS:
+        value = block.get(name)
+        number = None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            number, known = float(value), True
+        cards.append(Card(label, format_value(name, number), None, DELTA_COLORS[name]))
+    return cards if known else None
 
 
 def milestone_summary(metadata: dict[str, Any] | None) -> tuple[int, int, list[tuple[str, bool]]]:

@@ -13,6 +13,7 @@ with CurriculumLogger("checkpoints/curriculum") as logger:
 from .console import LOGGER_NAME
 from .logger import CurriculumLogger, LoggerClosedError
 from .records import SCHEMA_VERSION
+from .sink import LogWriteError
 from .values import LogTypeError, LogValueError
 
 __all__ = [
@@ -21,5 +22,6 @@ __all__ = [
     "CurriculumLogger",
     "LogTypeError",
     "LogValueError",
+    "LogWriteError",
     "LoggerClosedError",
 ]

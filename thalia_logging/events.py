@@ -25,6 +25,7 @@ from .values import (
     check_name,
     check_step,
     count_dict,
+    explain_unencodable,
     number,
     number_dict,
     plain_counts,
@@ -35,6 +36,7 @@ __all__ = [
     "RESERVED_METRIC_FIELDS",
     "SLEEP_STAGES",
     "consolidation_event",
+    "explain_record",
     "explain_unwritable",
     "growth_event",
     "metric_event",
@@ -45,7 +47,8 @@ __all__ = [
 
 SLEEP_STAGES = ("NREM", "REM")
 RESERVED_METRIC_FIELDS = frozenset({"event_type", "wall_time", "rank"})
-"""Fields the logger sets itself; a metric of that name would overwrite them."""
+"""Fields the logger sets itself; a metric of that name would overwrite them. Names starting
+with ``_`` are reserved too (the reader's own columns: ``_seq``, ``_src``, ``_nonfinite``)."""
 
 
 def growth_event(
@@ -152,6 +155,11 @@ def metric_extras(record: dict[str, Any], more: Mapping[str, Any]) -> None:
             raise LogValueError(
                 f"{key!r} is set by the logger; rename your metric (e.g. 'my_{key}')"
             )
+        if key[:1] == "_":
+            raise LogValueError(
+                f"metric names starting with '_' are reserved for the reader's own columns, "
+                f"got {key!r}; rename your metric (e.g. {key.lstrip('_') or 'value'!r})"
+            )
         if x is not None:
             record[key] = x if type(x) is float and x - x == 0.0 else number(key, x)
 
@@ -168,8 +176,18 @@ def explain_unwritable(
         count_dict("neuron_counts", dict(neuron_counts))
     if isinstance(capacity_by_region, Mapping):
         number_dict("capacity_by_region", dict(capacity_by_region))
+    return explain_record(record)
+
+
+def explain_record(record: Mapping[str, Any]) -> LogValueError:
+    """The error for a record orjson refused (or would let through though the reader cannot
+    keep it): the field with a lone surrogate or an int outside int64, else orjson's reason."""
+    what = f"this {record.get('event_type', 'JSON')} line"
+    found = explain_unencodable("the line", record)
+    if found is not None:
+        return LogValueError(f"cannot write {what}: {found}")
     try:
         orjson.dumps(record)
     except orjson.JSONEncodeError as exc:
-        return LogValueError(f"cannot write this {record['event_type']} line: {exc}")
-    return LogValueError(f"cannot write this {record['event_type']} line")  # pragma: no cover
+        return LogValueError(f"cannot write {what}: {exc}")
+    return LogValueError(f"cannot write {what}")  # pragma: no cover

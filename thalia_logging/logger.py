@@ -8,6 +8,7 @@ this process writes and :mod:`.outputs` opens it.
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import time
@@ -21,12 +22,19 @@ import orjson
 
 from . import events
 from .console import format_consolidation, format_growth, format_metrics, format_stage
-from .metadata import build_metadata, dumps_metadata, metadata_path, write_atomic
+from .metadata import (
+    build_metadata,
+    dumps_metadata,
+    metadata_path,
+    remove_stale_temp_files,
+    write_atomic,
+)
 from .outputs import LEGACY_LOG_NAME, open_outputs
 from .ranks import detect_rank, plan_for_rank
-from .sink import JsonlSink
+from .sink import MAX_PENDING_BYTES, JsonlSink, LogWriteError
 from .torch_support import gpu_memory_fields
-from .values import LogTypeError, LogValueError, check_name, check_step, json_safe
+from .values import INT64_MAX as _INT64_MAX
+from .values import LogTypeError, check_name, check_step, json_safe
 
 __all__ = ["LEGACY_LOG_NAME", "CurriculumLogger", "LoggerClosedError"]
 
@@ -34,6 +42,7 @@ _dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
 _isfinite = math.isfinite
 _modules = sys.modules
+_log = logging.getLogger(__name__)
 
 
 class LoggerClosedError(RuntimeError):
@@ -57,7 +66,12 @@ class CurriculumLogger:
     - lines are buffered and flushed every ``flush_every`` lines or ``flush_interval_s`` seconds,
       on :meth:`flush`, :meth:`close` and at interpreter exit (``flush_every_line=True``:
       each line before the call returns); several threads may log at once;
-    - ``write_metadata`` replaces ``metadata_{step}.json`` atomically;
+    - ``write_metadata`` replaces ``metadata_{step}.json`` atomically; temporary files a crash
+      left behind (``.metadata_*.tmp``, only that pattern) are removed when a logger opens;
+    - a full disk or another write error never stops training nor mixes two lines: it is said
+      once through :mod:`logging`, unwritten lines are kept in memory up to
+      ``max_pending_bytes`` (32 MiB by default) and retried at each flush (see :mod:`.sink`);
+      ``strict=True`` raises :class:`~thalia_logging.sink.LogWriteError` instead;
     - under ``torch.distributed`` (or ``RANK``/``LOCAL_RANK``) only rank 0 writes, unless
       ``per_rank=True`` (rank N > 0 then writes ``training_log.rank{N}.jsonl``).
 
@@ -95,6 +109,8 @@ class CurriculumLogger:
         background_flush: bool = True,
         fsync_metadata: bool = True,
         capture_gpu_memory: bool | Callable[[], Mapping[str, int]] = True,
+        strict: bool = False,
+        max_pending_bytes: int = MAX_PENDING_BYTES,
     ) -> None:
         if config is not None and not isinstance(config, Mapping):
             raise LogTypeError(f"config must be a dict, got {type(config).__name__}")
@@ -104,6 +120,7 @@ class CurriculumLogger:
         self._closed = True  # until everything below has been opened
         self._clock = clock
         self._fsync_metadata = fsync_metadata
+        self._strict = bool(strict)
         gpu = gpu_memory_fields if capture_gpu_memory is True else capture_gpu_memory
         self._gpu_fields = gpu or None
         self.plan = plan_for_rank(detect_rank() if rank is None else rank, per_rank=per_rank)
@@ -118,7 +135,7 @@ class CurriculumLogger:
             json_log=json_log, resumed_from_step=resumed_from_step, flush_every=flush_every,
             flush_interval_s=flush_interval_s, flush_every_line=flush_every_line,
             background_flush=background_flush, console_every=console_every,
-            console_stream=console_stream,
+            console_stream=console_stream, strict=strict, max_pending_bytes=max_pending_bytes,
         )
         self.log_path, self.resumed_from_step = out.log_path, out.resumed_from_step
         self._sink, self._console = out.sink, out.console
@@ -127,10 +144,16 @@ class CurriculumLogger:
         self._core: Any = core  # a _Core where _queue is set (the hot path inlines its write)
         self._queue: deque[bytes] | None = core.queue if core else None
         self._flush_every = core.flush_every if core else 1
+        if self.plan.writes_metadata and self.log_dir.is_dir():
+            remove_stale_temp_files(self.log_dir)
         self.started_at = float(clock())
         self._console_on = self._console.active
         self._closed = False
-        self._write_run_start()
+        try:
+            self._write_run_start()
+        except BaseException:  # strict and the disk is full: leave no thread or fd behind
+            self.close()
+            raise
 
     # -- lines ---------------------------------------------------------------------------
 
@@ -139,8 +162,8 @@ class CurriculumLogger:
             record["rank"] = self._rank_field
         try:
             line = _dumps(record, option=_NEWLINE)
-        except orjson.JSONEncodeError as exc:  # e.g. an int beyond 64 bits
-            raise LogValueError(f"cannot write this {record['event_type']} line: {exc}") from exc
+        except orjson.JSONEncodeError:  # a lone surrogate, an int beyond 64 bits
+            raise events.explain_record(record) from None
         self._write(line, now)
 
     def _check_open(self) -> None:
@@ -180,12 +203,12 @@ class CurriculumLogger:
         if (
             type(firing_rate) is float and type(capacity) is float
             and type(performance) is float and type(loss) is float
-            and type(step) is int and step >= 0
+            and type(step) is int and 0 <= step <= _INT64_MAX
             and _isfinite(firing_rate + capacity + performance + loss)
             and type(neuron_counts) is dict and type(capacity_by_region) is dict
         ):
             for v in neuron_counts.values():  # values only: orjson refuses non-str keys below
-                if type(v) is not int or v < 0:
+                if type(v) is not int or not 0 <= v <= _INT64_MAX:
                     break
             else:
                 for v in capacity_by_region.values():
@@ -281,6 +304,8 @@ class CurriculumLogger:
         ``current_stage`` defaults to the last :meth:`log_stage` (else 0), ``stage_name`` to
         that stage's name. The logger adds ``run_id``, ``started_at``, ``updated_at`` and
         ``schema_version``. The JSON log is flushed first, so it is as fresh as the metadata.
+        If the file cannot be written (disk full), returns ``None`` after a ``logging``
+        warning, or raises :class:`~thalia_logging.sink.LogWriteError` when ``strict=True``.
         """
         self._check_open()
         step = check_step(step)
@@ -296,9 +321,26 @@ class CurriculumLogger:
         )
         if not self.plan.writes_metadata:
             return None
-        data = dumps_metadata(record)
+        try:
+            data = dumps_metadata(record)
+        except orjson.JSONEncodeError:  # a lone surrogate in a name or message
+            raise events.explain_record(record) from None
         self._sink.flush()
-        path = write_atomic(metadata_path(self.log_dir, step), data, fsync=self._fsync_metadata)
+        target = metadata_path(self.log_dir, step)
+        try:
+            path = write_atomic(target, data, fsync=self._fsync_metadata)
+        except OSError as exc:
+            if self._strict:
+                raise LogWriteError(
+                    exc.errno or 0,
+                    f"could not write {target}: {exc.strerror or exc}. Free space on that "
+                    "disk, or open the logger with strict=False to keep training",
+                ) from exc
+            _log.warning(
+                "thalia_logging: could not write %s (%s); the previous metadata stays, "
+                "training goes on (strict=False)", target, exc,
+            )
+            return None
         if self._console_on:
             self._console.emit(f"step {step} | checkpoint metadata written to {path.name}")
         return path
@@ -308,6 +350,21 @@ class CurriculumLogger:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def write_error(self) -> OSError | None:
+        """The JSON log's last write error while writing fails (disk full...), else ``None``."""
+        return self._sink.write_error
+
+    @property
+    def pending_lines(self) -> int:
+        """Lines buffered or kept for a retry after a write error, not yet in the file."""
+        return self._sink.pending
+
+    @property
+    def lost_lines(self) -> int:
+        """Lines dropped for good after write errors (beyond ``max_pending_bytes``, or at close)."""
+        return self._sink.lost_lines
 
     def flush(self) -> None:
         """Hand every buffered line to the OS now."""

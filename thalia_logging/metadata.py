@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import stat
 import sys
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,7 +27,14 @@ import orjson
 from .records import SCHEMA_VERSION
 from .values import LogTypeError, LogValueError, check_count, check_name, json_safe, number_dict
 
-__all__ = ["SEVERITIES", "build_metadata", "dumps_metadata", "metadata_path", "write_atomic"]
+__all__ = [
+    "SEVERITIES",
+    "build_metadata",
+    "dumps_metadata",
+    "metadata_path",
+    "remove_stale_temp_files",
+    "write_atomic",
+]
 
 SEVERITIES = ("info", "warning", "critical")
 
@@ -144,6 +154,58 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+_TEMP_NAME = re.compile(r"\.metadata_\d+\.json\.(\d+)\.[0-9a-f]{8}\.tmp")
+"""The temporary names :func:`write_atomic` gives metadata files (and nothing else)."""
+
+STALE_TEMP_AGE_S = 3600.0
+"""A temp file of a live process older than this is left over too (its pid was reused)."""
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's live process (or cannot tell): not ours to judge
+    return True
+
+
+def remove_stale_temp_files(log_dir: str | os.PathLike[str]) -> list[Path]:
+    """Remove the ``.metadata_*.tmp`` files that a crashed :func:`write_atomic` left.
+
+    Only regular files named exactly as :func:`write_atomic` names them are touched, and only
+    when the process named in them is gone (or the file is older than
+    :data:`STALE_TEMP_AGE_S`), so a write in progress elsewhere is never cut. Returns what
+    was removed; errors are ignored (the files are harmless, the next open tries again).
+    """
+    removed: list[Path] = []
+    directory = Path(log_dir)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    now = time.time()
+    for name in names:
+        match = _TEMP_NAME.fullmatch(name)
+        if match is None:
+            continue
+        path = directory / name
+        try:
+            st = os.lstat(path)
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            if _pid_alive(int(match.group(1))) and now - st.st_mtime < STALE_TEMP_AGE_S:
+                continue
+            path.unlink()
+        except OSError:
+            continue
+        removed.append(path)
+    return removed
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes, *, fsync: bool = True) -> Path:

@@ -17,7 +17,7 @@ from typing import IO
 from .console import ConsoleLog
 from .ranks import LOG_NAME, RankPlan
 from .resume import resumed_from
-from .sink import JsonlSink, NullSink
+from .sink import MAX_PENDING_BYTES, JsonlSink, NullSink
 from .values import check_step
 
 __all__ = ["LEGACY_LOG_NAME", "Outputs", "open_outputs"]
@@ -48,6 +48,8 @@ def open_outputs(
     flush_interval_s: float,
     flush_every_line: bool,
     background_flush: bool,
+    strict: bool = False,
+    max_pending_bytes: int = MAX_PENDING_BYTES,
     console_every: int,
     console_stream: IO[str] | None,
 ) -> Outputs:
@@ -73,6 +75,8 @@ def open_outputs(
             flush_interval_s=flush_interval_s,
             flush_every_line=flush_every_line,
             background_flush=background_flush,
+            strict=strict,
+            max_pending_bytes=max_pending_bytes,
         )
     try:
         console = ConsoleLog(

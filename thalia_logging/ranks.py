@@ -96,8 +96,8 @@ class RankPlan:
 
 def plan_for_rank(rank: int, *, per_rank: bool = False) -> RankPlan:
     """The :class:`RankPlan` for ``rank`` under the default or the per-rank policy."""
-    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 0:
-        raise ValueError(f"rank must be an int >= 0, got {rank!r}")
+    if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < 2**63:
+        raise ValueError(f"rank must be an int >= 0 that fits in int64, got {rank!r}")
     if rank == 0:
         return RankPlan(0, LOG_NAME, None, True, True, True)
     if per_rank:

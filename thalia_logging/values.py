@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
     "NON_FINITE",
     "LogTypeError",
     "LogValueError",
@@ -33,6 +35,7 @@ __all__ = [
     "check_name",
     "check_step",
     "count_dict",
+    "explain_unencodable",
     "json_safe",
     "number",
     "number_dict",
@@ -45,6 +48,11 @@ Number = int | float | str
 
 NON_FINITE: dict[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 """The strings written for non-finite floats, and the floats they stand for."""
+
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+UINT64_MAX = 2**64 - 1
+"""Integers must fit in a signed 64-bit int: the reader keeps steps, ranks and counts as int64."""
 
 _ACCEPTED = "an int, a float, a numpy scalar or a 0-d torch tensor"
 
@@ -94,6 +102,14 @@ def _unwrap(name: str, x: object) -> object:
     return x
 
 
+def _out_of_int64(name: str, v: int) -> LogValueError:
+    return LogValueError(
+        f"cannot write {name}={v}: steps, ranks and counts must fit in a signed 64-bit int "
+        f"({INT64_MIN} .. {INT64_MAX}), which is what the reader keeps them in; log a smaller "
+        "number (a metric value may instead be passed as a float)"
+    )
+
+
 def _float(x: float) -> Number:
     if x - x == 0.0:
         return x
@@ -107,8 +123,8 @@ def number(name: str, x: object) -> Number:
     t = type(x)
     if t is float:
         return _float(x)  # type: ignore[arg-type]
-    if t is int:
-        return x  # type: ignore[return-value]
+    if t is int:  # a metric value may use orjson's whole 64-bit range (uint64 too); orjson
+        return x  # type: ignore[return-value]  # refuses beyond it (explain_unencodable says why)
     kind = _SCALAR_KINDS.get(t)
     if kind is not None:  # a numpy scalar type met before
         return _float(float(x)) if kind is float else int(x)  # type: ignore[arg-type, call-overload]
@@ -147,19 +163,21 @@ def _int(name: str, x: object, what: str) -> int:
         v = int(v)
     if v < 0:  # type: ignore[operator]
         raise LogValueError(f"{name} must be >= 0, got {v}; {what} cannot be negative")
+    if v > INT64_MAX:  # type: ignore[operator]
+        raise _out_of_int64(name, v)  # type: ignore[arg-type]
     return v  # type: ignore[return-value]
 
 
 def check_step(step: object) -> int:
-    """The training step as a non-negative int."""
-    if type(step) is int and step >= 0:
+    """The training step as a non-negative int that fits in int64."""
+    if type(step) is int and 0 <= step <= INT64_MAX:
         return step
     return _int("step", step, "the training step")
 
 
 def check_count(name: str, x: object) -> int:
     """A non-negative integer field (neurons, patterns, durations, stage numbers)."""
-    if type(x) is int and x >= 0:
+    if type(x) is int and 0 <= x <= INT64_MAX:
         return x
     return _int(name, x, "a count")
 
@@ -172,7 +190,57 @@ def check_name(name: str, x: object, *, empty_ok: bool = False) -> str:
         )
     if not empty_ok and not x:
         raise LogValueError(f"{name} must not be empty; give it a name such as 'cortex'")
-    return str(x)
+    text = str(x)
+    if not text.isascii():
+        _check_utf8(name, text)
+    return text
+
+
+def _check_utf8(name: str, text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise LogValueError(_surrogate_message(name, text, exc.start)) from None
+
+
+def _surrogate_message(name: str, text: str, pos: int) -> str:
+    return (
+        f"{name} holds a lone surrogate {text[pos]!r} at index {pos} ({_describe(text)}), which "
+        "is not valid UTF-8 and cannot be written as JSON; clean the text first, e.g. "
+        "text.encode('utf-8', 'replace').decode('utf-8')"
+    )
+
+
+def explain_unencodable(name: str, x: object) -> LogValueError | None:
+    """Why orjson refused ``x`` (a record or config), naming the field; ``None`` if not found.
+
+    Finds the first string (key or value) with a lone surrogate or int beyond 64 bits.
+    """
+    if isinstance(x, str):
+        try:
+            x.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return LogValueError(_surrogate_message(name, x, exc.start))
+        return None
+    if type(x) is int:
+        if INT64_MIN <= x <= UINT64_MAX:
+            return None
+        return LogValueError(
+            f"cannot write {name}={x}: JSON integers must fit in 64 bits; log a smaller "
+            "number, or a float(...) if it is a measurement"
+        )
+    if isinstance(x, Mapping):
+        for k, v in x.items():
+            err = explain_unencodable(f"a key of {name}", k) if isinstance(k, str) else None
+            err = err or explain_unencodable(f"{name}[{k!r}]", v)
+            if err is not None:
+                return err
+    elif isinstance(x, list | tuple):
+        for i, v in enumerate(x):
+            err = explain_unencodable(f"{name}[{i}]", v)
+            if err is not None:
+                return err
+    return None
 
 
 def _key(name: str, k: object) -> str:
@@ -187,7 +255,10 @@ def number_dict(name: str, d: object) -> Any:
     """A ``{str: number}`` mapping, returned as is when already plain (the common case)."""
     if type(d) is dict:
         for k, v in d.items():
-            if type(k) is not str or not ((type(v) is float and v - v == 0.0) or type(v) is int):
+            if type(k) is not str or not (
+                (type(v) is float and v - v == 0.0)
+                or (type(v) is int and INT64_MIN <= v <= INT64_MAX)
+            ):
                 break
         else:
             return d
@@ -200,7 +271,7 @@ def count_dict(name: str, d: object) -> Any:
     """A ``{str: int >= 0}`` mapping (neuron counts), returned as is when already plain."""
     if type(d) is dict:
         for k, v in d.items():
-            if type(k) is not str or type(v) is not int or v < 0:
+            if type(k) is not str or type(v) is not int or not 0 <= v <= INT64_MAX:
                 break
         else:
             return d
@@ -219,7 +290,9 @@ def plain_numbers(d: object) -> bool:
         return False
     for v in d.values():
         t = type(v)
-        if not (t is float and v - v == 0.0) and t is not int:
+        if not (t is float and v - v == 0.0) and not (
+            t is int and INT64_MIN <= v <= INT64_MAX
+        ):
             return False
     return True
 
@@ -229,7 +302,7 @@ def plain_counts(d: object) -> bool:
     if type(d) is not dict:
         return False
     for v in d.values():  # noqa: SIM110 - a plain loop is faster than all(<genexpr>)
-        if type(v) is not int or v < 0:
+        if type(v) is not int or not 0 <= v <= INT64_MAX:
             return False
     return True
 
@@ -241,10 +314,15 @@ def json_safe(name: str, x: object) -> Any:
     are converted recursively (keys become ``str``); anything else (a ``Path``, a dtype, an
     enum) is written as ``str(x)``, since a config is descriptive, not data.
     """
-    if x is None or isinstance(x, str | bool):
+    if x is None or isinstance(x, bool):
+        return x
+    if isinstance(x, str):
+        if not x.isascii():
+            _check_utf8(name, x)
         return x
     if isinstance(x, Mapping):
-        return {str(k): json_safe(f"{name}[{k!r}]", v) for k, v in x.items()}
+        return {json_safe(f"a key of {name}", str(k)): json_safe(f"{name}[{k!r}]", v)
+                for k, v in x.items()}
     if isinstance(x, list | tuple | set | frozenset):
         return [json_safe(f"{name}[{i}]", v) for i, v in enumerate(x)]
     try:

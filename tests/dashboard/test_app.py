@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -290,3 +291,63 @@ def test_picked_metric_survives_alerts_and_metadata(tmp_path: Path,
     changed(lambda: write_lines(log, [metric_line(1100, 0.9, lr=0.05)]))
     assert not any("Firing rate" in w for w in alerts(at)["warning"])  # and went away
     assert len(charts_shown(at)) == before - 3
+
+
+def _legacy_lines(path: Path, steps: range) -> None:
+    """Older Thalia lines written with plain json: no event_type, no wall_time."""
+    with path.open("a", encoding="utf-8") as f:
+        for s in steps:
+            f.write(json.dumps({"step": s, "firing_rate": 0.1, "capacity": 0.5,
+                                "performance": 0.5, "loss": 1.0}) + "\n")
+
+
+def _badges(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown if "badge" in m.value]
+
+
+def test_live_legacy_run_under_old_metadata_is_running(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    meta = write_metadata(tmp_path, 0, total_steps=10_000)
+    three_hours_ago = time.time() - 3 * 3600
+    os.utime(meta, (three_hours_ago, three_hours_ago))
+    _legacy_lines(tmp_path / "training_log.json", range(0, 500, 10))  # written just now
+    at = run_page(tmp_path, monkeypatch)
+    assert len(_badges(at)) == 1 and "Running" in _badges(at)[0], _badges(at)
+    assert not [w for w in alerts(at)["warning"] if "no new data" in w.lower()]
+    assert metrics(at)["Training step"][0] == "490"
+    assert "ago" in metrics(at)["Last update"][0] and "h" not in metrics(at)["Last update"][0]
+
+
+def test_legacy_log_without_metadata_is_not_waiting(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    _legacy_lines(tmp_path / "training_log.json", range(50))
+    at = run_page(tmp_path, monkeypatch)
+    assert len(_badges(at)) == 1 and "Running" in _badges(at)[0], _badges(at)
+    assert metrics(at)["Last update"][0] != "—"
+
+
+def test_old_finished_legacy_log_is_not_running(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "training_log.json"
+    _legacy_lines(log, range(50))
+    yesterday = time.time() - 86_400
+    os.utime(log, (yesterday, yesterday))
+    at = run_page(tmp_path, monkeypatch)
+    assert len(_badges(at)) == 1 and "Stalled" in _badges(at)[0], _badges(at)
+
+
+def test_metadata_only_run_shows_its_metrics_block(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reference README's metadata_50000.json, and no log at all."""
+    (tmp_path / "metadata_50000.json").write_text(json.dumps({
+        "current_stage": 0, "step": 50000, "current_week": 2, "total_weeks": 4,
+        "metrics": {"firing_rate": 0.112, "capacity": 0.75, "performance": 0.92, "loss": 0.234},
+        "milestones": {"mnist_accuracy": True, "sequence_prediction": True,
+                       "phoneme_discrimination": False},
+        "warnings": []}), encoding="utf-8")
+    at = run_page(tmp_path, monkeypatch)
+    shown = metrics(at)
+    assert shown["Loss"][0] == "0.234" and shown["Firing rate"][0] == "11.2%"
+    assert shown["Capacity"][0] == "75.0%" and shown["Performance"][0] == "92.0%"
+    assert not [i for i in alerts(at)["info"] if "No metric lines yet" in i]
+    assert any("checkpoint metadata at step 50,000" in c.value for c in at.caption)

@@ -61,6 +61,34 @@ CASES: list[tuple[str, str, tuple[Any, ...], dict[str, Any], type, str]] = [
     ("meta severity", "write_metadata", (1,), {"warnings": [{"severity": "bad", "message": "x"}]},
      V, "use one of info, warning, critical"),
     ("meta own field", "write_metadata", (1,), {"run_id": "x"}, V, "sets 'run_id' itself"),
+    # integers the reader keeps as int64, reserved "_" names, lone surrogates (issue 8)
+    ("step beyond int64", "log_metrics", (2**63,), {"loss": 0.1}, V, "signed 64-bit int"),
+    ("fast step beyond int64", "log_metrics", (2**63,),
+     {"firing_rate": 0.1, "capacity": 0.1, "performance": 0.1, "loss": 0.1,
+      "neuron_counts": {"a": 1}, "capacity_by_region": {"a": 0.5}}, V, "signed 64-bit int"),
+    ("count beyond int64", "log_metrics", (1,),
+     {"firing_rate": 0.1, "capacity": 0.1, "performance": 0.1, "loss": 0.1,
+      "neuron_counts": {"a": 2**63}, "capacity_by_region": {"a": 0.5}}, V, "signed 64-bit"),
+    ("growth total beyond int64", "log_growth", (1, "cortex", 5, 2**63), {}, V, "64-bit"),
+    ("growth step beyond int64", "log_growth", (2**64, "cortex", 5, 6), {}, V, "64-bit"),
+    ("patterns beyond int64", "log_consolidation", (1, "REM", 2**63, 5), {}, V, "64-bit"),
+    ("stage beyond int64", "log_stage", (1, 2**63), {}, V, "64-bit"),
+    ("meta step beyond int64", "write_metadata", (2**63,), {}, V, "64-bit"),
+    ("metric below int64", "log_metrics", (1,), {"tokens": -(2**63) - 1}, V, "64 bits"),
+    ("underscore metric", "log_metrics", (1,), {"_nonfinite": 1.0}, V, "reserved"),
+    ("underscore seq", "log_metrics", (1,), {"_seq": 3}, V, "rename your metric"),
+    ("surrogate region", "log_growth", (1, "cor\ud800tex", 5, 6), {}, V, "lone surrogate"),
+    ("surrogate reason", "log_growth", (1, "cortex", 5, 6), {"reason": "\udc80"}, V,
+     "text.encode('utf-8', 'replace')"),
+    ("surrogate stage name", "log_stage", (1, 2), {"name": "\ud800"}, V, "lone surrogate"),
+    ("surrogate metric name", "log_metrics", (1,), {"lo\ud800ss": 0.5}, V, "lone surrogate"),
+    ("surrogate region key", "log_metrics", (1,),
+     {"firing_rate": 0.1, "capacity": 0.1, "performance": 0.1, "loss": 0.1,
+      "neuron_counts": {"\ud800": 1}, "capacity_by_region": {"a": 0.5}}, V, "lone surrogate"),
+    ("surrogate milestone", "write_metadata", (1,), {"milestones": {"\ud800": True}}, V,
+     "lone surrogate"),
+    ("surrogate warning", "write_metadata", (1,), {"warnings": ["\ud800"]}, V,
+     "lone surrogate"),
 ]
 
 
@@ -105,3 +133,24 @@ def test_bad_constructor_arguments(tmp_path: Path) -> None:
         CurriculumLogger(tmp_path, console_log=False, flush_every=0)
     with pytest.raises(TypeError, match="config must be a dict"):
         CurriculumLogger(tmp_path, console_log=False, config=[1])
+
+
+def test_huge_rank_and_surrogate_config_are_refused(tmp_path: Path) -> None:
+    from thalia_logging import CurriculumLogger
+
+    with pytest.raises(ValueError, match="int64"):
+        CurriculumLogger(tmp_path, console_log=False, rank=2**63)
+    with pytest.raises(LogValueError, match="lone surrogate"):
+        CurriculumLogger(tmp_path, console_log=False, config={"name": "\ud800"})
+    assert not (tmp_path / "training_log.jsonl").exists()
+
+
+def test_metric_values_keep_the_whole_uint64_range(make_logger, tmp_path: Path) -> None:
+    """Only steps, ranks and counts are int64; a metric value may be any 64-bit int."""
+    import json
+
+    logger = make_logger()
+    logger.log_metrics(1, tokens=2**64 - 1, debt=-(2**63))
+    logger.close()
+    lines = [json.loads(x) for x in (tmp_path / "training_log.jsonl").read_text().splitlines()]
+    assert lines[-1]["tokens"] == 2**64 - 1 and lines[-1]["debt"] == -(2**63)

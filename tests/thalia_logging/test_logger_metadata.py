@@ -51,3 +51,33 @@ def test_write_atomic_cleans_up_on_failure(tmp_path: Path) -> None:
 def test_write_atomic_without_fsync(tmp_path: Path) -> None:
     path = write_atomic(tmp_path / "metadata_2.json", b'{"step": 2}', fsync=False)
     assert path.read_bytes() == b'{"step": 2}'
+
+
+def test_leftover_metadata_temp_files_are_removed_at_open(tmp_path: Path) -> None:
+    """Only write_atomic's own temp names of a gone process (or stale) go; nothing else."""
+    import os
+    import time
+
+    from thalia_logging import CurriculumLogger
+    from thalia_logging.metadata import STALE_TEMP_AGE_S
+
+    dead_pid = 2**31 - 2  # above any pid_max: no such process
+    left = tmp_path / f".metadata_500.json.{dead_pid}.0a1b2c3d.tmp"
+    stale_live = tmp_path / f".metadata_600.json.{os.getpid()}.00ff00ff.tmp"
+    fresh_live = tmp_path / f".metadata_700.json.{os.getpid()}.12345678.tmp"
+    others = [tmp_path / n for n in (
+        ".metadata_5.json.tmp", "notes.tmp", f".metadata_x.json.{dead_pid}.0a1b2c3d.tmp",
+        f".metadata_5.json.{dead_pid}.0A1B2C3D.tmp", "metadata_5.json",
+        f"metadata_5.json.{dead_pid}.0a1b2c3d.tmp",
+    )]
+    for path in [left, stale_live, fresh_live, *others]:
+        path.write_bytes(b"{")
+    old = time.time() - STALE_TEMP_AGE_S - 60
+    os.utime(stale_live, (old, old))
+    (tmp_path / f".metadata_9.json.{dead_pid}.aaaaaaaa.tmp").mkdir()  # not a regular file
+    logger = CurriculumLogger(tmp_path, console_log=False, file_log=False,
+                              background_flush=False)
+    logger.close()
+    assert not left.exists() and not stale_live.exists()
+    assert fresh_live.exists() and all(p.exists() for p in others)
+    assert (tmp_path / f".metadata_9.json.{dead_pid}.aaaaaaaa.tmp").is_dir()

@@ -17,6 +17,7 @@ def test_public_names_are_pinned() -> None:
         "LOGGER_NAME",
         "LogTypeError",
         "LogValueError",
+        "LogWriteError",
         "LoggerClosedError",
         "SCHEMA_VERSION",
     ]
@@ -28,6 +29,7 @@ def test_exceptions_are_builtin_kinds() -> None:
     assert issubclass(thalia_logging.LogTypeError, TypeError)
     assert issubclass(thalia_logging.LogValueError, ValueError)
     assert issubclass(thalia_logging.LoggerClosedError, RuntimeError)
+    assert issubclass(thalia_logging.LogWriteError, OSError)
     assert thalia_logging.LOGGER_NAME == "thalia.curriculum"
     assert thalia_logging.SCHEMA_VERSION == 1
 

@@ -18,7 +18,8 @@ NAMED = {"step", "firing_rate", "capacity", "performance", "loss", "neuron_count
 
 floats = st.floats(allow_nan=True, allow_infinity=True)
 numbers = st.one_of(floats, st.integers(min_value=-(2**63), max_value=2**64 - 1))
-names = st.from_regex(r"[a-z_][a-z0-9_]{0,12}", fullmatch=True).filter(lambda k: k not in NAMED)
+# A leading "_" is reserved for the reader's columns (the logger refuses it, test_logger_values).
+names = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True).filter(lambda k: k not in NAMED)
 regions = st.text(min_size=0, max_size=12)
 
 metric_kwargs = st.fixed_dictionaries(

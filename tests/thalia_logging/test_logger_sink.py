@@ -111,3 +111,16 @@ def test_no_thread_when_json_log_off(make_logger, tmp_path: Path) -> None:
     logger.close()
     assert not (tmp_path / "training_log.jsonl").exists()
     assert sys.getrefcount(logger) > 0
+
+
+def test_a_fragment_that_could_not_be_cut_stays_a_line_of_its_own(tmp_path: Path) -> None:
+    """The fallback when ftruncate fails: the next write starts with a newline."""
+    path = tmp_path / "log.jsonl"
+    sink = JsonlSink(path, flush_every=1, background_flush=False)
+    sink.write(b'{"step":0}\n')
+    with open(path, "ab") as f:  # what a short write leaves when the cut failed
+        f.write(b'{"step":1,"lo')
+    sink.core.need_newline = True
+    sink.write(b'{"step":2}\n')
+    sink.close()
+    assert path.read_bytes().split(b"\n") == [b'{"step":0}', b'{"step":1,"lo', b'{"step":2}', b""]
