@@ -35,7 +35,7 @@ __all__ = ["MAX_CHARS", "WORD_JOINER", "md_text", "plain"]
 MAX_CHARS = 2_000
 WORD_JOINER = "\u2060"
 #: ASCII punctuation that markdown (CommonMark, GFM, maths, Streamlit directives) can act on.
-_ACTIVE = re.compile(r"""([\\`*_{}\[\]()#!|<>~$:&="'^?])|([.+\-])(?!\d)""")
+_ACTIVE = re.compile(r"""([\\`*_{}\[\]()#!|<>~$:&="'^?@])|([.+\-])(?!\d)""")
 _JOIN_AFTER = re.compile(r"([:@])")
 _WWW = re.compile(r"(?i)(w)(w)(w)(?=\.)")
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
