@@ -10,7 +10,6 @@ import pytest
 from page_helpers import make_metrics, make_state
 
 from dashboard.state import RunState
-from dashboard.textsafe import WORD_JOINER
 from dashboard.summary import (
     escape_markdown,
     format_age,
@@ -23,6 +22,7 @@ from dashboard.summary import (
     run_status,
     speed_info,
 )
+from dashboard.textsafe import WORD_JOINER
 
 
 @pytest.mark.parametrize(("name", "value", "shown"), [
