@@ -166,7 +166,8 @@ def dashboard(tmp_path: Path, listener: tuple[int, list[str]]) -> Iterator[tuple
 
 #: Elements that run text must never become, counted in the main area: links other than the
 #: headings' own "#anchor" links, images, bold/emphasis/strike, lists, quotes, tables, maths,
-#: headings and code with run text, the ``:material/home:`` icon, coloured spans.
+#: headings and code with run text, the ``:material/home:`` icon (a ``role="img"`` span, made even
+#: from a backslash-escaped ``\\:material/home\\:``), ``:red[...]`` coloured text.
 _FORBIDDEN = """(texts) => {
   const main = document.querySelector('[data-testid="stMain"]');
   const out = [];
@@ -181,10 +182,12 @@ _FORBIDDEN = """(texts) => {
     if (/heading|bold/.test(el.textContent)) out.push('heading: ' + el.textContent);
   for (const el of main.querySelectorAll('code'))
     if (el.textContent.trim() === 'code') out.push('code: ' + el.outerHTML);
-  for (const el of main.querySelectorAll('[data-testid="stIconMaterial"], [data-testid="stIconEmoji"]'))
-    if (el.textContent.trim() === 'home') out.push('icon: ' + el.outerHTML.slice(0, 200));
-  for (const el of main.querySelectorAll('span[style*="color"]'))
-    if (el.textContent === 'red') out.push('colour: ' + el.outerHTML);
+  // Streamlit draws a :material/...: code as <span role="img" aria-label="home icon">
+  for (const el of main.querySelectorAll('[role="img"]'))
+    if (/home/.test(el.getAttribute('aria-label') || '') || el.textContent.trim() === 'home')
+      out.push('icon: ' + el.outerHTML.slice(0, 200));
+  for (const el of main.querySelectorAll('.stMarkdownColoredText, span[style*="color"]'))
+    if (el.textContent === 'red') out.push('colour: ' + el.outerHTML.slice(0, 200));
   return out;
 }"""
 
