@@ -43,6 +43,7 @@ if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is missing (make browser installs it)", allow_module_level=True)
 
 from playwright.sync_api import Page, Request, sync_playwright  # noqa: E402
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 
 
 def corpus(port: int) -> list[str]:
@@ -192,6 +193,29 @@ _FORBIDDEN = """(texts) => {
 }"""
 
 
+def _hover_charts(page: Page) -> list[str]:
+    """Hover a grid of points over each visible chart; the tooltips' texts (each checked to hold
+    no image, link or bold element)."""
+    tips = []
+    charts = page.locator('[data-testid="stVegaLiteChart"]:visible')
+    for i in range(charts.count()):
+        charts.nth(i).scroll_into_view_if_needed()
+        box = charts.nth(i).bounding_box()
+        if box is None:
+            continue
+        for fx in (0.3, 0.5, 0.8):
+            for fy in (0.2, 0.4, 0.6):
+                page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+                tip = page.locator("#vg-tooltip-element.visible")
+                try:
+                    tip.wait_for(state="visible", timeout=400)
+                except PlaywrightTimeout:
+                    continue  # no mark under this point
+                assert tip.locator("img, a, strong, b, em").count() == 0
+                tips.append(tip.inner_text())
+    return tips
+
+
 def _body_text(page: Page) -> str:
     return str(page.evaluate("document.querySelector('[data-testid=\"stMain\"]').innerText")).replace(
         WORD_JOINER, "")
@@ -236,6 +260,9 @@ def test_injection_corpus_shows_literally(dashboard: tuple[str, list[str]],
             assert forbidden == [], forbidden
             assert page.evaluate("typeof window.__xss") == "undefined"
             assert "🚀" not in shown
+            # chart tooltips (vega-tooltip: an HTML table) show region names as text too
+            tips = _hover_charts(page)
+            assert any(text in tip for tip in tips for text in texts[:3]), tips
             page.set_viewport_size({"width": 1280, "height": 6000})
             page.wait_for_timeout(1000)
             ARTIFACTS.mkdir(exist_ok=True)
