@@ -52,6 +52,7 @@ _ALERT = {"critical": st.error, "warning": st.warning, "info": st.info}
 _SEVERITY_TITLES = (("critical", "Critical"), ("warning", "Warnings"), ("info", "Info"))
 _OPEN_WARNINGS = 3  # warnings are listed open when there is no critical one and at most this many
 _TABLE_ROWS = 20
+_CARD_CHARS = 14  # a longer card value may be cut at 1280 px: it goes into the tooltip too
 _LOG_TAIL_HEIGHT = 320  # px: the console tail scrolls inside this, opened at the newest line
 #: step and count columns of the tables: thousands separators, like the header's "50,000"
 _INT = st.column_config.NumberColumn(format="localized")
@@ -76,10 +77,12 @@ class Options:
 def _card(target: Any, label: str, value: object, delta: object = None,
           delta_color: DeltaColor = "normal", delta_arrow: DeltaArrow = "auto") -> None:
     """A metric card: ``st.metric`` renders markdown in label, value and delta, so all three go
-    through the safe path (our own numbers come out unchanged)."""
-    target.metric(md_text(label), md_text(value),
+    through the safe path (our own numbers come out unchanged). A value too long for a card
+    (run text) is also in the card's tooltip, whole."""
+    shown = md_text(value)
+    target.metric(md_text(label), shown,
                   None if delta is None else md_text(delta), delta_color=delta_color,
-                  delta_arrow=delta_arrow)
+                  delta_arrow=delta_arrow, help=shown if len(str(value)) > _CARD_CHARS else None)
 
 
 def _waiting(what: str) -> None:

@@ -48,7 +48,7 @@ def markdown_texts(at: AppTest) -> list[str]:
     """Every string the page hands to a Streamlit call that renders markdown."""
     out: list[str] = []
     for m in at.metric:
-        out += [m.label, m.value, m.proto.delta]
+        out += [m.label, m.value, m.proto.delta, m.proto.help]
     for group in (at.error, at.warning, at.info, at.success, at.caption):
         out += [e.value for e in group]
     out += [m.value for m in at.markdown if "-badge[:material/" not in m.value]  # our status badge
@@ -77,8 +77,9 @@ def test_run_text_never_reaches_markdown_raw(tmp_path: Path,
         for raw in RAW:
             assert raw not in text.replace("\\<", "\\"), (raw, text)  # "\<img" is escaped
     # the string week reaches its card as text, and the page says the field has an odd type
-    week = {m.label: m.value for m in at.metric}["Week"]
-    assert week == md_text(f'{INJECTION}/{{"w": "{INJECTION}"}}')
+    week = {m.label: m for m in at.metric}["Week"]
+    assert week.value == md_text(f'{INJECTION}/{{"w": "{INJECTION}"}}')
+    assert week.proto.help == week.value  # too long for the card: whole in its tooltip
     assert [w.value for w in at.warning if "unexpected type" in w.value] == [md_text(
         "The latest checkpoint metadata has fields of an unexpected type (shown as text above): "
         "current_week, total_weeks.")]
