@@ -252,13 +252,17 @@ def latest_region_capacity(metrics: pd.DataFrame) -> pd.DataFrame:
 @unvalidated
 def capacity_by_region_chart(metrics: pd.DataFrame, *, threshold: float = 0.95) -> alt.LayerChart | None:
     """Horizontal bars of the latest capacity per region (names read left to right, cut at
-    ``_LABEL_LIMIT`` px with the full name in the tooltip), red above ``threshold``, a rule at it."""
+    ``_LABEL_LIMIT`` px with the full name in the tooltip), red above ``threshold``, a rule at it,
+    the value at each bar's end. A fixed band per region (not a fixed chart height) and no label
+    culling, so every region's name shows however many there are."""
     data = latest_region_capacity(metrics)
     if data.empty:
         return None
     POINT_STATS.record(len(data), len(data))
-    bars = alt.Chart(data).mark_bar().encode(
-        y=alt.Y("region:N", title=None, sort=None, axis=alt.Axis(labelLimit=_LABEL_LIMIT)),
+    y = alt.Y("region:N", title=None, sort=None,
+              axis=alt.Axis(labelLimit=_LABEL_LIMIT, labelOverlap=False, labelFontSize=12))
+    bars = alt.Chart(data).mark_bar(size=18).encode(
+        y=y,
         x=alt.X("capacity:Q", title="Capacity", axis=alt.Axis(format="%"),
                 scale=alt.Scale(domain=[0, 1])),
         color=alt.condition(alt.datum.capacity > threshold, alt.value(NAN_COLOR),
@@ -266,9 +270,11 @@ def capacity_by_region_chart(metrics: pd.DataFrame, *, threshold: float = 0.95) 
         tooltip=[alt.Tooltip("region:N", title="Region"),
                  alt.Tooltip("capacity:Q", format=".1%", title="Capacity")],
     )
+    values = alt.Chart(data).mark_text(align="left", dx=4, fontSize=11).encode(
+        y=y, x=alt.X("capacity:Q"), text=alt.Text("capacity:Q", format=".1%"))
     rule = alt.Chart(pd.DataFrame({"threshold": [threshold]})).mark_rule(
         color=NAN_COLOR, strokeDash=[4, 4]).encode(x="threshold:Q")
-    return page_chart(alt.LayerChart(layer=[bars, rule], height=max(120, 28 * len(data) + 40)))
+    return page_chart(alt.LayerChart(layer=[bars, values, rule], height=alt.Step(30)))
 
 
 @unvalidated
@@ -297,7 +303,8 @@ def consolidation_chart(
 def gpu_memory_chart(
     metrics: pd.DataFrame, *, max_points: int = DEFAULT_MAX_POINTS
 ) -> alt.Chart | None:
-    """GPU memory in GiB over steps (used, and the total when ``gpu_mem_total_bytes`` exists)."""
+    """GPU memory in GiB over steps (used, and the total when ``gpu_mem_total_bytes`` exists),
+    with a legend naming each line (colour and dash merged into one legend)."""
     if "gpu_mem_bytes" not in metrics.columns:
         return None
     steps = metrics["step"].to_numpy(dtype=np.int64)
@@ -318,8 +325,10 @@ def gpu_memory_chart(
     return page_chart(alt.Chart(data).mark_line().encode(
         x=alt.X("step:Q", title="Step"),
         y=alt.Y("gib:Q", title="GPU memory (GiB)"),
-        color=alt.Color("series:N", title="", scale=alt.Scale(domain=["used", "total"])),
-        strokeDash=alt.StrokeDash("series:N", legend=None),
+        color=alt.Color("series:N", title=None, scale=alt.Scale(domain=["used", "total"]),
+                        legend=alt.Legend(orient="top", direction="horizontal")),
+        strokeDash=alt.StrokeDash("series:N", title=None,
+                                  scale=alt.Scale(domain=["used", "total"])),
         tooltip=[alt.Tooltip("step:Q", format=","), alt.Tooltip("series:N", title=""),
                  alt.Tooltip("gib:Q", format=".2f", title="GiB")],
     ).properties(height=260))

@@ -1,14 +1,16 @@
 """The page's sections: thin Streamlit renderers over :mod:`summary`, :mod:`health`, :mod:`charts`.
 
 Each function draws one section of the page from a :class:`~dashboard.state.RunState`. Text that
-comes from the run (paths, region names, reasons, warnings, milestone names, log lines) is shown
-through ``st.text``/``st.code``/``st.dataframe``/metric values, or markdown-escaped where a
-Streamlit call renders markdown (alerts, tab and expander labels); never as HTML.
+comes from the run (paths, region names, reasons, warnings, milestone names, metadata values, log
+lines) goes through :mod:`dashboard.textsafe` only: ``plain`` for ``st.text``/``st.code``/
+``st.dataframe`` cells, ``md_text`` wherever a Streamlit call renders markdown (metric cards,
+alerts, tab and expander labels, captions, tooltips). An empty section says what it waits for.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,8 @@ from dashboard import charts
 from dashboard.health import DEFAULT_THRESHOLDS
 from dashboard.state import HealthWarning, RunState
 from dashboard.summary import (
+    DeltaArrow,
+    DeltaColor,
     escape_markdown,
     extra_metric_columns,
     format_age,
@@ -32,6 +36,7 @@ from dashboard.summary import (
     run_status,
     speed_info,
 )
+from dashboard.textsafe import md_text, plain
 
 __all__ = [
     "Options",
@@ -47,7 +52,11 @@ __all__ = [
 ]
 
 _ALERT = {"critical": st.error, "warning": st.warning, "info": st.info}
+_SEVERITY_TITLES = (("critical", "Critical"), ("warning", "Warnings"), ("info", "Info"))
+_OPEN_WARNINGS = 3  # warnings are listed open when there is no critical one and at most this many
 _TABLE_ROWS = 20
+_CARD_CHARS = 14  # a longer card value may be cut at 1280 px: it goes into the tooltip too
+_LOG_TAIL_HEIGHT = 320  # px: the console tail scrolls inside this, opened at the newest line
 #: step and count columns of the tables: thousands separators, like the header's "50,000"
 _INT = st.column_config.NumberColumn(format="localized")
 _STATUS_BADGE = {"running": ("green", ":material/play_circle:"),
@@ -66,6 +75,22 @@ class Options:
     show_metrics: bool
     show_growth: bool
     show_consolidation: bool
+
+
+def _card(target: Any, label: str, value: object, delta: object = None,
+          delta_color: DeltaColor = "normal", delta_arrow: DeltaArrow = "auto") -> None:
+    """A metric card: ``st.metric`` renders markdown in label, value and delta, so all three go
+    through the safe path (our own numbers come out unchanged). A value too long for a card
+    (run text) is also in the card's tooltip, whole."""
+    shown = md_text(value)
+    target.metric(md_text(label), shown,
+                  None if delta is None else md_text(delta), delta_color=delta_color,
+                  delta_arrow=delta_arrow, help=shown if len(str(value)) > _CARD_CHARS else None)
+
+
+def _waiting(what: str) -> None:
+    """The one look of an empty section: what it waits for, in a caption."""
+    st.caption(md_text(what))
 
 
 def empty_state(state: RunState) -> bool:
@@ -98,32 +123,49 @@ def header(state: RunState, metrics: pd.DataFrame, *, now: float) -> None:
     status = run_status(state, facts.step, now=now,
                         stall_minutes=DEFAULT_THRESHOLDS.stall_minutes)
     top = st.columns([5, 1])
-    top[0].text(f"Run: {state.checkpoint_dir}")
+    top[0].text(f"Run: {plain(str(state.checkpoint_dir))}")
     if status.kind in _STATUS_BADGE:
         color, icon = _STATUS_BADGE[status.kind]
         top[1].badge(status.text.capitalize(), icon=icon, color=color)  # type: ignore[arg-type]
     cols = st.columns(4)
-    cols[0].metric("Stage", facts.stage)
+    _card(cols[0], "Stage", facts.stage)
     if facts.stage_name:
         cols[0].text(facts.stage_name)  # the full name, as text (never cut like a card value)
-    cols[1].metric("Week", facts.week)
-    cols[2].metric("Training step", "—" if facts.step is None else f"{facts.step:,}")
+    _card(cols[1], "Week", facts.week)
+    _card(cols[2], "Training step", "—" if facts.step is None else f"{facts.step:,}")
     age = None if state.last_update is None else now - state.last_update
-    cols[3].metric("Last update", "—" if age is None else format_age(age))
+    _card(cols[3], "Last update", "—" if age is None else format_age(age))
     if facts.progress is not None:
-        st.progress(facts.progress, text=facts.progress_text)
+        st.progress(facts.progress, text=md_text(facts.progress_text))
     else:
-        st.caption(facts.progress_text)
+        _waiting(facts.progress_text)
+    if facts.odd_fields:
+        st.warning(md_text("The latest checkpoint metadata has fields of an unexpected type "
+                           f"(shown as text above): {', '.join(facts.odd_fields)}."))
     if state.error:
         st.warning("The last read of this directory failed; showing the previous data: "
                    + escape_markdown(state.error))
 
 
 def health_warnings(warnings: Sequence[HealthWarning]) -> None:
-    """Every warning as an alert coloured by severity, critical first."""
-    order = {"critical": 0, "warning": 1, "info": 2}
-    for w in sorted(warnings, key=lambda w: order.get(w.severity, 1)):
-        _ALERT.get(w.severity, st.warning)(escape_markdown(w.message))
+    """The alerts grouped by severity: one line of counts, then an expander per severity with
+    its count in the label (critical first and open; warnings open only when there is no
+    critical one and they are few; info closed), each alert text through the safe path."""
+    if not warnings:
+        return
+    severity = [w.severity if w.severity in _ALERT else "warning" for w in warnings]
+    counts: Counter[str] = Counter(severity)
+    st.caption("Alerts: " + " · ".join(f"{counts[sev]:,} {title.lower()}"
+                                       for sev, title in _SEVERITY_TITLES if counts[sev]))
+    for sev, title in _SEVERITY_TITLES:
+        if not counts[sev]:
+            continue
+        expanded = sev == "critical" or (
+            sev == "warning" and not counts["critical"] and counts[sev] <= _OPEN_WARNINGS)
+        with st.expander(f"{title} ({counts[sev]:,})", expanded=expanded):
+            for w, w_sev in zip(warnings, severity, strict=True):
+                if w_sev == sev:
+                    _ALERT[sev](escape_markdown(w.message))
 
 
 def metrics_now(metrics: pd.DataFrame, metadata: dict[str, Any] | None = None) -> None:
@@ -131,16 +173,17 @@ def metrics_now(metrics: pd.DataFrame, metadata: dict[str, Any] | None = None) -
     if metrics.empty:
         cards = metadata_cards(metadata)
         if cards is None:
-            st.info("No metric lines yet; the cards appear with the first one.")
+            _waiting("No metric lines yet — the trainer logs them with log_metrics; the cards "
+                     "appear with the first one.")
             return
         step = (metadata or {}).get("step")
         where = f" at step {step:,}" if isinstance(step, int) and not isinstance(step, bool) else ""
         st.caption(f"From the checkpoint metadata{where} (no metric lines in the log yet).")
         for col, card in zip(st.columns(4), cards, strict=True):
-            col.metric(card.label, card.value)
+            _card(col, card.label, card.value)
         return
     for col, card in zip(st.columns(4), metric_cards(metrics), strict=True):
-        col.metric(card.label, card.value, card.delta, delta_color=card.delta_color)
+        _card(col, card.label, card.value, card.delta, card.delta_color, card.delta_arrow)
 
 
 _CORE_LABELS = {"firing_rate": "Firing rate", "capacity": "Capacity", "performance": "Performance",
@@ -238,17 +281,26 @@ def growth(state: RunState, metrics: pd.DataFrame, *, details: bool) -> None:
     st.subheader("Growth")
     st.caption("Neuron count per region")
     chart = charts.neuron_count_chart(metrics, state.growth_events)
-    st.altair_chart(chart, width="stretch") if chart is not None else st.text(
-        "No neuron counts logged yet.")
+    if chart is not None:
+        st.altair_chart(chart, width="stretch")
+    else:
+        _waiting("No neuron counts yet — the trainer logs them with "
+                 "log_metrics(neuron_counts={region: count}) or log_growth.")
     st.caption("Capacity by region (latest)")
     bars = charts.capacity_by_region_chart(metrics)
-    st.altair_chart(bars, width="stretch") if bars is not None else st.text(
-        "No per-region capacity logged yet.")
+    if bars is not None:
+        st.altair_chart(bars, width="stretch")
+    else:
+        _waiting("No per-region capacity yet — the trainer logs it with "
+                 "log_metrics(capacity_by_region={region: fraction}).")
     events = state.growth_events
     if details:
         st.caption(f"Recent growth events ({len(events):,} in total)")
-        table = events.tail(_TABLE_ROWS).iloc[::-1][
-            ["step", "region", "neurons_added", "new_total", "reason"]]
+        if events.empty:
+            _waiting("No growth events yet — the trainer logs them with log_growth.")
+            return
+        table = _plain_columns(events.tail(_TABLE_ROWS).iloc[::-1][
+            ["step", "region", "neurons_added", "new_total", "reason"]], "region", "reason")
         st.dataframe(table.rename(columns={"step": "Step", "region": "Region",
                                            "neurons_added": "Added", "new_total": "New total",
                                            "reason": "Reason"}), hide_index=True, width="stretch",
@@ -259,7 +311,8 @@ def consolidation(state: RunState, *, details: bool) -> None:
     st.subheader("Consolidation")
     events = state.consolidation_events
     if events.empty:
-        st.text("No consolidation (sleep replay) events yet.")
+        _waiting("No consolidation (sleep replay) events yet — the trainer logs them with "
+                 "log_consolidation.")
         return
     left, right = st.columns([3, 1])
     with left:
@@ -267,13 +320,13 @@ def consolidation(state: RunState, *, details: bool) -> None:
         if chart is not None:
             st.altair_chart(chart, width="stretch")
     with right:
-        st.metric("Total events", f"{len(events):,}")
-        st.metric("Avg patterns replayed", f"{events['patterns_replayed'].mean():,.1f}")
-        st.metric("Avg duration (steps)", f"{events['duration_steps'].mean():,.1f}")
+        _card(st, "Total events", f"{len(events):,}")
+        _card(st, "Avg patterns replayed", f"{events['patterns_replayed'].mean():,.1f}")
+        _card(st, "Avg duration (steps)", f"{events['duration_steps'].mean():,.1f}")
     if details:
         st.caption("Recent consolidation events")
-        table = events.tail(_TABLE_ROWS).iloc[::-1][
-            ["step", "sleep_stage", "patterns_replayed", "duration_steps"]]
+        table = _plain_columns(events.tail(_TABLE_ROWS).iloc[::-1][
+            ["step", "sleep_stage", "patterns_replayed", "duration_steps"]], "sleep_stage")
         st.dataframe(table.rename(columns={"step": "Step", "sleep_stage": "Sleep stage",
                                            "patterns_replayed": "Patterns replayed",
                                            "duration_steps": "Duration (steps)"}),
@@ -286,16 +339,17 @@ def milestones(state: RunState) -> None:
     st.subheader("Milestone checklist")
     total, passed, items = milestone_summary(state.metadata)
     if total == 0:
-        st.text("No milestones in the latest checkpoint metadata yet.")
+        _waiting("No milestones yet — they come with the checkpoint metadata "
+                 "(write_metadata(milestones={name: passed})).")
         return
     cols = st.columns(3)
-    cols[0].metric("Total", f"{total:,}")
-    cols[1].metric("Passed", f"{passed:,}")
-    cols[2].metric("Completion", f"{passed / total:.0%}")
+    _card(cols[0], "Total", f"{total:,}")
+    _card(cols[1], "Passed", f"{passed:,}")
+    _card(cols[2], "Completion", f"{passed / total:.0%}")
     st.progress(passed / total)
     grid = st.columns(min(3, total))
     for i, (name, ok) in enumerate(items):
-        grid[i % len(grid)].text(f"{'✅' if ok else '❌'} {name}")
+        grid[i % len(grid)].text(f"{'✅' if ok else '❌'} {plain(name)}")
 
 
 def training_info(state: RunState, metrics: pd.DataFrame, *, now: float) -> None:
@@ -306,21 +360,32 @@ def training_info(state: RunState, metrics: pd.DataFrame, *, now: float) -> None
         step = max(step or 0, meta_step)
     status = run_status(state, step, now=now, stall_minutes=DEFAULT_THRESHOLDS.stall_minutes)
     speed = speed_info(state, metrics, status=status.kind)
-    cols = st.columns(6)
-    cols[0].metric("Duration", speed.duration)
-    cols[1].metric("Steps/s", speed.steps_per_s)
-    cols[2].metric("ETA", speed.eta)
-    cols[3].metric("Growth events", f"{len(state.growth_events):,}")
-    cols[4].metric("Consolidations", f"{len(state.consolidation_events):,}")
-    cols[5].metric("Bad lines skipped", f"{state.bad_line_count:,}")
+    # three cards a row: "4 min 10 s" or an ETA of "1 h 23 min" stays whole at 1280 px
+    for row in ((("Duration", speed.duration), ("Steps/s", speed.steps_per_s),
+                 ("ETA", speed.eta)),
+                (("Growth events", f"{len(state.growth_events):,}"),
+                 ("Consolidations", f"{len(state.consolidation_events):,}"),
+                 ("Bad lines skipped", f"{state.bad_line_count:,}"))):
+        for col, (label, value) in zip(st.columns(3), row, strict=True):
+            _card(col, label, value)
     if state.bad_lines:
         with st.expander(f"Bad lines ({state.bad_line_count:,} skipped, latest "
                          f"{len(state.bad_lines):,} listed)"):
             st.dataframe(pd.DataFrame(
-                [(b.file, b.offset, b.reason, b.excerpt) for b in state.bad_lines],
+                [(plain(b.file), b.offset, plain(b.reason), plain(b.excerpt))
+                 for b in state.bad_lines],
                 columns=["File", "Byte offset", "Reason", "Line (start)"]),
                 hide_index=True, width="stretch", column_config={"Byte offset": _INT})
+    st.caption("Console log (last lines, newest at the bottom)")
     tail = read_log_tail(state.checkpoint_dir / "console.log")
-    if tail is not None:
-        with st.expander("Console log (last lines)"):
-            st.code(tail or "(empty)", language=None)
+    if tail is None:
+        _waiting("No console.log yet — the logger writes it with file_log=True.")
+        return
+    # height-bounded and scrolled to its end: the newest line is what shows first
+    with st.container(height=_LOG_TAIL_HEIGHT, autoscroll=True, key="console_tail"):
+        st.code(tail or "(empty)", language=None)
+
+
+def _plain_columns(table: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """``table`` with the run-text ``columns`` as bounded plain strings (any type logged)."""
+    return table.assign(**{c: [plain(v) for v in table[c].tolist()] for c in columns})

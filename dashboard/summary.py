@@ -9,7 +9,6 @@ layer of Streamlit calls and lets the numbers be tested without a page.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Collection, Hashable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import pandas as pd
 
 from dashboard.safefile import check_file, open_regular
 from dashboard.state import RunState
+from dashboard.textsafe import md_text, plain
 
 __all__ = [
     "CARD_METRICS",
@@ -56,18 +56,16 @@ DeltaColor = Literal["normal", "inverse", "off"]
 DELTA_COLORS: dict[str, DeltaColor] = {
     "firing_rate": "off", "capacity": "off", "performance": "normal", "loss": "inverse",
 }
+DeltaArrow = Literal["auto", "up", "down", "off"]
 LOG_TAIL_BYTES = 64 * 1024
 _NOT_EXTRA = {"step", "wall_time", "rank", *(name for name, _ in CARD_METRICS)}
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'])")
 
 
-def escape_markdown(text: str) -> str:
-    """Backslash-escape every markdown-active ASCII character, so Streamlit shows ``text`` as is.
-
-    For the few Streamlit calls that render markdown (``st.error``, tab and expander labels):
-    emphasis, links, HTML tags, ``:colour[...]`` directives and ``$`` maths all come out literal.
-    """
-    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+def escape_markdown(text: object) -> str:
+    """Run text (any type) as markdown that Streamlit shows as exactly that text, on one line:
+    :func:`dashboard.textsafe.md_text` (no emphasis, link, autolink, image, icon, emoji, colour,
+    maths or HTML can come out of it). Kept under this name for the sections that use it."""
+    return md_text(text)
 
 
 def format_value(name: str, value: float | None) -> str:
@@ -154,12 +152,14 @@ def extra_metric_columns(metrics: pd.DataFrame, *, logged: Collection[str] = ())
 @dataclass(frozen=True)
 class Card:
     """One metric card: label, formatted value, delta against the previous point, and the
-    ``st.metric`` ``delta_color`` that says which direction is good (see ``DELTA_COLORS``)."""
+    ``st.metric`` ``delta_color`` that says which direction is good (see ``DELTA_COLORS``); a
+    delta that shows as zero is neutral (grey, no arrow, no sign)."""
 
     label: str
     value: str
     delta: str | None
     delta_color: DeltaColor
+    delta_arrow: DeltaArrow = "auto"
 
 
 def metric_cards(metrics: pd.DataFrame) -> list[Card]:
@@ -170,17 +170,24 @@ def metric_cards(metrics: pd.DataFrame) -> list[Card]:
             name in metrics.columns) else np.array([])
         latest = float(series[-1]) if series.size else None
         delta: str | None = None
+        color: DeltaColor = DELTA_COLORS[name]
+        arrow: DeltaArrow = "auto"
         if series.size >= 2 and math.isfinite(series[-1]) and math.isfinite(series[-2]):
             d = float(series[-1] - series[-2])
             delta = f"{d * 100:+.2f} pp" if name in PERCENT_METRICS else f"{d:+.4g}"
-        cards.append(Card(label, format_value(name, latest), delta, DELTA_COLORS[name]))
+            if not any(ch in "123456789" for ch in delta):  # "+0.00 pp", "-0": no change shown
+                delta = "0.00 pp" if name in PERCENT_METRICS else "0"
+                color, arrow = "off", "off"
+        cards.append(Card(label, format_value(name, latest), delta, color, arrow))
     return cards
 
 
 @dataclass(frozen=True)
 class Header:
     """Facts for the header: what the run is doing now. ``stage`` is the stage number as text
-    (``"—"`` when unknown), ``stage_name`` its name (``""`` when unknown)."""
+    (``"—"`` when unknown), ``stage_name`` its name (``""`` when unknown). Texts are plain (run
+    text included): render them through :mod:`dashboard.textsafe`. ``odd_fields`` names the
+    metadata fields whose value had an unexpected type (shown as text, said by the page)."""
 
     stage: str
     stage_name: str
@@ -188,6 +195,7 @@ class Header:
     step: int | None
     progress: float | None
     progress_text: str
+    odd_fields: tuple[str, ...] = ()
 
 
 def _latest(frame: pd.DataFrame, column: str) -> Any:
@@ -196,26 +204,50 @@ def _latest(frame: pd.DataFrame, column: str) -> Any:
     return frame[column].iloc[-1]
 
 
+def _whole(value: Any) -> int | None:
+    """``value`` as an int if it is a whole number within int64 (not a bool, not a string)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return None
+    if isinstance(value, float | np.floating) and not (
+            math.isfinite(value) and float(value).is_integer()):
+        return None
+    return int(value) if abs(int(value)) < 2**63 else None
+
+
 def header_facts(state: RunState, metrics: pd.DataFrame) -> Header:
-    """Stage (number and name), week x/y, step and stage progress from metadata and frames."""
+    """Stage (number and name), week x/y, step and stage progress from metadata and frames.
+
+    Metadata from older trainers may hold any JSON value in any field: a non-number stage, week
+    or step is shown as text (``odd_fields`` lists it), never interpreted."""
     meta = state.metadata or {}
-    logged_stage = _latest(state.stage_events, "stage")
-    stage = meta.get("current_stage", logged_stage)
+    odd: list[str] = []
+    logged_stage = _whole(_latest(state.stage_events, "stage"))
+    raw_stage = meta.get("current_stage", logged_stage)
+    stage = _whole(raw_stage)
+    if raw_stage is not None and stage is None:
+        odd.append("current_stage")
     name = meta.get("stage_name") or ""
-    if not name and logged_stage is not None and stage is not None and int(logged_stage) == int(stage):
+    if not name and logged_stage is not None and stage is not None and logged_stage == stage:
         name = _latest(state.stage_events, "name") or ""
-    stage_text = "—" if stage is None else f"{int(stage)}"
+    stage_text = "—" if raw_stage is None else (str(stage) if stage is not None else plain(raw_stage))
     week, weeks = meta.get("current_week"), meta.get("total_weeks")
-    week_text = f"{week}/{weeks}" if week is not None and weeks else "—"
-    steps = [s for s in (_latest(metrics, "step"), meta.get("step")) if s is not None]
-    step = int(max(steps)) if steps else None
+    for key, value in (("current_week", week), ("total_weeks", weeks)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            odd.append(key)
+    week_text = f"{plain(week)}/{plain(weeks)}" if week is not None and weeks else "—"
+    meta_step = meta.get("step")
+    if meta_step is not None and _whole(meta_step) is None:
+        odd.append("step")
+    steps = [s for s in (_whole(_latest(metrics, "step")), _whole(meta_step)) if s is not None]
+    step = max(steps) if steps else None
     progress = None
     text = "Stage progress appears with the first checkpoint metadata."
-    if isinstance(week, int | float) and isinstance(weeks, int | float) and weeks > 0:
+    if ("current_week" not in odd and "total_weeks" not in odd and week is not None
+            and weeks is not None and math.isfinite(week) and math.isfinite(weeks) and weeks > 0):
         progress = min(max(float(week) / float(weeks), 0.0), 1.0)
-        text = f"Stage progress: week {week} of {weeks} ({progress:.0%})"
-    return Header(stage_text, str(name) if stage is not None else "", week_text, step, progress,
-                  text)
+        text = f"Stage progress: week {plain(week)} of {plain(weeks)} ({progress:.0%})"
+    return Header(stage_text, plain(name) if raw_stage is not None else "", week_text, step,
+                  progress, text, tuple(odd))
 
 
 @dataclass(frozen=True)

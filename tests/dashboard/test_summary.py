@@ -22,6 +22,7 @@ from dashboard.summary import (
     run_status,
     speed_info,
 )
+from dashboard.textsafe import WORD_JOINER
 
 
 @pytest.mark.parametrize(("name", "value", "shown"), [
@@ -44,16 +45,43 @@ def test_escape_markdown_leaves_no_active_syntax() -> None:
     text = "**bold** [x](javascript:alert(1)) <img src=x> :red[hi] $x$ a\\b"
     escaped = escape_markdown(text)
     assert re.search(r"(?<!\\)[*\[\]()<>:$]", escaped.replace("\\\\", "")) is None
-    assert re.sub(r"\\(.)", r"\1", escaped) == text  # unescaping gives the text back
+    # unescaping (and dropping the word joiners that break autolinks and icon codes) gives it back
+    assert re.sub(r"\\(.)", r"\1", escaped).replace(WORD_JOINER, "") == text
 
 
 def test_cards_delta_and_direction() -> None:
     cards = {c.label: c for c in metric_cards(make_metrics(3, loss=[1.0, 0.5, 0.25]))}
     assert cards["Loss"].value == "0.25" and cards["Loss"].delta == "-0.25"
-    assert cards["Capacity"].value == "50.0%" and cards["Capacity"].delta == "+0.00 pp"
+    assert cards["Capacity"].value == "50.0%" and cards["Capacity"].delta == "0.00 pp"
+    # no change is neutral: grey, no arrow (not a green "↑ +0.00 pp")
+    assert (cards["Capacity"].delta_color, cards["Capacity"].delta_arrow) == ("off", "off")
+    assert (cards["Loss"].delta_color, cards["Loss"].delta_arrow) == ("inverse", "auto")
     # loss down is good, performance up is good, firing rate and capacity have no good direction
     assert {label: c.delta_color for label, c in cards.items()} == {
         "Firing rate": "off", "Capacity": "off", "Performance": "normal", "Loss": "inverse"}
+    flat = {c.label: c for c in metric_cards(make_metrics(3, performance=0.5, loss=[1.0, 1.0, 1.0]))}
+    assert (flat["Performance"].delta, flat["Performance"].delta_color) == ("0.00 pp", "off")
+    assert (flat["Loss"].delta, flat["Loss"].delta_arrow) == ("0", "off")
+
+
+@pytest.mark.parametrize(("field", "value", "week", "stage"), [
+    ("current_week", "**2** [x](http://127.0.0.1:9/x)", "**2** [x](http://127.0.0.1:9/x)/4", "1"),
+    ("current_week", {"a": [1, True]}, '{"a": [1, true]}/4', "1"),
+    ("current_week", True, "true/4", "1"),
+    ("current_stage", "![i](http://x/i.png)", "2/4", "![i](http://x/i.png)"),
+    ("current_stage", [1, 2], "2/4", "[1, 2]"),
+    ("current_stage", 10**40, "2/4", "1.000e+40"),
+    ("step", "5000", "2/4", "1"),
+])
+def test_header_facts_take_any_metadata_type(field: str, value: object, week: str,
+                                             stage: str) -> None:
+    meta = {"current_stage": 1, "step": 500, "current_week": 2, "total_weeks": 4, field: value}
+    facts = header_facts(make_state(metadata=meta), make_metrics(3))
+    assert (facts.week, facts.stage) == (week, stage)
+    assert facts.odd_fields == (field,)
+    assert facts.step == (200 if field == "step" else 500)  # a text step is not a number
+    if field == "current_week":
+        assert facts.progress is None
 
 
 def test_header_stage_number_and_name_apart() -> None:

@@ -1,0 +1,124 @@
+"""The page at 1280 px in a real browser: card values whole, the console tail scrolled to its end.
+
+A running run (durations like "4 min 10 s", an ETA), a 500-line console.log; a screenshot goes
+to ``artifacts/e2e-layout-1280.png`` to look at. Skipped without Debian's /usr/bin/chromium,
+unless CI=true.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from server_helpers import wait_for_health
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PAGE_TIMEOUT_MS = 90_000
+
+if not CHROMIUM.exists():
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{CHROMIUM} is missing; CI installs it with scripts/ensure-chromium.sh",
+                    pytrace=False)
+    pytest.skip(f"{CHROMIUM} is missing (make browser installs it)", allow_module_level=True)
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+
+def _write_run(directory: Path) -> None:
+    directory.mkdir()
+    now = time.time()
+    regions = ("cortex", "hippocampus", "thalamus")
+    with (directory / "training_log.jsonl").open("w", encoding="utf-8") as f:
+        for i in range(26):  # 250 s of training up to a few seconds ago: "4 min 10 s"
+            f.write(json.dumps({
+                "event_type": "metric", "step": i * 100, "wall_time": now - 252 + i * 10,
+                "firing_rate": 0.1, "capacity": 0.5, "performance": 0.5 + i / 100,
+                "loss": 2.0 - i / 50, "neuron_counts": {r: 100 + i for r in regions},
+                "capacity_by_region": {r: 0.3 + 0.3 * j for j, r in enumerate(regions)},
+                "gpu_mem_bytes": 2e9, "gpu_mem_total_bytes": 8e9}) + "\n")
+    (directory / "metadata_2500.json").write_text(json.dumps({
+        "current_stage": 2, "step": 2500, "current_week": 3, "total_weeks": 4,
+        "stage_name": "phonology", "total_steps": 1_000_000, "metrics": {}, "milestones": {},
+        "warnings": []}), encoding="utf-8")
+    (directory / "console.log").write_text(
+        "".join(f"INFO step {i} | loss {2 - i / 500:.4f}\n" for i in range(500)), encoding="utf-8")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def dashboard(tmp_path: Path) -> Iterator[str]:
+    _write_run(tmp_path / "run")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dashboard.launcher", str(tmp_path / "run"), "--port", str(port)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    children: list[psutil.Process] = []
+    try:
+        assert wait_for_health(f"http://127.0.0.1:{port}/_stcore/health", proc) == 200
+        children = psutil.Process(proc.pid).children(recursive=True)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+        _gone, alive = psutil.wait_procs(children, timeout=10)
+        assert not alive, f"leaked processes: {alive}"
+        assert proc.returncode == 0, err
+
+
+_CUT_VALUES = """() => Array.from(document.querySelectorAll('[data-testid="stMetricValue"]'))
+  .filter(v => [v, ...v.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1))
+  .map(v => v.closest('[data-testid="stMetric"]').innerText.replace(/\\n/g, ' '))"""
+_CONSOLE = """() => { const box = document.querySelector('.st-key-console_tail');
+  const el = [box, ...box.querySelectorAll('*')].find(
+      e => e.scrollHeight > e.clientHeight + 5 && getComputedStyle(e).overflowY !== 'visible');
+  return {box: box.getBoundingClientRect().height, top: el.scrollTop, client: el.clientHeight,
+          height: el.scrollHeight}; }"""
+
+
+def test_cards_whole_and_console_at_its_end_at_1280_px(dashboard: str) -> None:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+                                     headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(dashboard, wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_MS)
+            page.get_by_role("heading", name="Training information").wait_for(
+                timeout=PAGE_TIMEOUT_MS)
+            page.get_by_text("INFO step 499").wait_for(timeout=PAGE_TIMEOUT_MS)
+            eta = page.get_by_test_id("stMetric").filter(has_text="ETA")
+            assert " h " in eta.inner_text() or " d " in eta.inner_text()  # a long ETA
+            assert "4 min" in page.get_by_test_id("stMetric").filter(
+                has_text="Duration").inner_text()
+            assert page.evaluate(_CUT_VALUES) == []
+            console = page.evaluate(_CONSOLE)
+            assert console["box"] <= 340  # height-bounded, not a 4,500-px block
+            # it opens at its end (the newest line): wait for the (smooth) scroll to get there
+            page.wait_for_function(
+                f"(() => {{ const c = ({_CONSOLE})(); return c.top + c.client >= c.height - 2; }})()",
+                timeout=15_000)
+            page.set_viewport_size({"width": 1280, "height": 4000})
+            page.wait_for_timeout(1000)
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "e2e-layout-1280.png"), full_page=True)
+        finally:
+            browser.close()
