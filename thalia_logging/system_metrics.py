@@ -220,7 +220,9 @@ class SystemSampler:
     :meth:`close` stops and joins the thread and is idempotent.
 
     ``sample`` (a callable returning the fields) replaces :class:`HostProbe` (a seam for tests);
-    ``start=False`` makes no thread, and :meth:`sample_now` takes one sample in the caller.
+    ``start=False`` makes no thread, and :meth:`sample_now` takes one sample in the caller;
+    ``wait(timeout) -> stop`` replaces the thread's wait between samples (default: the stop
+    event's ``wait``, so :meth:`close` ends a wait at once).
     """
 
     def __init__(
@@ -229,6 +231,7 @@ class SystemSampler:
         *,
         sample: Callable[[], Mapping[str, float | int]] | None = None,
         start: bool = True,
+        wait: Callable[[float], bool] | None = None,
     ) -> None:
         self.interval_s = interval_from_option(interval_s) or DEFAULT_INTERVAL_S
         self._probe: HostProbe | None = None
@@ -240,6 +243,7 @@ class SystemSampler:
         self.samples_taken = 0
         self._failed = False
         self._stop = threading.Event()
+        self._wait = wait or self._stop.wait
         self._thread: threading.Thread | None = None
         if start:
             self.start()
@@ -255,7 +259,7 @@ class SystemSampler:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        while not self._wait(self.interval_s) and not self._stop.is_set():
             self.sample_now()
 
     def sample_now(self) -> dict[str, float | int] | None:
@@ -271,6 +275,11 @@ class SystemSampler:
         self.samples_taken += 1
         self.latest = fields  # one reference assignment: the publication
         return fields
+
+    @property
+    def stopping(self) -> bool:
+        """``close()`` was called."""
+        return self._stop.is_set()
 
     @property
     def running(self) -> bool:

@@ -20,6 +20,9 @@ What lands where (``pip install 'thalia-monitor[hf]'``):
   ...)``: ``loss`` -> ``loss``, ``eval_*`` -> ``val_*`` (``eval_loss`` -> ``val_loss``),
   ``learning_rate`` -> ``lr``, ``grad_norm`` -> ``grad_norm``, anything else under its own name
   (``epoch``, ``train_runtime``...). Non-numeric values are skipped (said once on stderr).
+  The Trainer logs one step in several calls (training loss, evaluation, end-of-training
+  summary); each line repeats the fields already logged at its step, so a step's last line
+  has them all (``fields.StepFields``).
 - ``on_evaluate`` logs the evaluation metrics (as ``val_*``) unless ``on_log`` already wrote the
   same ones at this step (the Trainer calls both for one evaluation).
 - ``on_save`` writes ``metadata_{global_step}.json`` with ``epoch``, ``total_steps``
@@ -43,7 +46,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from ..logger import CurriculumLogger
-from .fields import metric_fields
+from .fields import StepFields, metric_fields
 
 __all__ = ["HF_PREFIXES", "HF_RENAMES", "ThaliaCallback"]
 
@@ -79,6 +82,7 @@ class ThaliaCallback(TrainerCallback):  # type: ignore[misc]
         self.latest: dict[str, float | int] = {}
         self._last_eval: tuple[int, dict[str, float | int]] | None = None
         self._said_skipped: set[str] = set()
+        self._step_fields = StepFields()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -110,7 +114,8 @@ class ThaliaCallback(TrainerCallback):  # type: ignore[misc]
             self._said_skipped.update(new)
             print(f"ThaliaCallback: skipped non-numeric log values {new}", file=sys.stderr)
         if fields and self.logger is not None:
-            self.logger.log_metrics(int(state.global_step), **fields)
+            step = int(state.global_step)
+            self.logger.log_metrics(step, **self._step_fields.line(step, fields))
             self.latest.update(fields)
         return fields
 

@@ -19,7 +19,9 @@ files in ``log_dir/checkpoints`` beside it. ``pip install 'thalia-monitor[lightn
 - ``log_metrics(metrics, step)``: every numeric value to ``CurriculumLogger.log_metrics(step,
   ...)``. ``/`` becomes ``_``; ``train_loss`` (or ``train/loss``) and ``loss`` -> ``loss``;
   ``valid_*``, ``validation_*``, ``eval_*`` -> ``val_*``; other names unchanged (``val_loss``,
-  ``lr``, ``grad_norm``, ``epoch``...). Non-numeric values are skipped.
+  ``lr``, ``grad_norm``, ``epoch``...). Non-numeric values are skipped. Lightning logs one step
+  in several calls (training, then validation metrics): each line repeats the fields already
+  logged at its step, so a step's last line has them all (``fields.StepFields``).
 - ``log_hyperparams(params)``: the run's config. The directory is opened (and its ``run_start``
   line, which carries the config, written) only when something is first written: the first
   ``log_metrics``, a metadata file, a call on the experiment, or right after the first
@@ -53,7 +55,7 @@ from lightning.pytorch.loggers.logger import Logger, rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only
 
 from ..logger import CurriculumLogger
-from .fields import metric_fields
+from .fields import StepFields, metric_fields
 
 __all__ = ["LIGHTNING_PREFIXES", "LIGHTNING_RENAMES", "ThaliaLogger"]
 
@@ -116,6 +118,7 @@ class ThaliaLogger(Logger):  # type: ignore[misc]
         self._latest: dict[str, float | int] = {}
         self._last_step = 0
         self._last_metadata_step = -1
+        self._step_fields = StepFields()
 
     # -- where ----------------------------------------------------------------------------
 
@@ -189,7 +192,8 @@ class ThaliaLogger(Logger):  # type: ignore[misc]
         self._last_step = int(step)
         if fields:
             self._config_known = True
-            self._open().log_metrics(self._last_step, **fields)
+            line = self._step_fields.line(self._last_step, fields)
+            self._open().log_metrics(self._last_step, **line)
             self._latest.update(fields)
 
     # -- checkpoints and the end --------------------------------------------------------------
