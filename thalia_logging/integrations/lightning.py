@@ -36,7 +36,7 @@ files in ``log_dir/checkpoints`` beside it. ``pip install 'thalia-monitor[lightn
   returns a handle that opens the ``CurriculumLogger`` on its first attribute use and forwards
   to it. Off rank zero it is Lightning's dummy experiment: every call does nothing.
 - ``after_save_checkpoint`` writes ``metadata_{step}.json`` (latest value of each metric,
-  ``epoch``, ``total_steps`` when given, the checkpoint path); ``finalize(status)`` writes a
+  ``epoch``, ``total_steps`` when given, the newest checkpoint's path); ``finalize(status)`` writes a
   last one with ``status`` and closes the logger. A later use of the experiment (say
   ``trainer.test`` after ``fit``) reopens it, which the log records as a new ``run_start``.
 
@@ -119,6 +119,7 @@ class ThaliaLogger(Logger):  # type: ignore[misc]
         self._last_step = 0
         self._last_metadata_step = -1
         self._step_fields = StepFields()
+        self._checkpoint_path = ""
 
     # -- where ----------------------------------------------------------------------------
 
@@ -201,6 +202,8 @@ class ThaliaLogger(Logger):  # type: ignore[misc]
     def _write_metadata(self, step: int, **extra: Any) -> None:
         if self._late_hparams:
             extra["hparams"] = dict(self._late_hparams)
+        if self._checkpoint_path:
+            extra["checkpoint_path"] = self._checkpoint_path
         epoch = self._latest.get("epoch")
         if epoch is not None:
             extra["epoch"] = epoch
@@ -217,8 +220,9 @@ class ThaliaLogger(Logger):  # type: ignore[misc]
         path = getattr(checkpoint_callback, "last_model_path", "") or getattr(
             checkpoint_callback, "best_model_path", ""
         )
-        extra = {"checkpoint_path": str(path)} if path else {}
-        self._write_metadata(step, **extra)
+        if path:
+            self._checkpoint_path = str(path)
+        self._write_metadata(step)
 
     @rank_zero_only  # type: ignore[untyped-decorator, unused-ignore]
     def save(self) -> None:
