@@ -83,8 +83,15 @@ class CurriculumEvents(TrainerCallback):  # type: ignore[misc]
 
 def build_model(seed: int = 0) -> GPT2LMHeadModel:
     torch.manual_seed(seed)
-    config = GPT2Config(vocab_size=VOCAB, n_positions=SEQ_LEN, n_embd=32, n_layer=1, n_head=2,
-                        bos_token_id=0, eos_token_id=0)
+    config = GPT2Config(
+        vocab_size=VOCAB,
+        n_positions=SEQ_LEN,
+        n_embd=32,
+        n_layer=1,
+        n_head=2,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
     return GPT2LMHeadModel(config)
 
 
@@ -111,8 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         compute_metrics=next_token_accuracy, callbacks=[thalia, CurriculumEvents(thalia)],
     )  # fmt: skip
     result = trainer.train()
-    print(f"finished at step {result.global_step}; training loss {result.training_loss:.3f}; "
-          f"logged to {args.log_dir}")
+    print(
+        f"finished at step {result.global_step}; training loss {result.training_loss:.3f}; "
+        f"logged to {args.log_dir}"
+    )
     return 0
 
 

@@ -45,8 +45,9 @@ class Classifier(L.LightningModule):
     def __init__(self, hidden: int = 32, lr: float = 0.05) -> None:
         super().__init__()
         self.save_hyperparameters()  # -> ThaliaLogger.log_hyperparams -> the run_start config
-        self.net = nn.Sequential(nn.Linear(INPUT_DIM, hidden), nn.ReLU(),
-                                 nn.Linear(hidden, N_CLASSES))
+        self.net = nn.Sequential(
+            nn.Linear(INPUT_DIM, hidden), nn.ReLU(), nn.Linear(hidden, N_CLASSES)
+        )
         self.loss_fn = nn.CrossEntropyLoss()
 
     def on_train_start(self) -> None:
@@ -90,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     L.seed_everything(args.seed, verbose=False)
     train = DataLoader(make_clusters(1024, args.seed + 1), batch_size=32, shuffle=True)
     val = DataLoader(make_clusters(256, args.seed + 2), batch_size=128)
-    logger = ThaliaLogger(args.save_dir, name=args.name,
-                          total_steps=args.epochs * len(train))
+    logger = ThaliaLogger(args.save_dir, name=args.name, total_steps=args.epochs * len(train))
     trainer = L.Trainer(
         max_epochs=args.epochs, logger=logger, log_every_n_steps=4, accelerator="cpu",
         devices=1, enable_progress_bar=False, enable_model_summary=False,

@@ -35,6 +35,7 @@ hot path: psutil and pynvml are imported only when a sampler is made.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -114,10 +115,8 @@ class _NvmlGpus:
 
     def close(self) -> None:
         if self.nvml is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.nvml.nvmlShutdown()
-            except Exception:
-                pass
             self.nvml = None
 
 
@@ -155,11 +154,12 @@ class HostProbe:
     ) -> None:
         if psutil_module is None:
             try:
-                import psutil as psutil_module
+                import psutil
             except ImportError as exc:
                 raise SystemMetricsUnavailableError(
                     "system_metrics needs psutil: pip install 'thalia-monitor[system]'"
                 ) from exc
+            psutil_module = psutil
         self._ps = psutil_module
         self._clock = clock
         self._proc = psutil_module.Process()
@@ -191,8 +191,10 @@ class HostProbe:
         except Exception:
             disk = None
         if disk is not None:
-            prev, self._prev_disk = self._prev_disk, (now, int(disk.read_bytes),
-                                                      int(disk.write_bytes))
+            prev, self._prev_disk = (
+                self._prev_disk,
+                (now, int(disk.read_bytes), int(disk.write_bytes)),
+            )
             if prev is not None and now > prev[0]:
                 dt = now - prev[0]
                 out["disk_read_bytes_per_s"] = max(0, int(disk.read_bytes) - prev[1]) / dt
@@ -254,8 +256,7 @@ class SystemSampler:
             return
         if self._probe is not None:
             self._probe.sample()  # prime CPU percentages and disk counters
-        self._thread = threading.Thread(target=self._run, name="thalia-system-metrics",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="thalia-system-metrics", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
@@ -269,8 +270,10 @@ class SystemSampler:
         except Exception as exc:
             if not self._failed:
                 self._failed = True
-                print(f"thalia_logging: system metrics sample failed ({exc!r}); skipping it",
-                      file=sys.stderr)
+                print(
+                    f"thalia_logging: system metrics sample failed ({exc!r}); skipping it",
+                    file=sys.stderr,
+                )
             return None
         self.samples_taken += 1
         self.latest = fields  # one reference assignment: the publication

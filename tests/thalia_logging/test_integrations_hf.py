@@ -20,14 +20,15 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
 
-from thalia_logging.integrations.hf import ThaliaCallback  # noqa: E402
+from thalia_logging.integrations.hf import ThaliaCallback
 
 MAX_STEPS, EVAL_EVERY = 8, 4
 
 
 def _example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("hf_trainer_example",
-                                                  REPO / "examples" / "hf_trainer.py")
+    spec = importlib.util.spec_from_file_location(
+        "hf_trainer_example", REPO / "examples" / "hf_trainer.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -38,8 +39,14 @@ def _example() -> ModuleType:
 def hf_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``examples/hf_trainer.py`` for 8 steps (a GPT-2 built from a config, generated data)."""
     log_dir = tmp_path_factory.mktemp("hf")
-    argv = ["--log-dir", str(log_dir), "--max-steps", str(MAX_STEPS),
-            "--eval-every", str(EVAL_EVERY)]
+    argv = [
+        "--log-dir",
+        str(log_dir),
+        "--max-steps",
+        str(MAX_STEPS),
+        "--eval-every",
+        str(EVAL_EVERY),
+    ]
     assert _example().main(argv) == 0
     return log_dir
 
@@ -83,8 +90,9 @@ def test_trainer_run_renders_in_the_page(hf_run: Path, monkeypatch: pytest.Monke
 
 
 def _args(output_dir: Path) -> Any:
-    return SimpleNamespace(output_dir=str(output_dir),
-                           to_sanitized_dict=lambda: {"learning_rate": 0.1, "seed": 3})
+    return SimpleNamespace(
+        output_dir=str(output_dir), to_sanitized_dict=lambda: {"learning_rate": 0.1, "seed": 3}
+    )
 
 
 def _state(step: int = 0, *, zero: bool = True) -> Any:
@@ -96,9 +104,19 @@ def test_log_names_numbers_and_skips(tmp_path: Path, capsys: pytest.CaptureFixtu
     args = _args(tmp_path)
     callback.on_train_begin(args, _state(), None)
     assert callback.logger is not None
-    logs = {"loss": 1.5, "learning_rate": 0.1, "grad_norm": 2.0, "epoch": 0.5,
-            "eval_accuracy": 0.75, "eval/f1": 0.5, "step": 3, "note": "text", "flag": True,
-            "total_flos": 1e15, "bad": float("nan")}
+    logs = {
+        "loss": 1.5,
+        "learning_rate": 0.1,
+        "grad_norm": 2.0,
+        "epoch": 0.5,
+        "eval_accuracy": 0.75,
+        "eval/f1": 0.5,
+        "step": 3,
+        "note": "text",
+        "flag": True,
+        "total_flos": 1e15,
+        "bad": float("nan"),
+    }
     callback.on_log(args, _state(3), None, logs=logs)
     callback.on_log(args, _state(4), None, logs={"loss": 1.0, "note": "again"})
     callback.on_evaluate(args, _state(4), None, metrics={"eval_loss": 0.9})
@@ -109,9 +127,19 @@ def test_log_names_numbers_and_skips(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert records[0]["config"] == {"learning_rate": 0.1, "seed": 3, "note": "mine"}
     lines = [r for r in records if r["event_type"] == "metric"]
     first = {k: v for k, v in lines[0].items() if k != "wall_time"}
-    assert first == {"event_type": "metric", "step": 3, "loss": 1.5, "lr": 0.1, "grad_norm": 2.0,
-                     "epoch": 0.5, "val_accuracy": 0.75, "val_f1": 0.5, "hf_step": 3,
-                     "total_flos": 1e15, "bad": "NaN"}
+    assert first == {
+        "event_type": "metric",
+        "step": 3,
+        "loss": 1.5,
+        "lr": 0.1,
+        "grad_norm": 2.0,
+        "epoch": 0.5,
+        "val_accuracy": 0.75,
+        "val_f1": 0.5,
+        "hf_step": 3,
+        "total_flos": 1e15,
+        "bad": "NaN",
+    }
     assert lines[2]["val_loss"] == 0.9 and lines[2]["step"] == 4
     err = capsys.readouterr().err
     assert err.count("skipped non-numeric") == 1 and "'note'" in err and "'flag'" in err
@@ -148,9 +176,11 @@ def test_a_rank_from_the_environment_writes_nothing(
 
 
 def test_importing_thalia_logging_imports_no_framework() -> None:
-    code = ("import sys, thalia_logging, thalia_logging.integrations\n"
-            "from thalia_logging import CurriculumLogger\n"
-            "bad = [m for m in ('transformers', 'lightning', 'pytorch_lightning', 'accelerate')\n"
-            "       if m in sys.modules]\n"
-            "assert not bad, bad\n")
+    code = (
+        "import sys, thalia_logging, thalia_logging.integrations\n"
+        "from thalia_logging import CurriculumLogger\n"
+        "bad = [m for m in ('transformers', 'lightning', 'pytorch_lightning', 'accelerate')\n"
+        "       if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=REPO)

@@ -16,15 +16,16 @@ from logger_helpers import REPO, read_records
 pytest.importorskip("torch")
 pytest.importorskip("lightning")
 
-from lightning.pytorch.utilities import rank_zero_only  # noqa: E402
+from lightning.pytorch.utilities import rank_zero_only
 
-from thalia_logging import CurriculumLogger  # noqa: E402
-from thalia_logging.integrations.lightning import OpenOnFirstUse, ThaliaLogger  # noqa: E402
+from thalia_logging import CurriculumLogger
+from thalia_logging.integrations.lightning import OpenOnFirstUse, ThaliaLogger
 
 
 def _example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("lightning_trainer_example",
-                                                  REPO / "examples" / "lightning_trainer.py")
+    spec = importlib.util.spec_from_file_location(
+        "lightning_trainer_example", REPO / "examples" / "lightning_trainer.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -81,9 +82,11 @@ def test_versions_count_up_like_csvlogger(tmp_path: Path) -> None:
     (tmp_path / "exp" / "version_x").mkdir()
     assert ThaliaLogger(tmp_path, name="exp").version == 4
     assert ThaliaLogger(tmp_path, name="exp", version="best").log_dir == str(
-        tmp_path / "exp" / "best")
+        tmp_path / "exp" / "best"
+    )
     assert ThaliaLogger(tmp_path, name="exp", version=7).log_dir == str(
-        tmp_path / "exp" / "version_7")
+        tmp_path / "exp" / "version_7"
+    )
     assert first.root_dir == str(tmp_path / "exp") and first.save_dir == str(tmp_path)
 
 
@@ -98,8 +101,9 @@ def test_hyperparams_before_the_first_line_go_to_run_start_later_ones_to_metadat
     assert isinstance(logger.experiment, CurriculumLogger)
     logger.log_hyperparams({"late": True})
     logger.log_metrics({"val/loss": 2.0, "note": "text"}, step=1)
-    logger.after_save_checkpoint(SimpleNamespace(_last_global_step_saved=1,
-                                                 last_model_path="/x/last.ckpt"))
+    logger.after_save_checkpoint(
+        SimpleNamespace(_last_global_step_saved=1, last_model_path="/x/last.ckpt")
+    )
     logger.finalize("success")
     records = read_records(Path(logger.log_dir) / "training_log.jsonl")
     assert records[0]["config"] == {"seed": 1, "lr": 0.1, "layers": [2, 3]}
@@ -147,8 +151,15 @@ def test_a_lightning_trainer_on_rank_one_writes_nothing(tmp_path: Path) -> None:
     example = _example()
     loader = example.DataLoader(example.make_clusters(64, 1), batch_size=32)
     logger = ThaliaLogger(tmp_path, name="r")
-    trainer = L.Trainer(max_steps=2, logger=logger, accelerator="cpu", devices=1,
-                        enable_progress_bar=False, enable_model_summary=False,
-                        enable_checkpointing=False, log_every_n_steps=1)
+    trainer = L.Trainer(
+        max_steps=2,
+        logger=logger,
+        accelerator="cpu",
+        devices=1,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        log_every_n_steps=1,
+    )
     trainer.fit(example.Classifier(), loader)
     assert not list(tmp_path.rglob("training_log*.jsonl"))

@@ -36,17 +36,31 @@ def _metric_validator() -> Any:
     return jsonschema.Draft202012Validator(schema)
 
 
-@pytest.mark.parametrize(("option", "expected"), [
-    (False, None), (None, None), (True, DEFAULT_INTERVAL_S), (2.5, 2.5), (3, 3.0),
-])
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [
+        (False, None),
+        (None, None),
+        (True, DEFAULT_INTERVAL_S),
+        (2.5, 2.5),
+        (3, 3.0),
+    ],
+)
 def test_interval_from_option(option: object, expected: float | None) -> None:
     assert interval_from_option(option) == expected
 
 
-@pytest.mark.parametrize(("option", "error"), [
-    ("10", LogTypeError), ([1], LogTypeError), (0, LogValueError), (-1.0, LogValueError),
-    (float("nan"), LogValueError), (float("inf"), LogValueError),
-])
+@pytest.mark.parametrize(
+    ("option", "error"),
+    [
+        ("10", LogTypeError),
+        ([1], LogTypeError),
+        (0, LogValueError),
+        (-1.0, LogValueError),
+        (float("nan"), LogValueError),
+        (float("inf"), LogValueError),
+    ],
+)
 def test_bad_interval_is_a_clear_error(tmp_path: Path, option: object, error: type) -> None:
     with pytest.raises(error, match="system_metrics"):
         CurriculumLogger(tmp_path, console_log=False, system_metrics=option)  # type: ignore[arg-type]
@@ -54,8 +68,12 @@ def test_bad_interval_is_a_clear_error(tmp_path: Path, option: object, error: ty
 
 
 def test_each_sample_lands_on_exactly_one_metric_line(make_logger: Any) -> None:
-    samples = iter([{"sys_cpu_percent": 12.5, "proc_rss_bytes": 1000},
-                    {"sys_cpu_percent": 50.0, "proc_rss_bytes": 2000}])
+    samples = iter(
+        [
+            {"sys_cpu_percent": 12.5, "proc_rss_bytes": 1000},
+            {"sys_cpu_percent": 50.0, "proc_rss_bytes": 2000},
+        ]
+    )
     sampler = SystemSampler(5.0, sample=lambda: next(samples), start=False)
     logger = make_logger(system_metrics=sampler)
     logger.log_metrics(1, loss=1.0)  # no sample yet
@@ -130,8 +148,13 @@ def test_real_sampler_thread_with_psutil_writes_valid_fields(make_logger: Any) -
     logger.close()
     assert not sampler.running
     (line,) = _metric_lines(logger.log_dir)
-    for field in ("sys_cpu_percent", "proc_cpu_percent", "proc_rss_bytes", "host_mem_percent",
-                  "host_mem_total_bytes"):
+    for field in (
+        "sys_cpu_percent",
+        "proc_cpu_percent",
+        "proc_rss_bytes",
+        "host_mem_percent",
+        "host_mem_total_bytes",
+    ):
         assert field in line, field
     assert set(line) - {"event_type", "step", "wall_time", "loss"} <= set(SYSTEM_FIELDS)
     assert line["proc_rss_bytes"] > 0 and 0 <= line["host_mem_percent"] <= 100
@@ -163,9 +186,10 @@ class _FakePsutil:
     def __init__(self) -> None:
         self.read, self.written = 10_000, 500
 
-    def Process(self) -> Any:  # noqa: N802 - psutil's name
-        return SimpleNamespace(cpu_percent=lambda _i: 150.0,
-                               memory_info=lambda: SimpleNamespace(rss=123_456))
+    def Process(self) -> Any:
+        return SimpleNamespace(
+            cpu_percent=lambda _i: 150.0, memory_info=lambda: SimpleNamespace(rss=123_456)
+        )
 
     def cpu_percent(self, _interval: object) -> float:
         return 37.5
@@ -184,8 +208,11 @@ def test_host_probe_fields_and_disk_rates_over_the_clock() -> None:
     assert "disk_read_bytes_per_s" not in first  # the first sample primes the counters
     assert first["sys_cpu_percent"] == 37.5 and first["proc_cpu_percent"] == 150.0
     assert first["proc_rss_bytes"] == 123_456
-    assert (first["host_mem_percent"], first["host_mem_used_bytes"],
-            first["host_mem_total_bytes"]) == (40.0, 400, 1000)
+    assert (
+        first["host_mem_percent"],
+        first["host_mem_used_bytes"],
+        first["host_mem_total_bytes"],
+    ) == (40.0, 400, 1000)
     now[0], ps.read, ps.written = 102.0, 11_000, 4_500
     second = probe.sample()
     assert second["disk_read_bytes_per_s"] == 500.0 and second["disk_write_bytes_per_s"] == 2000.0
@@ -231,7 +258,9 @@ def test_gpu_memory_is_read_at_most_once_per_interval(make_logger: Any) -> None:
 
 
 def test_importing_thalia_logging_imports_no_psutil_nor_nvml() -> None:
-    code = ("import sys, thalia_logging, thalia_logging.system_metrics\n"
-            "bad = [m for m in ('psutil', 'pynvml') if m in sys.modules]\n"
-            "assert not bad, bad\n")
+    code = (
+        "import sys, thalia_logging, thalia_logging.system_metrics\n"
+        "bad = [m for m in ('psutil', 'pynvml') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=REPO)

@@ -23,9 +23,16 @@ from typing import Any
 
 __all__ = ["PROTECTED_FIELDS", "StepFields", "metric_fields", "plain_number"]
 
-PROTECTED_FIELDS = frozenset({
-    "step", "event_type", "wall_time", "rank", "neuron_counts", "capacity_by_region",
-})
+PROTECTED_FIELDS = frozenset(
+    {
+        "step",
+        "event_type",
+        "wall_time",
+        "rank",
+        "neuron_counts",
+        "capacity_by_region",
+    }
+)
 """Names that cannot be passed as extra numeric fields of ``log_metrics``."""
 
 
@@ -39,10 +46,10 @@ def plain_number(value: object) -> float | int | None:
     if torch is not None and isinstance(value, torch.Tensor):
         if value.numel() != 1 or value.is_complex() or value.dtype == torch.bool:
             return None
-        return value.item()  # type: ignore[no-any-return]
+        return value.item()  # type: ignore[no-any-return, unused-ignore]
     np = sys.modules.get("numpy")
     if np is not None and isinstance(value, np.integer | np.floating):
-        return value.item()  # type: ignore[no-any-return]
+        return value.item()  # type: ignore[no-any-return, unused-ignore]
     if isinstance(value, numbers.Real):
         return float(value)
     return None
@@ -75,7 +82,7 @@ def metric_fields(
         else:
             for old, new in prefixes.items():
                 if name.startswith(old):
-                    name = new + name[len(old):]
+                    name = new + name[len(old) :]
                     break
         if name in PROTECTED_FIELDS or name.startswith("_") or not name:
             name = f"{reserved_prefix}{name}"
@@ -98,7 +105,7 @@ class StepFields:
         self.step: int | None = None
         self.fields: dict[str, float | int] = {}
 
-    def line(self, step: int, fields: Mapping[str, float | int]) -> dict[str, float | int]:
+    def line(self, step: int, fields: Mapping[str, float | int]) -> dict[str, Any]:
         if step == self.step:
             self.fields.update(fields)
             return dict(self.fields)

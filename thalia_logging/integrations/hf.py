@@ -57,7 +57,7 @@ HF_PREFIXES: Mapping[str, str] = {"eval_": "val_"}
 """Trainer log name prefixes -> the dashboard's (``eval_accuracy`` -> ``val_accuracy``)."""
 
 
-class ThaliaCallback(TrainerCallback):  # type: ignore[misc]
+class ThaliaCallback(TrainerCallback):  # type: ignore[misc, unused-ignore]
     """Sends a ``transformers.Trainer``'s logs, evaluations and checkpoints to a Thalia directory.
 
     ``log_dir`` defaults to ``args.output_dir``; ``config`` is merged over the training
@@ -120,7 +120,11 @@ class ThaliaCallback(TrainerCallback):  # type: ignore[misc]
         return fields
 
     def on_log(
-        self, args: Any, state: Any, control: Any, logs: Mapping[str, Any] | None = None,
+        self,
+        args: Any,
+        state: Any,
+        control: Any,
+        logs: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         if self.logger is None or not logs:
@@ -131,7 +135,11 @@ class ThaliaCallback(TrainerCallback):  # type: ignore[misc]
             self._last_eval = (int(state.global_step), evals)
 
     def on_evaluate(
-        self, args: Any, state: Any, control: Any, metrics: Mapping[str, Any] | None = None,
+        self,
+        args: Any,
+        state: Any,
+        control: Any,
+        metrics: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         if self.logger is None or not metrics:
@@ -149,7 +157,7 @@ class ThaliaCallback(TrainerCallback):  # type: ignore[misc]
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.logger is None:
             return
-        extra = {} if state.epoch is None else {"epoch": float(state.epoch)}
+        extra: dict[str, Any] = {} if state.epoch is None else {"epoch": float(state.epoch)}
         self.logger.write_metadata(
             int(state.global_step),
             metrics=dict(self.latest),

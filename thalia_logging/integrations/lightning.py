@@ -86,7 +86,7 @@ class OpenOnFirstUse:
         return getattr(self._open_logger(), name)
 
 
-class ThaliaLogger(Logger):  # type: ignore[misc]
+class ThaliaLogger(Logger):  # type: ignore[misc, unused-ignore]
     """Lightning ``Logger`` over a :class:`~thalia_logging.CurriculumLogger` in :attr:`log_dir`.
 
     ``config`` seeds the run's config; ``total_steps`` goes into metadata files (the page's
@@ -146,15 +146,19 @@ class ThaliaLogger(Logger):  # type: ignore[misc]
     def log_dir(self) -> str:
         """``save_dir/name/version_N``: the checkpoint directory to point the dashboard at."""
         version = self.version
-        return os.path.join(self.root_dir, version if isinstance(version, str)
-                            else f"version_{version}")
+        return os.path.join(
+            self.root_dir, version if isinstance(version, str) else f"version_{version}"
+        )
 
     def _next_version(self) -> int:
         root = Path(self.root_dir)
         if not root.is_dir():
             return 0
-        taken = [int(p.name[8:]) for p in root.iterdir()
-                 if p.is_dir() and p.name.startswith("version_") and p.name[8:].isdigit()]
+        taken = [
+            int(p.name[8:])
+            for p in root.iterdir()
+            if p.is_dir() and p.name.startswith("version_") and p.name[8:].isdigit()
+        ]
         return max(taken) + 1 if taken else 0
 
     # -- the experiment -----------------------------------------------------------------------
