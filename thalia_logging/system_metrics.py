@@ -120,9 +120,9 @@ class _NvmlGpus:
             self.nvml = None
 
 
-def _torch_gpus(out: dict[str, float | int]) -> None:
+def _torch_gpus(out: dict[str, float | int], torch: Any = None) -> None:
     """Per-device memory from torch, only where this process already initialised CUDA."""
-    torch = sys.modules.get("torch")
+    torch = torch if torch is not None else sys.modules.get("torch")
     if torch is None:
         return
     try:
@@ -142,7 +142,8 @@ class HostProbe:
 
     Rates and CPU percentages are over the time since the previous :meth:`sample` (the first
     call primes them and returns no rates). ``clock`` (monotonic seconds) is a seam for tests;
-    ``psutil_module`` and ``use_nvml`` too.
+    ``psutil_module``, ``use_nvml`` and ``torch_module`` (default: the ``torch`` already in
+    ``sys.modules``, never imported here) too.
     """
 
     def __init__(
@@ -151,6 +152,7 @@ class HostProbe:
         clock: Callable[[], float] = time.monotonic,
         psutil_module: Any = None,
         use_nvml: bool = True,
+        torch_module: Any = None,
     ) -> None:
         if psutil_module is None:
             try:
@@ -165,6 +167,7 @@ class HostProbe:
         self._proc = psutil_module.Process()
         self._gpus = _NvmlGpus() if use_nvml else None
         self._prev_disk: tuple[float, int, int] | None = None
+        self._torch = torch_module
 
     def sample(self) -> dict[str, float | int]:
         ps = self._ps
@@ -202,7 +205,7 @@ class HostProbe:
         if self._gpus is not None and self._gpus.handles:
             self._gpus.sample(out)
         else:
-            _torch_gpus(out)
+            _torch_gpus(out, self._torch)
         return out
 
     def close(self) -> None:

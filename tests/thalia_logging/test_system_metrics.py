@@ -264,3 +264,40 @@ def test_importing_thalia_logging_imports_no_psutil_nor_nvml() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=REPO)
+
+
+def _fake_torch(initialised: bool) -> Any:
+    cuda = SimpleNamespace(
+        is_initialized=lambda: initialised,
+        device_count=lambda: 2,
+        mem_get_info=lambda i: (1, 80 << 30),
+        memory_allocated=lambda i: (i + 1) << 20,
+    )
+    return SimpleNamespace(cuda=cuda)
+
+
+def test_gpu_fields_from_torch_per_device_only_while_cuda_is_initialised() -> None:
+    probe = HostProbe(psutil_module=_FakePsutil(), use_nvml=False, torch_module=_fake_torch(True))
+    fields = probe.sample()
+    assert fields["gpu0_mem_bytes"] == 1 << 20 and fields["gpu1_mem_bytes"] == 2 << 20
+    assert fields["gpu0_mem_total_bytes"] == fields["gpu1_mem_total_bytes"] == 80 << 30
+    assert "gpu0_util_percent" not in fields  # utilisation needs NVML
+    idle = HostProbe(psutil_module=_FakePsutil(), use_nvml=False, torch_module=_fake_torch(False))
+    assert not [k for k in idle.sample() if k.startswith("gpu")]
+
+
+def test_without_psutil_system_metrics_is_a_clear_error(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['psutil'] = None\n"
+        "from thalia_logging import CurriculumLogger\n"
+        "from thalia_logging.system_metrics import SystemMetricsUnavailableError\n"
+        "try:\n"
+        f"    CurriculumLogger({str(tmp_path)!r}, console_log=False, system_metrics=True)\n"
+        "except SystemMetricsUnavailableError as exc:\n"
+        "    assert 'thalia-monitor[system]' in str(exc), exc\n"
+        "else:\n"
+        "    raise SystemExit('no error')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=REPO)
+    assert not (tmp_path / "training_log.jsonl").exists()
