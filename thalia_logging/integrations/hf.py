@@ -97,6 +97,7 @@ class ThaliaCallback(TrainerCallback):  # type: ignore[misc, unused-ignore]
         config.update(self.extra_config)
         log_dir = self.log_dir if self.log_dir is not None else Path(args.output_dir)
         self.logger = CurriculumLogger(log_dir, config=config, **self.logger_kwargs)
+        self.latest, self._step_fields, self._last_eval = {}, StepFields(), None
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.logger is not None:
