@@ -12,7 +12,10 @@ performance, loss, neuron_counts for 6 regions, capacity_by_region for 6 regions
 - the floor: ``orjson.dumps`` of a prebuilt record + append to a list, flushed to a file
   every 100 lines (no validation, no clock, no lock);
 - ``log_metrics`` with numpy scalars for the four numbers: a line that misses the fast path
-  (plain floats and plain dicts) and goes through the full validator, for scale.
+  (plain floats and plain dicts) and goes through the full validator, for scale;
+- ``log_metrics`` with ``system_metrics=1.0``: the JSON-only logger with the system sampler's
+  thread running (a sample every second, 10x the default rate), against the same logger
+  without it (target <= 1.1x); needs psutil.
 
 Each call is timed with ``time.perf_counter_ns`` (``--calls`` calls after a warm-up, garbage
 collector off while timing). The contenders take turns in ``--rounds`` rounds so that load from
@@ -106,6 +109,26 @@ def make_logger_fallback(directory: Path) -> Contender | None:
     return Contender("log_metrics, numpy scalars (fallback path)", call, logger.close)
 
 
+def make_logger_system(directory: Path) -> Contender | None:
+    """The json-only line with the system-metrics sampler on (one sample a second)."""
+    try:
+        logger = CurriculumLogger(directory, console_log=False, file_log=False,
+                                  system_metrics=1.0)
+    except ImportError as exc:
+        print(f"system sampler unavailable ({exc})")
+        return None
+    log = logger.log_metrics
+
+    def call(step: int) -> None:
+        log(step, firing_rate=0.112, capacity=0.75, performance=0.92, loss=0.2341,
+            neuron_counts=NEURONS, capacity_by_region=CAPACITY)
+
+    return Contender(SYSTEM_ROW, call, logger.close)
+
+
+SYSTEM_ROW = "log_metrics (json only), system_metrics=1s"
+
+
 def make_summary_writer(directory: Path, share: float) -> Contender | None:
     try:
         from torch.utils.tensorboard import SummaryWriter
@@ -173,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for name in ("floor", "logger", "logger-defaults", "logger-fallback", "tensorboard"):
+        for name in ("floor", "logger", "logger-defaults", "logger-fallback", "tensorboard",
+                     "logger-system"):
             (root / name).mkdir()
         contenders = [make_timer_overhead(), make_floor(root / "floor"),
                       make_logger(root / "logger", defaults=False),
@@ -181,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         fallback = make_logger_fallback(root / "logger-fallback")
         if fallback is not None:
             contenders.append(fallback)
+        system = make_logger_system(root / "logger-system")
+        if system is not None:
+            contenders.append(system)
         tb = make_summary_writer(root / "tensorboard", args.tb_share)
         if tb is not None:
             contenders.append(tb)
@@ -219,6 +246,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"log_metrics / floor (median): {ours['median'] / floor['median']:.2f}x as timed, "
           f"{net / (floor['median'] - timer):.2f}x net (aim <= 1.8x); p99: "
           f"{ours['p99'] / floor['p99']:.2f}x")
+    if system is not None:
+        on = rows[SYSTEM_ROW]
+        ratio = on["median"] / ours["median"]
+        net_ratio = (on["median"] - timer) / net
+        print(f"system sampler on / off (median): {ratio:.2f}x as timed, {net_ratio:.2f}x net "
+              f"(target <= 1.1x: {'met' if min(ratio, net_ratio) <= 1.1 else 'NOT met'}); "
+              f"mean: {on['mean'] / ours['mean']:.2f}x")
     if tb is not None:
         tbr = rows[tb.name]
         ratio = tbr["median"] / ours["median"]

@@ -32,6 +32,7 @@ from .metadata import (
 from .outputs import LEGACY_LOG_NAME, open_outputs
 from .ranks import detect_rank, plan_for_rank
 from .sink import MAX_PENDING_BYTES, JsonlSink, LogWriteError
+from .system_metrics import DEFAULT_INTERVAL_S, SystemSampler, interval_from_option
 from .torch_support import gpu_memory_fields
 from .values import INT64_MAX as _INT64_MAX
 from .values import LogTypeError, check_name, check_step, json_safe
@@ -80,8 +81,13 @@ class CurriculumLogger:
     unless the caller passed ``gpu_mem_bytes``; without torch loaded the check is one dict
     lookup, with torch but no CUDA one more read of ``torch.cuda._initialized`` (the flag
     ``torch.cuda.is_initialized()`` tests; without it, the full call decides), and the logger
-    never imports torch. A callable instead of True is called on every metric line while torch
-    is loaded, in place of ``gpu_memory_fields`` (a seam for tests).
+    never imports torch. Memory is read at most once per sampling interval (``system_metrics``
+    seconds, else 10 s, by ``clock``), onto the first metric line due. A callable instead of
+    True is called the same way in place of ``gpu_memory_fields`` (a seam for tests).
+
+    ``system_metrics=True`` (or seconds between samples, or a ``SystemSampler``) samples CPU,
+    memory, disk and GPU figures on a background thread and merges each sample into the next
+    metric line (see :mod:`.system_metrics` for the fields); ``close()`` stops the thread.
 
     Seams (keyword-only): ``clock`` gives ``wall_time`` (Unix seconds), ``rank`` overrides
     detection, ``console_stream`` is the fallback console, ``background_flush`` runs the daemon
@@ -111,6 +117,7 @@ class CurriculumLogger:
         capture_gpu_memory: bool | Callable[[], Mapping[str, int]] = True,
         strict: bool = False,
         max_pending_bytes: int = MAX_PENDING_BYTES,
+        system_metrics: bool | float | SystemSampler = False,
     ) -> None:
         if config is not None and not isinstance(config, Mapping):
             raise LogTypeError(f"config must be a dict, got {type(config).__name__}")
@@ -123,6 +130,14 @@ class CurriculumLogger:
         self._strict = bool(strict)
         gpu = gpu_memory_fields if capture_gpu_memory is True else capture_gpu_memory
         self._gpu_fields = gpu or None
+        sampler = system_metrics if isinstance(system_metrics, SystemSampler) else None
+        every = sampler.interval_s if sampler else interval_from_option(system_metrics)
+        self._gpu_every = every or DEFAULT_INTERVAL_S
+        self._gpu_due = -math.inf
+        if sampler is None and every is not None:
+            sampler = SystemSampler(every, start=False)  # psutil missing: refused before opening
+        self._system: SystemSampler | None = None
+        self._system_seen: object = None
         self.plan = plan_for_rank(detect_rank() if rank is None else rank, per_rank=per_rank)
         self.rank = self.plan.rank
         self._rank_field = self.plan.rank_field
@@ -152,8 +167,16 @@ class CurriculumLogger:
         try:
             self._write_run_start()
         except BaseException:  # strict and the disk is full: leave no thread or fd behind
+            if sampler is not None:
+                sampler.close()
             self.close()
             raise
+        if sampler is not None:
+            if self.plan.log_name is None:  # this rank writes no lines: nothing to sample for
+                sampler.close()
+            else:
+                self._system = sampler
+                sampler.start()
 
     # -- lines ---------------------------------------------------------------------------
 
@@ -226,11 +249,17 @@ class CurriculumLogger:
         if more:
             events.metric_extras(rec, more)
         gpu = self._gpu_fields
-        if gpu is not None and "torch" in _modules and "gpu_mem_bytes" not in more and (
+        if gpu is not None and now >= self._gpu_due and "torch" in _modules and (
+            "gpu_mem_bytes" not in more
+        ) and (
             gpu is not gpu_memory_fields  # a caller's hook is always asked; ours only when
             or getattr(_modules.get("torch.cuda"), "_initialized", True)  # CUDA is initialised
         ):
+            self._gpu_due = now + self._gpu_every
             rec.update(gpu())
+        system = self._system
+        if system is not None and system.latest is not self._system_seen:
+            self._merge_system(rec, system)
         if self._rank_field is not None:
             rec["rank"] = self._rank_field
         try:
@@ -246,6 +275,12 @@ class CurriculumLogger:
                 self._core.flush(now)
         if self._console_on and self._console.wants_metrics(rec["step"]):
             self._console.emit(format_metrics(rec["step"], rec))
+
+    def _merge_system(self, rec: dict[str, Any], system: SystemSampler) -> None:
+        sample = system.latest  # SystemSampler's documented fast path: a new dict per sample
+        self._system_seen = sample
+        for key, value in (sample or {}).items():
+            rec.setdefault(key, value)
 
     def log_growth(
         self, step: int, region: str, neurons_added: int, new_total: int, reason: str = ""
@@ -378,6 +413,8 @@ class CurriculumLogger:
             return
         self._closed = True
         try:
+            if self._system is not None:
+                self._system.close()
             self._sink.close()
         finally:
             self._console.close()

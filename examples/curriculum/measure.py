@@ -7,7 +7,7 @@ capacity. Nothing here logs or updates weights.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -31,6 +31,7 @@ class BatchStats:
     capacity_by_region: dict[str, float]
     dead_fraction: float
     neuron_counts: dict[str, int]
+    dead_by_region: dict[str, float] = field(default_factory=dict)
 
 
 def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
@@ -62,6 +63,7 @@ def batch_stats(
             capacity_by_region=by_region,
             dead_fraction=dead_unit_fraction(all_units),
             neuron_counts=widths,
+            dead_by_region={name: dead_unit_fraction(a) for name, a in acts.items()},
         )
 
 

@@ -1,8 +1,11 @@
 """The curriculum training loop: stages of weeks, nightly sleep, growth, checkpoints, logging.
 
 One week: ``steps_per_week`` SGD steps on the stage's data (a metric line every ``log_every``
-steps), then a night of sleep (NREM clean replay, then REM noisy replay of the stored examples
-of every stage so far), then an evaluation on the stage's held-out set, the milestone check,
+steps: training ``loss``, ``performance`` (batch accuracy), ``lr``, ``grad_norm``, the overall
+``dead_unit_fraction`` and one ``dead_unit_fraction.<region>`` per region), then a night of
+sleep (NREM clean replay, then REM noisy replay of the stored examples of every stage so far),
+then an evaluation on the stage's held-out set (logged as ``val_loss`` / ``val_accuracy``,
+never into the training ``loss`` / ``performance`` series), the milestone check,
 growth of the regions whose capacity saturated, and a checkpoint (``checkpoint_{step}.pt`` and
 ``metadata_{step}.json``). Restarted on a directory with checkpoints, the trainer resumes from
 the newest one and continues with the next week, bit for bit as if it had never stopped.
@@ -89,6 +92,7 @@ class CurriculumTrainer:
         self.progress = _Progress()
         self.loss_fn = nn.CrossEntropyLoss()
         self._earlier_accuracy: dict[int, float] = {}
+        self._last_train_line: tuple[int, dict[str, Any]] | None = None
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         cfg = self.config
@@ -186,7 +190,7 @@ class CurriculumTrainer:
         self._night(logger)
         stats = evaluate(self.model, *self.task.eval_set(spec), device=self.device)
         extra = self._retention(spec, stats.accuracy)
-        self._log_metrics(logger, stats, val_accuracy=stats.accuracy, **extra)
+        self._log_eval(logger, stats, extra)
         self._grow(logger, spec, stats)
         return stats
 
@@ -238,14 +242,29 @@ class CurriculumTrainer:
             self.optimizer = self._make_optimizer()
 
     def _log_metrics(self, logger: Any, stats: BatchStats, **extra: float) -> None:
-        logger.log_metrics(
-            self.progress.step,
+        """A training line: the batch's measures, the learning rate and ``extra``."""
+        fields: dict[str, Any] = dict(
             firing_rate=stats.firing_rate, capacity=stats.capacity,
             performance=stats.accuracy, loss=stats.loss,
             neuron_counts=stats.neuron_counts, capacity_by_region=stats.capacity_by_region,
             lr=self.optimizer.param_groups[0]["lr"], dead_unit_fraction=stats.dead_fraction,
+            **{f"dead_unit_fraction.{r}": v for r, v in stats.dead_by_region.items()},
             **extra,
         )  # fmt: skip
+        logger.log_metrics(self.progress.step, **fields)
+        self._last_train_line = (self.progress.step, fields)
+
+    def _log_eval(self, logger: Any, stats: BatchStats, extra: dict[str, float]) -> None:
+        """The held-out evaluation as ``val_*`` fields only (never the training series).
+
+        A step has one row on the page, so an evaluation at the step of the last training line
+        repeats that line's fields rather than hiding them.
+        """
+        fields: dict[str, Any] = {"val_loss": stats.loss, "val_accuracy": stats.accuracy, **extra}
+        last = self._last_train_line
+        if last is not None and last[0] == self.progress.step:
+            fields = {**last[1], **fields}
+        logger.log_metrics(self.progress.step, **fields)
 
     def _warnings(self, stats: BatchStats) -> list[dict[str, str]]:
         out = []
@@ -270,8 +289,7 @@ class CurriculumTrainer:
             current_stage=stage_index,
             current_week=week,
             total_weeks=cfg.weeks_per_stage,
-            metrics={"firing_rate": stats.firing_rate, "capacity": stats.capacity,
-                     "performance": stats.accuracy, "loss": stats.loss},
+            metrics=self._checkpoint_metrics(stats),
             milestones={s.milestone: p.milestones.get(s.milestone, False) for s in self.stages},
             warnings=self._warnings(stats),
             stage_name=self.stages[stage_index].name,
@@ -279,6 +297,17 @@ class CurriculumTrainer:
             total_steps=self._total_steps(),
         )  # fmt: skip
         logger.flush()
+
+    def _checkpoint_metrics(self, evaluation: BatchStats) -> dict[str, float]:
+        """The last training line's four headline measures, and the evaluation as ``val_*``."""
+        last = self._last_train_line
+        train = last[1] if last is not None else {
+            "firing_rate": evaluation.firing_rate, "capacity": evaluation.capacity,
+            "performance": evaluation.accuracy, "loss": evaluation.loss,
+        }  # fmt: skip
+        out = {k: float(train[k]) for k in ("firing_rate", "capacity", "performance", "loss")}
+        out.update(val_loss=evaluation.loss, val_accuracy=evaluation.accuracy)
+        return out
 
     def _total_steps(self) -> int:
         cfg = self.config

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -84,10 +85,20 @@ def test_quick_run_loads_with_growth_consolidation_stages_and_milestones(quick_r
     metrics = state.metrics_history
     assert len(metrics) > 50 and metrics["step"].is_unique
     for column in ("firing_rate", "capacity", "performance", "loss", "grad_norm", "lr",
-                   "val_accuracy", "neuron_counts.sensory", "capacity_by_region.motor"):
+                   "val_loss", "val_accuracy", "neuron_counts.sensory", "capacity_by_region.motor",
+                   "dead_unit_fraction", "dead_unit_fraction.sensory",
+                   "dead_unit_fraction.motor"):
         assert column in metrics.columns, column
-    assert metrics["firing_rate"].between(0, 1).all()
-    assert metrics["performance"].between(0, 1).all()
+    # held-out evaluation (one row per week) is its own series, never in the training ones
+    train = metrics[metrics["grad_norm"].notna()]
+    evals = metrics[metrics["val_loss"].notna()]
+    assert len(evals) == 6 and len(train) > 50 and len(train) + len(evals) == len(metrics)
+    assert evals["val_accuracy"].between(0, 1).all() and (evals["val_loss"] > 0).all()
+    assert evals["performance"].isna().all() and evals["loss"].isna().all()
+    assert train["val_loss"].isna().all()
+    assert train["firing_rate"].between(0, 1).all()
+    assert train["performance"].between(0, 1).all()
+    assert train["dead_unit_fraction.sensory"].between(0, 1).all()
     assert "gpu_mem_bytes" not in metrics.columns  # a CPU run
     growth = state.growth_events
     assert len(growth) >= 1 and (growth["neurons_added"] > 0).all()
@@ -108,7 +119,12 @@ def test_quick_run_loads_with_growth_consolidation_stages_and_milestones(quick_r
         "binary_discrimination", "four_way_discrimination", "six_way_categorisation"
     }
     assert any(meta["milestones"].values())
-    assert set(meta["metrics"]) == {"firing_rate", "capacity", "performance", "loss"}
+    assert set(meta["metrics"]) == {
+        "firing_rate", "capacity", "performance", "loss", "val_loss", "val_accuracy"
+    }
+    last_train = train.iloc[-1]  # the headline measures are the training ones, not the eval's
+    assert meta["metrics"]["performance"] == last_train["performance"]
+    assert meta["metrics"]["val_accuracy"] == evals["val_accuracy"].iloc[-1]
 
 
 @pytest.fixture
@@ -192,8 +208,10 @@ def test_killed_trainer_resumes_and_ends_like_an_uninterrupted_run(
     reference = load_training_state(quick_run).metrics_history
     assert metrics["step"].tolist() == reference["step"].tolist()
     # bit-for-bit the same run: model, optimizer, replay buffer and RNGs all came back
-    for column in ("loss", "performance", "capacity", "firing_rate", "neuron_counts.sensory"):
-        assert metrics[column].tolist() == reference[column].tolist(), column
+    for column in ("loss", "performance", "capacity", "firing_rate", "neuron_counts.sensory",
+                   "val_loss", "val_accuracy"):  # equal, NaN where the reference has NaN
+        assert np.array_equal(metrics[column].to_numpy(), reference[column].to_numpy(),
+                              equal_nan=True), column
     last = f"metadata_{final_steps[-1]}.json"
     mine, theirs = (json.loads((d / last).read_text()) for d in (tmp_path, quick_run))
     assert mine["metrics"] == theirs["metrics"] and mine["milestones"] == theirs["milestones"]
