@@ -101,8 +101,13 @@ _OPTIONAL: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-def parse_metadata(data: bytes) -> dict[str, Any]:
-    """Validate one metadata file's bytes; raises BadRecord with the reason."""
+def parse_metadata(data: bytes, notes: list[str] | None = None) -> dict[str, Any]:
+    """Validate one metadata file's bytes; raises BadRecord with the reason.
+
+    A required field (``step``, ``current_stage``) or a container of the wrong shape makes the
+    whole file bad. An optional field of the wrong type (``total_steps: "Infinity"``) only loses
+    that field: it is left out of the result and described in ``notes``, so an older trainer's
+    odd field never hides the file's milestones and warnings."""
     if not data.strip():
         raise BadRecord("empty file (still being written?)")
     obj = loads(data)
@@ -125,7 +130,9 @@ def parse_metadata(data: bytes) -> dict[str, Any]:
     result: dict[str, Any] = _floats(obj)
     for key, (ok, what) in _OPTIONAL.items():
         if result.get(key) is not None and not ok(result[key]):
-            raise BadRecord(f"metadata field {key!r} must be {what}, got {_short(obj[key])}")
+            if notes is not None:
+                notes.append(f"metadata field {key!r} must be {what}, got {_short(obj[key])}; ignored")
+            del result[key]
     return result
 
 
@@ -184,7 +191,10 @@ class MetadataScanner:
             raw = b""
             try:
                 raw = self.read_bytes(path)
-                data: dict[str, Any] | None = parse_metadata(raw)
+                notes: list[str] = []
+                data: dict[str, Any] | None = parse_metadata(raw, notes)
+                excerpt = raw[:200].decode("utf-8", "replace")
+                bad.extend(BadLine(name, 0, excerpt, note[:300]) for note in notes)
             except FileNotFoundError:
                 continue
             except Exception as exc:  # any failure on one file is that file's, never the scan's

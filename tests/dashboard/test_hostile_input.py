@@ -236,24 +236,43 @@ BASE_META = {"step": 10, "current_stage": 0}
         ({"run_id": ["x"]}, "run_id"),
         ({"started_at": "NaN"}, "started_at"),
         ({"updated_at": {"a": 1}}, "updated_at"),
-        ({"step": BIG}, "'step'"),
     ],
     ids=lambda v: json.dumps(v) if isinstance(v, dict) else str(v),
 )
-def test_wrong_typed_metadata_is_a_bad_file_and_keeps_the_previous(
+def test_wrong_typed_optional_metadata_field_is_ignored_and_said(
     tmp_path: Path, extra: dict[str, object], words: str
+) -> None:
+    """The field is left out (nothing downstream can trip on it) and named as a bad entry; the
+    rest of the file (a newer step, milestones) is kept."""
+    notes: list[str] = []
+    parsed = parse_metadata(json.dumps({**BASE_META, **extra}).encode(), notes)
+    assert parsed == BASE_META and len(notes) == 1 and words in notes[0]
+    good = {**BASE_META, "total_steps": 100}
+    (tmp_path / "metadata_1.json").write_text(json.dumps(good))
+    reader = DirectoryReader(tmp_path)
+    reader.update()
+    newer = {**BASE_META, "step": 20, "milestones": {"m": True}}
+    (tmp_path / "metadata_1.json").write_text(json.dumps({**newer, **extra}))
+    reader.update()
+    state = reader.state(1)
+    assert state.metadata == newer
+    assert state.bad_line_count == 1 and words in state.bad_lines[0].reason
+
+
+def test_wrong_required_metadata_field_is_a_bad_file_and_keeps_the_previous(
+    tmp_path: Path,
 ) -> None:
     good = {**BASE_META, "total_steps": 100}
     (tmp_path / "metadata_1.json").write_text(json.dumps(good))
-    with pytest.raises(BadRecord, match=words.strip("'")):
-        parse_metadata(json.dumps({**BASE_META, **extra}).encode())
+    with pytest.raises(BadRecord, match="step"):
+        parse_metadata(json.dumps({**BASE_META, "step": BIG}).encode())
     reader = DirectoryReader(tmp_path)
     reader.update()
-    (tmp_path / "metadata_1.json").write_text(json.dumps({**BASE_META, "step": 20, **extra}))
+    (tmp_path / "metadata_1.json").write_text(json.dumps({**BASE_META, "step": BIG}))
     reader.update()
     state = reader.state(1)
     assert state.metadata == good
-    assert state.bad_line_count == 1 and words.strip("'") in state.bad_lines[0].reason
+    assert state.bad_line_count == 1 and "'step'" in state.bad_lines[0].reason
 
 
 def test_metadata_surrogates_are_replaced_and_deep_nesting_refused() -> None:
