@@ -7,7 +7,7 @@ Prints, in one run:
   warm runs (watcher cached, nothing new: what every auto-refresh costs), median of 3;
 - the cold load alone (``load_training_state``), so first run − cold load = rendering;
 - the peer: the same AppTest harness running a trivial page, so the ratio shows the page's own cost;
-- the largest number of points any chart received (``dashboard.charts.POINT_STATS``, per series
+- the largest number of points any chart received (``dashboard.page.charts.POINT_STATS``, per series
   and per chart) and how many charts were built;
 - live page runs: before each of ``--live-runs`` runs, 1,000 new lines are appended to the log (in
   step order, continuing it), as a trainer does between two auto-refreshes; median, next to the
@@ -43,7 +43,7 @@ from bench_loader import make_lines, write_log  # noqa: E402  (the loader benchm
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from dashboard import charts  # noqa: E402
-from dashboard.watcher import RunWatcher, load_training_state  # noqa: E402
+from dashboard.reading.watcher import RunWatcher, load_training_state  # noqa: E402
 
 APP = str(ROOT / "dashboard" / "app.py")
 PEER = "import streamlit as st\nst.title('peer')\nst.metric('Loss', '1.0', '-0.1')\n"
@@ -98,8 +98,8 @@ def bench_wide(names: int, rows: int, refreshes: int) -> None:
         del state
         # A server that is already up has imported Streamlit and the page's modules: warm the
         # harness (a trivial page) and import them, so the first run times the page, not imports.
-        import dashboard.health
-        import dashboard.sections  # noqa: F401
+        import dashboard.analysis.health
+        import dashboard.page.sections  # noqa: F401
 
         timed_run(AppTest.from_string(PEER, default_timeout=60))
         os.environ["THALIA_CHECKPOINT_DIR"] = str(tmp)
@@ -133,7 +133,7 @@ def bench_ema(points: int) -> None:
     and a whole smoothed metric chart on them; medians of 5."""
     import numpy as np
 
-    from dashboard.smoothing import ema
+    from dashboard.analysis.smoothing import ema
 
     rng = np.random.default_rng(0)
     values = np.linspace(2.0, 1.0, points) + rng.normal(scale=0.3, size=points)
@@ -201,7 +201,10 @@ class StageTimer:
         setattr(owner, name, timed)
 
     def install(self) -> None:
-        from dashboard import frames, health, sections, watcher
+        from dashboard.analysis import health
+        from dashboard.page import sections
+        from dashboard.reading import columns as frames
+        from dashboard.reading import watcher
 
         self.wrap(watcher.RunWatcher, "refresh", "watcher.refresh (new bytes)")
         self.wrap(frames.FrameSnapshot, "__call__", "frame builds (lazy, first access)")

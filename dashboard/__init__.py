@@ -3,8 +3,8 @@
 Nothing here needs torch; only ``dashboard.app`` imports streamlit.
 """
 
-from dashboard.state import BadLine, HealthWarning, Restart, RunState
-from dashboard.watcher import RunWatcher, load_training_state
+from dashboard.reading.watcher import RunWatcher, load_training_state
+from dashboard.run_state import BadLine, HealthWarning, Restart, RunState
 
 __all__ = [
     "BadLine",

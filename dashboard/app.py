@@ -7,7 +7,7 @@ from ``THALIA_CHECKPOINT_DIR`` (and polling from ``THALIA_POLL=1``), else
 
 The directory is fixed at launch: the sidebar shows it, no visitor can point the server at
 another one. Requests from other hosts or origins (DNS rebinding) are refused by
-:mod:`dashboard.guard`, installed here for the ``streamlit run`` route (``thalia-dashboard``
+:mod:`dashboard.page.guard`, installed here for the ``streamlit run`` route (``thalia-dashboard``
 installs it before its servers start).
 
 This file only wires things together: one cached :class:`RunWatcher` per resolved directory
@@ -30,11 +30,12 @@ if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file
 
 import streamlit as st
 
-from dashboard import guard, sections
-from dashboard.health import check_health
-from dashboard.reader import log_file_rank
-from dashboard.summary import format_bytes, rank_frame, ranks
-from dashboard.watcher import RunWatcher
+from dashboard.analysis.health import check_health
+from dashboard.analysis.series import rank_frame, ranks
+from dashboard.analysis.units import format_bytes
+from dashboard.page import guard, sections
+from dashboard.reading.directory import log_file_rank
+from dashboard.reading.watcher import RunWatcher
 
 DEFAULT_DIR = "checkpoints/curriculum"
 TITLE = "Thalia curriculum training monitor"

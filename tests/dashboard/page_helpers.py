@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dashboard.state import BadLine, HealthWarning, Restart, RunState
+from dashboard.run_state import BadLine, HealthWarning, Restart, RunState
 
 __all__ = ["logged_nonfinite", "make_metrics", "make_state", "write_lines", "write_metadata"]
 

@@ -98,7 +98,7 @@ def dashboard(tmp_path: Path) -> Iterator[tuple[str, Run]]:
     run = _write_run(tmp_path / "run")
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.launcher", str(run.directory), "--port", str(port)],
+        [sys.executable, "-m", "dashboard.commands.launcher", str(run.directory), "--port", str(port)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     children: list[psutil.Process] = []

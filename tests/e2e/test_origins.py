@@ -61,7 +61,7 @@ def served(tmp_path: Path) -> Iterator[tuple[int, Path]]:
                            neuron_counts={REGION: 64}, capacity_by_region={REGION: 0.5})  # fmt: skip
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.launcher", str(run), "--port", str(port)],
+        [sys.executable, "-m", "dashboard.commands.launcher", str(run), "--port", str(port)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     children: list[psutil.Process] = []

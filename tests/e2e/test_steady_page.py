@@ -39,7 +39,7 @@ CHROMIUM_ARGS = [
 ]
 PAGE_TIMEOUT_MS = 90_000
 LIVE_TIMEOUT_MS = 45_000
-LINE_RGB = np.array([0x1F, 0x77, 0xB4])  # dashboard.charts.LINE_COLOR
+LINE_RGB = np.array([0x1F, 0x77, 0xB4])  # dashboard.page.charts.LINE_COLOR
 
 if not CHROMIUM.exists():
     if os.environ.get("CI") == "true":
@@ -82,7 +82,7 @@ def dashboard(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.launcher", str(directory), "--port", str(port)],
+        [sys.executable, "-m", "dashboard.commands.launcher", str(directory), "--port", str(port)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

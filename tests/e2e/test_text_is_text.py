@@ -150,7 +150,7 @@ def dashboard(tmp_path: Path, listener: tuple[int, list[str]]) -> Iterator[tuple
     _write_run(tmp_path / "run", texts)
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.launcher", str(tmp_path / "run"), "--port", str(port)],
+        [sys.executable, "-m", "dashboard.commands.launcher", str(tmp_path / "run"), "--port", str(port)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     children: list[psutil.Process] = []
     try:

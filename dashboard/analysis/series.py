@@ -1,0 +1,54 @@
+"""Series helpers over the metrics frame: the core metric names, ranks, one rank's rows, extra columns."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Hashable
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["CARD_METRICS", "extra_metric_columns", "rank_frame", "ranks"]
+
+
+CARD_METRICS: tuple[tuple[str, str], ...] = (
+    ("firing_rate", "Firing rate"),
+    ("capacity", "Capacity"),
+    ("performance", "Performance"),
+    ("loss", "Loss"),
+)
+
+
+_NOT_EXTRA = {"step", "wall_time", "rank", *(name for name, _ in CARD_METRICS)}
+
+
+def ranks(metrics: pd.DataFrame) -> list[int]:
+    """The ranks present in the metrics (``[0]`` when there is no rank column or no rows)."""
+    if "rank" not in metrics.columns or metrics.empty:
+        return [0]
+    values = metrics["rank"].to_numpy()
+    if values.min() == values.max():  # the common case: no 1M-row hash table
+        return [int(values[0])]
+    return sorted(int(r) for r in np.unique(values))
+
+
+def rank_frame(metrics: pd.DataFrame, rank: int = 0) -> pd.DataFrame:
+    """The rows of one rank (the whole frame, not a copy, when every row is of that rank or it
+    has no ``rank`` column)."""
+    if "rank" not in metrics.columns or metrics.empty:
+        return metrics
+    mask = metrics["rank"].to_numpy() == rank
+    return metrics if mask.all() else metrics[mask]
+
+
+def extra_metric_columns(metrics: pd.DataFrame, *, logged: Collection[str] = ()) -> list[str]:
+    """Further numeric columns (``lr``, ``grad_norm``, ...) with at least one logged value: a
+    number, or (named in ``logged``) a value the trainer logged as NaN/Inf."""
+    out = []
+    values: dict[Hashable, int] = dict(zip(metrics.columns, metrics.count().tolist(), strict=True))
+    for c, dtype in metrics.dtypes.items():
+        name = str(c)
+        if name in _NOT_EXTRA or name.startswith(("neuron_counts.", "capacity_by_region.")):
+            continue
+        if pd.api.types.is_numeric_dtype(dtype) and (name in logged or values[c] > 0):
+            out.append(name)
+    return out

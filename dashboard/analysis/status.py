@@ -1,0 +1,124 @@
+"""Run status (waiting / running / stalled / finished) and speed: duration, steps/s, ETA."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from dashboard.analysis.units import (
+    format_age,
+    format_duration,
+)
+from dashboard.run_state import RunState
+
+__all__ = ["RunStatus", "SpeedInfo", "run_status", "speed_info"]
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """The run's state for the header badge: ``kind`` and the words to show."""
+
+    kind: Literal["waiting", "running", "stalled", "finished"]
+    text: str
+
+
+def run_status(
+    state: RunState,
+    step: int | None,
+    *,
+    now: float,
+    stall_minutes: float = 10.0,
+) -> RunStatus:
+    """``finished`` when the metadata's ``total_steps`` is reached (the last step is at least
+    ``total_steps - 1``, so 0-based and 1-based trainers both count), else ``running`` while the
+    newest line or metadata is at most ``stall_minutes`` old, else ``stalled`` (with the time
+    since the last data), or ``waiting`` before any data."""
+    total = (state.metadata or {}).get("total_steps")
+    if (
+        isinstance(total, int | float)
+        and not isinstance(total, bool)
+        and step is not None
+        and total > 0
+        and step >= total - 1
+    ):
+        return RunStatus("finished", "finished")
+    if state.last_update is None:
+        return RunStatus("waiting", "waiting for data")
+    idle = max(0.0, now - state.last_update)
+    if idle > stall_minutes * 60:
+        return RunStatus("stalled", f"stalled for {format_age(idle).removesuffix(' ago')}")
+    return RunStatus("running", "running")
+
+
+@dataclass(frozen=True)
+class SpeedInfo:
+    """Run duration, recent speed and the time left: an ETA while running with ``total_steps``
+    known, ``"done"`` once finished, ``"—"`` otherwise (stalled, waiting, total unknown)."""
+
+    duration: str
+    steps_per_s: str
+    eta: str
+
+
+def speed_info(
+    state: RunState,
+    metrics: pd.DataFrame,
+    *,
+    window: int = 200,
+    status: str = "running",
+) -> SpeedInfo:
+    """Duration from the first to the newest line, speed over the last ``window`` metric rows;
+    ``status`` is the :class:`RunStatus` kind (no ETA unless ``"running"``).
+
+    Lines without ``wall_time`` (older Thalia logs) take their times from when the reader saw
+    them (``state.activity``: the log file's mtime and the step then), so a live legacy run
+    has a duration (since the first sample: the dashboard cannot know more), speed and ETA."""
+    if metrics.empty:
+        return SpeedInfo("—", "—", "done" if status == "finished" else "—")
+    wall = (
+        metrics["wall_time"].to_numpy(dtype=np.float64, na_value=np.nan)
+        if "wall_time" in metrics.columns
+        else np.full(len(metrics), np.nan)
+    )
+    step = metrics["step"].to_numpy(dtype=np.int64)
+    known = np.isfinite(wall).any()
+    if not known and state.activity:
+        return _speed_from_activity(state, int(step[-1]), window=window, status=status)
+    first = float(np.nanmin(wall)) if known else math.nan
+    duration = format_duration(float(np.nanmax(wall)) - first) if known else "—"
+    tail_w, tail_s = wall[-window:], step[-window:]
+    rate = math.nan
+    if tail_w.size >= 2 and math.isfinite(tail_w[0]) and tail_w[-1] > tail_w[0]:
+        rate = float(tail_s[-1] - tail_s[0]) / float(tail_w[-1] - tail_w[0])
+    total = (state.metadata or {}).get("total_steps")
+    eta = "done" if status == "finished" else "—"
+    if status == "running" and isinstance(total, int | float) and rate > 0:
+        eta = format_duration(max(0.0, float(total) - float(step[-1])) / rate)
+    return SpeedInfo(duration, f"{rate:,.1f}" if math.isfinite(rate) else "—", eta)
+
+
+def _speed_from_activity(state: RunState, last_step: int, *, window: int, status: str) -> SpeedInfo:
+    times = np.array([t for t, _ in state.activity], dtype=np.float64)
+    steps = np.array([s for _, s in state.activity], dtype=np.float64)
+    newest = max(float(times.max()), state.last_update or -math.inf)
+    span = newest - float(times.min())
+    duration = format_duration(span) if span > 0 else "—"
+    tail_t, tail_s = times[-window:], steps[-window:]
+    rate = math.nan
+    if tail_t.size >= 2 and tail_t[-1] > tail_t[0]:
+        rate = float(tail_s[-1] - tail_s[0]) / float(tail_t[-1] - tail_t[0])
+    total = (state.metadata or {}).get("total_steps")
+    eta = "done" if status == "finished" else "—"
+    if (
+        status == "running"
+        and isinstance(total, int | float)
+        and not isinstance(total, bool)
+        and rate > 0
+        and math.isfinite(float(total))
+    ):
+        eta = format_duration(max(0.0, float(total) - float(last_step)) / rate)
+    return SpeedInfo(duration, f"{rate:,.1f}" if math.isfinite(rate) else "—", eta)

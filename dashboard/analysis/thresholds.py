@@ -1,0 +1,98 @@
+"""What every health rule reads: the thresholds, and the metric columns converted once.
+
+:mod:`dashboard.analysis.health` runs the rules; this module holds their shared inputs so that the rules
+module stays about rules. Pure: no I/O, no Streamlit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["DEFAULT_THRESHOLDS", "Columns", "HealthThresholds"]
+
+
+@dataclass(frozen=True)
+class HealthThresholds:
+    """Every threshold of the health checks, in one place.
+
+    * ``divergence_factor`` — loss divergence when the recent level (median of the last
+      ``recent_points`` finite losses) exceeds this many times the early level (median of the
+      first ``early_points`` finite losses) of the current segment (since the latest stage
+      change or restart); fewer than ``min_points`` finite losses in the segment (or an early
+      level that is not positive): no verdict.
+    * ``plateau_points`` — plateau when the best (lowest) level of the segment's last
+      ``plateau_points`` finite points is not lower than the segment's best level before them by
+      more than ``plateau_min_gain`` (relative); a level is the mean of ``plateau_smoothing``
+      consecutive losses (a lucky batch is not a level). Needs ``2 × plateau_points`` finite
+      points in the segment.
+    * ``firing_rate_low`` / ``firing_rate_high`` — the healthy band of the latest firing rate
+      (below: dead network, above: epileptic activity).
+    * ``capacity_max`` — saturation when the latest overall or per-region capacity exceeds it.
+    * ``stall_minutes`` — the trainer counts as stalled after this long without a new line.
+    * ``overfit_points`` — overfitting when ``val_loss`` rose over each of its last k points while
+      the loss at those rows fell.
+    * ``grad_vanishing`` / ``grad_exploding`` — bounds of a healthy latest ``grad_norm``.
+    * ``gpu_mem_fraction`` — GPU memory warning above this fraction of the total.
+    """
+
+    divergence_factor: float = 10.0
+    early_points: int = 20
+    min_points: int = 10
+    recent_points: int = 5
+    plateau_points: int = 200
+    plateau_min_gain: float = 1e-3
+    plateau_smoothing: int = 20
+    firing_rate_low: float = 0.01
+    firing_rate_high: float = 0.5
+    capacity_max: float = 0.95
+    stall_minutes: float = 10.0
+    overfit_points: int = 3
+    grad_vanishing: float = 1e-7
+    grad_exploding: float = 1e3
+    gpu_mem_fraction: float = 0.95
+
+
+DEFAULT_THRESHOLDS = HealthThresholds()
+
+
+class Columns:
+    """The metric rows of one ``rank`` that the rules look at, as float64 numpy arrays converted
+    once and shared by every rule (a 1M-row column is read once per page run, not once per rule).
+    ``start`` is the first step of the current segment (see the module docstring)."""
+
+    def __init__(self, frame: pd.DataFrame, *, rank: int = 0, start: int = 0,
+                 start_kind: str = "stage change") -> None:
+        self.frame = frame
+        self.rank = rank
+        self.start, self.start_kind = start, start_kind
+        self.names = [str(c) for c in frame.columns]
+        self._values: dict[str, np.ndarray | None] = {}
+
+    @property
+    def steps(self) -> np.ndarray:
+        return self.frame["step"].to_numpy(dtype=np.int64)
+
+    def column(self, name: str) -> np.ndarray | None:
+        """The column as float64, or None when absent or without one logged (non-NaN) value."""
+        if name not in self._values:
+            values = None
+            if name in self.frame.columns:
+                values = self.frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+                if not (values.size and (not math.isnan(values[-1]) or (~np.isnan(values)).any())):
+                    values = None
+            self._values[name] = values
+        return self._values[name]
+
+    def in_segment(self, values: np.ndarray) -> np.ndarray:
+        """The rows of ``values`` (a column) in the current segment."""
+        return values[int(np.searchsorted(self.steps, self.start, side="left")):]
+
+    def segment(self, name: str) -> np.ndarray:
+        """The finite values of the column in the current segment, in order (empty if absent)."""
+        values = self.column(name)
+        values = np.empty(0) if values is None else self.in_segment(values)
+        return values[np.isfinite(values)]

@@ -1,0 +1,184 @@
+"""RunWatcher: one live view of a checkpoint directory, shared by every browser session.
+
+Polling is the truth, watchdog the hint: :meth:`RunWatcher.refresh` stats the files itself at
+least every ``poll_interval_s``; a watchdog observer (inotify/FSEvents, or watchdog's
+``PollingObserver`` when asked) only sets a dirty flag so that a change shows up at the next
+refresh without waiting for the interval, and an idle refresh returns the cached state at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from watchdog.events import (
+    EVENT_TYPE_CLOSED_NO_WRITE,
+    EVENT_TYPE_OPENED,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
+
+from dashboard.reading.directory import DirectoryReader
+from dashboard.reading.linebuffer import DEFAULT_MAX_LINE_BYTES
+from dashboard.reading.safefile import open_regular
+from dashboard.run_state import RunState
+
+__all__ = ["RunWatcher", "load_training_state"]
+
+log = logging.getLogger(__name__)
+_IGNORED_EVENTS = frozenset((EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE))
+
+
+class _DirtyHandler(FileSystemEventHandler):
+    """Only sets a flag: an exception inside a handler would kill watchdog's thread."""
+
+    def __init__(self, mark: Callable[[], None]) -> None:
+        super().__init__()
+        self._mark = mark
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type not in _IGNORED_EVENTS:  # our own reads must not wake us up
+            self._mark()
+
+
+class RunWatcher:
+    """Watches ``checkpoint_dir`` and hands out :class:`RunState` snapshots.
+
+    ``refresh()`` returns the cached state when nothing is marked dirty and the poll interval
+    (measured with ``clock``) has not elapsed; otherwise it reads the new bytes of every log file
+    and the changed metadata files, and returns a new state (``version`` + 1) if anything
+    changed. It never raises: an unexpected error is logged and kept in ``state.error`` while the
+    previous data stays. A directory that does not exist yet gives ``exists=False`` and is picked
+    up once it appears (polled; the observer is attached then). Thread-safe: one lock around
+    reading; an idle refresh takes no lock. ``close()`` (or leaving the ``with`` block) stops the
+    observer thread; the watcher can still be refreshed by polling afterwards.
+    """
+
+    def __init__(
+        self,
+        checkpoint_dir: str | os.PathLike[str],
+        *,
+        poll_interval_s: float = 2.0,
+        use_watchdog: bool = True,
+        polling_observer: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        open_: Callable[..., Any] = open_regular,
+        stat: Callable[[Any], os.stat_result] = os.stat,
+        listdir: Callable[[str], list[str]] = os.listdir,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        observer_factory: Callable[[], Any] | None = None,
+    ) -> None:
+        self.checkpoint_dir = Path(checkpoint_dir)
+        self.poll_interval_s = poll_interval_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._reader = DirectoryReader(
+            self.checkpoint_dir, open_=open_, stat=stat, listdir=listdir,
+            wall_clock=wall_clock, max_line_bytes=max_line_bytes,
+        )
+        self._dirty = True
+        self._next_poll = -float("inf")
+        self._version = 0
+        self._error: str | None = None
+        self._state = RunState(self.checkpoint_dir, exists=False)
+        self._observer: Any = None
+        self._watched = False
+        if use_watchdog:
+            if observer_factory is not None:
+                factory = observer_factory
+            elif polling_observer:
+                def factory() -> Any:
+                    return PollingObserver(timeout=poll_interval_s)
+            else:
+                factory = Observer
+            self._observer = factory()
+            self._observer.daemon = True
+            self._observer.start()
+            self._watch()
+
+    @property
+    def observer(self) -> Any:
+        """The running watchdog observer, or None (polling only, or closed)."""
+        return self._observer
+
+    @property
+    def state(self) -> RunState:
+        """The last state returned by :meth:`refresh` (no I/O)."""
+        return self._state
+
+    def mark_dirty(self) -> None:
+        """Make the next refresh look at the files (what a filesystem event does)."""
+        self._dirty = True
+
+    def _watch(self) -> None:
+        if self._observer is None or self._watched or not self.checkpoint_dir.is_dir():
+            return
+        try:
+            self._observer.schedule(_DirtyHandler(self.mark_dirty), str(self.checkpoint_dir), recursive=False)
+            self._watched = True
+        except OSError as exc:  # e.g. inotify watch limit: polling still works
+            log.warning("cannot watch %s (%s); polling every %.1f s", self.checkpoint_dir, exc, self.poll_interval_s)
+            self._watched = True
+
+    def refresh(self) -> RunState:
+        """The current state; reads only new bytes, and nothing when idle."""
+        if not self._dirty and self._clock() < self._next_poll:
+            return self._state
+        with self._lock:
+            now = self._clock()
+            if not self._dirty and now < self._next_poll:
+                return self._state
+            self._dirty = False
+            self._next_poll = now + self.poll_interval_s
+            try:
+                changed = self._reader.update()
+                error = "; ".join(self._reader.errors) or None
+                self._watch()
+            except Exception as exc:  # never out of refresh(): keep the previous data
+                log.exception("refreshing %s failed", self.checkpoint_dir)
+                changed, error = False, f"{type(exc).__name__}: {exc}"
+            if error != self._error:
+                self._error = error
+                changed = True
+            if changed:
+                self._version += 1
+                try:
+                    self._state = self._reader.state(self._version, self._error)
+                except Exception as exc:
+                    log.exception("snapshot of %s failed", self.checkpoint_dir)
+                    self._error = f"{type(exc).__name__}: {exc}"
+            return self._state
+
+    def close(self) -> None:
+        """Stop and join the observer thread (idempotent)."""
+        observer, self._observer = self._observer, None
+        if observer is not None:
+            observer.stop()
+            observer.join(timeout=10)
+
+    def __enter__(self) -> RunWatcher:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def load_training_state(checkpoint_dir: str | os.PathLike[str], **kwargs: Any) -> RunState:
+    """Read a checkpoint directory once (no observer thread) and return its state.
+
+    ``kwargs`` go to :class:`RunWatcher` (e.g. ``max_line_bytes``). Never raises for bad input:
+    a missing directory gives ``RunState(exists=False)``.
+    """
+    with RunWatcher(checkpoint_dir, use_watchdog=False, **kwargs) as watcher:
+        return watcher.refresh()
