@@ -94,6 +94,9 @@ def test_trainer_run_renders_in_the_page(hf_run: Path, monkeypatch: pytest.Monke
     subheaders = [s.value for s in at.subheader]
     for section in ("Current metrics", "Metric history", "Training information"):
         assert section in subheaders, (section, subheaders)
+    assert "Config" in [e.label for e in at.expander]  # the run_start config, as a table
+    tables = [df.value for df in at.dataframe if list(df.value.columns) == ["Key", "Value"]]
+    assert len(tables) == 1 and "learning_rate" in set(tables[0]["Key"])
 
 
 # -- the hooks, with the Trainer's arguments faked ---------------------------------------------

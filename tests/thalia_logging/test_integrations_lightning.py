@@ -81,6 +81,9 @@ def test_lightning_run_renders_in_the_page(
     subheaders = [s.value for s in at.subheader]
     for section in ("Current metrics", "Metric history", "Growth", "Training information"):
         assert section in subheaders, (section, subheaders)
+    assert "Config" in [e.label for e in at.expander]  # the run_start config, as a table
+    tables = [df.value for df in at.dataframe if list(df.value.columns) == ["Key", "Value"]]
+    assert len(tables) == 1 and "hidden" in set(tables[0]["Key"])
 
 
 def test_versions_count_up_like_csvlogger(tmp_path: Path) -> None:

@@ -115,7 +115,8 @@ class ThaliaCallback(TrainerCallback):  # type: ignore[misc, unused-ignore]
             print(f"ThaliaCallback: skipped non-numeric log values {new}", file=sys.stderr)
         if fields and self.logger is not None:
             step = int(state.global_step)
-            self.logger.log_metrics(step, **fields)
+            line: dict[str, Any] = fields  # only this call's fields; the reader merges a step
+            self.logger.log_metrics(step, **line)
             self.latest.update(fields)
         return fields
 

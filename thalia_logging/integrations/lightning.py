@@ -196,7 +196,8 @@ class ThaliaLogger(Logger):  # type: ignore[misc, unused-ignore]
         self._last_step = int(step)
         if fields:
             self._config_known = True
-            self._open().log_metrics(self._last_step, **fields)
+            line: dict[str, Any] = fields  # only this call's fields; the reader merges a step
+            self._open().log_metrics(self._last_step, **line)
             self._latest.update(fields)
 
     # -- checkpoints and the end --------------------------------------------------------------
