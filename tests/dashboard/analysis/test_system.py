@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -173,3 +174,39 @@ def test_config_rows_of_a_deep_config_do_not_recurse() -> None:
         deep = {"d": deep}
     (row,) = config_rows(deep).rows
     assert row[0].endswith(".d.leaf") and row[1] == 1
+
+
+def test_what_the_sampler_writes_reads_back_as_the_system_section(tmp_path: Path) -> None:
+    """End to end: a CurriculumLogger with a (fake-probe) sampler -> the reader -> the values."""
+    from dashboard import load_training_state
+    from thalia_logging import CurriculumLogger
+    from thalia_logging.system_metrics import SystemSampler
+
+    sample = {
+        "sys_cpu_percent": 12.0,
+        "proc_rss_bytes": 2_000_000_000,
+        "gpu0_util_percent": 55.0,
+        "gpu0_mem_bytes": int(4.2 * GPU_GB),
+        "gpu0_mem_total_bytes": 8 * GPU_GB,
+    }
+    sampler = SystemSampler(10.0, sample=lambda: dict(sample), start=False)
+    logger = CurriculumLogger(tmp_path, system_metrics=sampler, file_log=False, config={"lr": 0.1})
+    try:
+        for step in range(6):
+            if step in (1, 4):
+                sampler.sample_now()  # what the thread does once per interval
+            logger.log_metrics(step, loss=1.0)
+    finally:
+        logger.close()
+    state = load_training_state(tmp_path)
+    assert state.config == {"lr": 0.1}
+    now = latest_system(state.metrics_history)
+    assert now is not None
+    assert [(r.label, r.text, r.step) for r in now.host] == [
+        ("System CPU", "12%", 4),
+        ("Process memory (RSS)", "2.0 GB", 4),
+    ]
+    (gpu,) = now.gpus
+    assert gpu.memory is not None and gpu.memory.text == "4.2 / 8.0 GB"
+    rows = state.metrics_history
+    assert rows.loc[rows["sys_cpu_percent"].notna(), "step"].tolist() == [1, 4]
