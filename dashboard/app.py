@@ -33,7 +33,7 @@ import streamlit as st
 from dashboard.analysis.health import check_health
 from dashboard.analysis.series import rank_frame, ranks
 from dashboard.analysis.units import format_bytes
-from dashboard.page import guard, sections
+from dashboard.page import guard, sections, system_section
 from dashboard.reading.directory import log_file_rank
 from dashboard.reading.watcher import RunWatcher
 
@@ -124,12 +124,14 @@ def live(watcher: RunWatcher, options: sections.Options) -> None:
     sections.header(state, metrics, now=now)
     sections.health_warnings([*check_health(state, now=now, rank=rank), *state.warnings])
     sections.metrics_now(metrics, state.metadata)
+    system_section.system(metrics)
     if options.show_metrics:
         sections.metric_history(state, metrics, rank=rank)
     sections.growth(state, metrics, details=options.show_growth)
     sections.consolidation(state, details=options.show_consolidation)
     sections.milestones(state)
     sections.training_info(state, metrics, now=now)
+    system_section.config(state)
 
 
 def refuse_foreign_session() -> bool:

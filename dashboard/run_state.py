@@ -199,7 +199,9 @@ class RunState:
     of the newest line or metadata file (for lines without ``wall_time``, as older Thalia logs
     write them, the newest log file mtime the reader saw), or None. ``activity`` holds
     ``(time, step)`` samples taken when the reader saw new lines (the log file's mtime then,
-    the highest step read so far): speed for logs without ``wall_time``. ``version`` grows whenever anything in the
+    the highest step read so far): speed for logs without ``wall_time``. ``config`` is the
+    ``config`` object of the newest ``run_start`` line (by wall time, then read order), made safe
+    to show (nesting capped, lone surrogates replaced, non-finite strings as floats), or None. ``version`` grows whenever anything in the
     snapshot changed, so callers can cache work derived from it. ``error`` is the last unexpected
     error the loader hit while reading (it then kept the previous data), or None.
 
@@ -222,6 +224,7 @@ class RunState:
     version: int
     error: str | None
     activity: tuple[tuple[float, int], ...]
+    config: dict[str, Any] | None
     _frames: dict[str, _LazyFrame]
 
     def __init__(
@@ -247,6 +250,7 @@ class RunState:
         version: int = 0,
         error: str | None = None,
         activity: tuple[tuple[float, int], ...] = (),
+        config: dict[str, Any] | None = None,
     ) -> None:
         sources = {
             "metrics_history": metrics_history, "growth_events": growth_events,
@@ -260,7 +264,7 @@ class RunState:
             "bad_lines": tuple(bad_lines), "bad_line_count": bad_line_count,
             "restarts": tuple(restarts), "last_update": last_update,
             "log_files": tuple(log_files), "version": version, "error": error,
-            "activity": tuple(activity),
+            "activity": tuple(activity), "config": config,
             "_frames": {name: _LazyFrame(name, src) for name, src in sources.items()},
         }
         for key, value in values.items():

@@ -157,6 +157,8 @@ class DirectoryReader:
         self._activity: collections.deque[tuple[float, int]] = collections.deque(maxlen=512)
         self.log_mtime: float | None = None
         self._max_metric_step: int | None = None  # highest metric step read (activity samples)
+        # The newest run_start's config: (wall_time or -inf, seq) orders them across files.
+        self._config: tuple[tuple[float, int], dict[str, Any]] | None = None
 
     # -- reading -------------------------------------------------------------------------------
     def update(self) -> bool:
@@ -281,6 +283,7 @@ class DirectoryReader:
             wall = fields["wall_time"]
             if kind == "run_starts":
                 self._run_start(name, src, rank, seq, fields["resumed_from_step"], wall)
+                self._note_config(seq, wall, fields.pop("_config", None))
             else:
                 if kind == "metrics_history":
                     self._note_metric_step(step)
@@ -311,6 +314,14 @@ class DirectoryReader:
             step = int(resumed)
             self.restarts.append(Restart(name, "resumed", step, self._when(wall)))
             self._cut(Cut(src, rank, seq, step + 1))
+
+    def _note_config(self, seq: int, wall: float, config: dict[str, Any] | None) -> None:
+        """Keep the config of the newest ``run_start`` (by wall time, then read order)."""
+        if config is None:
+            return
+        key = (-math.inf if math.isnan(wall) else wall, seq)
+        if self._config is None or key >= self._config[0]:
+            self._config = (key, config)
 
     def _legacy_metric(self, name: str, src: int, rank: int, seq: int, step: int, wall: float) -> None:
         """The legacy rule (see the module docstring) for one metric line of a file without
@@ -378,6 +389,7 @@ class DirectoryReader:
             restarts=tuple(self.restarts),
             last_update=max(times) if times else None,
             activity=tuple(self._activity),
+            config=self._config[1] if self._config is not None else None,
             log_files=tuple(self._tailers),
             version=version,
             error=error,

@@ -264,3 +264,35 @@ def _run_start_fields(obj: dict[str, Any], fields: dict[str, Any]) -> None:
         raise BadRecord("missing required field 'config'")
     if type(obj["config"]) is not dict:
         raise BadRecord(f"'config' must be an object, got {_show(obj.get('config'))}")
+    fields["_config"] = _config_value(obj["config"])
+
+
+#: ``config`` values nested deeper than this are shown as ``CONFIG_TOO_DEEP``, not refused
+CONFIG_MAX_DEPTH = 32
+CONFIG_TOO_DEEP = "(nested too deeply)"
+
+
+def _config_value(value: Any, depth: int = 0) -> Any:
+    """A ``run_start`` config value, safe to show: nesting cut at ``CONFIG_MAX_DEPTH`` (the deeper
+    part becomes ``CONFIG_TOO_DEEP``), lone surrogates in keys and strings replaced by ``?``, and
+    non-finite strings read as floats (as metadata values are). The reader pops it as ``_config``
+    before the row is stored (``RunState.config``)."""
+    if isinstance(value, dict | list) and depth >= CONFIG_MAX_DEPTH:
+        return CONFIG_TOO_DEEP
+    if isinstance(value, dict):
+        return {_safe_text(str(k)): _config_value(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_config_value(v, depth + 1) for v in value]
+    if isinstance(value, str):
+        return NONFINITE[value] if value in NONFINITE else _safe_text(value)
+    return value
+
+
+def _safe_text(text: str) -> str:
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a \udXXX escape
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text

@@ -53,7 +53,8 @@ def hf_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_trainer_run_follows_the_contract_with_train_and_val_series(hf_run: Path) -> None:
     records, state = check_run_directory(hf_run)
-    config = records[0]["config"]
+    config = state.config  # the reader exposes the run_start's config
+    assert config is not None and config == records[0]["config"]
     assert config["max_steps"] == MAX_STEPS and config["learning_rate"] == 3e-3
     assert config["example"] == "hf_trainer" and config["model_config"]["n_layer"] == 1
     assert config["hub_token"] in ("<HUB_TOKEN>", None)  # sanitized, never a secret
@@ -65,11 +66,20 @@ def test_trainer_run_follows_the_contract_with_train_and_val_series(hf_run: Path
     assert metrics.loc[metrics["val_loss"].notna(), "step"].tolist() == [4, 8]
     lines = [r for r in records if r["event_type"] == "metric"]
     # step 4: the training line, then the evaluation (on_evaluate does not write it again);
-    # step 8: training, evaluation, end-of-training summary; each line repeats its step's fields
+    # step 8: training, evaluation, end-of-training summary. Each line carries only what its
+    # call logged (no field of a step is repeated); the reader merges them into one row.
     assert [r["step"] for r in lines].count(4) == 2 and [r["step"] for r in lines].count(8) == 3
-    last = {r["step"]: r for r in lines}
-    assert {"loss", "val_loss", "val_accuracy"} <= set(last[4])
-    assert {"loss", "val_loss", "train_runtime", "train_loss"} <= set(last[8])
+    for step in (4, 8):
+        at_step = [r for r in lines if r["step"] == step]
+        for field in ("loss", "val_loss", "val_accuracy", "grad_norm", "lr"):
+            assert sum(field in r for r in at_step) == 1, (step, field, at_step)
+    summary = next(r for r in lines if "train_runtime" in r)
+    assert "val_loss" not in summary and "loss" not in summary
+    for step in (4, 8):
+        row = metrics[metrics["step"] == step]
+        assert len(row) == 1
+        assert row[["loss", "val_loss", "val_accuracy", "lr"]].notna().all(axis=None)
+    assert metrics.loc[metrics["step"] == 8, ["train_runtime", "train_loss"]].notna().all(axis=None)
     assert metrics.loc[metrics["step"] == 8, "loss"].notna().all()
     assert state.stage_events["name"].tolist() == ["counting"]  # via callback.logger
     assert len(state.run_starts) == 1
@@ -84,6 +94,9 @@ def test_trainer_run_renders_in_the_page(hf_run: Path, monkeypatch: pytest.Monke
     subheaders = [s.value for s in at.subheader]
     for section in ("Current metrics", "Metric history", "Training information"):
         assert section in subheaders, (section, subheaders)
+    assert "Config" in [e.label for e in at.expander]  # the run_start config, as a table
+    tables = [df.value for df in at.dataframe if list(df.value.columns) == ["Key", "Value"]]
+    assert len(tables) == 1 and "learning_rate" in set(tables[0]["Key"])
 
 
 # -- the hooks, with the Trainer's arguments faked ---------------------------------------------
@@ -141,6 +154,7 @@ def test_log_names_numbers_and_skips(tmp_path: Path, capsys: pytest.CaptureFixtu
         "bad": "NaN",
     }
     assert lines[2]["val_loss"] == 0.9 and lines[2]["step"] == 4
+    assert set(lines[2]) == {"event_type", "step", "wall_time", "val_loss"}  # no repeated fields
     err = capsys.readouterr().err
     assert err.count("skipped non-numeric") == 1 and "'note'" in err and "'flag'" in err
     meta = json.loads((tmp_path / "metadata_4.json").read_text())

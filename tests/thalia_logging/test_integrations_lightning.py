@@ -45,6 +45,7 @@ def test_lightning_run_follows_the_contract_with_train_and_val_series(
 ) -> None:
     records, state = check_run_directory(lightning_run)
     assert records[0]["config"] == {"hidden": 32, "lr": 0.05}  # save_hyperparameters()
+    assert state.config == {"hidden": 32, "lr": 0.05}  # the reader exposes it
     metrics = state.metrics_history
     for column in ("loss", "lr", "grad_norm", "val_loss", "val_accuracy", "epoch"):
         assert column in metrics.columns, column
@@ -52,9 +53,17 @@ def test_lightning_run_follows_the_contract_with_train_and_val_series(
     assert metrics["loss"].notna().sum() >= 4
     val_steps = metrics.loc[metrics["val_loss"].notna(), "step"].tolist()
     assert len(val_steps) == 2  # val_check_interval=0.5
-    for step in val_steps:  # the step's last line has the training and the validation fields
-        row = metrics[metrics["step"] == step].iloc[0]
+    lines = [r for r in records if r["event_type"] == "metric"]
+    for step in val_steps:  # the reader merges the training and the validation lines of a step
+        rows = metrics[metrics["step"] == step]
+        assert len(rows) == 1
+        row = rows.iloc[0]
         assert row["val_accuracy"] == row["val_accuracy"] and row["loss"] == row["loss"]
+        at_step = [r for r in lines if r["step"] == step]
+        assert len(at_step) >= 2  # ... which are separate lines, each with only its own fields
+        for field in ("loss", "val_loss", "val_accuracy"):
+            assert sum(field in r for r in at_step) == 1, (step, field, at_step)
+        assert not any("val_loss" in r and "loss" in r for r in at_step)
     assert state.stage_events["name"].tolist() == ["clusters"]  # self.logger.experiment
     assert state.growth_events["region"].tolist() == ["hidden"]
     meta = state.metadata
@@ -72,6 +81,9 @@ def test_lightning_run_renders_in_the_page(
     subheaders = [s.value for s in at.subheader]
     for section in ("Current metrics", "Metric history", "Growth", "Training information"):
         assert section in subheaders, (section, subheaders)
+    assert "Config" in [e.label for e in at.expander]  # the run_start config, as a table
+    tables = [df.value for df in at.dataframe if list(df.value.columns) == ["Key", "Value"]]
+    assert len(tables) == 1 and "hidden" in set(tables[0]["Key"])
 
 
 def test_versions_count_up_like_csvlogger(tmp_path: Path) -> None:
@@ -108,8 +120,14 @@ def test_hyperparams_before_the_first_line_go_to_run_start_later_ones_to_metadat
     records = read_records(Path(logger.log_dir) / "training_log.jsonl")
     assert records[0]["config"] == {"seed": 1, "lr": 0.1, "layers": [2, 3]}
     lines = [r for r in records if r["event_type"] == "metric"]
-    assert lines[0]["loss"] == 1.0 and lines[1]["val_loss"] == 2.0 and lines[1]["loss"] == 1.0
-    assert "note" not in lines[1]
+    assert lines[0]["loss"] == 1.0 and lines[1]["val_loss"] == 2.0
+    assert "note" not in lines[1] and "loss" not in lines[1]  # each line: only its own call
+    from dashboard import load_training_state
+
+    state = load_training_state(logger.log_dir)  # the reader merges the two lines of step 1
+    assert state.config == {"seed": 1, "lr": 0.1, "layers": [2, 3]}
+    row = state.metrics_history.set_index("step").loc[1]
+    assert row["loss"] == 1.0 and row["val_loss"] == 2.0
     meta = json.loads((Path(logger.log_dir) / "metadata_1.json").read_text())
     assert meta["hparams"] == {"late": True} and meta["status"] == "success"
     assert meta["checkpoint_path"] == "/x/last.ckpt" and meta["epoch"] == 0

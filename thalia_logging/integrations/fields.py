@@ -8,9 +8,8 @@ dashboard's vocabulary with a per-framework table and prefix rules (``eval_loss`
 and the names it skipped, so the caller can say once what was left out.
 
 Frameworks log one step in several calls (the training loss, then the evaluation, then the
-end-of-training summary, all at one ``global_step``). :class:`StepFields` makes each line
-carry every field logged so far at its step, so the last line of a step is complete whether a
-reader merges lines of one step field by field (the contract) or keeps only the last one.
+end-of-training summary, all at one ``global_step``). Each call becomes one line with only its
+own fields: the reader merges lines sharing a ``(step, rank)`` field by field.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["PROTECTED_FIELDS", "StepFields", "metric_fields", "plain_number"]
+__all__ = ["PROTECTED_FIELDS", "metric_fields", "plain_number"]
 
 PROTECTED_FIELDS = frozenset(
     {
@@ -90,25 +89,3 @@ def metric_fields(
             continue  # two names for one metric: keep the real value
         fields[name] = number
     return fields, skipped
-
-
-class StepFields:
-    """The fields logged so far at the newest step: each call returns them all, updated.
-
-    ``line(step, fields)`` is what to write for ``fields`` logged at ``step``: at the same step as
-    the previous call, the earlier fields of that step plus these (newer values win); at a new
-    step, just these (and the step becomes the newest); at an older step (a late line), just
-    these, leaving the newest step's fields alone.
-    """
-
-    def __init__(self) -> None:
-        self.step: int | None = None
-        self.fields: dict[str, float | int] = {}
-
-    def line(self, step: int, fields: Mapping[str, float | int]) -> dict[str, Any]:
-        if step == self.step:
-            self.fields.update(fields)
-            return dict(self.fields)
-        if self.step is None or step > self.step:
-            self.step, self.fields = step, dict(fields)
-        return dict(fields)

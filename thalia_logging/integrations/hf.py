@@ -21,8 +21,8 @@ What lands where (``pip install 'thalia-monitor[hf]'``):
   ``learning_rate`` -> ``lr``, ``grad_norm`` -> ``grad_norm``, anything else under its own name
   (``epoch``, ``train_runtime``...). Non-numeric values are skipped (said once on stderr).
   The Trainer logs one step in several calls (training loss, evaluation, end-of-training
-  summary); each line repeats the fields already logged at its step, so a step's last line
-  has them all (``fields.StepFields``).
+  summary); each line carries only what that call logged: the reader merges the lines of one
+  ``(step, rank)`` field by field (README "Reading rules").
 - ``on_evaluate`` logs the evaluation metrics (as ``val_*``) unless ``on_log`` already wrote the
   same ones at this step (the Trainer calls both for one evaluation).
 - ``on_save`` writes ``metadata_{global_step}.json`` with ``epoch``, ``total_steps``
@@ -46,7 +46,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from ..logger import CurriculumLogger
-from .fields import StepFields, metric_fields
+from .fields import metric_fields
 
 __all__ = ["HF_PREFIXES", "HF_RENAMES", "ThaliaCallback"]
 
@@ -82,7 +82,6 @@ class ThaliaCallback(TrainerCallback):  # type: ignore[misc, unused-ignore]
         self.latest: dict[str, float | int] = {}
         self._last_eval: tuple[int, dict[str, float | int]] | None = None
         self._said_skipped: set[str] = set()
-        self._step_fields = StepFields()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -97,7 +96,7 @@ class ThaliaCallback(TrainerCallback):  # type: ignore[misc, unused-ignore]
         config.update(self.extra_config)
         log_dir = self.log_dir if self.log_dir is not None else Path(args.output_dir)
         self.logger = CurriculumLogger(log_dir, config=config, **self.logger_kwargs)
-        self.latest, self._step_fields, self._last_eval = {}, StepFields(), None
+        self.latest, self._last_eval = {}, None
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.logger is not None:
@@ -116,7 +115,8 @@ class ThaliaCallback(TrainerCallback):  # type: ignore[misc, unused-ignore]
             print(f"ThaliaCallback: skipped non-numeric log values {new}", file=sys.stderr)
         if fields and self.logger is not None:
             step = int(state.global_step)
-            self.logger.log_metrics(step, **self._step_fields.line(step, fields))
+            line: dict[str, Any] = fields  # only this call's fields; the reader merges a step
+            self.logger.log_metrics(step, **line)
             self.latest.update(fields)
         return fields
 

@@ -20,8 +20,8 @@ files in ``log_dir/checkpoints`` beside it. ``pip install 'thalia-monitor[lightn
   ...)``. ``/`` becomes ``_``; ``train_loss`` (or ``train/loss``) and ``loss`` -> ``loss``;
   ``valid_*``, ``validation_*``, ``eval_*`` -> ``val_*``; other names unchanged (``val_loss``,
   ``lr``, ``grad_norm``, ``epoch``...). Non-numeric values are skipped. Lightning logs one step
-  in several calls (training, then validation metrics): each line repeats the fields already
-  logged at its step, so a step's last line has them all (``fields.StepFields``).
+  in several calls (training, then validation metrics): each line carries only what that call
+  logged; the reader merges lines of one ``(step, rank)`` field by field (README "Reading rules").
 - ``log_hyperparams(params)``: the run's config. The directory is opened (and its ``run_start``
   line, which carries the config, written) only when something is first written: the first
   ``log_metrics``, a metadata file, a call on the experiment, or right after the first
@@ -55,7 +55,7 @@ from lightning.pytorch.loggers.logger import Logger, rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only
 
 from ..logger import CurriculumLogger
-from .fields import StepFields, metric_fields
+from .fields import metric_fields
 
 __all__ = ["LIGHTNING_PREFIXES", "LIGHTNING_RENAMES", "ThaliaLogger"]
 
@@ -118,7 +118,6 @@ class ThaliaLogger(Logger):  # type: ignore[misc, unused-ignore]
         self._latest: dict[str, float | int] = {}
         self._last_step = 0
         self._last_metadata_step = -1
-        self._step_fields = StepFields()
         self._checkpoint_path = ""
 
     # -- where ----------------------------------------------------------------------------
@@ -197,7 +196,7 @@ class ThaliaLogger(Logger):  # type: ignore[misc, unused-ignore]
         self._last_step = int(step)
         if fields:
             self._config_known = True
-            line = self._step_fields.line(self._last_step, fields)
+            line: dict[str, Any] = fields  # only this call's fields; the reader merges a step
             self._open().log_metrics(self._last_step, **line)
             self._latest.update(fields)
 
