@@ -50,22 +50,23 @@ import collections
 import logging
 import math
 import os
-import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from dashboard.errors import BadRecord
 from dashboard.reading.arrow_fastpath import MIN_BLOCK_BYTES, parse_block
 from dashboard.reading.columns import LOGGED_NAN, ColumnStore, Cut
-from dashboard.reading.line_parser import EVENT_KINDS, BadRecord, parse_line
+from dashboard.reading.line_parser import EVENT_KINDS, parse_line
 from dashboard.reading.linebuffer import DEFAULT_MAX_LINE_BYTES, Block, Overlong, split_lines
 from dashboard.reading.metadata import MetadataScanner, is_metadata_name, normalise_warnings
 from dashboard.reading.nonfinite import NonFiniteLog
 from dashboard.reading.safefile import check_file, open_regular
 from dashboard.reading.tailer import Refused, Reset, RotatingTailer
 from dashboard.run_state import BadLine, Restart, RunState
+from thalia_logging.contract import LEGACY_LOG_NAME, LOG_NAME, RANK_LOG_PATTERN
 
 __all__ = ["MAX_BAD_LINES", "RESUME_AFTER", "DirectoryReader", "log_file_rank"]
 
@@ -75,14 +76,13 @@ MAX_BAD_LINES = 200
 #: step, with ascending steps, are a resume. An evaluator thread puts single lines (or a short
 #: burst at one step) behind the trainer; a trainer that went back keeps going from there.
 RESUME_AFTER = 5
-_RANK_FILE = re.compile(r"training_log\.rank(\d+)\.jsonl\Z")
 
 
 def log_file_rank(name: str) -> int | None:
     """The rank a log file's lines belong to, or None when ``name`` is not a log file."""
-    if name in ("training_log.jsonl", "training_log.json"):
+    if name in (LOG_NAME, LEGACY_LOG_NAME):
         return 0
-    match = _RANK_FILE.match(name)
+    match = RANK_LOG_PATTERN.match(name)
     return int(match.group(1)) if match else None
 
 

@@ -22,9 +22,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dashboard.reading.line_parser import INT64_MAX, NONFINITE, BadRecord, loads
+from dashboard.errors import BadRecord
+from dashboard.reading.line_parser import INT64_MAX, loads
 from dashboard.reading.safefile import check_file, read_capped
 from dashboard.run_state import BadLine, HealthWarning
+from thalia_logging.contract import NON_FINITE, SEVERITIES, is_metadata_name
 
 __all__ = [
     "MAX_DEPTH",
@@ -39,11 +41,7 @@ MAX_METADATA_BYTES = 16 << 20
 #: metadata nested deeper than this is refused
 MAX_DEPTH = 64
 
-_SEVERITIES = ("info", "warning", "critical")
 
-
-def is_metadata_name(name: str) -> bool:
-    return name.startswith("metadata_") and name.endswith(".json")
 
 
 def normalise_warnings(raw: Any) -> tuple[HealthWarning, ...]:
@@ -58,7 +56,7 @@ def normalise_warnings(raw: Any) -> tuple[HealthWarning, ...]:
             out.append(HealthWarning("warning", item))
         elif isinstance(item, dict) and isinstance(item.get("message"), str):
             sev = item.get("severity")
-            out.append(HealthWarning(sev if sev in _SEVERITIES else "warning", item["message"]))
+            out.append(HealthWarning(sev if sev in SEVERITIES else "warning", item["message"]))
         else:
             out.append(HealthWarning("warning", repr(item)))
     return tuple(out)
@@ -82,7 +80,7 @@ def _floats(value: Any, depth: int = 0) -> Any:
     if isinstance(value, list):
         return [_floats(v, depth + 1) for v in value]
     if isinstance(value, str):
-        return NONFINITE[value] if value in NONFINITE else _text(value)
+        return NON_FINITE[value] if value in NON_FINITE else _text(value)
     return value
 
 

@@ -18,11 +18,9 @@ import os
 import stat as stat_mod
 from typing import IO
 
+from dashboard.errors import UnsafeFile
+
 __all__ = ["UnsafeFile", "check_file", "describe_mode", "open_regular", "read_capped"]
-
-
-class UnsafeFile(OSError):
-    """The path is not a regular file inside the directory; ``str(exc)`` says what it is."""
 
 
 def describe_mode(mode: int) -> str:
