@@ -59,11 +59,12 @@ import numpy as np
 from dashboard.errors import BadRecord
 from dashboard.reading.arrow_fastpath import MIN_BLOCK_BYTES, parse_block
 from dashboard.reading.columns import LOGGED_NAN, ColumnStore, Cut
+from dashboard.reading.fs import LOCAL_FS, FileSystem
 from dashboard.reading.line_parser import EVENT_KINDS, parse_line
 from dashboard.reading.linebuffer import DEFAULT_MAX_LINE_BYTES, Block, Overlong, split_lines
 from dashboard.reading.metadata import MetadataScanner, is_metadata_name, normalise_warnings
 from dashboard.reading.nonfinite import NonFiniteLog
-from dashboard.reading.safefile import check_file, open_regular
+from dashboard.reading.safefile import check_file
 from dashboard.reading.tailer import Refused, Reset, RotatingTailer
 from dashboard.run_state import BadLine, Restart, RunState
 from thalia_logging.contract import LEGACY_LOG_NAME, LOG_NAME, RANK_LOG_PATTERN
@@ -115,23 +116,23 @@ class DirectoryReader:
     regression in a legacy log) add a :class:`Restart` and drop the abandoned timeline;
     explicitly logged non-finite metric values are recorded in a
     :class:`~dashboard.reading.nonfinite.NonFiniteLog` under the same rules as the rows; :meth:`state`
-    returns an immutable snapshot of the committed data.
+    returns an immutable snapshot of the committed data. All disk access goes through ``fs``
+    (:mod:`dashboard.reading.fs`), handed on to the tailers, the metadata scanner and the
+    safe-file checks.
     """
 
     def __init__(
         self,
         checkpoint_dir: str | os.PathLike[str],
         *,
-        open_: Callable[..., Any] = open_regular,
-        stat: Callable[[Any], os.stat_result] = os.stat,
-        listdir: Callable[[str], list[str]] = os.listdir,
+        fs: FileSystem = LOCAL_FS,
         wall_clock: Callable[[], float] = time.time,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         block_parser: Callable[..., Any] | None = parse_block,
         min_block_bytes: int = MIN_BLOCK_BYTES,
     ) -> None:
         self.directory = os.fspath(checkpoint_dir)
-        self._open, self._stat, self._listdir = open_, stat, listdir
+        self._fs = fs
         self._wall_clock = wall_clock
         self._max_line_bytes = max_line_bytes
         self._block_parser = block_parser
@@ -142,7 +143,7 @@ class DirectoryReader:
         self._refused: dict[str, str] = {}  # file name -> why it is not read (reported once)
         self._stores = {name: ColumnStore(name, dedup=name == "metrics_history") for name in EVENT_KINDS.values()}
         self._nonfinite = NonFiniteLog()
-        self._metadata = MetadataScanner(self.directory, stat=stat)
+        self._metadata = MetadataScanner(self.directory, fs=fs)
         self._seq = 0
         self._timelines: dict[tuple[int, int], _Timeline] = {}  # (src, rank) -> legacy rule state
         self._has_run_start: set[int] = set()  # files with a run_start line: no legacy rule
@@ -163,7 +164,7 @@ class DirectoryReader:
         """Read what changed on disk; True if the snapshot would differ from the last one."""
         self.errors = []
         try:
-            names = self._listdir(self.directory)
+            names = self._fs.listdir(self.directory)
         except (FileNotFoundError, NotADirectoryError) as exc:
             not_dir = isinstance(exc, NotADirectoryError)
             changed = self.exists or not_dir != self.not_a_directory
@@ -175,7 +176,7 @@ class DirectoryReader:
         for name in sorted(names):
             rank = log_file_rank(name)
             if rank is not None and name not in self._tailers:
-                tailer = RotatingTailer(self.directory, name, open_=self._open, stat=self._stat,
+                tailer = RotatingTailer(self.directory, name, fs=self._fs,
                                         max_line_bytes=self._max_line_bytes, check=check_file)
                 self._tailers[name] = (len(self._tailers), rank, tailer)
                 changed = True
@@ -188,7 +189,7 @@ class DirectoryReader:
                     got.add(file)
                     self._handle(file, src, rank, item)
                 for file in got:
-                    self._note_mtime(self._stat(os.path.join(self.directory, file)).st_mtime)
+                    self._note_mtime(self._fs.stat(os.path.join(self.directory, file)).st_mtime)
             except OSError as exc:  # transient (permissions, NFS hiccup): keep data, retry later
                 log.debug("reading %s failed: %s", name, exc)
                 self.errors.append(f"cannot read {name}: {exc}")

@@ -17,12 +17,12 @@ in strings read as ``?``; nesting deeper than ``MAX_DEPTH`` is refused.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from dashboard.errors import BadRecord
+from dashboard.reading.fs import LOCAL_FS, FileSystem
 from dashboard.reading.line_parser import INT64_MAX, loads
 from dashboard.reading.safefile import check_file, read_capped
 from dashboard.run_state import BadLine, HealthWarning
@@ -154,12 +154,11 @@ class MetadataScanner:
 
     :meth:`update` takes the metadata file names found in the directory, stats each, re-parses
     the changed ones and returns (changed, bad lines found). :attr:`latest` is the chosen file's
-    ``(name, content)`` or None. I/O seams: ``stat``, ``read_bytes``.
+    ``(name, content)`` or None. All disk access goes through ``fs``.
     """
 
     directory: str
-    stat: Callable[[str], os.stat_result] = os.stat
-    read_bytes: Callable[[str], bytes] = field(default=lambda p: read_capped(p, MAX_METADATA_BYTES))
+    fs: FileSystem = LOCAL_FS
     _entries: dict[str, _Entry] = field(default_factory=dict)
     latest: tuple[str, dict[str, Any]] | None = None
     latest_mtime: float | None = None
@@ -173,8 +172,8 @@ class MetadataScanner:
             entry = self._entries.get(name)
             previous = entry.data if entry is not None else None
             try:
-                path = check_file(self.directory, name)
-                st = self.stat(path)
+                path = check_file(self.directory, name, self.fs)
+                st = self.fs.stat(path)
             except FileNotFoundError:
                 continue
             except OSError as exc:  # not a regular file inside the directory, a loop, no access
@@ -188,7 +187,7 @@ class MetadataScanner:
                 continue
             raw = b""
             try:
-                raw = self.read_bytes(path)
+                raw = read_capped(path, MAX_METADATA_BYTES, self.fs)
                 notes: list[str] = []
                 data: dict[str, Any] | None = parse_metadata(raw, notes)
                 excerpt = raw[:200].decode("utf-8", "replace")

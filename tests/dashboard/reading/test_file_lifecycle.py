@@ -8,13 +8,15 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import pytest
 from reader_helpers import line, metric
 
 from dashboard.reading.console_tail import read_log_tail
 from dashboard.reading.directory import DirectoryReader
-from dashboard.reading.safefile import UnsafeFile, check_file, open_regular, read_capped
+from dashboard.reading.fs import LocalFileSystem, open_regular
+from dashboard.reading.safefile import UnsafeFile, check_file, read_capped
 from dashboard.reading.tailer import Reset, RotatingTailer, Tailer
 
 pytestmark = pytest.mark.timeout(60)
@@ -271,14 +273,15 @@ def test_unreadable_metadata_through_the_read_seam(tmp_path: Path) -> None:
     """The same as the chmod 0 case, for runs as root (which reads any file)."""
     from dashboard.reading.metadata import MetadataScanner
 
-    def read_bytes(path: str) -> bytes:
-        if path.endswith("metadata_99.json"):
-            raise PermissionError(13, "Permission denied")
-        return Path(path).read_bytes()
+    class DeniedFS(LocalFileSystem):
+        def open(self, path: str) -> IO[bytes]:
+            if path.endswith("metadata_99.json"):
+                raise PermissionError(13, "Permission denied")
+            return super().open(path)
 
     (tmp_path / "metadata_10.json").write_text(json.dumps(GOOD_META))
     (tmp_path / "metadata_99.json").write_text(json.dumps({**GOOD_META, "step": 99}))
-    scanner = MetadataScanner(str(tmp_path), read_bytes=read_bytes)
+    scanner = MetadataScanner(str(tmp_path), fs=DeniedFS())
     changed, bad = scanner.update(["metadata_10.json", "metadata_99.json"])
     assert changed
     assert scanner.latest == ("metadata_10.json", GOOD_META)

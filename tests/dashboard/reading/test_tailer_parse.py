@@ -3,11 +3,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from reader_helpers import line
 
+from dashboard.reading.fs import LocalFileSystem
 from dashboard.reading.line_parser import EVENT_KINDS, BadRecord, parse_line
 from dashboard.reading.tailer import Reset, Tailer
 
@@ -18,11 +19,13 @@ def test_tailer_offsets_read_only_and_resets(tmp_path: Path) -> None:
     path = tmp_path / "log"
     modes: list[str] = []
 
-    def open_(p: str, mode: str) -> Any:
-        modes.append(mode)
-        return open(p, mode)
+    class RecordingFS(LocalFileSystem):
+        def open(self, path: str) -> IO[bytes]:
+            fh = super().open(path)
+            modes.append(fh.mode)
+            return fh
 
-    tailer = Tailer(path, open_=open_)
+    tailer = Tailer(path, fs=RecordingFS())
     assert tailer.read_new() == []  # missing file: nothing
     path.write_bytes(b"a\nbb\nc")
     assert tailer.read_new() == [(0, b"a"), (2, b"bb")]
