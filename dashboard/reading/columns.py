@@ -391,9 +391,3 @@ class ColumnStore:
                 self._dtypes, self.dedup, self._cache if growable else None, self._nrows,
             )
         return self._snapshot
-
-    def clear(self) -> None:
-        self._chunks, self._rows, self._batch_cols, self._cuts = [], [], set(), []
-        self._nrows = 0
-        self._snapshot = None
-        self._cache = GrowCache()

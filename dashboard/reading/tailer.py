@@ -32,7 +32,6 @@ from dashboard.reading.linebuffer import (
     Block,
     LineBuffer,
     Overlong,
-    split_lines,
 )
 
 __all__ = ["DEFAULT_READ_SIZE", "FINGERPRINT_BYTES", "Refused", "Reset", "RotatingTailer", "Tailer"]
@@ -129,18 +128,6 @@ class Tailer:
         else:
             self._last = (self._last + chunk)[-FINGERPRINT_BYTES:]
 
-    def has_new_bytes(self) -> bool:
-        """Stat only: would :meth:`read_blocks` have something to do (new bytes or a reset)?"""
-        try:
-            st = self._fs.stat(self.path)
-        except FileNotFoundError:
-            return False
-        return (
-            (st.st_dev, st.st_ino) != self._identity
-            or st.st_size != self._position
-            or st.st_mtime_ns != self._mtime_ns
-        )
-
     def read_blocks(self) -> Iterator[Block | Overlong | Reset]:
         """Yield what was appended since the last call: Reset first if the file started over,
         then Blocks of complete lines and Overlong reports, in file order."""
@@ -176,14 +163,6 @@ class Tailer:
                 if len(chunk) < self._read_size:
                     break
 
-    def read_new(self) -> list[tuple[int, bytes]]:
-        """Convenience: the new complete lines as ``(offset, line)`` (overlong lines and resets
-        are dropped; use :meth:`read_blocks` to see them)."""
-        lines: list[tuple[int, bytes]] = []
-        for item in self.read_blocks():
-            if isinstance(item, Block):
-                lines.extend(split_lines(item))
-        return lines
 
 
 class RotatingTailer:
