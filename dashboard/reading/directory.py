@@ -10,7 +10,7 @@ anything changed. It knows nothing about
 threads or filesystem events (that is :mod:`dashboard.reading.watcher`).
 
 The timeline follows how runs are written. Lines arrive out of step order all the time; they
-land in step order (:mod:`dashboard.reading.columns`), and metric lines sharing a (step, rank) merge field
+land in step order (:mod:`dashboard.reading.frame_snapshot`), and metric lines sharing a (step, rank) merge field
 by field (a later line's value of a field wins; a field it does not carry keeps the earlier
 value). Only three things start a new timeline (a :class:`~dashboard.run_state.Restart`, and the
 rows of the abandoned one are dropped):
@@ -58,7 +58,8 @@ import numpy as np
 
 from dashboard.errors import BadRecord
 from dashboard.reading.arrow_fastpath import MIN_BLOCK_BYTES, parse_block
-from dashboard.reading.columns import LOGGED_NAN, ColumnStore, Cut
+from dashboard.reading.chunks import LOGGED_NAN, Cut
+from dashboard.reading.column_store import ColumnStore
 from dashboard.reading.fs import LOCAL_FS, FileSystem
 from dashboard.reading.line_parser import EVENT_KINDS, parse_line
 from dashboard.reading.linebuffer import DEFAULT_MAX_LINE_BYTES, Block, Overlong, split_lines
