@@ -32,7 +32,9 @@ from .contract import CONSOLE_LOG_NAME, NON_FINITE
 
 __all__ = [
     "CONSOLE_FILE",
+    "FILE_FORMAT",
     "LOGGER_NAME",
+    "STREAM_FORMAT",
     "ConsoleLog",
     "format_consolidation",
     "format_growth",

@@ -26,7 +26,15 @@ from .contract import CONSOLE_LOG_NAME, LEGACY_LOG_NAME, LOG_NAME, METADATA_GLOB
 from .logger import CurriculumLogger
 from .simulation import DemoConfig, DemoConfigError, DemoEvent, simulate
 
-__all__ = ["LINES_PER_SECOND", "DemoDirectoryError", "main", "run_demo", "write_event"]
+__all__ = [
+    "DEFAULT_DIR",
+    "LINES_PER_SECOND",
+    "DemoDirectoryError",
+    "existing_run_files",
+    "main",
+    "run_demo",
+    "write_event",
+]
 
 LINES_PER_SECOND = 4.0
 DEFAULT_DIR = "demo-run"

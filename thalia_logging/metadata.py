@@ -29,6 +29,7 @@ from .values import LogTypeError, LogValueError, check_count, check_name, json_s
 
 __all__ = [
     "SEVERITIES",
+    "STALE_TEMP_AGE_S",
     "build_metadata",
     "dumps_metadata",
     "metadata_path",

@@ -29,6 +29,7 @@ __all__ = [
     "GrowthRecord",
     "MetadataRecord",
     "MetricRecord",
+    "NumberValue",
     "RunStartRecord",
     "StageRecord",
     "WarningRecord",

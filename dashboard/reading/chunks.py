@@ -80,16 +80,21 @@ def tail_column(chunks: tuple[Chunk, ...], name: str, dtype: str, start: int) ->
         if end <= start:
             break
         col = c.cols[name] if name in c.cols else fill_column(dtype, c.n)
-        parts.append(col[max(0, start - (end - c.n)):])
+        parts.append(col[max(0, start - (end - c.n)) :])
         end -= c.n
     parts.reverse()
-    return parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else fill_column(dtype, 0)
+    return (
+        parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else fill_column(dtype, 0)
+    )
 
 
 def merge_chunks(chunks: list[Chunk], dtypes: Mapping[str, str]) -> Chunk:
     names = list(dict.fromkeys(k for c in chunks for k in c.cols))
     group = tuple(chunks)
-    return Chunk(sum(c.n for c in group), {k: concat_column(group, k, dtypes.get(k, "float64")) for k in names})
+    return Chunk(
+        sum(c.n for c in group),
+        {k: concat_column(group, k, dtypes.get(k, "float64")) for k in names},
+    )
 
 
 def merge_start(chunks: list[Chunk]) -> int | None:

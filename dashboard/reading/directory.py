@@ -72,7 +72,7 @@ from thalia_logging.contract import LEGACY_LOG_NAME, LOG_NAME, RANK_LOG_PATTERN
 
 __all__ = ["MAX_BAD_LINES", "RESUME_AFTER", "DirectoryReader", "log_file_rank"]
 
-log = logging.getLogger(__name__)
+_log = logging.getLogger(__name__)
 MAX_BAD_LINES = 200
 #: Legacy logs (no ``run_start``): this many consecutive metric lines below the highest metric
 #: step, with ascending steps, are a resume. An evaluator thread puts single lines (or a short
@@ -192,7 +192,7 @@ class DirectoryReader:
                 for file in got:
                     self._note_mtime(self._fs.stat(os.path.join(self.directory, file)).st_mtime)
             except OSError as exc:  # transient (permissions, NFS hiccup): keep data, retry later
-                log.debug("reading %s failed: %s", name, exc)
+                _log.debug("reading %s failed: %s", name, exc)
                 self.errors.append(f"cannot read {name}: {exc}")
         if self._seq != seq_before and self._max_metric_step is not None and self.log_mtime is not None:
             self._activity.append((self.log_mtime, self._max_metric_step))
@@ -241,7 +241,7 @@ class DirectoryReader:
         try:
             parsed = self._block_parser(block.data, last_step=last)
         except Exception as exc:  # never lose a block to the fast path: the line parser is the reference
-            log.debug("block parser failed, reading the block line by line: %r", exc)
+            _log.debug("block parser failed, reading the block line by line: %r", exc)
             parsed = None
         if parsed is None:
             return False

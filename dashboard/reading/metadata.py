@@ -34,6 +34,7 @@ __all__ = [
     "MetadataScanner",
     "is_metadata_name",
     "normalise_warnings",
+    "parse_metadata",
 ]
 
 #: metadata files larger than this are not read (a bad line instead)

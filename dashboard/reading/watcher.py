@@ -33,7 +33,7 @@ from dashboard.run_state import RunState
 
 __all__ = ["RunWatcher", "load_training_state"]
 
-log = logging.getLogger(__name__)
+_log = logging.getLogger(__name__)
 _IGNORED_EVENTS = frozenset((EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE))
 
 
@@ -126,7 +126,7 @@ class RunWatcher:
             self._observer.schedule(_DirtyHandler(self.mark_dirty), str(self.checkpoint_dir), recursive=False)
             self._watched = True
         except OSError as exc:  # e.g. inotify watch limit: polling still works
-            log.warning("cannot watch %s (%s); polling every %.1f s", self.checkpoint_dir, exc, self.poll_interval_s)
+            _log.warning("cannot watch %s (%s); polling every %.1f s", self.checkpoint_dir, exc, self.poll_interval_s)
             self._watched = True
 
     def refresh(self) -> RunState:
@@ -144,7 +144,7 @@ class RunWatcher:
                 error = "; ".join(self._reader.errors) or None
                 self._watch()
             except Exception as exc:  # never out of refresh(): keep the previous data
-                log.exception("refreshing %s failed", self.checkpoint_dir)
+                _log.exception("refreshing %s failed", self.checkpoint_dir)
                 changed, error = False, f"{type(exc).__name__}: {exc}"
             if error != self._error:
                 self._error = error
@@ -154,7 +154,7 @@ class RunWatcher:
                 try:
                     self._state = self._reader.state(self._version, self._error)
                 except Exception as exc:
-                    log.exception("snapshot of %s failed", self.checkpoint_dir)
+                    _log.exception("snapshot of %s failed", self.checkpoint_dir)
                     self._error = f"{type(exc).__name__}: {exc}"
             return self._state
 
