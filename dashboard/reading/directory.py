@@ -9,39 +9,8 @@ directory is skipped, said in ``errors`` at each read and counted once as a bad 
 anything changed. It knows nothing about
 threads or filesystem events (that is :mod:`dashboard.reading.watcher`).
 
-The timeline follows how runs are written. Lines arrive out of step order all the time; they
-land in step order (:mod:`dashboard.reading.frame_snapshot`), and metric lines sharing a (step, rank) merge field
-by field (a later line's value of a field wins; a field it does not carry keeps the earlier
-value). Only three things start a new timeline (a :class:`~dashboard.run_state.Restart`, and the
-rows of the abandoned one are dropped):
-
-================================  ===========================================================
-Case                              What the reader does
-================================  ===========================================================
-late eval line (``val_loss`` at   merged into the row at 1000 (``loss`` kept, ``val_loss``
-1000 after 1001..1010)            added); no restart
-evaluator thread (two writers     every line kept, rows merged by step; no restart
-interleaved, one behind)
-shared step, several lines        one row, field by field, later value of a field wins (a
-                                  logged NaN is a value; a field left out or ``null`` is not)
-late growth / consolidation /     kept as a distinct event, in step order (stable); never a
-stage event                       restart, in any log
-``run_start`` with                restart at the logged step R: rows of that file and rank
-``resumed_from_step`` R           written before it with step > R are dropped (the row at R is
-                                  what the checkpoint holds, it stays and later lines merge)
-file truncated or replaced        restart (``truncated``/``replaced``): what was read from the
-                                  file is dropped and it is read again from offset 0
-legacy log (no ``run_start`` in   restart at the first of ``RESUME_AFTER`` consecutive metric
-the file), sustained regression   lines below the highest metric step, with ascending steps
-                                  (the trainer went back and kept going): rows of that file
-                                  and rank written before the first of them with step >= it
-                                  are dropped
-legacy log, single late line      merged like any late line (fewer than ``RESUME_AFTER``
-(or a few)                        metric lines behind before one at or past the maximum)
-================================  ===========================================================
-
-A file that has a ``run_start`` line never uses the legacy rule: our logger writes one on every
-open, and interleaved writers (an evaluator thread) can put any number of lines behind.
+The timeline rules (late lines, evaluator threads, resumes, truncated or replaced files, legacy
+logs) are :mod:`dashboard.reading.timeline`'s.
 """
 
 from __future__ import annotations
@@ -67,6 +36,7 @@ from dashboard.reading.metadata import MetadataScanner, is_metadata_name, normal
 from dashboard.reading.nonfinite import NonFiniteLog
 from dashboard.reading.safefile import check_file
 from dashboard.reading.tailer import Refused, Reset, RotatingTailer
+from dashboard.reading.timeline import RESUME_AFTER, TimelineRules
 from dashboard.run_state import BadLine, Restart, RunState
 from thalia_logging.contract import LEGACY_LOG_NAME, LOG_NAME, RANK_LOG_PATTERN
 
@@ -74,10 +44,6 @@ __all__ = ["MAX_BAD_LINES", "RESUME_AFTER", "DirectoryReader", "log_file_rank"]
 
 _log = logging.getLogger(__name__)
 MAX_BAD_LINES = 200
-#: Legacy logs (no ``run_start``): this many consecutive metric lines below the highest metric
-#: step, with ascending steps, are a resume. An evaluator thread puts single lines (or a short
-#: burst at one step) behind the trainer; a trainer that went back keeps going from there.
-RESUME_AFTER = 5
 
 
 def log_file_rank(name: str) -> int | None:
@@ -86,20 +52,6 @@ def log_file_rank(name: str) -> int | None:
         return 0
     match = RANK_LOG_PATTERN.match(name)
     return int(match.group(1)) if match else None
-
-
-class _Timeline:
-    """What the reader knows of one (file, rank) for the legacy resume rule: the highest metric
-    step, and the run of metric lines behind it read since the last line at or past it
-    (``behind`` ascending steps, the first at ``first_step``/``first_seq``, the highest ``top``)."""
-
-    __slots__ = ("behind", "first_seq", "first_step", "first_wall", "max_metric", "top")
-
-    def __init__(self) -> None:
-        self.max_metric: int | None = None
-        self.behind = 0
-        self.first_seq = self.first_step = self.top = 0
-        self.first_wall = math.nan
 
 
 def _excerpt(line: bytes) -> str:
@@ -146,12 +98,10 @@ class DirectoryReader:
         self._nonfinite = NonFiniteLog()
         self._metadata = MetadataScanner(self.directory, fs=fs)
         self._seq = 0
-        self._timelines: dict[tuple[int, int], _Timeline] = {}  # (src, rank) -> legacy rule state
-        self._has_run_start: set[int] = set()  # files with a run_start line: no legacy rule
-        self._pending_reset: dict[int, int] = {}  # src -> index in restarts awaiting its step
+        self._rules = TimelineRules(self._cut, wall_clock)
         self.bad_lines: collections.deque[BadLine] = collections.deque(maxlen=MAX_BAD_LINES)
         self.bad_line_count = 0
-        self.restarts: list[Restart] = []
+        self.restarts: list[Restart] = self._rules.restarts
         self.max_wall_time: float | None = None
         self.errors: list[str] = []
         # When new lines were seen: the log file's mtime then, and the highest step read so far
@@ -219,25 +169,15 @@ class DirectoryReader:
         if isinstance(item, Overlong):
             self._bad(BadLine(name, item.offset, _excerpt(item.head), item.reason))
         elif isinstance(item, Reset):
-            self._cut(Cut(src, -1, self._seq, 0))
-            for key in [k for k in self._timelines if k[0] == src]:
-                del self._timelines[key]
-            self._has_run_start.discard(src)
-            self._pending_reset[src] = len(self.restarts)
-            self.restarts.append(Restart(name, item.kind, None, self._wall_clock()))
+            self._rules.reset(name, src, item.kind, self._seq)
         elif not self._parse_fast(src, rank, item):
             self._parse_lines(name, src, rank, item)
 
     def _parse_fast(self, src: int, rank: int, block: Block) -> bool:
         if (self._block_parser is None or len(block.data) < self._min_block_bytes
-                or src in self._pending_reset):
+                or src in self._rules.pending_reset):
             return False
-        # Blocks are taken only with steps not going back and, in a legacy file, at or past the
-        # highest metric step: no line of them can be behind, so the legacy rule has nothing to
-        # check (each metric row ends a run of lines behind).
-        legacy = src not in self._has_run_start
-        timeline = self._timelines.get((src, rank)) if legacy else None
-        last = timeline.max_metric if timeline is not None else None
+        last = self._rules.last_metric_step(src, rank)  # its docstring says why this is safe
         try:
             parsed = self._block_parser(block.data, last_step=last)
         except Exception as exc:  # never lose a block to the fast path: the line parser is the reference
@@ -250,10 +190,7 @@ class DirectoryReader:
         metric_rows = parsed.frames.get("metrics_history")
         if metric_rows is not None and len(metric_rows[0]):
             self._note_metric_step(int(metric_rows[1]["step"].max()))
-        if legacy and metric_rows is not None and len(metric_rows[0]):
-            timeline = self._timelines.setdefault((src, rank), _Timeline())
-            timeline.max_metric = int(metric_rows[1]["step"][-1])
-            timeline.behind = 0
+            self._rules.block_read(src, rank, int(metric_rows[1]["step"][-1]))
         for frame, (positions, cols) in parsed.frames.items():
             n = len(positions)
             cols["rank"] = _full_int(n, rank)
@@ -264,7 +201,7 @@ class DirectoryReader:
         return True
 
     def _parse_lines(self, name: str, src: int, file_rank: int, block: Block) -> None:
-        stores = self._stores
+        stores, rules = self._stores, self._rules
         for offset, line in split_lines(block):
             try:
                 kind, fields = parse_line(line)
@@ -282,16 +219,14 @@ class DirectoryReader:
             step = fields["step"]
             wall = fields["wall_time"]
             if kind == "run_starts":
-                self._run_start(name, src, rank, seq, fields["resumed_from_step"], wall)
+                rules.run_start(name, src, rank, seq, fields["resumed_from_step"], wall)
             else:
                 if kind == "metrics_history":
                     self._note_metric_step(step)
-                if kind == "metrics_history" and src not in self._has_run_start:
-                    self._legacy_metric(name, src, rank, seq, step, wall)
-                pending = self._pending_reset.pop(src, None)
-                if pending is not None:
-                    old = self.restarts[pending]
-                    self.restarts[pending] = Restart(old.file, old.kind, step, old.wall_time)
+                    if src not in rules.has_run_start:
+                        rules.legacy_metric(name, src, rank, seq, step, wall)
+                if src in rules.pending_reset:
+                    rules.first_step_after_reset(src, step)
             nonfinite = fields.pop("_nonfinite", None)
             if nonfinite is not None:
                 for col in nonfinite:
@@ -302,42 +237,6 @@ class DirectoryReader:
             fields["_src"] = src
             stores[kind].add_row(fields)
             self._note_wall(wall)
-
-    def _run_start(self, name: str, src: int, rank: int, seq: int, resumed: float, wall: float) -> None:
-        """A logger opened: the file follows the ``run_start`` rule from now on; a resume from
-        step R drops the rows of this file and rank written before with step > R."""
-        self._has_run_start.add(src)
-        for key in [k for k in self._timelines if k[0] == src]:
-            del self._timelines[key]
-        if not math.isnan(resumed):
-            step = int(resumed)
-            self.restarts.append(Restart(name, "resumed", step, self._when(wall)))
-            self._cut(Cut(src, rank, seq, step + 1))
-
-    def _legacy_metric(self, name: str, src: int, rank: int, seq: int, step: int, wall: float) -> None:
-        """The legacy rule (see the module docstring) for one metric line of a file without
-        ``run_start``."""
-        t = self._timelines.get((src, rank))
-        if t is None:
-            t = self._timelines[(src, rank)] = _Timeline()
-        if t.max_metric is None or step >= t.max_metric:
-            t.max_metric = step
-            t.behind = 0
-            return
-        if not t.behind:
-            t.behind, t.top = 1, step
-            t.first_seq, t.first_step, t.first_wall = seq, step, wall
-        elif step > t.top:
-            t.behind += 1
-            t.top = step
-        if t.behind >= RESUME_AFTER:
-            self.restarts.append(Restart(name, "resumed", t.first_step, self._when(t.first_wall)))
-            self._cut(Cut(src, rank, t.first_seq, t.first_step))
-            t.max_metric = t.top
-            t.behind = 0
-
-    def _when(self, wall: float) -> float:
-        return wall if not math.isnan(wall) else self._wall_clock()
 
     def _cut(self, cut: Cut) -> None:
         for store in self._stores.values():
