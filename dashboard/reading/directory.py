@@ -128,7 +128,7 @@ class DirectoryReader:
             rank = log_file_rank(name)
             if rank is not None and name not in self._tailers:
                 tailer = RotatingTailer(self.directory, name, fs=self._fs,
-                                        max_line_bytes=self._max_line_bytes, check=check_file)
+                                        max_line_bytes=self._max_line_bytes, check=self._check_file)
                 self._tailers[name] = (len(self._tailers), rank, tailer)
                 changed = True
         before = (self.bad_line_count, len(self.restarts))
@@ -153,6 +153,9 @@ class DirectoryReader:
             changed = store.commit() or changed
         self._nonfinite.commit()
         return changed or meta_changed or before != (self.bad_line_count, len(self.restarts))
+
+    def _check_file(self, directory: str, name: str) -> str:
+        return check_file(directory, name, self._fs)
 
     def _bad(self, bad: BadLine) -> None:
         self.bad_line_count += 1

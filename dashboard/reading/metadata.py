@@ -178,10 +178,7 @@ class MetadataScanner:
             except FileNotFoundError:
                 continue
             except OSError as exc:  # not a regular file inside the directory, a loop, no access
-                key: tuple[Any, ...] = ("unreadable", str(exc))
-                if entry is None or entry.key != key:
-                    bad.append(BadLine(name, 0, "", f"metadata file skipped: {exc}"))
-                self._entries[name] = _Entry(key, previous, entry.mtime if entry else math.nan)
+                self._unreadable(name, entry, exc, bad)
                 continue
             key = (st.st_ino, st.st_size, st.st_mtime_ns)
             if entry is not None and entry.key == key:
@@ -215,6 +212,14 @@ class MetadataScanner:
         if changed:
             self._choose()
         return changed, bad
+
+    def _unreadable(self, name: str, entry: _Entry | None, exc: OSError, bad: list[BadLine]) -> None:
+        """``name`` cannot be read: said once per reason; its last valid content is kept."""
+        key: tuple[Any, ...] = ("unreadable", str(exc))
+        if entry is None or entry.key != key:
+            bad.append(BadLine(name, 0, "", f"metadata file skipped: {exc}"))
+        previous = entry.data if entry is not None else None
+        self._entries[name] = _Entry(key, previous, entry.mtime if entry else math.nan)
 
     def _choose(self) -> None:
         best: tuple[int, str] | None = None
