@@ -203,7 +203,7 @@ class StageTimer:
     def install(self) -> None:
         from dashboard.analysis import health
         from dashboard.page import sections
-        from dashboard.reading import columns as frames
+        from dashboard.reading import frame_snapshot as frames
         from dashboard.reading import watcher
 
         self.wrap(watcher.RunWatcher, "refresh", "watcher.refresh (new bytes)")

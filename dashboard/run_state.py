@@ -69,7 +69,13 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "FRAME_COLUMNS", "BadLine", "HealthWarning", "NonFinite", "Restart", "RunState",
+    "FRAME_COLUMNS",
+    "BadLine",
+    "FrameSource",
+    "HealthWarning",
+    "NonFinite",
+    "Restart",
+    "RunState",
     "Severity",
     "empty_frame",
 ]

@@ -28,9 +28,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from .contract import CONSOLE_LOG_NAME, NON_FINITE
+
 __all__ = [
     "CONSOLE_FILE",
+    "FILE_FORMAT",
     "LOGGER_NAME",
+    "STREAM_FORMAT",
     "ConsoleLog",
     "format_consolidation",
     "format_growth",
@@ -39,7 +43,7 @@ __all__ = [
 ]
 
 LOGGER_NAME = "thalia.curriculum"
-CONSOLE_FILE = "console.log"
+CONSOLE_FILE = CONSOLE_LOG_NAME
 FILE_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 STREAM_FORMAT = "%(asctime)s thalia: %(message)s"
 
@@ -50,7 +54,7 @@ _METRIC_FIELDS = (
     ("capacity", "capacity", 3),
     ("performance", "perf", 3),
 )
-_NON_FINITE_TEXT = {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}
+_NON_FINITE_TEXT = {text: repr(value) for text, value in NON_FINITE.items()}  # "NaN" -> "nan"
 
 
 def _num(value: Any, decimals: int) -> str:

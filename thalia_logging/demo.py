@@ -22,15 +22,24 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from .contract import CONSOLE_LOG_NAME, LEGACY_LOG_NAME, LOG_NAME, METADATA_GLOB, RANK_LOG_GLOB
 from .logger import CurriculumLogger
 from .simulation import DemoConfig, DemoConfigError, DemoEvent, simulate
 
-__all__ = ["LINES_PER_SECOND", "DemoDirectoryError", "main", "run_demo", "write_event"]
+__all__ = [
+    "DEFAULT_DIR",
+    "LINES_PER_SECOND",
+    "DemoDirectoryError",
+    "existing_run_files",
+    "main",
+    "run_demo",
+    "write_event",
+]
 
 LINES_PER_SECOND = 4.0
 DEFAULT_DIR = "demo-run"
-_RUN_FILES = ("training_log.jsonl", "training_log.json", "training_log.rank*.jsonl",
-              "metadata_*.json", "console.log")  # fmt: skip
+_RUN_FILES = (LOG_NAME, LEGACY_LOG_NAME, RANK_LOG_GLOB, METADATA_GLOB,
+              CONSOLE_LOG_NAME)  # fmt: skip
 
 
 class DemoDirectoryError(RuntimeError):

@@ -24,11 +24,12 @@ from typing import Any
 
 import orjson
 
-from .records import SCHEMA_VERSION
+from .contract import SCHEMA_VERSION, SEVERITIES, metadata_name
 from .values import LogTypeError, LogValueError, check_count, check_name, json_safe, number_dict
 
 __all__ = [
     "SEVERITIES",
+    "STALE_TEMP_AGE_S",
     "build_metadata",
     "dumps_metadata",
     "metadata_path",
@@ -36,14 +37,13 @@ __all__ = [
     "write_atomic",
 ]
 
-SEVERITIES = ("info", "warning", "critical")
 
 _OWN_FIELDS = ("run_id", "started_at", "updated_at", "schema_version")
 
 
 def metadata_path(log_dir: str | os.PathLike[str], step: int) -> Path:
     """``log_dir/metadata_{step}.json``."""
-    return Path(log_dir) / f"metadata_{step}.json"
+    return Path(log_dir) / metadata_name(step)
 
 
 def _milestones(milestones: object) -> dict[str, bool]:
@@ -85,8 +85,12 @@ def _warnings(warnings: object) -> list[str | dict[str, str]]:
             raise LogValueError(
                 f"warnings[{i}] has severity {severity!r}; use one of {', '.join(SEVERITIES)}"
             )
-        out.append({"severity": str(severity), "message": check_name(
-            f"warnings[{i}]['message']", w["message"], empty_ok=True)})
+        out.append(
+            {
+                "severity": str(severity),
+                "message": check_name(f"warnings[{i}]['message']", w["message"], empty_ok=True),
+            }
+        )
     return out
 
 
@@ -132,9 +136,7 @@ def build_metadata(
         record["total_steps"] = check_count("total_steps", total_steps)
     for key, value in (extra or {}).items():
         if key in _OWN_FIELDS:
-            raise LogValueError(
-                f"write_metadata sets {key!r} itself; drop that keyword argument"
-            )
+            raise LogValueError(f"write_metadata sets {key!r} itself; drop that keyword argument")
         record[key] = json_safe(key, value)
     record["run_id"] = run_id
     record["started_at"] = started_at

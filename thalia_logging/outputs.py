@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from .console import ConsoleLog
+from .contract import LEGACY_LOG_NAME
 from .ranks import LOG_NAME, RankPlan
 from .resume import resumed_from
 from .sink import MAX_PENDING_BYTES, JsonlSink, NullSink
@@ -22,7 +23,6 @@ from .values import check_step
 
 __all__ = ["LEGACY_LOG_NAME", "Outputs", "open_outputs"]
 
-LEGACY_LOG_NAME = "training_log.json"
 """What older Thalia loggers called the JSON-lines log; it counts when finding the resume point."""
 
 

@@ -22,18 +22,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .contract import LOG_NAME, rank_log_name
+
 __all__ = ["LOG_NAME", "RankPlan", "detect_rank", "plan_for_rank", "rank_log_name"]
 
-LOG_NAME = "training_log.jsonl"
-"""The shared JSON-lines log of a checkpoint directory."""
 
 _log = logging.getLogger("thalia.curriculum.ranks")
 _LOADED: Any = object()  # sentinel: look torch.distributed up in sys.modules
-
-
-def rank_log_name(rank: int) -> str:
-    """``training_log.jsonl`` for rank 0, ``training_log.rank{N}.jsonl`` for rank N > 0."""
-    return LOG_NAME if rank == 0 else f"training_log.rank{rank}.jsonl"
 
 
 def _torch_rank(dist: Any) -> int | None:
@@ -47,9 +42,7 @@ def _torch_rank(dist: Any) -> int | None:
     return None
 
 
-def detect_rank(
-    *, env: Mapping[str, str] | None = None, distributed: Any = _LOADED
-) -> int:
+def detect_rank(*, env: Mapping[str, str] | None = None, distributed: Any = _LOADED) -> int:
     """This process's global rank (0 when not distributed).
 
     ``distributed`` is a seam for tests: a ``torch.distributed``-like module, or ``None`` to

@@ -1,5 +1,9 @@
 """Typed shapes of every record the logger writes, mirroring ``schemas/`` (contract version 1).
 
+The names both sides share (event types, schema version, non-finite strings, severities, file
+names) live in :mod:`thalia_logging.contract`; ``EVENT_TYPES`` and ``SCHEMA_VERSION`` are
+re-exported here for existing imports.
+
 These TypedDicts are documentation a type checker can hold code to: the logger builds plain
 dicts of exactly these shapes and serialises them with orjson. ``tests/thalia_logging/
 test_logger_records.py`` keeps them in step with the JSON Schemas: the same property names,
@@ -16,6 +20,8 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
+from .contract import EVENT_TYPES, SCHEMA_VERSION
+
 __all__ = [
     "EVENT_TYPES",
     "SCHEMA_VERSION",
@@ -23,16 +29,11 @@ __all__ = [
     "GrowthRecord",
     "MetadataRecord",
     "MetricRecord",
+    "NumberValue",
     "RunStartRecord",
     "StageRecord",
     "WarningRecord",
 ]
-
-SCHEMA_VERSION = 1
-"""Version of the on-disk contract written into ``run_start`` lines and metadata."""
-
-EVENT_TYPES = ("metric", "growth", "consolidation", "stage", "run_start")
-"""Every ``event_type`` the logger writes; each has ``schemas/{event_type}.schema.json``."""
 
 NumberValue = int | float | str
 

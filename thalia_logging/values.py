@@ -19,18 +19,21 @@ and ``x - x == 0.0`` (false exactly for NaN and the infinities) before anything 
 
 from __future__ import annotations
 
-import math
 import numbers
 import sys
 from collections.abc import Mapping
 from typing import Any
 
+from .contract import NON_FINITE, non_finite_text
+
 __all__ = [
     "INT64_MAX",
     "INT64_MIN",
     "NON_FINITE",
+    "UINT64_MAX",
     "LogTypeError",
     "LogValueError",
+    "Number",
     "check_count",
     "check_name",
     "check_step",
@@ -46,8 +49,6 @@ __all__ = [
 Number = int | float | str
 """What a coerced number is: an int, a finite float, or one of the non-finite strings."""
 
-NON_FINITE: dict[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-"""The strings written for non-finite floats, and the floats they stand for."""
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
@@ -113,9 +114,7 @@ def _out_of_int64(name: str, v: int) -> LogValueError:
 def _float(x: float) -> Number:
     if x - x == 0.0:
         return x
-    if x != x:
-        return "NaN"
-    return "Infinity" if x > 0 else "-Infinity"
+    return non_finite_text(x)
 
 
 def number(name: str, x: object) -> Number:
@@ -290,9 +289,7 @@ def plain_numbers(d: object) -> bool:
         return False
     for v in d.values():
         t = type(v)
-        if not (t is float and v - v == 0.0) and not (
-            t is int and INT64_MIN <= v <= INT64_MAX
-        ):
+        if not (t is float and v - v == 0.0) and not (t is int and INT64_MIN <= v <= INT64_MAX):
             return False
     return True
 
@@ -321,8 +318,10 @@ def json_safe(name: str, x: object) -> Any:
             _check_utf8(name, x)
         return x
     if isinstance(x, Mapping):
-        return {json_safe(f"a key of {name}", str(k)): json_safe(f"{name}[{k!r}]", v)
-                for k, v in x.items()}
+        return {
+            json_safe(f"a key of {name}", str(k)): json_safe(f"{name}[{k!r}]", v)
+            for k, v in x.items()
+        }
     if isinstance(x, list | tuple | set | frozenset):
         return [json_safe(f"{name}[{i}]", v) for i, v in enumerate(x)]
     try:

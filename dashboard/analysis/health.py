@@ -57,6 +57,7 @@ from dashboard.analysis.status import run_status
 from dashboard.analysis.thresholds import DEFAULT_THRESHOLDS, Columns, HealthThresholds
 from dashboard.analysis.units import format_age
 from dashboard.run_state import HealthWarning, RunState, Severity
+from thalia_logging.contract import SEVERITIES, non_finite_text
 
 __all__ = ["DEFAULT_THRESHOLDS", "Columns", "HealthThresholds", "check_health", "rank_frame"]
 
@@ -71,8 +72,7 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _nonfinite_name(value: float) -> str:
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+_nonfinite_name = non_finite_text
 
 
 def _nonfinite_loss(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
@@ -286,5 +286,4 @@ def check_health(
     found: list[HealthWarning] = []
     for rule in RULES:
         found.extend(rule(state, m, now, thresholds))
-    order = {"critical": 0, "warning": 1, "info": 2}
-    return sorted(found, key=lambda w: order[w.severity])
+    return sorted(found, key=lambda w: -SEVERITIES.index(w.severity))

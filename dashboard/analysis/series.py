@@ -7,15 +7,13 @@ from collections.abc import Collection, Hashable
 import numpy as np
 import pandas as pd
 
+from thalia_logging.contract import CORE_METRICS
+
 __all__ = ["CARD_METRICS", "extra_metric_columns", "rank_frame", "ranks"]
 
 
-CARD_METRICS: tuple[tuple[str, str], ...] = (
-    ("firing_rate", "Firing rate"),
-    ("capacity", "Capacity"),
-    ("performance", "Performance"),
-    ("loss", "Loss"),
-)
+_LABELS = {"firing_rate": "Firing rate", "capacity": "Capacity", "performance": "Performance", "loss": "Loss"}
+CARD_METRICS: tuple[tuple[str, str], ...] = tuple((name, _LABELS[name]) for name in CORE_METRICS)
 
 
 _NOT_EXTRA = {"step", "wall_time", "rank", *(name for name, _ in CARD_METRICS)}

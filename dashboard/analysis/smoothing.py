@@ -34,6 +34,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from dashboard.errors import InvalidSmoothingWeight
+
 __all__ = ["MAX_WEIGHT", "InvalidSmoothingWeight", "ema"]
 
 MAX_WEIGHT = 0.999
@@ -41,10 +43,6 @@ MAX_WEIGHT = 0.999
 
 _MAX_LOG_SCALE = 300.0  # blocks keep w**-i below e**300 (inputs are scaled to |x| <= 1 first)
 _NEGLIGIBLE = 1e-30  # a carry scaled by less than this is below float64 resolution of the block
-
-
-class InvalidSmoothingWeight(ValueError):
-    """The smoothing weight is outside ``[0, MAX_WEIGHT]``."""
 
 
 def _scan(x: npt.NDArray[np.float64], w: float) -> npt.NDArray[np.float64]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from thalia_logging.contract import non_finite_text
+
 __all__ = ["PERCENT_METRICS", "format_age", "format_bytes", "format_duration", "format_value"]
 
 
@@ -15,7 +17,7 @@ def format_value(name: str, value: float | None) -> str:
     if value is None:
         return "—"
     if not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        return non_finite_text(value)
     if name in PERCENT_METRICS:
         return f"{value:.1%}"
     if abs(value) >= 10_000 and float(value).is_integer():

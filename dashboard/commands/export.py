@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from dashboard.errors import ExportError
 from dashboard.reading.watcher import load_training_state
 from dashboard.run_state import RunState
 
@@ -43,14 +44,6 @@ NaN (and a missing value) is written as an empty field, infinities as inf / -inf
 exit status: 0 written; 1 nothing to export or the output cannot be written;
 2 bad arguments or the directory does not exist.
 """
-
-
-class ExportError(Exception):
-    """Export failed; ``code`` is the exit status, the message says how to fix it."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def _targets(what: str, output: str | None) -> list[tuple[str, str]]:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from dashboard.errors import LauncherError
 from dashboard.page import guard
 
 __all__ = [
@@ -60,10 +61,6 @@ MAX_PORT = 65535
 MAX_PORT_TRIES = 100
 POLL_INTERVAL_S = 0.5
 STOP_GRACE_S = 5.0
-
-
-class LauncherError(RuntimeError):
-    """A permanent problem the user has to fix (no free port, page file missing)."""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ from dashboard.page.chart_base import POINT_STATS, PointStats, page_chart, unval
 from dashboard.run_state import Restart
 
 __all__ = [
-    "CORE_METRICS",
     "EVENT_COLORS",
     "NAN_COLOR",
     "POINT_STATS",
@@ -39,8 +38,6 @@ __all__ = [
     "neuron_count_chart",
 ]
 
-CORE_METRICS = ("firing_rate", "capacity", "performance", "loss")
-"""Columns logged on every metric line (the four cards and the first tabs)."""
 NAN_COLOR = "#d62728"
 LINE_COLOR = "#1f77b4"
 _GIB = 1024**3

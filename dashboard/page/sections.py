@@ -35,6 +35,7 @@ from dashboard.page.views import (
 )
 from dashboard.reading.console_tail import read_log_tail
 from dashboard.run_state import HealthWarning, RunState
+from thalia_logging.contract import CONSOLE_LOG_NAME
 
 __all__ = [
     "Options",
@@ -375,7 +376,7 @@ def training_info(state: RunState, metrics: pd.DataFrame, *, now: float) -> None
                 columns=["File", "Byte offset", "Reason", "Line (start)"]),
                 hide_index=True, width="stretch", column_config={"Byte offset": _INT})
     st.caption("Console log (last lines, newest at the bottom)")
-    tail = read_log_tail(state.checkpoint_dir / "console.log")
+    tail = read_log_tail(state.checkpoint_dir / CONSOLE_LOG_NAME)
     if tail is None:
         _waiting("No console.log yet — the logger writes it with file_log=True.")
         return

@@ -30,6 +30,8 @@ import math
 import re
 from typing import Any
 
+from thalia_logging.contract import non_finite_text
+
 __all__ = ["MAX_CHARS", "WORD_JOINER", "md_text", "plain"]
 
 MAX_CHARS = 2_000
@@ -53,7 +55,7 @@ def plain(value: Any, *, limit: int = MAX_CHARS) -> str:
     elif isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, float) and not math.isfinite(value):
-        text = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        text = non_finite_text(value)
     elif isinstance(value, int | float):
         text = _number(value)
     else:

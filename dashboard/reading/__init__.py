@@ -1,1 +1,31 @@
-"""reading"""
+"""The reading layer: a checkpoint directory on disk -> an immutable :class:`~dashboard.run_state.RunState`.
+
+It imports no other dashboard layer (only :mod:`dashboard.run_state`, :mod:`dashboard.errors` and
+the shared vocabulary :mod:`thalia_logging.contract`); ``tests/test_layers.py`` keeps it so. All
+disk access goes through one :class:`~dashboard.reading.fs.FileSystem`.
+
+The hops a logged line takes, in order (one module each):
+
+1. :mod:`~dashboard.reading.fs` and :mod:`~dashboard.reading.safefile`: the file is vetted (a
+   regular file inside the directory) and opened without blocking;
+2. :mod:`~dashboard.reading.tailer`: only the bytes appended since the last read are read
+   (a truncated, replaced or rotated file is noticed);
+3. :mod:`~dashboard.reading.linebuffer`: the bytes are cut into complete lines (a partial last
+   line waits; an overlong one is reported);
+4. :mod:`~dashboard.reading.arrow_fastpath` (big blocks of plain lines, parsed as columns by
+   pyarrow) or else :mod:`~dashboard.reading.line_parser` (the reference, one line at a time,
+   with a reason for every bad line);
+5. :mod:`~dashboard.reading.directory` applies the timeline rules (resumes, restarts) and
+   appends rows to a :mod:`~dashboard.reading.column_store` (chunks of numpy columns,
+   :mod:`~dashboard.reading.chunks`; explicitly logged non-finite values go to
+   :mod:`~dashboard.reading.nonfinite`);
+6. :mod:`~dashboard.reading.frame_snapshot`: the committed chunks, built into a DataFrame on
+   first use (sorted by step, rows sharing a step merged);
+7. :class:`~dashboard.run_state.RunState`: the frames, metadata
+   (:mod:`~dashboard.reading.metadata`), warnings and bad lines of one refresh, handed out by
+   :mod:`~dashboard.reading.watcher` (which decides when to read again).
+
+:mod:`~dashboard.reading.console_tail` reads the end of ``console.log`` through the same seam.
+"""
+
+__all__: list[str] = []

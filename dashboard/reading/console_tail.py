@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dashboard.reading.safefile import check_file, open_regular
+from dashboard.reading.fs import LOCAL_FS, FileSystem
+from dashboard.reading.safefile import check_file
 
 __all__ = ["LOG_TAIL_BYTES", "read_log_tail"]
 
@@ -13,16 +14,20 @@ LOG_TAIL_BYTES = 64 * 1024
 
 
 def read_log_tail(
-    path: Path, *, max_bytes: int = LOG_TAIL_BYTES, max_lines: int = 200
+    path: Path,
+    *,
+    max_bytes: int = LOG_TAIL_BYTES,
+    max_lines: int = 200,
+    fs: FileSystem = LOCAL_FS,
 ) -> str | None:
     """The last lines of a text file (at most ``max_bytes`` read, read-only), or None if absent.
 
     Read only when it is a regular file inside its directory (a symlink only to one inside it),
     opened without blocking (a FIFO named ``console.log`` never hangs the page); otherwise a
-    one-line note saying why it is not shown."""
+    one-line note saying why it is not shown. Disk access goes through ``fs``."""
     try:
-        real = check_file(str(path.parent), path.name)
-        with open_regular(real) as f:
+        real = check_file(str(path.parent), path.name, fs)
+        with fs.open(real) as f:
             f.seek(0, 2)
             size = f.tell()
             f.seek(max(0, size - max_bytes))

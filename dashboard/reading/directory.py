@@ -9,39 +9,8 @@ directory is skipped, said in ``errors`` at each read and counted once as a bad 
 anything changed. It knows nothing about
 threads or filesystem events (that is :mod:`dashboard.reading.watcher`).
 
-The timeline follows how runs are written. Lines arrive out of step order all the time; they
-land in step order (:mod:`dashboard.reading.columns`), and metric lines sharing a (step, rank) merge field
-by field (a later line's value of a field wins; a field it does not carry keeps the earlier
-value). Only three things start a new timeline (a :class:`~dashboard.run_state.Restart`, and the
-rows of the abandoned one are dropped):
-
-================================  ===========================================================
-Case                              What the reader does
-================================  ===========================================================
-late eval line (``val_loss`` at   merged into the row at 1000 (``loss`` kept, ``val_loss``
-1000 after 1001..1010)            added); no restart
-evaluator thread (two writers     every line kept, rows merged by step; no restart
-interleaved, one behind)
-shared step, several lines        one row, field by field, later value of a field wins (a
-                                  logged NaN is a value; a field left out or ``null`` is not)
-late growth / consolidation /     kept as a distinct event, in step order (stable); never a
-stage event                       restart, in any log
-``run_start`` with                restart at the logged step R: rows of that file and rank
-``resumed_from_step`` R           written before it with step > R are dropped (the row at R is
-                                  what the checkpoint holds, it stays and later lines merge)
-file truncated or replaced        restart (``truncated``/``replaced``): what was read from the
-                                  file is dropped and it is read again from offset 0
-legacy log (no ``run_start`` in   restart at the first of ``RESUME_AFTER`` consecutive metric
-the file), sustained regression   lines below the highest metric step, with ascending steps
-                                  (the trainer went back and kept going): rows of that file
-                                  and rank written before the first of them with step >= it
-                                  are dropped
-legacy log, single late line      merged like any late line (fewer than ``RESUME_AFTER``
-(or a few)                        metric lines behind before one at or past the maximum)
-================================  ===========================================================
-
-A file that has a ``run_start`` line never uses the legacy rule: our logger writes one on every
-open, and interleaved writers (an evaluator thread) can put any number of lines behind.
+The timeline rules (late lines, evaluator threads, resumes, truncated or replaced files, legacy
+logs) are :mod:`dashboard.reading.timeline`'s.
 """
 
 from __future__ import annotations
@@ -50,54 +19,39 @@ import collections
 import logging
 import math
 import os
-import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from dashboard.errors import BadRecord
 from dashboard.reading.arrow_fastpath import MIN_BLOCK_BYTES, parse_block
-from dashboard.reading.columns import LOGGED_NAN, ColumnStore, Cut
-from dashboard.reading.line_parser import EVENT_KINDS, BadRecord, parse_line
+from dashboard.reading.chunks import LOGGED_NAN, Cut
+from dashboard.reading.column_store import ColumnStore
+from dashboard.reading.fs import LOCAL_FS, FileSystem
+from dashboard.reading.line_parser import EVENT_KINDS, parse_line
 from dashboard.reading.linebuffer import DEFAULT_MAX_LINE_BYTES, Block, Overlong, split_lines
 from dashboard.reading.metadata import MetadataScanner, is_metadata_name, normalise_warnings
 from dashboard.reading.nonfinite import NonFiniteLog
-from dashboard.reading.safefile import check_file, open_regular
+from dashboard.reading.safefile import check_file
 from dashboard.reading.tailer import Refused, Reset, RotatingTailer
+from dashboard.reading.timeline import RESUME_AFTER, TimelineRules
 from dashboard.run_state import BadLine, Restart, RunState
+from thalia_logging.contract import LEGACY_LOG_NAME, LOG_NAME, RANK_LOG_PATTERN
 
 __all__ = ["MAX_BAD_LINES", "RESUME_AFTER", "DirectoryReader", "log_file_rank"]
 
-log = logging.getLogger(__name__)
+_log = logging.getLogger(__name__)
 MAX_BAD_LINES = 200
-#: Legacy logs (no ``run_start``): this many consecutive metric lines below the highest metric
-#: step, with ascending steps, are a resume. An evaluator thread puts single lines (or a short
-#: burst at one step) behind the trainer; a trainer that went back keeps going from there.
-RESUME_AFTER = 5
-_RANK_FILE = re.compile(r"training_log\.rank(\d+)\.jsonl\Z")
 
 
 def log_file_rank(name: str) -> int | None:
     """The rank a log file's lines belong to, or None when ``name`` is not a log file."""
-    if name in ("training_log.jsonl", "training_log.json"):
+    if name in (LOG_NAME, LEGACY_LOG_NAME):
         return 0
-    match = _RANK_FILE.match(name)
+    match = RANK_LOG_PATTERN.match(name)
     return int(match.group(1)) if match else None
-
-
-class _Timeline:
-    """What the reader knows of one (file, rank) for the legacy resume rule: the highest metric
-    step, and the run of metric lines behind it read since the last line at or past it
-    (``behind`` ascending steps, the first at ``first_step``/``first_seq``, the highest ``top``)."""
-
-    __slots__ = ("behind", "first_seq", "first_step", "first_wall", "max_metric", "top")
-
-    def __init__(self) -> None:
-        self.max_metric: int | None = None
-        self.behind = 0
-        self.first_seq = self.first_step = self.top = 0
-        self.first_wall = math.nan
 
 
 def _excerpt(line: bytes) -> str:
@@ -115,23 +69,23 @@ class DirectoryReader:
     regression in a legacy log) add a :class:`Restart` and drop the abandoned timeline;
     explicitly logged non-finite metric values are recorded in a
     :class:`~dashboard.reading.nonfinite.NonFiniteLog` under the same rules as the rows; :meth:`state`
-    returns an immutable snapshot of the committed data.
+    returns an immutable snapshot of the committed data. All disk access goes through ``fs``
+    (:mod:`dashboard.reading.fs`), handed on to the tailers, the metadata scanner and the
+    safe-file checks.
     """
 
     def __init__(
         self,
         checkpoint_dir: str | os.PathLike[str],
         *,
-        open_: Callable[..., Any] = open_regular,
-        stat: Callable[[Any], os.stat_result] = os.stat,
-        listdir: Callable[[str], list[str]] = os.listdir,
+        fs: FileSystem = LOCAL_FS,
         wall_clock: Callable[[], float] = time.time,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         block_parser: Callable[..., Any] | None = parse_block,
         min_block_bytes: int = MIN_BLOCK_BYTES,
     ) -> None:
         self.directory = os.fspath(checkpoint_dir)
-        self._open, self._stat, self._listdir = open_, stat, listdir
+        self._fs = fs
         self._wall_clock = wall_clock
         self._max_line_bytes = max_line_bytes
         self._block_parser = block_parser
@@ -142,14 +96,12 @@ class DirectoryReader:
         self._refused: dict[str, str] = {}  # file name -> why it is not read (reported once)
         self._stores = {name: ColumnStore(name, dedup=name == "metrics_history") for name in EVENT_KINDS.values()}
         self._nonfinite = NonFiniteLog()
-        self._metadata = MetadataScanner(self.directory, stat=stat)
+        self._metadata = MetadataScanner(self.directory, fs=fs)
         self._seq = 0
-        self._timelines: dict[tuple[int, int], _Timeline] = {}  # (src, rank) -> legacy rule state
-        self._has_run_start: set[int] = set()  # files with a run_start line: no legacy rule
-        self._pending_reset: dict[int, int] = {}  # src -> index in restarts awaiting its step
+        self._rules = TimelineRules(self._cut, wall_clock)
         self.bad_lines: collections.deque[BadLine] = collections.deque(maxlen=MAX_BAD_LINES)
         self.bad_line_count = 0
-        self.restarts: list[Restart] = []
+        self.restarts: list[Restart] = self._rules.restarts
         self.max_wall_time: float | None = None
         self.errors: list[str] = []
         # When new lines were seen: the log file's mtime then, and the highest step read so far
@@ -165,7 +117,7 @@ class DirectoryReader:
         """Read what changed on disk; True if the snapshot would differ from the last one."""
         self.errors = []
         try:
-            names = self._listdir(self.directory)
+            names = self._fs.listdir(self.directory)
         except (FileNotFoundError, NotADirectoryError) as exc:
             not_dir = isinstance(exc, NotADirectoryError)
             changed = self.exists or not_dir != self.not_a_directory
@@ -177,8 +129,8 @@ class DirectoryReader:
         for name in sorted(names):
             rank = log_file_rank(name)
             if rank is not None and name not in self._tailers:
-                tailer = RotatingTailer(self.directory, name, open_=self._open, stat=self._stat,
-                                        max_line_bytes=self._max_line_bytes, check=check_file)
+                tailer = RotatingTailer(self.directory, name, fs=self._fs,
+                                        max_line_bytes=self._max_line_bytes, check=self._check_file)
                 self._tailers[name] = (len(self._tailers), rank, tailer)
                 changed = True
         before = (self.bad_line_count, len(self.restarts))
@@ -190,9 +142,9 @@ class DirectoryReader:
                     got.add(file)
                     self._handle(file, src, rank, item)
                 for file in got:
-                    self._note_mtime(self._stat(os.path.join(self.directory, file)).st_mtime)
+                    self._note_mtime(self._fs.stat(os.path.join(self.directory, file)).st_mtime)
             except OSError as exc:  # transient (permissions, NFS hiccup): keep data, retry later
-                log.debug("reading %s failed: %s", name, exc)
+                _log.debug("reading %s failed: %s", name, exc)
                 self.errors.append(f"cannot read {name}: {exc}")
         if self._seq != seq_before and self._max_metric_step is not None and self.log_mtime is not None:
             self._activity.append((self.log_mtime, self._max_metric_step))
@@ -203,6 +155,9 @@ class DirectoryReader:
             changed = store.commit() or changed
         self._nonfinite.commit()
         return changed or meta_changed or before != (self.bad_line_count, len(self.restarts))
+
+    def _check_file(self, directory: str, name: str) -> str:
+        return check_file(directory, name, self._fs)
 
     def _bad(self, bad: BadLine) -> None:
         self.bad_line_count += 1
@@ -219,29 +174,19 @@ class DirectoryReader:
         if isinstance(item, Overlong):
             self._bad(BadLine(name, item.offset, _excerpt(item.head), item.reason))
         elif isinstance(item, Reset):
-            self._cut(Cut(src, -1, self._seq, 0))
-            for key in [k for k in self._timelines if k[0] == src]:
-                del self._timelines[key]
-            self._has_run_start.discard(src)
-            self._pending_reset[src] = len(self.restarts)
-            self.restarts.append(Restart(name, item.kind, None, self._wall_clock()))
+            self._rules.reset(name, src, item.kind, self._seq)
         elif not self._parse_fast(src, rank, item):
             self._parse_lines(name, src, rank, item)
 
     def _parse_fast(self, src: int, rank: int, block: Block) -> bool:
         if (self._block_parser is None or len(block.data) < self._min_block_bytes
-                or src in self._pending_reset):
+                or src in self._rules.pending_reset):
             return False
-        # Blocks are taken only with steps not going back and, in a legacy file, at or past the
-        # highest metric step: no line of them can be behind, so the legacy rule has nothing to
-        # check (each metric row ends a run of lines behind).
-        legacy = src not in self._has_run_start
-        timeline = self._timelines.get((src, rank)) if legacy else None
-        last = timeline.max_metric if timeline is not None else None
+        last = self._rules.last_metric_step(src, rank)  # its docstring says why this is safe
         try:
             parsed = self._block_parser(block.data, last_step=last)
         except Exception as exc:  # never lose a block to the fast path: the line parser is the reference
-            log.debug("block parser failed, reading the block line by line: %r", exc)
+            _log.debug("block parser failed, reading the block line by line: %r", exc)
             parsed = None
         if parsed is None:
             return False
@@ -250,10 +195,7 @@ class DirectoryReader:
         metric_rows = parsed.frames.get("metrics_history")
         if metric_rows is not None and len(metric_rows[0]):
             self._note_metric_step(int(metric_rows[1]["step"].max()))
-        if legacy and metric_rows is not None and len(metric_rows[0]):
-            timeline = self._timelines.setdefault((src, rank), _Timeline())
-            timeline.max_metric = int(metric_rows[1]["step"][-1])
-            timeline.behind = 0
+            self._rules.block_read(src, rank, int(metric_rows[1]["step"][-1]))
         for frame, (positions, cols) in parsed.frames.items():
             n = len(positions)
             cols["rank"] = _full_int(n, rank)
@@ -264,7 +206,7 @@ class DirectoryReader:
         return True
 
     def _parse_lines(self, name: str, src: int, file_rank: int, block: Block) -> None:
-        stores = self._stores
+        stores, rules = self._stores, self._rules
         for offset, line in split_lines(block):
             try:
                 kind, fields = parse_line(line)
@@ -282,17 +224,15 @@ class DirectoryReader:
             step = fields["step"]
             wall = fields["wall_time"]
             if kind == "run_starts":
-                self._run_start(name, src, rank, seq, fields["resumed_from_step"], wall)
+                rules.run_start(name, src, rank, seq, fields["resumed_from_step"], wall)
                 self._note_config(seq, wall, fields.pop("_config", None))
             else:
                 if kind == "metrics_history":
                     self._note_metric_step(step)
-                if kind == "metrics_history" and src not in self._has_run_start:
-                    self._legacy_metric(name, src, rank, seq, step, wall)
-                pending = self._pending_reset.pop(src, None)
-                if pending is not None:
-                    old = self.restarts[pending]
-                    self.restarts[pending] = Restart(old.file, old.kind, step, old.wall_time)
+                    if src not in rules.has_run_start:
+                        rules.legacy_metric(name, src, rank, seq, step, wall)
+                if src in rules.pending_reset:
+                    rules.first_step_after_reset(src, step)
             nonfinite = fields.pop("_nonfinite", None)
             if nonfinite is not None:
                 for col in nonfinite:
@@ -304,17 +244,6 @@ class DirectoryReader:
             stores[kind].add_row(fields)
             self._note_wall(wall)
 
-    def _run_start(self, name: str, src: int, rank: int, seq: int, resumed: float, wall: float) -> None:
-        """A logger opened: the file follows the ``run_start`` rule from now on; a resume from
-        step R drops the rows of this file and rank written before with step > R."""
-        self._has_run_start.add(src)
-        for key in [k for k in self._timelines if k[0] == src]:
-            del self._timelines[key]
-        if not math.isnan(resumed):
-            step = int(resumed)
-            self.restarts.append(Restart(name, "resumed", step, self._when(wall)))
-            self._cut(Cut(src, rank, seq, step + 1))
-
     def _note_config(self, seq: int, wall: float, config: dict[str, Any] | None) -> None:
         """Keep the config of the newest ``run_start`` (by wall time, then read order)."""
         if config is None:
@@ -322,31 +251,6 @@ class DirectoryReader:
         key = (-math.inf if math.isnan(wall) else wall, seq)
         if self._config is None or key >= self._config[0]:
             self._config = (key, config)
-
-    def _legacy_metric(self, name: str, src: int, rank: int, seq: int, step: int, wall: float) -> None:
-        """The legacy rule (see the module docstring) for one metric line of a file without
-        ``run_start``."""
-        t = self._timelines.get((src, rank))
-        if t is None:
-            t = self._timelines[(src, rank)] = _Timeline()
-        if t.max_metric is None or step >= t.max_metric:
-            t.max_metric = step
-            t.behind = 0
-            return
-        if not t.behind:
-            t.behind, t.top = 1, step
-            t.first_seq, t.first_step, t.first_wall = seq, step, wall
-        elif step > t.top:
-            t.behind += 1
-            t.top = step
-        if t.behind >= RESUME_AFTER:
-            self.restarts.append(Restart(name, "resumed", t.first_step, self._when(t.first_wall)))
-            self._cut(Cut(src, rank, t.first_seq, t.first_step))
-            t.max_metric = t.top
-            t.behind = 0
-
-    def _when(self, wall: float) -> float:
-        return wall if not math.isnan(wall) else self._wall_clock()
 
     def _cut(self, cut: Cut) -> None:
         for store in self._stores.values():

@@ -31,10 +31,14 @@ from typing import Any
 
 import orjson
 
+from dashboard.errors import BadRecord
+from thalia_logging.contract import NON_FINITE, SCHEMA_VERSION
+
 __all__ = [
+    "CONFIG_MAX_DEPTH",
+    "CONFIG_TOO_DEEP",
     "EVENT_KINDS",
     "INT64_MAX",
-    "NONFINITE",
     "BadRecord",
     "check_text",
     "loads",
@@ -50,7 +54,6 @@ EVENT_KINDS: dict[str, str] = {
     "stage": "stage_events",
     "run_start": "run_starts",
 }
-NONFINITE: dict[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _NESTED = ("neuron_counts", "capacity_by_region")
 _JSON_TYPES = {
     list: "array",
@@ -65,12 +68,8 @@ _SKIP = frozenset(("event_type", "step", "wall_time", "rank"))
 INT64_MAX = 2**63 - 1
 
 
-class BadRecord(ValueError):
-    """The line is not a valid record; ``str(exc)`` says why."""
-
-
 def _constant(token: str) -> float:
-    return NONFINITE[token]
+    return NON_FINITE[token]
 
 
 def loads(data: bytes) -> Any:
@@ -98,8 +97,8 @@ def to_number(value: Any, name: str) -> float:
             return float(value)
         except OverflowError:
             return math.inf if value > 0 else -math.inf
-    if type(value) is str and value in NONFINITE:
-        return NONFINITE[value]
+    if type(value) is str and value in NON_FINITE:
+        return NON_FINITE[value]
     raise BadRecord(f"{name!r} must be a number, got {_show(value)}")
 
 
@@ -246,9 +245,9 @@ def _metric_fields(obj: dict[str, Any], fields: dict[str, Any]) -> None:
 
 
 def _run_start_fields(obj: dict[str, Any], fields: dict[str, Any]) -> None:
-    if obj.get("schema_version") != 1 or type(obj.get("schema_version")) is not int:
+    if obj.get("schema_version") != SCHEMA_VERSION or type(obj.get("schema_version")) is not int:
         raise BadRecord(
-            f"unsupported schema_version {_show(obj.get('schema_version'))} (this reader knows 1; "
+            f"unsupported schema_version {_show(obj.get('schema_version'))} (this reader knows {SCHEMA_VERSION}; "
             "upgrade the dashboard)"
         )
     fields["run_id"] = _str(obj, "run_id")
@@ -284,7 +283,7 @@ def _config_value(value: Any, depth: int = 0) -> Any:
     if isinstance(value, list):
         return [_config_value(v, depth + 1) for v in value]
     if isinstance(value, str):
-        return NONFINITE[value] if value in NONFINITE else _safe_text(value)
+        return NON_FINITE[value] if value in NON_FINITE else _safe_text(value)
     return value
 
 

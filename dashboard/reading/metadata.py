@@ -17,14 +17,16 @@ in strings read as ``?``; nesting deeper than ``MAX_DEPTH`` is refused.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dashboard.reading.line_parser import INT64_MAX, NONFINITE, BadRecord, loads
+from dashboard.errors import BadRecord
+from dashboard.reading.fs import LOCAL_FS, FileSystem
+from dashboard.reading.line_parser import INT64_MAX, loads
 from dashboard.reading.safefile import check_file, read_capped
 from dashboard.run_state import BadLine, HealthWarning
+from thalia_logging.contract import NON_FINITE, SEVERITIES, is_metadata_name
 
 __all__ = [
     "MAX_DEPTH",
@@ -32,6 +34,7 @@ __all__ = [
     "MetadataScanner",
     "is_metadata_name",
     "normalise_warnings",
+    "parse_metadata",
 ]
 
 #: metadata files larger than this are not read (a bad line instead)
@@ -39,11 +42,7 @@ MAX_METADATA_BYTES = 16 << 20
 #: metadata nested deeper than this is refused
 MAX_DEPTH = 64
 
-_SEVERITIES = ("info", "warning", "critical")
 
-
-def is_metadata_name(name: str) -> bool:
-    return name.startswith("metadata_") and name.endswith(".json")
 
 
 def normalise_warnings(raw: Any) -> tuple[HealthWarning, ...]:
@@ -58,7 +57,7 @@ def normalise_warnings(raw: Any) -> tuple[HealthWarning, ...]:
             out.append(HealthWarning("warning", item))
         elif isinstance(item, dict) and isinstance(item.get("message"), str):
             sev = item.get("severity")
-            out.append(HealthWarning(sev if sev in _SEVERITIES else "warning", item["message"]))
+            out.append(HealthWarning(sev if sev in SEVERITIES else "warning", item["message"]))
         else:
             out.append(HealthWarning("warning", repr(item)))
     return tuple(out)
@@ -82,7 +81,7 @@ def _floats(value: Any, depth: int = 0) -> Any:
     if isinstance(value, list):
         return [_floats(v, depth + 1) for v in value]
     if isinstance(value, str):
-        return NONFINITE[value] if value in NONFINITE else _text(value)
+        return NON_FINITE[value] if value in NON_FINITE else _text(value)
     return value
 
 
@@ -156,12 +155,11 @@ class MetadataScanner:
 
     :meth:`update` takes the metadata file names found in the directory, stats each, re-parses
     the changed ones and returns (changed, bad lines found). :attr:`latest` is the chosen file's
-    ``(name, content)`` or None. I/O seams: ``stat``, ``read_bytes``.
+    ``(name, content)`` or None. All disk access goes through ``fs``.
     """
 
     directory: str
-    stat: Callable[[str], os.stat_result] = os.stat
-    read_bytes: Callable[[str], bytes] = field(default=lambda p: read_capped(p, MAX_METADATA_BYTES))
+    fs: FileSystem = LOCAL_FS
     _entries: dict[str, _Entry] = field(default_factory=dict)
     latest: tuple[str, dict[str, Any]] | None = None
     latest_mtime: float | None = None
@@ -175,22 +173,19 @@ class MetadataScanner:
             entry = self._entries.get(name)
             previous = entry.data if entry is not None else None
             try:
-                path = check_file(self.directory, name)
-                st = self.stat(path)
+                path = check_file(self.directory, name, self.fs)
+                st = self.fs.stat(path)
             except FileNotFoundError:
                 continue
             except OSError as exc:  # not a regular file inside the directory, a loop, no access
-                key: tuple[Any, ...] = ("unreadable", str(exc))
-                if entry is None or entry.key != key:
-                    bad.append(BadLine(name, 0, "", f"metadata file skipped: {exc}"))
-                self._entries[name] = _Entry(key, previous, entry.mtime if entry else math.nan)
+                self._unreadable(name, entry, exc, bad)
                 continue
             key = (st.st_ino, st.st_size, st.st_mtime_ns)
             if entry is not None and entry.key == key:
                 continue
             raw = b""
             try:
-                raw = self.read_bytes(path)
+                raw = read_capped(path, MAX_METADATA_BYTES, self.fs)
                 notes: list[str] = []
                 data: dict[str, Any] | None = parse_metadata(raw, notes)
                 excerpt = raw[:200].decode("utf-8", "replace")
@@ -217,6 +212,14 @@ class MetadataScanner:
         if changed:
             self._choose()
         return changed, bad
+
+    def _unreadable(self, name: str, entry: _Entry | None, exc: OSError, bad: list[BadLine]) -> None:
+        """``name`` cannot be read: said once per reason; its last valid content is kept."""
+        key: tuple[Any, ...] = ("unreadable", str(exc))
+        if entry is None or entry.key != key:
+            bad.append(BadLine(name, 0, "", f"metadata file skipped: {exc}"))
+        previous = entry.data if entry is not None else None
+        self._entries[name] = _Entry(key, previous, entry.mtime if entry else math.nan)
 
     def _choose(self) -> None:
         best: tuple[int, str] | None = None

@@ -9,11 +9,11 @@ goes line by line through the parser), and stays small because non-finite values
 
 Entries follow the rows they came from:
 
-* the same :class:`~dashboard.reading.columns.Cut` objects as the column stores drop the entries of an
+* the same :class:`~dashboard.reading.chunks.Cut` objects as the column stores drop the entries of an
   abandoned timeline (resume) or of a file read again (truncated/replaced);
 * metric lines sharing a (step, rank) merge field by field in the frame (the later line's value
   of a field wins, a field it does not carry keeps the earlier value; a logged NaN counts as a
-  value, see :data:`~dashboard.reading.columns.LOGGED_NAN`). So when the snapshot is built, an entry is
+  value, see :data:`~dashboard.reading.chunks.LOGGED_NAN`). So when the snapshot is built, an entry is
   kept only where the merged metrics frame holds a non-finite value at its (rank, step, column),
   and of several entries there the last one read: every non-finite value in the frame comes
   from an entry, and the line it came from is the last one carrying that field, so its entry is
@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard.reading.build_once import BuildOnce
-from dashboard.reading.columns import Cut
+from dashboard.reading.chunks import Cut
 from dashboard.run_state import empty_frame
 
 __all__ = ["NonFiniteLog", "NonFiniteSnapshot"]

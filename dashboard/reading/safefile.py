@@ -5,9 +5,10 @@ A name may be a directory, a FIFO (``open`` blocks until a writer comes), a devi
 never ends), a symlink loop, or a symlink out of the directory (``training_log.jsonl ->
 /etc/passwd`` would put that file's lines on the page). :func:`check_file` says which, from
 ``lstat`` (and, for a symlink, the resolved target and whether it stays inside the directory);
-:func:`open_regular` opens with ``O_NONBLOCK`` (a FIFO swapped in after the check cannot block)
-and checks the opened descriptor again with ``fstat``; :func:`read_capped` reads at most a
-given number of bytes. Every refusal is an :class:`UnsafeFile` (an ``OSError``) whose message
+:meth:`FileSystem.open <dashboard.reading.fs.FileSystem.open>` opens without blocking (a FIFO
+swapped in after the check cannot block) and checks the opened file again; :func:`read_capped`
+reads at most a given number of bytes. All disk access goes through the
+:class:`~dashboard.reading.fs.FileSystem` passed in (the local disk by default). Every refusal is an :class:`UnsafeFile` (an ``OSError``) whose message
 says what the file is and what to do.
 """
 
@@ -16,38 +17,24 @@ from __future__ import annotations
 import errno
 import os
 import stat as stat_mod
-from typing import IO
+
+from dashboard.errors import UnsafeFile
+from dashboard.reading.fs import LOCAL_FS, FileSystem, describe_mode, open_regular
 
 __all__ = ["UnsafeFile", "check_file", "describe_mode", "open_regular", "read_capped"]
 
 
-class UnsafeFile(OSError):
-    """The path is not a regular file inside the directory; ``str(exc)`` says what it is."""
-
-
-def describe_mode(mode: int) -> str:
-    if stat_mod.S_ISDIR(mode):
-        return "a directory"
-    if stat_mod.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat_mod.S_ISCHR(mode) or stat_mod.S_ISBLK(mode):
-        return "a device"
-    if stat_mod.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
-
-
-def _inside(path: str, directory: str) -> bool:
-    root = os.path.realpath(directory)
+def _inside(path: str, directory: str, fs: FileSystem) -> bool:
+    root = fs.realpath(directory)
     return os.path.commonpath([root, path]) == root
 
 
-def check_file(directory: str, name: str) -> str:
+def check_file(directory: str, name: str, fs: FileSystem = LOCAL_FS) -> str:
     """The path to open for ``name`` in ``directory``: the file itself, or a symlink's target
     when that is a regular file inside the directory. Raises FileNotFoundError when absent,
     UnsafeFile otherwise."""
     path = os.path.join(directory, name)
-    st = os.lstat(path)
+    st = fs.lstat(path)
     if stat_mod.S_ISREG(st.st_mode):
         return path
     if not stat_mod.S_ISLNK(st.st_mode):
@@ -55,50 +42,33 @@ def check_file(directory: str, name: str) -> str:
             errno.EINVAL, f"{name} is {describe_mode(st.st_mode)}, not a regular file: not read"
         )
     try:
-        target = os.path.realpath(path, strict=True)
+        target = fs.realpath(path, strict=True)
     except FileNotFoundError:
         raise FileNotFoundError(errno.ENOENT, f"{name} is a dangling symlink", path) from None
     except OSError as exc:  # ELOOP: a symlink loop
         raise UnsafeFile(
             errno.ELOOP, f"{name} is a symlink that cannot be resolved ({exc.strerror}): not read"
         ) from None
-    if not _inside(target, directory):
+    if not _inside(target, directory, fs):
         raise UnsafeFile(
             errno.EACCES,
             f"{name} is a symlink to {target}, outside the checkpoint directory: not followed",
         )
-    mode = os.stat(target).st_mode
+    mode = fs.stat(target).st_mode
     if not stat_mod.S_ISREG(mode):
         raise UnsafeFile(errno.EINVAL, f"{name} is a symlink to {describe_mode(mode)}: not read")
     return target
 
 
-def _nonblocking(path: str, flags: int) -> int:
-    return os.open(path, flags | os.O_NONBLOCK)
-
-
-def open_regular(path: str, mode: str = "rb") -> IO[bytes]:
-    """``open(path, "rb")`` that never blocks (``O_NONBLOCK``) and refuses anything but a
-    regular file (checked on the opened descriptor). Same signature as the ``open_`` seams."""
-    if mode != "rb":
-        raise ValueError("checkpoint files are opened read-only ('rb')")
-    fh = open(path, "rb", opener=_nonblocking)  # noqa: SIM115 (returned to the caller)
-    st = os.fstat(fh.fileno())
-    if not stat_mod.S_ISREG(st.st_mode):
-        fh.close()
-        raise UnsafeFile(
-            errno.EINVAL, f"{os.path.basename(path)} is {describe_mode(st.st_mode)}: not read"
-        )
-    return fh
-
-
-def read_capped(path: str, max_bytes: int) -> bytes:
-    """The whole regular file at ``path`` (opened with :func:`open_regular`); UnsafeFile when it
-    is longer than ``max_bytes``."""
-    with open_regular(path) as fh:
+def read_capped(path: str, max_bytes: int, fs: FileSystem = LOCAL_FS) -> bytes:
+    """The whole regular file at ``path`` (opened with ``fs.open``); UnsafeFile when it is
+    longer than ``max_bytes``."""
+    with fs.open(path) as fh:
         data = fh.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise UnsafeFile(
-            errno.EFBIG, f"{os.path.basename(path)} is larger than {max_bytes} bytes: not read"
+            errno.EFBIG,
+            f"{os.path.basename(path)} is larger than {max_bytes} bytes: not read; "
+            "keep metadata files small (no large arrays in write_metadata)",
         )
     return data

@@ -1,8 +1,9 @@
 """Tail one append-only log file: remember where we were, read only the new bytes.
 
 The tailer knows offsets and bytes, nothing about JSON. It opens the file read-only (``"rb"``) for
-each read and closes it again, so a replaced file is never held open. By default it opens with
-``O_NONBLOCK`` and only regular files (:func:`dashboard.reading.safefile.open_regular`): a FIFO never blocks.
+each read and closes it again, so a replaced file is never held open. It reads through a
+:class:`~dashboard.reading.fs.FileSystem` (``fs``), which opens only regular files and never
+blocks: a FIFO never hangs the reader.
 
 A file that changes under the reader is told apart from one that grew by fingerprints: the first
 ``FINGERPRINT_BYTES`` of the file and the ``FINGERPRINT_BYTES`` just before the read position are
@@ -23,16 +24,15 @@ import os
 import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
+from dashboard.reading.fs import LOCAL_FS, FileSystem
 from dashboard.reading.linebuffer import (
     DEFAULT_MAX_LINE_BYTES,
     Block,
     LineBuffer,
     Overlong,
-    split_lines,
 )
-from dashboard.reading.safefile import open_regular
 
 __all__ = ["DEFAULT_READ_SIZE", "FINGERPRINT_BYTES", "Refused", "Reset", "RotatingTailer", "Tailer"]
 
@@ -64,7 +64,7 @@ class Tailer:
     when the file shrinks below what was read, or the path now names another file (new inode),
     :meth:`read_blocks` yields a :class:`Reset` first and reads again from offset 0. A missing
     file yields nothing (and is read from the start once it exists). I/O goes through the
-    keyword-only seams ``open_`` and ``stat``; ``OSError`` from them propagates to the caller,
+    keyword-only ``fs`` (:mod:`dashboard.reading.fs`); ``OSError`` from it propagates to the caller,
     with the tailer's state unchanged up to the last complete read.
     """
 
@@ -72,19 +72,16 @@ class Tailer:
         self,
         path: str | os.PathLike[str],
         *,
-        open_: Callable[..., IO[bytes]] | Callable[..., Any] = open_regular,
-        stat: Callable[[Any], os.stat_result] = os.stat,
+        fs: FileSystem = LOCAL_FS,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         read_size: int = DEFAULT_READ_SIZE,
     ) -> None:
         self.path = os.fspath(path)
-        self._open = open_
-        self._stat = stat
+        self._fs = fs
         self._max_line_bytes = max_line_bytes
         self._read_size = read_size
         self._identity: tuple[int, int] | None = None
         self._position = 0  # bytes consumed from the file (complete lines + held tail)
-        self._size = -1
         self._mtime_ns = -1
         self._head = b""  # the file's first bytes as read (up to FINGERPRINT_BYTES)
         self._last = b""  # the bytes just before the read position (up to FINGERPRINT_BYTES)
@@ -107,7 +104,6 @@ class Tailer:
 
     def _reset(self) -> None:
         self._position = 0
-        self._size = -1
         self._mtime_ns = -1
         self._head = self._last = b""
         self._buffer = LineBuffer(max_line_bytes=self._max_line_bytes)
@@ -132,23 +128,11 @@ class Tailer:
         else:
             self._last = (self._last + chunk)[-FINGERPRINT_BYTES:]
 
-    def has_new_bytes(self) -> bool:
-        """Stat only: would :meth:`read_blocks` have something to do (new bytes or a reset)?"""
-        try:
-            st = self._stat(self.path)
-        except FileNotFoundError:
-            return False
-        return (
-            (st.st_dev, st.st_ino) != self._identity
-            or st.st_size != self._position
-            or st.st_mtime_ns != self._mtime_ns
-        )
-
     def read_blocks(self) -> Iterator[Block | Overlong | Reset]:
         """Yield what was appended since the last call: Reset first if the file started over,
         then Blocks of complete lines and Overlong reports, in file order."""
         try:
-            st = self._stat(self.path)
+            st = self._fs.stat(self.path)
         except FileNotFoundError:
             return
         identity = (st.st_dev, st.st_ino)
@@ -162,7 +146,7 @@ class Tailer:
         self._identity = identity
         if st.st_size == self._position and st.st_mtime_ns == self._mtime_ns:
             return
-        with self._open(self.path, "rb") as fh:
+        with self._fs.open(self.path) as fh:
             if self._position and not self._same_bytes(fh):
                 grew = st.st_size != self._position
                 self._reset()
@@ -178,16 +162,7 @@ class Tailer:
                 yield from self._buffer.feed(chunk)
                 if len(chunk) < self._read_size:
                     break
-        self._size = st.st_size
 
-    def read_new(self) -> list[tuple[int, bytes]]:
-        """Convenience: the new complete lines as ``(offset, line)`` (overlong lines and resets
-        are dropped; use :meth:`read_blocks` to see them)."""
-        lines: list[tuple[int, bytes]] = []
-        for item in self.read_blocks():
-            if isinstance(item, Block):
-                lines.extend(split_lines(item))
-        return lines
 
 
 class RotatingTailer:
@@ -210,13 +185,12 @@ class RotatingTailer:
         directory: str,
         name: str,
         *,
-        open_: Callable[..., Any] = open_regular,
-        stat: Callable[[Any], os.stat_result] = os.stat,
+        fs: FileSystem = LOCAL_FS,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         check: Callable[[str, str], object] | None = None,
     ) -> None:
         self.directory, self.name = directory, name
-        self._open, self._stat, self._max_line_bytes = open_, stat, max_line_bytes
+        self._fs, self._max_line_bytes = fs, max_line_bytes
         self._check = check
         self._segment = re.compile(re.escape(name) + r"\.(\d+)\Z")
         self._live: Tailer | None = None
@@ -224,7 +198,7 @@ class RotatingTailer:
         self._started = False
 
     def _tailer(self, path: str) -> Tailer:
-        return Tailer(path, open_=self._open, stat=self._stat, max_line_bytes=self._max_line_bytes)
+        return Tailer(path, fs=self._fs, max_line_bytes=self._max_line_bytes)
 
     def _rotated_live(self, identity: tuple[int, int], path: str) -> Tailer | None:
         """The live tailer when the live file now has ``identity`` at ``path`` (it was rotated
@@ -251,6 +225,13 @@ class RotatingTailer:
         for item in tailer.read_blocks():
             yield name, item
 
+    def _lexists(self, path: str) -> bool:
+        try:
+            self._fs.lstat(path)
+        except OSError:
+            return False
+        return True
+
     def read_segments(
         self, names: Collection[str]
     ) -> Iterator[tuple[str, Block | Overlong | Reset | Refused]]:
@@ -262,7 +243,7 @@ class RotatingTailer:
         for _, seg in rotated:
             path = os.path.join(self.directory, seg)
             try:
-                st = self._stat(path)
+                st = self._fs.stat(path)
             except OSError:
                 continue
             identity = (st.st_dev, st.st_ino)
@@ -278,7 +259,7 @@ class RotatingTailer:
         if self._live is not None and self._live.identity is not None:
             # Rotated after the listing: the old live file now sits at name.1.
             try:
-                st, first = self._stat(path), self._stat(path + ".1")
+                st, first = self._fs.stat(path), self._fs.stat(path + ".1")
             except OSError:
                 pass
             else:
@@ -287,7 +268,7 @@ class RotatingTailer:
                     old = self._rotated_live(moved, path + ".1")
                     if old is not None:
                         yield from self._read(self.name + ".1", old)
-        if self.name not in names and not os.path.lexists(path):
+        if self.name not in names and not self._lexists(path):
             return
         if self._live is None:
             self._live = self._tailer(path)

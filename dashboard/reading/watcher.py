@@ -27,13 +27,13 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from dashboard.reading.directory import DirectoryReader
+from dashboard.reading.fs import LOCAL_FS, FileSystem
 from dashboard.reading.linebuffer import DEFAULT_MAX_LINE_BYTES
-from dashboard.reading.safefile import open_regular
 from dashboard.run_state import RunState
 
 __all__ = ["RunWatcher", "load_training_state"]
 
-log = logging.getLogger(__name__)
+_log = logging.getLogger(__name__)
 _IGNORED_EVENTS = frozenset((EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE))
 
 
@@ -59,7 +59,9 @@ class RunWatcher:
     previous data stays. A directory that does not exist yet gives ``exists=False`` and is picked
     up once it appears (polled; the observer is attached then). Thread-safe: one lock around
     reading; an idle refresh takes no lock. ``close()`` (or leaving the ``with`` block) stops the
-    observer thread; the watcher can still be refreshed by polling afterwards.
+    observer thread; the watcher can still be refreshed by polling afterwards. Every file read
+    goes through ``fs`` (:mod:`dashboard.reading.fs`); the watchdog observer watches the local
+    disk, so a remote ``fs`` wants ``use_watchdog=False`` (polling).
     """
 
     def __init__(
@@ -71,9 +73,7 @@ class RunWatcher:
         polling_observer: bool = False,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
-        open_: Callable[..., Any] = open_regular,
-        stat: Callable[[Any], os.stat_result] = os.stat,
-        listdir: Callable[[str], list[str]] = os.listdir,
+        fs: FileSystem = LOCAL_FS,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         observer_factory: Callable[[], Any] | None = None,
     ) -> None:
@@ -82,7 +82,7 @@ class RunWatcher:
         self._clock = clock
         self._lock = threading.Lock()
         self._reader = DirectoryReader(
-            self.checkpoint_dir, open_=open_, stat=stat, listdir=listdir,
+            self.checkpoint_dir, fs=fs,
             wall_clock=wall_clock, max_line_bytes=max_line_bytes,
         )
         self._dirty = True
@@ -126,7 +126,7 @@ class RunWatcher:
             self._observer.schedule(_DirtyHandler(self.mark_dirty), str(self.checkpoint_dir), recursive=False)
             self._watched = True
         except OSError as exc:  # e.g. inotify watch limit: polling still works
-            log.warning("cannot watch %s (%s); polling every %.1f s", self.checkpoint_dir, exc, self.poll_interval_s)
+            _log.warning("cannot watch %s (%s); polling every %.1f s", self.checkpoint_dir, exc, self.poll_interval_s)
             self._watched = True
 
     def refresh(self) -> RunState:
@@ -144,7 +144,7 @@ class RunWatcher:
                 error = "; ".join(self._reader.errors) or None
                 self._watch()
             except Exception as exc:  # never out of refresh(): keep the previous data
-                log.exception("refreshing %s failed", self.checkpoint_dir)
+                _log.exception("refreshing %s failed", self.checkpoint_dir)
                 changed, error = False, f"{type(exc).__name__}: {exc}"
             if error != self._error:
                 self._error = error
@@ -154,7 +154,7 @@ class RunWatcher:
                 try:
                     self._state = self._reader.state(self._version, self._error)
                 except Exception as exc:
-                    log.exception("snapshot of %s failed", self.checkpoint_dir)
+                    _log.exception("snapshot of %s failed", self.checkpoint_dir)
                     self._error = f"{type(exc).__name__}: {exc}"
             return self._state
 
@@ -174,11 +174,14 @@ class RunWatcher:
         self.close()
 
 
-def load_training_state(checkpoint_dir: str | os.PathLike[str], **kwargs: Any) -> RunState:
+def load_training_state(
+    checkpoint_dir: str | os.PathLike[str], *, fs: FileSystem = LOCAL_FS, **kwargs: Any
+) -> RunState:
     """Read a checkpoint directory once (no observer thread) and return its state.
 
-    ``kwargs`` go to :class:`RunWatcher` (e.g. ``max_line_bytes``). Never raises for bad input:
+    All disk access goes through ``fs``; ``kwargs`` go to :class:`RunWatcher` (e.g.
+    ``max_line_bytes``). Never raises for bad input:
     a missing directory gives ``RunState(exists=False)``.
     """
-    with RunWatcher(checkpoint_dir, use_watchdog=False, **kwargs) as watcher:
+    with RunWatcher(checkpoint_dir, use_watchdog=False, fs=fs, **kwargs) as watcher:
         return watcher.refresh()

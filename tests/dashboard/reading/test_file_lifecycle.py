@@ -8,13 +8,15 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import pytest
 from reader_helpers import line, metric
 
 from dashboard.reading.console_tail import read_log_tail
 from dashboard.reading.directory import DirectoryReader
-from dashboard.reading.safefile import UnsafeFile, check_file, open_regular, read_capped
+from dashboard.reading.fs import LocalFileSystem, open_regular
+from dashboard.reading.safefile import UnsafeFile, check_file, read_capped
 from dashboard.reading.tailer import Reset, RotatingTailer, Tailer
 
 pytestmark = pytest.mark.timeout(60)
@@ -191,11 +193,17 @@ def test_file_changed_under_the_reader_is_read_again(
 def test_touch_without_change_is_not_a_reset(tmp_path: Path) -> None:
     path = tmp_path / LOG
     _write(path, metric(1), mtime_ns=1_000_000_000)
-    tailer = Tailer(path)
+    opened: list[str] = []
+
+    class CountingFS(LocalFileSystem):
+        def open(self, path: str) -> IO[bytes]:
+            opened.append(path)
+            return super().open(path)
+
+    tailer = Tailer(path, fs=CountingFS())
     list(tailer.read_blocks())
     os.utime(path, ns=(3_000_000_000, 3_000_000_000))
-    assert tailer.has_new_bytes()
-    assert list(tailer.read_blocks()) == []
+    assert list(tailer.read_blocks()) == [] and len(opened) == 2  # the touch is looked at
     with open(path, "ab") as fh:
         fh.write(metric(2))
     items = list(tailer.read_blocks())
@@ -271,14 +279,15 @@ def test_unreadable_metadata_through_the_read_seam(tmp_path: Path) -> None:
     """The same as the chmod 0 case, for runs as root (which reads any file)."""
     from dashboard.reading.metadata import MetadataScanner
 
-    def read_bytes(path: str) -> bytes:
-        if path.endswith("metadata_99.json"):
-            raise PermissionError(13, "Permission denied")
-        return Path(path).read_bytes()
+    class DeniedFS(LocalFileSystem):
+        def open(self, path: str) -> IO[bytes]:
+            if path.endswith("metadata_99.json"):
+                raise PermissionError(13, "Permission denied")
+            return super().open(path)
 
     (tmp_path / "metadata_10.json").write_text(json.dumps(GOOD_META))
     (tmp_path / "metadata_99.json").write_text(json.dumps({**GOOD_META, "step": 99}))
-    scanner = MetadataScanner(str(tmp_path), read_bytes=read_bytes)
+    scanner = MetadataScanner(str(tmp_path), fs=DeniedFS())
     changed, bad = scanner.update(["metadata_10.json", "metadata_99.json"])
     assert changed
     assert scanner.latest == ("metadata_10.json", GOOD_META)

@@ -4,10 +4,12 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import IO
 
 import pytest
 
 from dashboard import HealthWarning, RunWatcher, load_training_state
+from dashboard.reading.fs import LocalFileSystem
 from dashboard.reading.metadata import MetadataScanner, normalise_warnings
 
 
@@ -70,13 +72,13 @@ def test_invalid_metadata_is_a_bad_line(tmp_path: Path, content: bytes) -> None:
 def test_unchanged_metadata_is_not_read_again(tmp_path: Path) -> None:
     reads: list[str] = []
 
-    def read_bytes(path: str) -> bytes:
-        reads.append(path)
-        with open(path, "rb") as fh:
-            return fh.read()
+    class CountingFS(LocalFileSystem):
+        def open(self, path: str) -> IO[bytes]:
+            reads.append(path)
+            return super().open(path)
 
     write(tmp_path / "metadata_1.json", {"step": 1, "current_stage": 0, "updated_at": 123.0})
-    scanner = MetadataScanner(str(tmp_path), read_bytes=read_bytes)
+    scanner = MetadataScanner(str(tmp_path), fs=CountingFS())
     assert scanner.update(["metadata_1.json"]) == (True, [])
     assert scanner.update(["metadata_1.json"]) == (False, [])
     assert len(reads) == 1 and scanner.latest_mtime == 123.0

@@ -3,34 +3,44 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from reader_helpers import line
 
+from dashboard.reading.fs import LocalFileSystem
 from dashboard.reading.line_parser import EVENT_KINDS, BadRecord, parse_line
+from dashboard.reading.linebuffer import Block, split_lines
 from dashboard.reading.tailer import Reset, Tailer
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
+
+
+def _new_lines(tailer: Tailer) -> list[tuple[int, bytes]]:
+    """The new complete lines as ``(offset, line)``; overlong reports and resets are dropped."""
+    return [pair for item in tailer.read_blocks() if isinstance(item, Block) for pair in split_lines(item)]
 
 
 def test_tailer_offsets_read_only_and_resets(tmp_path: Path) -> None:
     path = tmp_path / "log"
     modes: list[str] = []
 
-    def open_(p: str, mode: str) -> Any:
-        modes.append(mode)
-        return open(p, mode)
+    class RecordingFS(LocalFileSystem):
+        def open(self, path: str) -> IO[bytes]:
+            fh = super().open(path)
+            modes.append(fh.mode)
+            return fh
 
-    tailer = Tailer(path, open_=open_)
-    assert tailer.read_new() == []  # missing file: nothing
+    tailer = Tailer(path, fs=RecordingFS())
+    assert _new_lines(tailer) == []  # missing file: nothing
     path.write_bytes(b"a\nbb\nc")
-    assert tailer.read_new() == [(0, b"a"), (2, b"bb")]
+    assert _new_lines(tailer) == [(0, b"a"), (2, b"bb")]
     assert tailer.offset == 5 and tailer.position == 6
-    assert not tailer.has_new_bytes()
+    opened = len(modes)
+    assert list(tailer.read_blocks()) == [] and len(modes) == opened  # nothing new: not even opened
     with open(path, "ab") as fh:
         fh.write(b"c\n")
-    assert tailer.read_new() == [(5, b"cc")]
+    assert _new_lines(tailer) == [(5, b"cc")]
     path.write_bytes(b"x\n")  # shrank
     first, *rest = tailer.read_blocks()
     assert first == Reset("truncated") and rest[0].data == b"x\n"  # type: ignore[union-attr]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 from reader_helpers import line, metric
@@ -13,6 +13,7 @@ from watchdog.events import FileModifiedEvent, FileOpenedEvent
 
 import dashboard
 from dashboard import RunWatcher
+from dashboard.reading.fs import FileStat, LocalFileSystem
 from dashboard.reading.watcher import _DirtyHandler
 
 
@@ -53,14 +54,15 @@ def test_polling_path_without_any_event(tmp_path: Path) -> None:
 def test_idle_refresh_reads_nothing(tmp_path: Path) -> None:
     calls = []
 
-    def stat(path: object) -> os.stat_result:
-        calls.append(path)
-        return os.stat(path)  # type: ignore[arg-type]
+    class CountingFS(LocalFileSystem):
+        def stat(self, path: str) -> FileStat:
+            calls.append(path)
+            return super().stat(path)
 
     (tmp_path / "training_log.jsonl").write_bytes(metric(1))
     (tmp_path / "metadata_1.json").write_text('{"step": 1, "current_stage": 0}')
     clock = Clock()
-    with RunWatcher(tmp_path, use_watchdog=False, clock=clock, stat=stat) as w:
+    with RunWatcher(tmp_path, use_watchdog=False, clock=clock, fs=CountingFS()) as w:
         w.refresh()
         calls.clear()
         for _ in range(100):
@@ -112,13 +114,14 @@ def test_refresh_never_raises_and_keeps_previous_data(tmp_path: Path) -> None:
     clock = Clock()
     boom = {"on": False}
 
-    def listdir(path: str) -> list[str]:
-        if boom["on"]:
-            raise RuntimeError("disk on fire")
-        return os.listdir(path)
+    class FlakyFS(LocalFileSystem):
+        def listdir(self, path: str) -> list[str]:
+            if boom["on"]:
+                raise RuntimeError("disk on fire")
+            return super().listdir(path)
 
     (tmp_path / "training_log.jsonl").write_bytes(metric(1))
-    with RunWatcher(tmp_path, use_watchdog=False, clock=clock, listdir=listdir) as w:
+    with RunWatcher(tmp_path, use_watchdog=False, clock=clock, fs=FlakyFS()) as w:
         good = w.refresh()
         boom["on"] = True
         clock.now += 10
@@ -131,12 +134,12 @@ def test_refresh_never_raises_and_keeps_previous_data(tmp_path: Path) -> None:
 
 
 def test_unreadable_file_is_reported_not_raised(tmp_path: Path) -> None:
-    def open_(path: str, mode: str = "r") -> object:
-        assert mode == "rb"  # read-only
-        raise PermissionError(13, "Permission denied")
+    class DeniedFS(LocalFileSystem):
+        def open(self, path: str) -> IO[bytes]:
+            raise PermissionError(13, "Permission denied")
 
     (tmp_path / "training_log.jsonl").write_bytes(metric(1))
-    with RunWatcher(tmp_path, use_watchdog=False, open_=open_) as w:
+    with RunWatcher(tmp_path, use_watchdog=False, fs=DeniedFS()) as w:
         state = w.refresh()
     assert state.error is not None and "cannot read training_log.jsonl" in state.error
 

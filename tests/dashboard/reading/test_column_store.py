@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard.reading import columns as frames
-from dashboard.reading.columns import ColumnStore
+from dashboard.reading import chunks as frames
+from dashboard.reading import column_store
+from dashboard.reading.column_store import ColumnStore
 
 
 def block(start: int, n: int, *, extra: bool = False) -> dict[str, np.ndarray]:
@@ -58,7 +59,7 @@ def test_any_append_sizes_keep_few_small_chunks_and_the_same_rows(sizes: list[in
 
 def test_steady_appends_copy_each_row_under_three_times(monkeypatch: pytest.MonkeyPatch) -> None:
     copied = largest = 0
-    merge = frames._merge
+    merge = frames.merge_chunks
 
     def counting(chunks: list[frames.Chunk], dtypes: Mapping[str, str]) -> frames.Chunk:
         nonlocal copied, largest
@@ -67,7 +68,7 @@ def test_steady_appends_copy_each_row_under_three_times(monkeypatch: pytest.Monk
         largest = max(largest, out.n)
         return out
 
-    monkeypatch.setattr(frames, "_merge", counting)
+    monkeypatch.setattr(column_store, "merge_chunks", counting)
     store = ColumnStore("metrics_history")
     for i in range(640):  # 640,000 rows in appends of 1,000, like a live run
         store.add_columns(1000, block(i * 1000, 1000))

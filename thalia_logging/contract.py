@@ -1,0 +1,90 @@
+"""The on-disk vocabulary shared by the logger and the dashboard, mirroring ``schemas/``.
+
+One place for every name both sides must agree on: the schema version, the event types (one
+``schemas/{event_type}.schema.json`` each), the strings written for non-finite floats, the
+warning severities and their order, the core metric names, and the names of the files in a
+checkpoint directory. ``thalia_logging`` writes them and ``dashboard`` reads them; neither keeps
+a copy. This module imports only the standard library (``re``, ``math``). ``tests/thalia_logging/test_contract.py`` keeps it in step with the
+JSON Schemas.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+__all__ = [
+    "CONSOLE_LOG_NAME",
+    "CORE_METRICS",
+    "EVENT_TYPES",
+    "LEGACY_LOG_NAME",
+    "LOG_NAME",
+    "METADATA_GLOB",
+    "NON_FINITE",
+    "RANK_LOG_GLOB",
+    "RANK_LOG_PATTERN",
+    "SCHEMA_VERSION",
+    "SEVERITIES",
+    "is_metadata_name",
+    "metadata_name",
+    "non_finite_text",
+    "rank_log_name",
+]
+
+SCHEMA_VERSION = 1
+"""Version of the on-disk contract written into ``run_start`` lines and metadata."""
+
+EVENT_TYPES = ("metric", "growth", "consolidation", "stage", "run_start")
+"""Every ``event_type`` the logger writes; each has ``schemas/{event_type}.schema.json``.
+A line without ``event_type`` is a metric line (the first item)."""
+
+NON_FINITE: dict[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+"""The strings written for non-finite floats (JSON has no NaN), and the floats they stand for."""
+
+SEVERITIES = ("info", "warning", "critical")
+"""Warning severities, least severe first; a plain-string warning is ``"warning"``."""
+
+CORE_METRICS = ("firing_rate", "capacity", "performance", "loss")
+"""The metric fields every Thalia run logs and the page shows as cards, in display order."""
+
+LOG_NAME = "training_log.jsonl"
+"""The shared JSON-lines log of a checkpoint directory (rank 0's)."""
+
+LEGACY_LOG_NAME = "training_log.json"
+"""The same JSON-lines log under the name older trainers used."""
+
+RANK_LOG_GLOB = "training_log.rank*.jsonl"
+"""Glob of the per-rank logs (see :func:`rank_log_name`)."""
+
+RANK_LOG_PATTERN = re.compile(r"training_log\.rank(\d+)\.jsonl\Z")
+"""Rank N > 0's own log when logging per rank; group 1 is N."""
+
+CONSOLE_LOG_NAME = "console.log"
+"""The human-readable console log (``file_log=True``), rank 0's."""
+
+METADATA_GLOB = "metadata_*.json"
+"""Checkpoint metadata files, one per written step: ``metadata_{step}.json``."""
+
+_METADATA_PREFIX, _METADATA_SUFFIX = METADATA_GLOB.split("*")
+
+
+def rank_log_name(rank: int) -> str:
+    """``training_log.jsonl`` for rank 0, ``training_log.rank{N}.jsonl`` for rank N > 0."""
+    return LOG_NAME if rank == 0 else f"training_log.rank{rank}.jsonl"
+
+
+def metadata_name(step: int) -> str:
+    """``metadata_{step}.json``."""
+    return f"{_METADATA_PREFIX}{step}{_METADATA_SUFFIX}"
+
+
+def is_metadata_name(name: str) -> bool:
+    """Whether a file name matches :data:`METADATA_GLOB`."""
+    return name.startswith(_METADATA_PREFIX) and name.endswith(_METADATA_SUFFIX)
+
+
+def non_finite_text(value: float) -> str:
+    """The contract string for a non-finite float: ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``."""
+    if value != value:
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
