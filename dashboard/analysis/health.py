@@ -29,6 +29,9 @@ exploding gradients       critical    latest ``grad_norm`` > ``grad_exploding``,
                                       latest logged ``grad_norm`` is NaN/±Inf
 other non-finite metrics  warning     any other column logged NaN/±Inf (names up to 3)
 GPU memory                warning     ``gpu_mem_bytes / gpu_mem_total_bytes`` > max
+training checks           …           :data:`dashboard.analysis.diagnosis.TRAINING_RULES`:
+                                      divergence from best, dead units, underfitting,
+                                      instability, train–val gap, no improvement
 ========================  ==========  ====================================================
 
 Missing is not NaN: a metric line that does not log ``grad_norm`` leaves NaN in the frame, and
@@ -50,6 +53,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from dashboard.analysis.diagnosis import TRAINING_RULES
 from dashboard.analysis.downsample import last_finite
 from dashboard.analysis.loss_rules import divergence, overfitting, plateau, segment_start
 from dashboard.analysis.series import rank_frame
@@ -200,10 +204,13 @@ def _overfitting(state: RunState, m: Columns, now: float, t: HealthThresholds) -
     val, loss = m.column("val_loss"), m.column("loss")
     latest = None if val is None or loss is None else overfitting(
         m.in_segment(val), m.in_segment(loss), points=t.overfit_points)
-    if latest is None:
+    if latest is None or val is None:
         return []
-    return [_warn("warning", f"Overfitting: validation loss rose over the last {t.overfit_points} "
-                  f"points (to {_fmt(latest)}) while the training loss fell{_since(m)}.")]
+    step = int(m.steps[np.flatnonzero(np.isfinite(val))[-1]])
+    return [_warn("warning", f"Overfitting (val loss rising): validation loss rose over the last "
+                  f"{t.overfit_points} points (to {_fmt(latest)} at step {step:,}) "
+                  f"while the training loss fell{_since(m)}. → try more regularisation (weight "
+                  "decay, dropout), more data, or early stopping.")]
 
 
 def _gradients(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
@@ -262,7 +269,7 @@ def _gpu_memory(state: RunState, m: Columns, now: float, t: HealthThresholds) ->
 
 RULES: tuple[Rule, ...] = (
     _nonfinite_loss, _divergence, _plateau, _firing_rate, _capacity, _stalled, _restarts,
-    _bad_lines, _overfitting, _gradients, _other_nonfinite, _gpu_memory,
+    _bad_lines, _overfitting, _gradients, _other_nonfinite, _gpu_memory, *TRAINING_RULES,
 )
 
 
