@@ -22,9 +22,9 @@ underfitting              warning     the segment's last ``underfit_points`` los
                                       their first third), with the latest performance below
                                       ``underfit_performance``
 instability               warning     robust rolling std of the segment's last
-                                      ``instability_points`` losses (1.4826 × the median
-                                      deviation of the step-to-step changes / √2, so one
-                                      spike is not instability nor a steady fall noise) above
+                                      ``instability_points`` losses (from the interquartile
+                                      range of the step-to-step changes, so one spike is
+                                      not instability nor a steady fall noise) above
                                       ``instability_rel_std`` × their median
 overfitting (train–val    warning     latest train performance − validation performance
 gap)                                  > ``gap_points`` percentage points (pairs:
@@ -68,7 +68,7 @@ Rule = Callable[[RunState, Columns, float, HealthThresholds], list[HealthWarning
 DEAD_PREFIX = "dead_unit_fraction"
 GAP_PAIRS = (("performance", "val_performance"), ("accuracy", "val_accuracy"),
              ("performance", "val_accuracy"))
-_MAD_TO_STD = 1.4826
+_IQR_TO_STD = 1.349 * float(np.sqrt(2.0))
 
 
 def _warn(severity: Severity, message: str) -> HealthWarning:
@@ -109,13 +109,15 @@ def _as_fraction(value: float) -> float:
 
 
 def robust_std(values: np.ndarray) -> float:
-    """The noise level of ``values`` (≥ 3 finite points): 1.4826 × the median absolute deviation
-    of the step-to-step changes / √2. Robust to a single spike and blind to a steady trend."""
+    """The noise level of ``values`` (≥ 3 finite points): the interquartile range of the
+    step-to-step changes / (1.349 √2), the standard deviation of the noise for Gaussian noise.
+    Robust to a single spike (two outlying changes) and blind to a steady trend (equal changes);
+    swings up and down (a bimodal set of changes) keep their full width."""
     diffs = np.diff(values)
     if diffs.size < 2:
         return 0.0
-    mad = float(np.median(np.abs(diffs - np.median(diffs))))
-    return _MAD_TO_STD * mad / float(np.sqrt(2.0))
+    q1, q3 = np.percentile(diffs, [25, 75])
+    return float(q3 - q1) / _IQR_TO_STD
 
 
 def divergence_from_best(state: RunState, m: Columns, now: float,
