@@ -66,8 +66,11 @@ __all__ = [
 
 Rule = Callable[[RunState, Columns, float, HealthThresholds], list[HealthWarning]]
 DEAD_PREFIX = "dead_unit_fraction"
-GAP_PAIRS = (("performance", "val_performance"), ("accuracy", "val_accuracy"),
-             ("performance", "val_accuracy"))
+GAP_PAIRS = (
+    ("performance", "val_performance"),
+    ("accuracy", "val_accuracy"),
+    ("performance", "val_accuracy"),
+)
 _IQR_TO_STD = 1.349 * float(np.sqrt(2.0))
 
 
@@ -120,16 +123,25 @@ def robust_std(values: np.ndarray) -> float:
     return float(q3 - q1) / _IQR_TO_STD
 
 
-def divergence_from_best(state: RunState, m: Columns, now: float,
-                         t: HealthThresholds) -> list[HealthWarning]:
+def divergence_from_best(
+    state: RunState, m: Columns, now: float, t: HealthThresholds
+) -> list[HealthWarning]:
     steps, loss = _segment_rows(m, "loss")
     k = max(t.recent_points, 1)
     if loss.size < max(t.min_points, 2 * k):
         return []
-    if divergence(loss, factor=t.divergence_factor, early_points=t.early_points,
-                  min_points=t.min_points, recent_points=k) is not None:
+    if (
+        divergence(
+            loss,
+            factor=t.divergence_factor,
+            early_points=t.early_points,
+            min_points=t.min_points,
+            recent_points=k,
+        )
+        is not None
+    ):
         return []  # the plain divergence rule already says it
-    early = float(np.median(loss[:t.early_points]))
+    early = float(np.median(loss[: t.early_points]))
     recent = float(np.median(loss[-k:]))
     sums = np.cumsum(np.r_[0.0, loss[:-k]])
     levels = (sums[k:] - sums[:-k]) / k  # levels[i] = mean(loss[i:i + k]), before the recent ones
@@ -141,10 +153,15 @@ def divergence_from_best(state: RunState, m: Columns, now: float,
         return []
     if recent <= t.divergence_best_factor * best:
         return []
-    return [_warn("critical", f"Loss is diverging: {_fmt(recent)} at step {int(steps[-1]):,} is "
-                  f"{recent / best:.1f}× its best level {_fmt(best)} (step {int(steps[at]):,})"
-                  f"{_since(m)}, though under {t.divergence_factor:g}× the first losses. "
-                  "→ try lowering lr 2–5× and resuming from a checkpoint before the climb.")]
+    return [
+        _warn(
+            "critical",
+            f"Loss is diverging: {_fmt(recent)} at step {int(steps[-1]):,} is "
+            f"{recent / best:.1f}× its best level {_fmt(best)} (step {int(steps[at]):,})"
+            f"{_since(m)}, though under {t.divergence_factor:g}× the first losses. "
+            "→ try lowering lr 2–5× and resuming from a checkpoint before the climb.",
+        )
+    ]
 
 
 def dead_units(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
@@ -154,18 +171,27 @@ def dead_units(state: RunState, m: Columns, now: float, t: HealthThresholds) -> 
             continue
         latest = _latest(m, name)
         if latest is not None and latest[1] > t.dead_unit_fraction:
-            found.append((name[len(DEAD_PREFIX) + 1:], *latest))
+            found.append((name[len(DEAD_PREFIX) + 1 :], *latest))
     if not found:
         return []
     found.sort(key=lambda f: -f[2])
-    parts = [f"{region or 'overall'} {value:.0%} (step {step:,})" for region, step, value in found[:3]]
+    parts = [
+        f"{region or 'overall'} {value:.0%} (step {step:,})" for region, step, value in found[:3]
+    ]
     more = f" and {len(found) - 3} more" if len(found) > 3 else ""
-    return [_warn("warning", f"Dead units: more than {t.dead_unit_fraction:.0%} of units inactive "
-                  f"— {', '.join(parts)}{more}. → try lowering lr 2–5×, a leaky activation "
-                  "(LeakyReLU/GELU) or a smaller negative bias at init.")]
+    return [
+        _warn(
+            "warning",
+            f"Dead units: more than {t.dead_unit_fraction:.0%} of units inactive "
+            f"— {', '.join(parts)}{more}. → try lowering lr 2–5×, a leaky activation "
+            "(LeakyReLU/GELU) or a smaller negative bias at init.",
+        )
+    ]
 
 
-def underfitting(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
+def underfitting(
+    state: RunState, m: Columns, now: float, t: HealthThresholds
+) -> list[HealthWarning]:
     steps, loss = _segment_rows(m, "loss")
     n = t.underfit_points
     if n < 3 or loss.size < n:
@@ -180,14 +206,21 @@ def underfitting(state: RunState, m: Columns, now: float, t: HealthThresholds) -
     perf = _latest(m, "performance") or _latest(m, "accuracy")
     if perf is None or _as_fraction(perf[1]) >= t.underfit_performance:
         return []
-    return [_warn("warning", f"Underfitting: the loss stayed above {t.underfit_loss:g} and flat "
-                  f"(now {_fmt(float(tail[-1]))}) over the last {n} points to step "
-                  f"{int(steps[-1]):,}, with performance {_as_fraction(perf[1]):.0%} (below "
-                  f"{t.underfit_performance:.0%}){_since(m)}. → try a larger network (let it "
-                  "grow), training longer, or raising lr 2×.")]
+    return [
+        _warn(
+            "warning",
+            f"Underfitting: the loss stayed above {t.underfit_loss:g} and flat "
+            f"(now {_fmt(float(tail[-1]))}) over the last {n} points to step "
+            f"{int(steps[-1]):,}, with performance {_as_fraction(perf[1]):.0%} (below "
+            f"{t.underfit_performance:.0%}){_since(m)}. → try a larger network (let it "
+            "grow), training longer, or raising lr 2×.",
+        )
+    ]
 
 
-def instability(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
+def instability(
+    state: RunState, m: Columns, now: float, t: HealthThresholds
+) -> list[HealthWarning]:
     steps, loss = _segment_rows(m, "loss")
     w = t.instability_points
     if w < 3 or loss.size < w:
@@ -197,15 +230,21 @@ def instability(state: RunState, m: Columns, now: float, t: HealthThresholds) ->
     noise = robust_std(tail)
     if level <= 0 or noise <= t.instability_rel_std * level:
         return []
-    return [_warn("warning", f"Instability: the loss swings by ±{_fmt(noise)} around "
-                  f"{_fmt(level)} ({noise / level:.0%} of it, above {t.instability_rel_std:.0%}) "
-                  f"over the last {w} points to step {int(steps[-1]):,}{_since(m)}. "
-                  "→ try lowering lr 2–5×, a larger batch, or gradient clipping; "
-                  "check the data for corrupt samples.")]
+    return [
+        _warn(
+            "warning",
+            f"Instability: the loss swings by ±{_fmt(noise)} around "
+            f"{_fmt(level)} ({noise / level:.0%} of it, above {t.instability_rel_std:.0%}) "
+            f"over the last {w} points to step {int(steps[-1]):,}{_since(m)}. "
+            "→ try lowering lr 2–5×, a larger batch, or gradient clipping; "
+            "check the data for corrupt samples.",
+        )
+    ]
 
 
-def train_val_gap(state: RunState, m: Columns, now: float,
-                  t: HealthThresholds) -> list[HealthWarning]:
+def train_val_gap(
+    state: RunState, m: Columns, now: float, t: HealthThresholds
+) -> list[HealthWarning]:
     for train_name, val_name in GAP_PAIRS:
         train, val = m.column(train_name), m.column(val_name)
         if train is None or val is None:
@@ -215,7 +254,7 @@ def train_val_gap(state: RunState, m: Columns, now: float,
         if rows.size == 0:
             return []
         row = int(rows[-1])
-        train_rows = np.flatnonzero(np.isfinite(train[:row + 1]))
+        train_rows = np.flatnonzero(np.isfinite(train[: row + 1]))
         if train_rows.size == 0:
             return []
         tr, va = float(train[train_rows[-1]]), float(val[row])
@@ -223,10 +262,15 @@ def train_val_gap(state: RunState, m: Columns, now: float,
         gap = (tr - va) * scale
         if gap <= t.gap_points:
             return []
-        return [_warn("warning", f"Overfitting (train–val gap): {train_name} {_fmt(tr)} vs "
-                      f"{val_name} {_fmt(va)} at step {int(m.steps[row]):,}, a gap of "
-                      f"{gap:.1f} pp (above {t.gap_points:g} pp){_since(m)}. → try more "
-                      "regularisation (weight decay 1e-3, dropout), more data, or early stopping.")]
+        return [
+            _warn(
+                "warning",
+                f"Overfitting (train–val gap): {train_name} {_fmt(tr)} vs "
+                f"{val_name} {_fmt(va)} at step {int(m.steps[row]):,}, a gap of "
+                f"{gap:.1f} pp (above {t.gap_points:g} pp){_since(m)}. → try more "
+                "regularisation (weight decay 1e-3, dropout), more data, or early stopping.",
+            )
+        ]
     return []
 
 
@@ -239,31 +283,52 @@ def _evals_since_best(val: np.ndarray, min_gain: float) -> tuple[int, int]:
     return last, val.size - 1 - last
 
 
-def no_improvement(state: RunState, m: Columns, now: float,
-                   t: HealthThresholds) -> list[HealthWarning]:
+def no_improvement(
+    state: RunState, m: Columns, now: float, t: HealthThresholds
+) -> list[HealthWarning]:
     steps, val = _segment_rows(m, "val_loss")
     if val.size < 2:
         return []
     best_at, waited = _evals_since_best(val, t.patience_min_gain)
     logged = _latest(m, "patience")
     patience = int(logged[1]) if logged is not None and logged[1] >= 1 else None
-    best = (f"best val_loss {_fmt(float(val[best_at]))} at step {int(steps[best_at]):,}, "
-            f"last evaluation at step {int(steps[-1]):,}")
+    best = (
+        f"best val_loss {_fmt(float(val[best_at]))} at step {int(steps[best_at]):,}, "
+        f"last evaluation at step {int(steps[-1]):,}"
+    )
     evals = "evaluation" if waited == 1 else "evaluations"
     if patience is not None and 0 < waited < patience:
-        return [_warn("info", f"No better val_loss for {waited} {evals}: {patience - waited} of "
-                      f"{patience} patience left ({best}){_since(m)}.")]
+        return [
+            _warn(
+                "info",
+                f"No better val_loss for {waited} {evals}: {patience - waited} of "
+                f"{patience} patience left ({best}){_since(m)}.",
+            )
+        ]
     limit = patience if patience is not None else t.patience_evals
     if waited < max(limit, 1):
         return []
-    stop = (f"early-stopping patience ({patience}) is used up" if patience is not None
-            else f"patience {limit} would stop the run here")
-    return [_warn("warning", f"No improvement: val_loss has not beaten its best for {waited} "
-                  f"{evals} ({best}){_since(m)}; {stop}. → try lowering lr 2–5× (or a "
-                  "schedule), or stop and keep the best checkpoint.")]
+    stop = (
+        f"early-stopping patience ({patience}) is used up"
+        if patience is not None
+        else f"patience {limit} would stop the run here"
+    )
+    return [
+        _warn(
+            "warning",
+            f"No improvement: val_loss has not beaten its best for {waited} "
+            f"{evals} ({best}){_since(m)}; {stop}. → try lowering lr 2–5× (or a "
+            "schedule), or stop and keep the best checkpoint.",
+        )
+    ]
 
 
 TRAINING_RULES: tuple[Rule, ...] = (
-    divergence_from_best, dead_units, underfitting, instability, train_val_gap, no_improvement,
+    divergence_from_best,
+    dead_units,
+    underfitting,
+    instability,
+    train_val_gap,
+    no_improvement,
 )
 """The rules of this module, in the order the page lists them (after the core rules)."""

@@ -29,15 +29,21 @@ class Case:
 
 def stages(*steps: int) -> pd.DataFrame:
     n = len(steps)
-    return pd.DataFrame({"step": np.asarray(steps, dtype=np.int64), "wall_time": np.zeros(n),
-                         "rank": np.zeros(n, dtype=np.int64), "stage": np.arange(n, dtype=np.int64),
-                         "name": pd.Series([f"s{i}" for i in range(n)], dtype="str")})
+    return pd.DataFrame(
+        {
+            "step": np.asarray(steps, dtype=np.int64),
+            "wall_time": np.zeros(n),
+            "rank": np.zeros(n, dtype=np.int64),
+            "stage": np.arange(n, dtype=np.int64),
+            "name": pd.Series([f"s{i}" for i in range(n)], dtype="str"),
+        }
+    )
 
 
 def sparse(n: int, every: int, values: Any) -> np.ndarray:
     """A column logged every ``every`` rows (NaN elsewhere: not logged) with ``values`` in order."""
     out = np.full(n, np.nan)
-    out[every - 1::every] = values
+    out[every - 1 :: every] = values
     return out
 
 
@@ -63,65 +69,157 @@ stuck = [1.0, 0.8, 0.6, 0.65, 0.62, 0.61, 0.64, 0.63]
 improving_val = np.linspace(1.0, 0.5, 8)
 
 CASES = [
-    Case("divergence-from-best", make_state(make_metrics(75, loss=late_climb)), "critical",
-         ("diverging", "8.0× its best level 0.1", "step 7,400", "→ try lowering lr")),
+    Case(
+        "divergence-from-best",
+        make_state(make_metrics(75, loss=late_climb)),
+        "critical",
+        ("diverging", "8.0× its best level 0.1", "step 7,400", "→ try lowering lr"),
+    ),
     Case("divergence-from-best-boundary", make_state(make_metrics(75, loss=late_climb_4x)), None),
     Case("divergence-best-is-first-level", make_state(make_metrics(65, loss=never_learned)), None),
-    Case("divergence-from-best-custom", make_state(make_metrics(75, loss=late_climb_4x)),
-         "critical", ("diverging",), {"thresholds": HealthThresholds(divergence_best_factor=4)}),
-    Case("dead-units", make_state(make_metrics(10, dead_unit_fraction=0.6)), "warning",
-         ("Dead units", "overall 60% (step 900)", "→ try")),
+    Case(
+        "divergence-from-best-custom",
+        make_state(make_metrics(75, loss=late_climb_4x)),
+        "critical",
+        ("diverging",),
+        {"thresholds": HealthThresholds(divergence_best_factor=4)},
+    ),
+    Case(
+        "dead-units",
+        make_state(make_metrics(10, dead_unit_fraction=0.6)),
+        "warning",
+        ("Dead units", "overall 60% (step 900)", "→ try"),
+    ),
     Case("dead-units-boundary", make_state(make_metrics(10, dead_unit_fraction=0.5)), None),
-    Case("dead-units-region", make_state(make_metrics(
-        10, **{"dead_unit_fraction.cortex": 0.2, "dead_unit_fraction.<b>v1</b>": 0.9})),
-         "warning", ("<b>v1</b> 90% (step 900)",)),
-    Case("dead-units-recovered", make_state(make_metrics(
-        10, dead_unit_fraction=np.r_[np.full(9, 0.9), [0.1]])), None),
-    Case("underfitting", make_state(make_metrics(60, loss=flat_high, performance=0.4)), "warning",
-         ("Underfitting", "step 5,900", "performance 40%", "→ try")),
-    Case("underfitting-percent", make_state(make_metrics(60, loss=flat_high, performance=40.0)),
-         "warning", ("performance 40%",)),
-    Case("underfitting-good-performance", make_state(make_metrics(60, loss=flat_high,
-                                                                  performance=0.7)), None),
-    Case("underfitting-low-loss", make_state(make_metrics(60, loss=flat_low, performance=0.4)),
-         None),
-    Case("underfitting-still-learning", make_state(make_metrics(60, loss=still_falling,
-                                                                performance=0.4)), None),
-    Case("underfitting-too-short", make_state(make_metrics(49, loss=flat_high[:49],
-                                                           performance=0.4)), None),
-    Case("instability", make_state(make_metrics(40, loss=swinging)), "warning",
-         ("Instability", "step 3,900", "→ try lowering lr 2–5×")),
+    Case(
+        "dead-units-region",
+        make_state(
+            make_metrics(
+                10, **{"dead_unit_fraction.cortex": 0.2, "dead_unit_fraction.<b>v1</b>": 0.9}
+            )
+        ),
+        "warning",
+        ("<b>v1</b> 90% (step 900)",),
+    ),
+    Case(
+        "dead-units-recovered",
+        make_state(make_metrics(10, dead_unit_fraction=np.r_[np.full(9, 0.9), [0.1]])),
+        None,
+    ),
+    Case(
+        "underfitting",
+        make_state(make_metrics(60, loss=flat_high, performance=0.4)),
+        "warning",
+        ("Underfitting", "step 5,900", "performance 40%", "→ try"),
+    ),
+    Case(
+        "underfitting-percent",
+        make_state(make_metrics(60, loss=flat_high, performance=40.0)),
+        "warning",
+        ("performance 40%",),
+    ),
+    Case(
+        "underfitting-good-performance",
+        make_state(make_metrics(60, loss=flat_high, performance=0.7)),
+        None,
+    ),
+    Case(
+        "underfitting-low-loss", make_state(make_metrics(60, loss=flat_low, performance=0.4)), None
+    ),
+    Case(
+        "underfitting-still-learning",
+        make_state(make_metrics(60, loss=still_falling, performance=0.4)),
+        None,
+    ),
+    Case(
+        "underfitting-too-short",
+        make_state(make_metrics(49, loss=flat_high[:49], performance=0.4)),
+        None,
+    ),
+    Case(
+        "instability",
+        make_state(make_metrics(40, loss=swinging)),
+        "warning",
+        ("Instability", "step 3,900", "→ try lowering lr 2–5×"),
+    ),
     Case("stable-noise", make_state(make_metrics(40, loss=calm)), None),
     Case("steep-smooth-fall", make_state(make_metrics(40, loss=steep_fall)), None),
     Case("one-spike-is-not-instability", make_state(make_metrics(40, loss=one_spike)), None),
-    Case("gap", make_state(make_metrics(10, performance=0.95, val_performance=0.80)), "warning",
-         ("Overfitting (train–val gap)", "15.0 pp", "step 900", "→ try")),
-    Case("gap-boundary", make_state(make_metrics(10, performance=0.90, val_performance=0.80)),
-         None),
-    Case("gap-accuracy-percent", make_state(make_metrics(10, accuracy=97.0, val_accuracy=80.0)),
-         "warning", ("accuracy 97 vs val_accuracy 80", "17.0 pp")),
-    Case("gap-sparse-val", make_state(make_metrics(
-        20, performance=0.95, val_performance=sparse(20, 5, [0.9, 0.88, 0.8, 0.8]))),
-         "warning", ("step 1,900",)),
-    Case("no-improvement", make_state(make_metrics(80, val_loss=sparse(80, 10, stuck))),
-         "warning", ("No improvement", "5 evaluations", "best val_loss 0.6 at step 2,900",
-                     "patience 5", "→ try lowering lr 2–5×")),
-    Case("no-improvement-boundary", make_state(make_metrics(70, val_loss=sparse(70, 10,
-                                                                               stuck[:7]))), None),
-    Case("improving-val", make_state(make_metrics(80, val_loss=sparse(80, 10, improving_val))),
-         None),
-    Case("patience-left", make_state(make_metrics(80, val_loss=sparse(80, 10, stuck),
-                                                  patience=8)),
-         "info", ("5 evaluations: 3 of 8 patience left",)),
-    Case("patience-used-up", make_state(make_metrics(80, val_loss=sparse(80, 10, stuck),
-                                                     patience=3)),
-         "warning", ("early-stopping patience (3) is used up",)),
-    Case("stage-jump-fires-nothing", make_state(
-        make_metrics(120, loss=jump_loss, val_loss=jump_val, performance=0.9,
-                     val_performance=0.85), stage_events=stages(0, 6000)), None),
-    Case("stage-jump-resets-the-best", make_state(
-        make_metrics(120, val_loss=sparse(120, 10, np.r_[[0.2, 0.1], np.linspace(1.0, 0.5, 10)])),
-        stage_events=stages(0, 2000)), None),
+    Case(
+        "gap",
+        make_state(make_metrics(10, performance=0.95, val_performance=0.80)),
+        "warning",
+        ("Overfitting (train–val gap)", "15.0 pp", "step 900", "→ try"),
+    ),
+    Case(
+        "gap-boundary", make_state(make_metrics(10, performance=0.90, val_performance=0.80)), None
+    ),
+    Case(
+        "gap-accuracy-percent",
+        make_state(make_metrics(10, accuracy=97.0, val_accuracy=80.0)),
+        "warning",
+        ("accuracy 97 vs val_accuracy 80", "17.0 pp"),
+    ),
+    Case(
+        "gap-sparse-val",
+        make_state(
+            make_metrics(20, performance=0.95, val_performance=sparse(20, 5, [0.9, 0.88, 0.8, 0.8]))
+        ),
+        "warning",
+        ("step 1,900",),
+    ),
+    Case(
+        "no-improvement",
+        make_state(make_metrics(80, val_loss=sparse(80, 10, stuck))),
+        "warning",
+        (
+            "No improvement",
+            "5 evaluations",
+            "best val_loss 0.6 at step 2,900",
+            "patience 5",
+            "→ try lowering lr 2–5×",
+        ),
+    ),
+    Case(
+        "no-improvement-boundary",
+        make_state(make_metrics(70, val_loss=sparse(70, 10, stuck[:7]))),
+        None,
+    ),
+    Case(
+        "improving-val", make_state(make_metrics(80, val_loss=sparse(80, 10, improving_val))), None
+    ),
+    Case(
+        "patience-left",
+        make_state(make_metrics(80, val_loss=sparse(80, 10, stuck), patience=8)),
+        "info",
+        ("5 evaluations: 3 of 8 patience left",),
+    ),
+    Case(
+        "patience-used-up",
+        make_state(make_metrics(80, val_loss=sparse(80, 10, stuck), patience=3)),
+        "warning",
+        ("early-stopping patience (3) is used up",),
+    ),
+    Case(
+        "stage-jump-fires-nothing",
+        make_state(
+            make_metrics(
+                120, loss=jump_loss, val_loss=jump_val, performance=0.9, val_performance=0.85
+            ),
+            stage_events=stages(0, 6000),
+        ),
+        None,
+    ),
+    Case(
+        "stage-jump-resets-the-best",
+        make_state(
+            make_metrics(
+                120, val_loss=sparse(120, 10, np.r_[[0.2, 0.1], np.linspace(1.0, 0.5, 10)])
+            ),
+            stage_events=stages(0, 2000),
+        ),
+        None,
+    ),
 ]
 
 
