@@ -45,6 +45,7 @@ looks only at the current segment (since the latest stage change or restart, see
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 
 import numpy as np
@@ -86,24 +87,49 @@ def _since(m: Columns) -> str:
     return f" (since the {m.start_kind} at step {m.start:,})" if m.start > 0 else ""
 
 
+#: (steps, values) per Columns (one check_health call) and column: three rules read the loss
+_SEGMENTS: weakref.WeakKeyDictionary[Columns, dict[str, tuple[np.ndarray, np.ndarray]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def _segment_rows(m: Columns, name: str) -> tuple[np.ndarray, np.ndarray]:
     """(steps, values) of the finite values of ``name`` in the current segment."""
-    values = m.column(name)
-    if values is None:
-        return np.empty(0, dtype=np.int64), np.empty(0)
-    first = int(np.searchsorted(m.steps, m.start, side="left"))
-    values, steps = values[first:], m.steps[first:]
-    ok = np.isfinite(values)
-    return steps[ok], values[ok]
+    cached = _SEGMENTS.setdefault(m, {})
+    if name not in cached:
+        values = m.column(name)
+        if values is None:
+            cached[name] = np.empty(0, dtype=np.int64), np.empty(0)
+        else:
+            steps = m.steps
+            first = int(np.searchsorted(steps, m.start, side="left"))
+            values, steps = values[first:], steps[first:]
+            ok = np.isfinite(values)
+            cached[name] = (steps, values) if ok.all() else (steps[ok], values[ok])
+    return cached[name]
+
+
+def _last_finite_row(values: np.ndarray, end: int | None = None) -> int | None:
+    """The last row before ``end`` with a finite value, looking back from ``end`` in growing
+    windows (the latest value of a long column is found without scanning all of it)."""
+    n = values.size if end is None else end
+    window = 64
+    while True:
+        ok = np.flatnonzero(np.isfinite(values[max(0, n - window) : n]))
+        if ok.size:
+            return max(0, n - window) + int(ok[-1])
+        if window >= n:
+            return None
+        window *= 16
 
 
 def _latest(m: Columns, name: str) -> tuple[int, float] | None:
     """(step, value) of the last finite value of ``name`` (None: none)."""
     values = m.column(name)
-    if values is None:
+    row = None if values is None else _last_finite_row(values)
+    if values is None or row is None:
         return None
-    rows = np.flatnonzero(np.isfinite(values))
-    return (int(m.steps[rows[-1]]), float(values[rows[-1]])) if rows.size else None
+    return int(m.steps[row]), float(values[row])
 
 
 def _as_fraction(value: float) -> float:
@@ -249,15 +275,13 @@ def train_val_gap(
         train, val = m.column(train_name), m.column(val_name)
         if train is None or val is None:
             continue
-        rows = np.flatnonzero(np.isfinite(val))
-        rows = rows[m.steps[rows] >= m.start] if rows.size else rows
-        if rows.size == 0:
+        row = _last_finite_row(val)
+        if row is None or int(m.steps[row]) < m.start:
             return []
-        row = int(rows[-1])
-        train_rows = np.flatnonzero(np.isfinite(train[: row + 1]))
-        if train_rows.size == 0:
+        train_row = _last_finite_row(train, row + 1)
+        if train_row is None:
             return []
-        tr, va = float(train[train_rows[-1]]), float(val[row])
+        tr, va = float(train[train_row]), float(val[row])
         scale = 1.0 if max(abs(tr), abs(va)) > 1.0 else 100.0
         gap = (tr - va) * scale
         if gap <= t.gap_points:
