@@ -25,7 +25,9 @@ instability               warning     robust rolling std of the segment's last
                                       ``instability_points`` losses (from the interquartile
                                       range of the step-to-step changes, so one spike is
                                       not instability nor a steady fall noise) above
-                                      ``instability_rel_std`` × their median
+                                      ``instability_rel_std`` × their median and above
+                                      ``instability_min_std`` (a converged loss near 0 has
+                                      a large relative noise and is fine)
 overfitting (train–val    warning     latest train performance − validation performance
 gap)                                  > ``gap_points`` percentage points (pairs:
                                       ``performance``/``val_performance``,
@@ -254,7 +256,7 @@ def instability(
     tail = loss[-w:]
     level = abs(float(np.median(tail)))
     noise = robust_std(tail)
-    if level <= 0 or noise <= t.instability_rel_std * level:
+    if level <= 0 or noise <= max(t.instability_rel_std * level, t.instability_min_std):
         return []
     return [
         _warn(

@@ -41,8 +41,9 @@ class HealthThresholds:
     The training checks of :mod:`dashboard.analysis.diagnosis` (documented there) add:
     ``dead_unit_fraction`` (dead units above it), ``underfit_loss`` / ``underfit_performance`` /
     ``underfit_points`` / ``underfit_min_gain`` (a flat loss above the level with performance
-    below its level), ``instability_rel_std`` / ``instability_points`` (rolling std of the loss
-    over its mean), ``gap_points`` (train − val performance, in percentage points),
+    below its level), ``instability_rel_std`` / ``instability_min_std`` /
+    ``instability_points`` (rolling std of the loss over its median, and an absolute floor),
+    ``gap_points`` (train − val performance, in percentage points),
     ``patience_evals`` / ``patience_min_gain`` (evaluations without a better validation loss),
     ``divergence_best_factor`` / ``divergence_best_drop`` (a climb from the segment's best).
     """
@@ -68,6 +69,7 @@ class HealthThresholds:
     underfit_points: int = 50
     underfit_min_gain: float = 0.02
     instability_rel_std: float = 0.4
+    instability_min_std: float = 0.05
     instability_points: int = 20
     gap_points: float = 10.0
     patience_evals: int = 5

@@ -143,6 +143,14 @@ CASES = [
         ("Instability", "step 3,900", "→ try lowering lr 2–5×"),
     ),
     Case("stable-noise", make_state(make_metrics(40, loss=calm)), None),
+    Case("converged-near-zero-noise", make_state(make_metrics(40, loss=swinging * 0.01)), None),
+    Case(
+        "instability-absolute-floor",
+        make_state(make_metrics(40, loss=swinging * 0.01)),
+        "warning",
+        ("Instability",),
+        {"thresholds": HealthThresholds(instability_min_std=0.001)},
+    ),
     Case("steep-smooth-fall", make_state(make_metrics(40, loss=steep_fall)), None),
     Case("one-spike-is-not-instability", make_state(make_metrics(40, loss=one_spike)), None),
     Case(
