@@ -4,9 +4,9 @@
 Shown only when the run logs a validation counterpart (``val_loss``, ``val_accuracy``, any
 ``val_X`` next to ``X``): one tab per pair with the reference's summary line, the 2×2 grid
 (train vs val, generalisation gap, improvement per evaluation, stability), the learning-rate
-changes and the latest evaluations as a diagnostics log. Metric names and values from the run go
-through :mod:`dashboard.page.text` (``md_text`` for captions and tab labels, ``plain`` for
-``st.text``). Panel data is kept per (directory, state version, rank, frame shape): an idle
+changes and the latest evaluations as a diagnostics log (in a closed expander). Metric names
+and values from the run go through :mod:`dashboard.page.text` (``md_text`` for captions and tab
+labels, ``plain`` for ``st.text``). Panel data is kept per (directory, state version, rank, frame shape): an idle
 refresh redraws without recomputing the rolling statistics of a long run.
 """
 
@@ -65,7 +65,10 @@ def _panel(panel: Panel) -> None:
         labels = panel.lr["label"].tolist()
         more = f" ({len(labels) - _LR_SHOWN} earlier)" if len(labels) > _LR_SHOWN else ""
         st.caption(md_text("Learning-rate changes" + more + ": " + "; ".join(labels[-_LR_SHOWN:])))
-    st.text(plain("\n".join(eval_log(panel, _LOG_LINES))))
+    with st.expander(
+        f"Latest evaluations ({min(panel.evaluations, _LOG_LINES)} of {panel.evaluations:,})"
+    ):
+        st.text(plain("\n".join(eval_log(panel, _LOG_LINES))))
 
 
 def train_val_panels(state: RunState, metrics: pd.DataFrame, *, rank: int = 0) -> None:
