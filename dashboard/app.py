@@ -33,7 +33,7 @@ import streamlit as st
 from dashboard.analysis.health import check_health
 from dashboard.analysis.series import rank_frame, ranks
 from dashboard.analysis.units import format_bytes
-from dashboard.page import guard, sections, system_section
+from dashboard.page import guard, sections, system_section, trainval_panels
 from dashboard.reading.directory import log_file_rank
 from dashboard.reading.watcher import RunWatcher
 
@@ -127,6 +127,7 @@ def live(watcher: RunWatcher, options: sections.Options) -> None:
     system_section.system(metrics)
     if options.show_metrics:
         sections.metric_history(state, metrics, rank=rank)
+        trainval_panels.train_val_panels(state, metrics, rank=rank)
     sections.growth(state, metrics, details=options.show_growth)
     sections.consolidation(state, details=options.show_consolidation)
     sections.milestones(state)

@@ -29,6 +29,9 @@ exploding gradients       critical    latest ``grad_norm`` > ``grad_exploding``,
                                       latest logged ``grad_norm`` is NaN/±Inf
 other non-finite metrics  warning     any other column logged NaN/±Inf (names up to 3)
 GPU memory                warning     ``gpu_mem_bytes / gpu_mem_total_bytes`` > max
+training checks           …           :data:`dashboard.analysis.diagnosis.TRAINING_RULES`:
+                                      divergence from best, dead units, underfitting,
+                                      instability, train–val gap, no improvement
 ========================  ==========  ====================================================
 
 Missing is not NaN: a metric line that does not log ``grad_norm`` leaves NaN in the frame, and
@@ -50,6 +53,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from dashboard.analysis.diagnosis import TRAINING_RULES
 from dashboard.analysis.downsample import last_finite
 from dashboard.analysis.loss_rules import divergence, overfitting, plateau, segment_start
 from dashboard.analysis.series import rank_frame
@@ -115,7 +119,8 @@ def _divergence(state: RunState, m: Columns, now: float, t: HealthThresholds) ->
         return []
     latest, early = found
     return [_warn("critical", f"Loss is diverging: {_fmt(latest)} is {latest / early:.1f}× its "
-                  f"early level {_fmt(early)}{_since(m)}. Consider a lower learning rate.")]
+                  f"early level {_fmt(early)}{_since(m)} (latest at step {int(m.steps[-1]):,}). "
+                  "→ try lowering lr 2–5× and resuming from a checkpoint before the climb.")]
 
 
 def _plateau(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
@@ -125,7 +130,8 @@ def _plateau(state: RunState, m: Columns, now: float, t: HealthThresholds) -> li
     if best is None:
         return []
     return [_warn("warning", f"Loss has plateaued: no improvement on its best {_fmt(best)} "
-                  f"over the last {w:,} points{_since(m)}.")]
+                  f"over the last {w:,} points{_since(m)} (to step {int(m.steps[-1]):,}). "
+                  "→ try lowering lr 2–5× (or a schedule); it may also have converged.")]
 
 
 def _firing_rate(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
@@ -135,13 +141,14 @@ def _firing_rate(state: RunState, m: Columns, now: float, t: HealthThresholds) -
     latest = last_finite(rate)
     if latest is None:
         return []
+    at = f" at step {int(m.steps[np.flatnonzero(np.isfinite(rate))[-1]]):,}"
     band = f"{t.firing_rate_low:.0%}–{t.firing_rate_high:.0%}"
     if latest < t.firing_rate_low:
-        return [_warn("warning", f"Firing rate {latest:.2%} is below the healthy band {band}: "
-                      "neurons may be dead.")]
+        return [_warn("warning", f"Firing rate {latest:.2%}{at} is below the healthy band {band}: "
+                      "neurons may be dead. → try lowering lr 2–5× or weaker inhibition.")]
     if latest > t.firing_rate_high:
-        return [_warn("warning", f"Firing rate {latest:.2%} is above the healthy band {band}: "
-                      "activity looks epileptic.")]
+        return [_warn("warning", f"Firing rate {latest:.2%}{at} is above the healthy band {band}: "
+                      "activity looks epileptic. → try stronger inhibition or lowering lr 2×.")]
     return []
 
 
@@ -151,7 +158,8 @@ def _capacity(state: RunState, m: Columns, now: float, t: HealthThresholds) -> l
     latest = last_finite(overall) if overall is not None else None
     if latest is not None and latest > t.capacity_max:
         out.append(_warn("warning", f"Capacity is saturated: {latest:.1%} (above "
-                         f"{t.capacity_max:.0%}). The network needs to grow."))
+                         f"{t.capacity_max:.0%}) at step {int(m.steps[-1]):,}. The network needs to grow. "
+                         "→ try raising the growth budget or letting growth trigger earlier."))
     prefix = "capacity_by_region."
     for name in m.names:
         if not str(name).startswith(prefix):
@@ -161,7 +169,8 @@ def _capacity(state: RunState, m: Columns, now: float, t: HealthThresholds) -> l
         if region_latest is not None and region_latest > t.capacity_max:
             region = str(name)[len(prefix):]
             out.append(_warn("warning", f"Region {region} is saturated: capacity "
-                             f"{region_latest:.1%} (above {t.capacity_max:.0%})."))
+                             f"{region_latest:.1%} (above {t.capacity_max:.0%}) at step "
+                             f"{int(m.steps[-1]):,}. → try letting this region grow."))
     return out
 
 
@@ -200,10 +209,13 @@ def _overfitting(state: RunState, m: Columns, now: float, t: HealthThresholds) -
     val, loss = m.column("val_loss"), m.column("loss")
     latest = None if val is None or loss is None else overfitting(
         m.in_segment(val), m.in_segment(loss), points=t.overfit_points)
-    if latest is None:
+    if latest is None or val is None:
         return []
-    return [_warn("warning", f"Overfitting: validation loss rose over the last {t.overfit_points} "
-                  f"points (to {_fmt(latest)}) while the training loss fell{_since(m)}.")]
+    step = int(m.steps[np.flatnonzero(np.isfinite(val))[-1]])
+    return [_warn("warning", f"Overfitting (val loss rising): validation loss rose over the last "
+                  f"{t.overfit_points} points (to {_fmt(latest)} at step {step:,}) "
+                  f"while the training loss fell{_since(m)}. → try more regularisation (weight "
+                  "decay, dropout), more data, or early stopping.")]
 
 
 def _gradients(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
@@ -214,16 +226,19 @@ def _gradients(state: RunState, m: Columns, now: float, t: HealthThresholds) -> 
                                or logged.last_step > int(m.steps[finite_rows[-1]])):
         return [_warn("critical", f"Exploding gradients: grad_norm is "
                       f"{_nonfinite_name(logged.last_value)} at step {logged.last_step:,}. "
-                      "Consider gradient clipping or a lower learning rate.")]
+                      "→ try gradient clipping (max norm 1.0) or lowering lr 2–5×.")]
     if finite_rows.size == 0 or grad is None:
         return []
     latest = float(grad[finite_rows[-1]])
+    at = f" at step {int(m.steps[finite_rows[-1]]):,}"
     if latest > t.grad_exploding:
         return [_warn("critical", f"Exploding gradients: grad_norm {_fmt(latest)} (above "
-                      f"{t.grad_exploding:g}). Consider gradient clipping or a lower learning rate.")]
+                      f"{t.grad_exploding:g}){at}. → try gradient clipping (max norm 1.0) or "
+                      "lowering lr 2–5×.")]
     if latest < t.grad_vanishing:
         return [_warn("warning", f"Vanishing gradients: grad_norm {latest:.2g} (below "
-                      f"{t.grad_vanishing:g}).")]
+                      f"{t.grad_vanishing:g}){at}. → try another activation, normalisation "
+                      "(batch/layer norm) or residual connections.")]
     return []
 
 
@@ -257,12 +272,13 @@ def _gpu_memory(state: RunState, m: Columns, now: float, t: HealthThresholds) ->
         return []
     gib = 1024**3
     return [_warn("warning", f"GPU memory at {fraction:.0%} ({used[i] / gib:.1f} of "
-                  f"{total[i] / gib:.1f} GiB): training may run out of memory.")]
+                  f"{total[i] / gib:.1f} GiB) at step {int(m.steps[i]):,}: training may run out of "
+                  "memory. → try a smaller batch size or gradient checkpointing.")]
 
 
 RULES: tuple[Rule, ...] = (
     _nonfinite_loss, _divergence, _plateau, _firing_rate, _capacity, _stalled, _restarts,
-    _bad_lines, _overfitting, _gradients, _other_nonfinite, _gpu_memory,
+    _bad_lines, _overfitting, _gradients, _other_nonfinite, _gpu_memory, *TRAINING_RULES,
 )
 
 

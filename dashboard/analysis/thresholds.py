@@ -37,6 +37,15 @@ class HealthThresholds:
       the loss at those rows fell.
     * ``grad_vanishing`` / ``grad_exploding`` — bounds of a healthy latest ``grad_norm``.
     * ``gpu_mem_fraction`` — GPU memory warning above this fraction of the total.
+
+    The training checks of :mod:`dashboard.analysis.diagnosis` (documented there) add:
+    ``dead_unit_fraction`` (dead units above it), ``underfit_loss`` / ``underfit_performance`` /
+    ``underfit_points`` / ``underfit_min_gain`` (a flat loss above the level with performance
+    below its level), ``instability_rel_std`` / ``instability_min_std`` /
+    ``instability_points`` (rolling std of the loss over its median, and an absolute floor),
+    ``gap_points`` (train − val performance, in percentage points),
+    ``patience_evals`` / ``patience_min_gain`` (evaluations without a better validation loss),
+    ``divergence_best_factor`` / ``divergence_best_drop`` (a climb from the segment's best).
     """
 
     divergence_factor: float = 10.0
@@ -54,6 +63,19 @@ class HealthThresholds:
     grad_vanishing: float = 1e-7
     grad_exploding: float = 1e3
     gpu_mem_fraction: float = 0.95
+    dead_unit_fraction: float = 0.5
+    underfit_loss: float = 0.5
+    underfit_performance: float = 0.7
+    underfit_points: int = 50
+    underfit_min_gain: float = 0.02
+    instability_rel_std: float = 0.4
+    instability_min_std: float = 0.05
+    instability_points: int = 20
+    gap_points: float = 10.0
+    patience_evals: int = 5
+    patience_min_gain: float = 1e-3
+    divergence_best_factor: float = 5.0
+    divergence_best_drop: float = 0.5
 
 
 DEFAULT_THRESHOLDS = HealthThresholds()

@@ -167,7 +167,7 @@ def test_dashboard_in_a_real_browser(dashboard: tuple[str, Run]) -> None:
             assert page.evaluate("typeof window.__xss") == "undefined"
 
             # A tall viewport so Streamlit's scrolling main area fits in the full-page shot.
-            page.set_viewport_size({"width": 1400, "height": 4200})
+            page.set_viewport_size({"width": 1400, "height": 5200})  # + the train/val panels
             expect(page.get_by_role("heading", name="Training information")).to_be_in_viewport()
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "e2e-dashboard.png"), full_page=True)

@@ -1,0 +1,249 @@
+"""Train/validation panel data: pure functions from the metric frame to what the panels draw.
+
+The panels follow ``train-dl-visualization.md``'s 2×2 grid and ``training-monitor-page.md``'s
+curves. A *pair* is a logged validation column ``val_X`` next to its training column ``X``
+(``val_accuracy`` pairs with ``performance`` when the run logs no ``accuracy``). For each pair,
+:func:`train_val_panel` gives
+
+* the training series (finite values, down-sampled) and its rolling standard deviation over
+  ``window`` points (stability);
+* one row per *evaluation* (a row with a finite validation value): the training value at that
+  row (the last finite one at or before it), the validation value, the generalisation gap
+  (val − train), the improvement on the previous evaluation (positive = better, whatever the
+  direction of the metric) and whether it was a NEW BEST (better than every earlier one);
+* the best evaluation, and the learning-rate changes (``lr``) as rule rows labelled
+  ``"lr 0.001 → 0.0005 at step N"``.
+
+Everything is down-sampled with :mod:`dashboard.analysis.downsample` (spikes kept), so a panel
+holds at most a few thousand rows per series whatever the history length. No I/O, no Streamlit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dashboard.analysis.downsample import DEFAULT_MAX_POINTS, downsample
+
+__all__ = [
+    "LOWER_IS_BETTER",
+    "Panel",
+    "TrainValPair",
+    "eval_log",
+    "lr_changes",
+    "train_val_panel",
+    "val_pairs",
+]
+
+LOWER_IS_BETTER = ("loss", "error", "err", "perplexity", "nll", "mse", "mae", "rmse", "wer", "cer")
+"""Name parts of metrics where lower is better (anything else: higher is better)."""
+_MAX_MARKS = 200  # NEW BEST points and lr rules drawn at most (the latest ones)
+
+
+@dataclass(frozen=True)
+class TrainValPair:
+    """A validation column ``val`` and the training column ``train`` it is compared with."""
+
+    train: str
+    val: str
+    lower_is_better: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.train} / {self.val}"
+
+
+@dataclass(frozen=True)
+class Panel:
+    """What the four panels of one pair draw (see the module docstring). Frames:
+
+    * ``train``: ``step``, ``value`` (down-sampled finite training values);
+    * ``stability``: ``step``, ``std`` (rolling std of the training values, down-sampled);
+    * ``evals``: ``step``, ``train``, ``val``, ``gap``, ``improvement``, ``new_best``
+      (down-sampled; the best evaluation and the latest NEW BESTs always kept);
+    * ``lr``: ``step``, ``old``, ``new``, ``label``.
+    """
+
+    pair: TrainValPair
+    train: pd.DataFrame
+    stability: pd.DataFrame
+    evals: pd.DataFrame
+    lr: pd.DataFrame
+    best_step: int
+    best_value: float
+    evaluations: int
+    window: int
+
+    @property
+    def latest(self) -> pd.Series:
+        return self.evals.iloc[-1]
+
+    def summary(self) -> str:
+        """One line like the reference's header: ``Step 9,900 | Train: 0.3245 | Val: 0.3512 |
+        Gap: +0.0267 | Δ: -0.0023 | Best val_loss: 0.3512 at step 9,900 ✓ NEW BEST`` (Δ: the
+        change of the validation value since the previous evaluation)."""
+        last = self.latest
+        sign = -1.0 if self.pair.lower_is_better else 1.0  # Δ: the raw change of val
+        change = float(last["improvement"]) * sign
+        delta = "—" if np.isnan(change) else f"{change:+.4g}"
+        mark = " ✓ NEW BEST" if int(last["step"]) == self.best_step else ""
+        return (
+            f"Step {int(last['step']):,} | Train: {last['train']:.4g} | Val: {last['val']:.4g} | "
+            f"Gap: {last['gap']:+.4g} | Δ: {delta} | Best {self.pair.val}: "
+            f"{self.best_value:.4g} at step {self.best_step:,}{mark}"
+        )
+
+
+def _lower_is_better(name: str) -> bool:
+    parts = name.lower().replace("-", "_").split("_")
+    return any(part in LOWER_IS_BETTER for part in parts)
+
+
+def val_pairs(columns: Iterable[str]) -> list[TrainValPair]:
+    """Every ``val_X`` with a training counterpart ``X`` among ``columns`` (``val_accuracy`` also
+    with ``performance``): ``val_loss`` first, then the others by name."""
+    names = {str(c) for c in columns}
+    pairs: list[TrainValPair] = []
+    for val in sorted(names):
+        if not val.startswith("val_") or len(val) == 4:
+            continue
+        base = val[4:]
+        train = base if base in names else None
+        if train is None and base == "accuracy" and "performance" in names:
+            train = "performance"
+        if train is not None:
+            pairs.append(TrainValPair(train, val, _lower_is_better(base)))
+    return sorted(pairs, key=lambda p: (p.val != "val_loss", p.val))
+
+
+def _floats(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def lr_changes(
+    metrics: pd.DataFrame, column: str = "lr", *, min_change: float = 0.05, limit: int = _MAX_MARKS
+) -> pd.DataFrame:
+    """The learning-rate changes: rows ``step``, ``old``, ``new``, ``label`` where the finite
+    ``column`` moved by more than ``min_change`` (relative) from the value before it (so a smooth
+    per-step schedule is not a thousand rules; a step decay is), the latest ``limit`` of them."""
+    empty = pd.DataFrame(
+        {
+            "step": np.empty(0, np.int64),
+            "old": np.empty(0),
+            "new": np.empty(0),
+            "label": pd.Series([], dtype="str"),
+        }
+    )
+    if column not in metrics.columns or metrics.empty:
+        return empty
+    values = _floats(metrics, column)
+    ok = np.flatnonzero(np.isfinite(values))
+    if ok.size < 2:
+        return empty
+    v = values[ok]
+    old, new = v[:-1], v[1:]
+    scale = np.maximum(np.abs(old), np.finfo(np.float64).tiny)
+    moved = np.flatnonzero(np.abs(new - old) / scale > min_change)[-limit:]
+    steps = metrics["step"].to_numpy(dtype=np.int64)[ok[1:][moved]]
+    return pd.DataFrame(
+        {
+            "step": steps,
+            "old": old[moved],
+            "new": new[moved],
+            "label": pd.Series(
+                [
+                    f"{column} {a:g} → {b:g} at step {s:,}"
+                    for a, b, s in zip(old[moved], new[moved], steps, strict=True)
+                ],
+                dtype="str",
+            ),
+        }
+    )
+
+
+def _rolling_std(values: np.ndarray, window: int) -> np.ndarray:
+    """The sample standard deviation of each ``window`` consecutive values (NaN for the first
+    ``window - 1``), from running sums of the values centred on their mean (one pass, so a
+    million-point series costs milliseconds; the centring keeps the cancellation small)."""
+    w = max(window, 2)
+    out = np.full(values.size, np.nan)
+    if values.size < w:
+        return out
+    x = values - values.mean()
+    s1 = np.cumsum(np.r_[0.0, x])
+    s2 = np.cumsum(np.r_[0.0, x * x])
+    sum1, sum2 = s1[w:] - s1[:-w], s2[w:] - s2[:-w]
+    out[w - 1 :] = np.sqrt(np.maximum((sum2 - sum1 * sum1 / w) / (w - 1), 0.0))
+    return out
+
+
+def train_val_panel(
+    metrics: pd.DataFrame,
+    pair: TrainValPair,
+    *,
+    window: int = 20,
+    max_points: int = DEFAULT_MAX_POINTS,
+) -> Panel | None:
+    """The panel data of ``pair`` (see :class:`Panel`), None until one evaluation with a finite
+    training value at or before it exists."""
+    if pair.train not in metrics.columns or pair.val not in metrics.columns or metrics.empty:
+        return None
+    steps = metrics["step"].to_numpy(dtype=np.int64)
+    train, val = _floats(metrics, pair.train), _floats(metrics, pair.val)
+    train_ok = np.isfinite(train)
+    last_train = np.maximum.accumulate(np.where(train_ok, np.arange(train.size), -1))
+    rows = np.flatnonzero(np.isfinite(val) & (last_train >= 0))
+    if rows.size == 0:
+        return None
+    tr, va = train[last_train[rows]], val[rows]
+    sign = -1.0 if pair.lower_is_better else 1.0
+    improvement = np.r_[np.nan, sign * np.diff(va)]
+    score = sign * va  # higher = better
+    best_before = np.r_[-np.inf, np.maximum.accumulate(score)[:-1]]
+    new_best = score > best_before
+    best = int(np.argmax(score))  # the first of equal bests
+    evals = pd.DataFrame(
+        {
+            "step": steps[rows],
+            "train": tr,
+            "val": va,
+            "gap": va - tr,
+            "improvement": improvement,
+            "new_best": new_best,
+        }
+    )
+    keep = np.union1d(
+        downsample(va, max(max_points - _MAX_MARKS - 1, 6)).finite,
+        np.r_[best, np.flatnonzero(new_best)[-_MAX_MARKS:]],
+    )
+    t_steps, t_values = steps[train_ok], train[train_ok]
+    shown = downsample(t_values, max_points).finite
+    std = _rolling_std(t_values, window)
+    std_ok = np.flatnonzero(np.isfinite(std))
+    std_shown = std_ok[downsample(std[std_ok], max_points).finite]
+    return Panel(
+        pair=pair,
+        train=pd.DataFrame({"step": t_steps[shown], "value": t_values[shown]}),
+        stability=pd.DataFrame({"step": t_steps[std_shown], "std": std[std_shown]}),
+        evals=evals.iloc[keep].reset_index(drop=True),
+        lr=lr_changes(metrics),
+        best_step=int(steps[rows[best]]),
+        best_value=float(va[best]),
+        evaluations=int(rows.size),
+        window=window,
+    )
+
+
+def eval_log(panel: Panel, last: int = 10) -> list[str]:
+    """The latest evaluations as lines in the reference's diagnostics-log style:
+    ``Step 900: Train=0.6234, Val=0.6421, Gap=+0.0187 ✓ NEW BEST``."""
+    rows = panel.evals.tail(last)
+    return [
+        f"Step {int(s):,}: Train={t:.4g}, Val={v:.4g}, Gap={g:+.4g}" + (" ✓ NEW BEST" if b else "")
+        for s, t, v, g, b in zip(
+            rows["step"], rows["train"], rows["val"], rows["gap"], rows["new_best"], strict=True
+        )
+    ]

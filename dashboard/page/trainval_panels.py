@@ -1,0 +1,89 @@
+"""The train/validation section of the run page: a thin Streamlit shell over
+:mod:`dashboard.analysis.trainval` and :mod:`dashboard.page.charts_trainval`.
+
+Shown only when the run logs a validation counterpart (``val_loss``, ``val_accuracy``, any
+``val_X`` next to ``X``): one tab per pair with the reference's summary line, the 2×2 grid
+(train vs val, generalisation gap, improvement per evaluation, stability), the learning-rate
+changes and the latest evaluations as a diagnostics log (in a closed expander). Metric names
+and values from the run go through :mod:`dashboard.page.text` (``md_text`` for captions and tab
+labels, ``plain`` for ``st.text``). Panel data is kept per (directory, state version, rank, frame shape): an idle
+refresh redraws without recomputing the rolling statistics of a long run.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.analysis.trainval import Panel, eval_log, train_val_panel, val_pairs
+from dashboard.page import charts_trainval
+from dashboard.page.text import md_text, plain
+from dashboard.run_state import RunState
+
+__all__ = ["MAX_PAIRS", "train_val_panels"]
+
+MAX_PAIRS = 6  # tabs at most (val_loss first); more are named in a caption
+_LOG_LINES = 10
+_LR_SHOWN = 5
+_LOCK = threading.Lock()
+_CACHE: dict[tuple[object, ...], list[Panel]] = {}
+
+
+def _panels(state: RunState, metrics: pd.DataFrame, rank: int) -> tuple[list[Panel], int]:
+    pairs = [p for p in val_pairs(metrics.columns) if metrics[p.val].notna().any()]
+    key = (str(state.checkpoint_dir), state.version, rank, metrics.shape)
+    with _LOCK:
+        cached = _CACHE.get(key)
+    if cached is None:
+        cached = [
+            p
+            for p in (train_val_panel(metrics, pair) for pair in pairs[:MAX_PAIRS])
+            if p is not None
+        ]
+        with _LOCK:
+            while len(_CACHE) >= 8:
+                _CACHE.pop(next(iter(_CACHE)))
+            _CACHE[key] = cached
+    return cached, len(pairs)
+
+
+def _panel(panel: Panel) -> None:
+    st.caption(md_text(panel.summary()))
+    top = st.columns(2)
+    bottom = st.columns(2)
+    with top[0]:
+        st.altair_chart(charts_trainval.train_val_chart(panel), width="stretch")
+    with top[1]:
+        st.altair_chart(charts_trainval.improvement_chart(panel), width="stretch")
+    with bottom[0]:
+        st.altair_chart(charts_trainval.gap_chart(panel), width="stretch")
+    with bottom[1]:
+        st.altair_chart(charts_trainval.stability_chart(panel), width="stretch")
+    if not panel.lr.empty:
+        labels = panel.lr["label"].tolist()
+        more = f" ({len(labels) - _LR_SHOWN} earlier)" if len(labels) > _LR_SHOWN else ""
+        st.caption(md_text("Learning-rate changes" + more + ": " + "; ".join(labels[-_LR_SHOWN:])))
+    with st.expander(
+        f"Latest evaluations ({min(panel.evaluations, _LOG_LINES)} of {panel.evaluations:,})"
+    ):
+        st.text(plain("\n".join(eval_log(panel, _LOG_LINES))))
+
+
+def train_val_panels(state: RunState, metrics: pd.DataFrame, *, rank: int = 0) -> None:
+    """Draw the section (nothing at all when the run logs no validation counterpart)."""
+    if metrics.empty:
+        return
+    panels, total = _panels(state, metrics, rank)
+    if not panels:
+        return
+    st.subheader("Train / validation")
+    if total > len(panels):
+        st.caption(f"{len(panels)} of {total} validation metrics shown.")
+    if len(panels) == 1:
+        _panel(panels[0])
+        return
+    for tab, panel in zip(st.tabs([md_text(p.pair.label) for p in panels]), panels, strict=True):
+        with tab:
+            _panel(panel)
