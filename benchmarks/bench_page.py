@@ -98,7 +98,7 @@ def bench_wide(names: int, rows: int, refreshes: int) -> None:
         del state
         # A server that is already up has imported Streamlit and the page's modules: warm the
         # harness (a trivial page) and import them, so the first run times the page, not imports.
-        import dashboard.analysis.health
+        import dashboard.analysis.run_facts
         import dashboard.page.sections  # noqa: F401
 
         timed_run(AppTest.from_string(PEER, default_timeout=60))
@@ -201,14 +201,14 @@ class StageTimer:
         setattr(owner, name, timed)
 
     def install(self) -> None:
-        from dashboard.analysis import health
+        from dashboard.analysis import run_facts
         from dashboard.page import sections
         from dashboard.reading import columns as frames
         from dashboard.reading import watcher
 
         self.wrap(watcher.RunWatcher, "refresh", "watcher.refresh (new bytes)")
         self.wrap(frames.FrameSnapshot, "__call__", "frame builds (lazy, first access)")
-        self.wrap(health, "check_health", "health checks")
+        self.wrap(run_facts, "run_facts", "run facts (status, speed, health checks)")
         for name in ("header", "metrics_now", "metric_history", "growth", "consolidation",
                      "milestones", "training_info"):
             self.wrap(sections, name, f"section {name}")

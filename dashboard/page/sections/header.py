@@ -9,8 +9,7 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from dashboard.analysis.health import DEFAULT_THRESHOLDS
-from dashboard.analysis.status import run_status
+from dashboard.analysis.run_facts import RunFacts
 from dashboard.analysis.units import format_age
 from dashboard.page.sections.widgets import card, waiting
 from dashboard.page.text import escape_markdown, md_text, plain
@@ -63,9 +62,10 @@ def empty_state(state: RunState) -> bool:
     return False
 
 
-def header(state: RunState, metrics: pd.DataFrame, *, now: float) -> None:
+def header(state: RunState, metrics: pd.DataFrame, run: RunFacts, *, now: float) -> None:
+    """Run path and status badge, then stage, week, step, last update and stage progress."""
     facts = header_facts(state, metrics)
-    status = run_status(state, facts.step, now=now, stall_minutes=DEFAULT_THRESHOLDS.stall_minutes)
+    status = run.status
     top = st.columns([5, 1])
     top[0].text(f"Run: {plain(str(state.checkpoint_dir))}")
     if status.kind in _STATUS_BADGE:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.analysis.health import DEFAULT_THRESHOLDS
-from dashboard.analysis.status import run_status, speed_info
+from dashboard.analysis.run_facts import RunFacts
 from dashboard.page.sections.widgets import INT_COLUMN, card, waiting
 from dashboard.page.text import plain
 from dashboard.page.views import milestone_summary
@@ -38,14 +37,10 @@ def milestones(state: RunState) -> None:
         grid[i % len(grid)].text(f"{'✅' if ok else '❌'} {plain(name)}")
 
 
-def training_info(state: RunState, metrics: pd.DataFrame, *, now: float) -> None:
+def training_info(state: RunState, run: RunFacts) -> None:
+    """Duration, speed and ETA (from ``run``), event counts, bad lines and the console tail."""
     st.subheader("Training information")
-    step = int(metrics["step"].iloc[-1]) if not metrics.empty else None
-    meta_step = (state.metadata or {}).get("step")
-    if isinstance(meta_step, int) and not isinstance(meta_step, bool):
-        step = max(step or 0, meta_step)
-    status = run_status(state, step, now=now, stall_minutes=DEFAULT_THRESHOLDS.stall_minutes)
-    speed = speed_info(state, metrics, status=status.kind)
+    speed = run.speed
     # three cards a row: "4 min 10 s" or an ETA of "1 h 23 min" stays whole at 1280 px
     for row in (
         (("Duration", speed.duration), ("Steps/s", speed.steps_per_s), ("ETA", speed.eta)),
