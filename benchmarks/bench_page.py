@@ -42,7 +42,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 from bench_loader import make_lines, write_log  # noqa: E402  (the loader benchmark's generator)
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from dashboard import charts  # noqa: E402
+from dashboard.page import charts  # noqa: E402
 from dashboard.reading.watcher import RunWatcher, load_training_state  # noqa: E402
 
 APP = str(ROOT / "dashboard" / "app.py")
