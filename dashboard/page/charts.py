@@ -111,20 +111,10 @@ def metric_chart(
     is not marked. Restarts and stage changes are vertical dashed rules with tooltips. With
     ``log_scale`` the values ≤ 0 are left out (a log axis cannot show them).
     """
-    if column not in metrics.columns or metrics.empty:
+    drawn = _drawn_values(metrics, column, nonfinite, max_points, log_scale=log_scale)
+    if drawn is None:
         return None
-    values = float_column(metrics, column)
-    steps = metrics["step"].to_numpy(dtype=np.int64)
-    ok = np.isfinite(values)
-    if not ok.all():
-        values, steps = values[ok], steps[ok]
-    markers = _markers(nonfinite, max_points)
-    if values.size == 0 and markers.empty:
-        return None
-    if log_scale:
-        positive = values > 0
-        if not positive.all():
-            values, steps = values[positive], steps[positive]
+    values, steps, markers = drawn
     budget = max(max_points - len(markers), 6)
     smoothed = ema(values, smoothing) if smoothing > 0 and values.size else None
     if smoothed is None:
@@ -149,6 +139,29 @@ def metric_chart(
 
 
 _X = alt.X("step:Q", title="Step")
+
+
+def _drawn_values(
+    metrics: pd.DataFrame, column: str, nonfinite: pd.DataFrame | None, max_points: int, *,
+    log_scale: bool,
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame] | None:
+    """(values, steps, markers) of what :func:`metric_chart` draws: the finite values (> 0 on a
+    log scale) with their steps, and the non-finite markers; None when there is nothing at all."""
+    if column not in metrics.columns or metrics.empty:
+        return None
+    values = float_column(metrics, column)
+    steps = metrics["step"].to_numpy(dtype=np.int64)
+    ok = np.isfinite(values)
+    if not ok.all():
+        values, steps = values[ok], steps[ok]
+    markers = _markers(nonfinite, max_points)
+    if values.size == 0 and markers.empty:
+        return None
+    if log_scale:
+        positive = values > 0
+        if not positive.all():
+            values, steps = values[positive], steps[positive]
+    return values, steps, markers
 
 
 def _line_layers(points: int, label: str, scale: alt.Scale, *, smoothed: bool) -> list[alt.Chart]:
