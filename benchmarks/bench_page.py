@@ -42,7 +42,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 from bench_loader import make_lines, write_log  # noqa: E402  (the loader benchmark's generator)
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from dashboard import charts  # noqa: E402
+from dashboard.page import charts  # noqa: E402
 from dashboard.reading.watcher import RunWatcher, load_training_state  # noqa: E402
 
 APP = str(ROOT / "dashboard" / "app.py")
@@ -98,7 +98,7 @@ def bench_wide(names: int, rows: int, refreshes: int) -> None:
         del state
         # A server that is already up has imported Streamlit and the page's modules: warm the
         # harness (a trivial page) and import them, so the first run times the page, not imports.
-        import dashboard.analysis.health
+        import dashboard.analysis.run_facts
         import dashboard.page.sections  # noqa: F401
 
         timed_run(AppTest.from_string(PEER, default_timeout=60))
@@ -201,14 +201,14 @@ class StageTimer:
         setattr(owner, name, timed)
 
     def install(self) -> None:
-        from dashboard.analysis import health
+        from dashboard.analysis import run_facts
         from dashboard.page import sections
         from dashboard.reading import frame_snapshot as frames
         from dashboard.reading import watcher
 
         self.wrap(watcher.RunWatcher, "refresh", "watcher.refresh (new bytes)")
         self.wrap(frames.FrameSnapshot, "__call__", "frame builds (lazy, first access)")
-        self.wrap(health, "check_health", "health checks")
+        self.wrap(run_facts, "run_facts", "run facts (status, speed, health checks)")
         for name in ("header", "metrics_now", "metric_history", "growth", "consolidation",
                      "milestones", "training_info"):
             self.wrap(sections, name, f"section {name}")

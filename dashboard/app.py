@@ -30,7 +30,7 @@ if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file
 
 import streamlit as st
 
-from dashboard.analysis.health import check_health
+from dashboard.analysis.run_facts import run_facts
 from dashboard.analysis.series import rank_frame, ranks
 from dashboard.analysis.units import format_bytes
 from dashboard.page import guard, sections, system_section, trainval_panels
@@ -121,8 +121,9 @@ def live(watcher: RunWatcher, options: sections.Options) -> None:
     if all_ranks != [0]:
         rank = st.selectbox("Rank", all_ranks, index=all_ranks.index(rank), key="rank")
     metrics = rank_frame(state.metrics_history, rank)
-    sections.header(state, metrics, now=now)
-    sections.health_warnings([*check_health(state, now=now, rank=rank), *state.warnings])
+    facts = run_facts(state, metrics, now=now, rank=rank)  # status, speed, alerts: once
+    sections.header(state, metrics, facts, now=now)
+    sections.health_warnings(facts.alerts)
     sections.metrics_now(metrics, state.metadata)
     system_section.system(metrics)
     if options.show_metrics:
@@ -131,7 +132,7 @@ def live(watcher: RunWatcher, options: sections.Options) -> None:
     sections.growth(state, metrics, details=options.show_growth)
     sections.consolidation(state, details=options.show_consolidation)
     sections.milestones(state)
-    sections.training_info(state, metrics, now=now)
+    sections.training_info(state, facts)
     system_section.config(state)
 
 

@@ -4,14 +4,16 @@ Each ``*_event`` function validates the trainer's arguments (raising ``LogTypeEr
 ``LogValueError`` from :mod:`.values` before anything is written) and returns the record, a
 dict of the shape of ``schemas/{event_type}.schema.json`` with ``event_type``, ``step`` and
 ``wall_time`` first. They are pure: the logger adds the ``rank`` field where its plan says so,
-serialises and writes. The common metric line (four plain finite floats, two plain dicts) is
-built inline in :meth:`CurriculumLogger.log_metrics`, the hot path; :func:`metric_event` is the
-full validator it falls back to whenever one of its type checks fails, :func:`metric_extras`
-adds the extra fields, and :func:`explain_unwritable` turns an orjson refusal into a clear error.
+serialises and writes. A metric line's record is built here only, by :func:`metric_record`
+(the hot path of :meth:`CurriculumLogger.log_metrics`): the common line (four plain finite
+floats, two plain dicts) in type checks only, anything else by :func:`metric_event`, the full
+validator it falls back to whenever one of its checks fails; :func:`metric_extras` adds the
+extra fields, and :func:`explain_unwritable` turns an orjson refusal into a clear error.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +21,7 @@ import orjson
 
 from .records import SCHEMA_VERSION
 from .values import (
+    INT64_MAX,
     LogTypeError,
     LogValueError,
     check_count,
@@ -41,6 +44,7 @@ __all__ = [
     "growth_event",
     "metric_event",
     "metric_extras",
+    "metric_record",
     "run_start_event",
     "stage_event",
 ]
@@ -117,6 +121,44 @@ def run_start_event(
         "resumed_from_step": resumed_from_step,
         "config": dict(config),
     }
+
+
+_isfinite = math.isfinite
+
+
+def metric_record(
+    now: float, step: Any, firing_rate: Any, capacity: Any, performance: Any, loss: Any,
+    neuron_counts: Any, capacity_by_region: Any,
+) -> dict[str, Any]:
+    """A metric line's record without its extras: the one place it is built.
+
+    Hot path: the common line (four plain floats whose sum is finite, so none is NaN or
+    infinite, an int step within int64 and two plain dicts of plain values) is checked by type
+    only and returned as a new dict holding the caller's dicts; anything else, or a failed check,
+    goes to :func:`metric_event`, which converts or explains. Dict keys are checked when orjson
+    writes the line (:func:`explain_unwritable`).
+    """
+    if (
+        type(firing_rate) is float and type(capacity) is float
+        and type(performance) is float and type(loss) is float
+        and type(step) is int and 0 <= step <= INT64_MAX
+        and _isfinite(firing_rate + capacity + performance + loss)
+        and type(neuron_counts) is dict and type(capacity_by_region) is dict
+    ):
+        for v in neuron_counts.values():  # values only: orjson refuses non-str keys later
+            if type(v) is not int or not 0 <= v <= INT64_MAX:
+                break
+        else:
+            for v in capacity_by_region.values():
+                if type(v) is not float or v - v != 0.0:  # x - x is NaN unless finite
+                    break
+            else:
+                return {"event_type": "metric", "step": step, "wall_time": now,
+                        "firing_rate": firing_rate, "capacity": capacity,
+                        "performance": performance, "loss": loss,
+                        "neuron_counts": neuron_counts, "capacity_by_region": capacity_by_region}
+    return metric_event(now, step, firing_rate, capacity, performance, loss,
+                        neuron_counts, capacity_by_region)
 
 
 def metric_event(

@@ -13,7 +13,6 @@ import math
 import sys
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -31,17 +30,16 @@ from .metadata import (
 )
 from .outputs import LEGACY_LOG_NAME, open_outputs
 from .ranks import detect_rank, plan_for_rank
-from .sink import MAX_PENDING_BYTES, JsonlSink, LogWriteError
+from .sink import MAX_PENDING_BYTES, LogWriteError
 from .system_metrics import DEFAULT_INTERVAL_S, SystemSampler, interval_from_option
 from .torch_support import gpu_memory_fields
-from .values import INT64_MAX as _INT64_MAX
 from .values import LogTypeError, check_name, check_step, json_safe
 
 __all__ = ["LEGACY_LOG_NAME", "CurriculumLogger", "LoggerClosedError"]
 
 _dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
-_isfinite = math.isfinite
+_metric_record = events.metric_record
 _modules = sys.modules
 _log = logging.getLogger(__name__)
 
@@ -155,10 +153,7 @@ class CurriculumLogger:
         self.log_path, self.resumed_from_step = out.log_path, out.resumed_from_step
         self._sink, self._console = out.sink, out.console
         self._write = self._sink.write
-        core = self._sink.core if isinstance(self._sink, JsonlSink) else None
-        self._core: Any = core  # a _Core where _queue is set (the hot path inlines its write)
-        self._queue: deque[bytes] | None = core.queue if core else None
-        self._flush_every = core.flush_every if core else 1
+        self._append_line = self._sink.append_line  # the sink's documented hot path
         if self.plan.writes_metadata and self.log_dir.is_dir():
             remove_stale_temp_files(self.log_dir)
         self.started_at = float(clock())
@@ -219,33 +214,8 @@ class CurriculumLogger:
         if self._closed:
             self._check_open()
         now = self._clock()
-        rec: dict[str, Any] | None = None
-        # Fast path: the common line (four plain floats whose sum is finite, so none is NaN or
-        # infinite, and two plain dicts) in type checks only; anything else, or a failed check,
-        # goes to the full validator (events.metric_event), which converts or explains.
-        if (
-            type(firing_rate) is float and type(capacity) is float
-            and type(performance) is float and type(loss) is float
-            and type(step) is int and 0 <= step <= _INT64_MAX
-            and _isfinite(firing_rate + capacity + performance + loss)
-            and type(neuron_counts) is dict and type(capacity_by_region) is dict
-        ):
-            for v in neuron_counts.values():  # values only: orjson refuses non-str keys below
-                if type(v) is not int or not 0 <= v <= _INT64_MAX:
-                    break
-            else:
-                for v in capacity_by_region.values():
-                    if type(v) is not float or v - v != 0.0:  # x - x is NaN unless finite
-                        break
-                else:
-                    rec = {"event_type": "metric", "step": step, "wall_time": now,
-                           "firing_rate": firing_rate, "capacity": capacity,
-                           "performance": performance, "loss": loss,
-                           "neuron_counts": neuron_counts,
-                           "capacity_by_region": capacity_by_region}
-        if rec is None:
-            rec = events.metric_event(now, step, firing_rate, capacity, performance, loss,
-                                      neuron_counts, capacity_by_region)
+        rec = _metric_record(now, step, firing_rate, capacity, performance, loss,
+                             neuron_counts, capacity_by_region)
         if more:
             events.metric_extras(rec, more)
         gpu = self._gpu_fields
@@ -266,13 +236,7 @@ class CurriculumLogger:
             line = _dumps(rec, option=_NEWLINE)
         except orjson.JSONEncodeError:  # a non-str dict key, or an int beyond 64 bits
             raise events.explain_unwritable(rec, neuron_counts, capacity_by_region) from None
-        queue = self._queue
-        if queue is None:
-            self._write(line, now)
-        else:  # JsonlSink.write inlined: the hot path saves a call
-            queue.append(line)
-            if len(queue) >= self._flush_every or now >= self._core.due:
-                self._core.flush(now)
+        self._append_line(line, now)
         if self._console_on and self._console.wants_metrics(rec["step"]):
             self._console.emit(format_metrics(rec["step"], rec))
 

@@ -31,7 +31,8 @@ bytes (the logger serialises with ``orjson.OPT_APPEND_NEWLINE``). It guarantees:
 - after ``fork`` the child drops the parent's buffered and kept lines (the parent writes them)
   and keeps appending its own to the same file.
 
-The caller's cost of ``write()`` is a deque append and two comparisons (no lock). The flusher
+The hot path is :meth:`JsonlSink.append_line` (what ``CurriculumLogger.log_metrics`` calls for
+each line): a deque append and two comparisons (no lock, no check of the line). The flusher
 thread is stopped and joined by :meth:`close`; all state it touches lives in ``_Core``, so the
 thread never keeps the sink itself alive.
 """
@@ -288,7 +289,7 @@ class _Core:
 
     def after_fork_in_child(self) -> None:
         self.lock = threading.Lock()
-        self.queue.clear()  # in place: the logger holds this deque (it inlines write())
+        self.queue.clear()
         self.kept.clear()
         self.kept_bytes = 0
         self.error = None
@@ -354,8 +355,28 @@ class JsonlSink:
         # Runs on close(), on garbage collection and at interpreter exit, whichever comes first.
         self._finalizer = weakref.finalize(self, core.close)
 
+    def append_line(self, line: bytes, now: float) -> None:
+        """The hot path: queue ``line`` and flush when the count or the time says so.
+
+        Contract: ``line`` is exactly one complete line of bytes ending with its only ``\\n``
+        (``orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)``), and ``now`` the caller's
+        clock in seconds (the same clock on every call). Neither is checked: the caller's cost is a
+        deque append and two comparisons, no lock. A line is written once ``flush_every`` lines
+        are queued or ``flush_interval_s`` has passed since the last write by that clock (the
+        first line at once); otherwise it waits for the flusher thread, :meth:`flush` or
+        :meth:`close`. A write error keeps the lines for a retry (see the module docstring) and
+        is raised here only with ``strict=True``. Safe from several threads at once.
+        """
+        core = self._core
+        queue = core.queue
+        queue.append(line)
+        if len(queue) >= core.flush_every or now >= core.due:
+            core.flush(now)
+
     def write(self, line: bytes, now: float | None = None) -> None:
-        """Queue one complete line; flush when the count or (given ``now``) the time says so."""
+        """Queue one complete line; flush when the count or (given ``now``) the time says so.
+
+        :meth:`append_line` is the same with ``now`` required (the hot path)."""
         core = self._core
         queue = core.queue
         queue.append(line)
@@ -405,7 +426,7 @@ class JsonlSink:
 
     @property
     def core(self) -> _Core:
-        """The queue, policy and file behind this sink (the logger inlines ``write`` with it)."""
+        """The queue, policy and file behind this sink, for tests and diagnostics only."""
         return self._core
 
     @property
@@ -424,6 +445,9 @@ class NullSink:
     flusher_thread: threading.Thread | None = None
 
     def write(self, line: bytes, now: float | None = None) -> None:
+        pass
+
+    def append_line(self, line: bytes, now: float) -> None:
         pass
 
     def flush(self) -> None:

@@ -1,1 +1,18 @@
-"""analysis"""
+"""The analysis layer: frames → facts, pure and without a page.
+
+Everything a surface says about a run is computed here, from a
+:class:`~dashboard.run_state.RunState` (and the frames it holds), so a number or a check means
+the same on the run page, in the export, a report or a terminal. No I/O, no Streamlit, no Altair:
+this layer imports only :mod:`dashboard.run_state`, the types of :mod:`dashboard.reading`,
+:mod:`dashboard.errors` and itself.
+
+- :mod:`.series` — core metric names, ranks, one rank's rows, extra columns, the latest step
+- :mod:`.units` — numbers, sizes, ages and durations as plain text
+- :mod:`.status` — run status (waiting / running / stalled / finished), duration, speed, ETA
+- :mod:`.thresholds` — every health threshold, and the metric columns the rules share
+- :mod:`.loss_rules` — curriculum-aware loss rules (segments, divergence, plateau, overfitting)
+- :mod:`.health` — the health checks, one rule each (critical first)
+- :mod:`.run_facts` — one refresh's facts (latest step, status, speed, alerts), computed once
+- :mod:`.downsample` — min/max-per-bucket down-sampling that keeps spikes and NaNs visible
+- :mod:`.smoothing` — TensorBoard-style debiased EMA
+"""

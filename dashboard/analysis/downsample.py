@@ -21,10 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 __all__ = [
-    "DEFAULT_MAX_POINTS", "Downsampled", "downsample", "downsample_frame", "last_finite", "thin_evenly",
+    "DEFAULT_MAX_POINTS", "Downsampled", "downsample", "last_finite", "thin_evenly",
 ]
 
 DEFAULT_MAX_POINTS = 5_000
@@ -96,17 +95,6 @@ def downsample(
     picks = _bucket_extremes(y[inner], buckets)
     kept = np.unique(np.concatenate([finite[:1], inner[picks], finite[-1:]]))
     return Downsampled(finite=kept, nonfinite=nonfinite)
-
-
-def downsample_frame(
-    frame: pd.DataFrame, column: str, max_points: int = DEFAULT_MAX_POINTS
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split ``frame`` into (rows to draw as a line, rows whose ``column`` is NaN/Inf as markers).
-
-    Callers drop the rows they consider "not logged" (a sparse extra column) before calling.
-    """
-    picked = downsample(frame[column].to_numpy(dtype=np.float64, na_value=np.nan), max_points)
-    return frame.iloc[picked.finite], frame.iloc[picked.nonfinite]
 
 
 def last_finite(values: np.ndarray) -> float | None:

@@ -56,14 +56,14 @@ import pandas as pd
 from dashboard.analysis.diagnosis import TRAINING_RULES
 from dashboard.analysis.downsample import last_finite
 from dashboard.analysis.loss_rules import divergence, overfitting, plateau, segment_start
-from dashboard.analysis.series import rank_frame
-from dashboard.analysis.status import run_status
+from dashboard.analysis.series import latest_step, rank_frame
+from dashboard.analysis.status import RunStatus, run_status
 from dashboard.analysis.thresholds import DEFAULT_THRESHOLDS, Columns, HealthThresholds
 from dashboard.analysis.units import format_age
 from dashboard.run_state import HealthWarning, RunState, Severity
 from thalia_logging.contract import SEVERITIES, non_finite_text
 
-__all__ = ["DEFAULT_THRESHOLDS", "Columns", "HealthThresholds", "check_health", "rank_frame"]
+__all__ = ["RULES", "check_health"]
 
 Rule = Callable[[RunState, Columns, float, HealthThresholds], list[HealthWarning]]
 
@@ -175,11 +175,8 @@ def _capacity(state: RunState, m: Columns, now: float, t: HealthThresholds) -> l
 
 
 def _stalled(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
-    steps = m.steps
-    step = [int(steps[-1])] if steps.size else []
-    meta_step = (state.metadata or {}).get("step")
-    step += [int(meta_step)] if isinstance(meta_step, int) else []
-    status = run_status(state, max(step, default=None), now=now, stall_minutes=t.stall_minutes)
+    status = m.status or run_status(state, latest_step(m.frame, state.metadata), now=now,
+                                    stall_minutes=t.stall_minutes)
     if status.kind != "stalled":  # a finished run stops writing: that is no stall
         return []
     idle = now - (state.last_update or now)
@@ -288,17 +285,20 @@ def check_health(
     now: float,
     thresholds: HealthThresholds = DEFAULT_THRESHOLDS,
     rank: int = 0,
+    status: RunStatus | None = None,
 ) -> list[HealthWarning]:
     """Run every rule on ``state`` (metric rows of ``rank``) and return the warnings, critical first.
 
-    ``now`` is the current Unix time (the stall rule compares it with ``state.last_update``).
+    ``now`` is the current Unix time (the stall rule compares it with ``state.last_update``);
+    ``status`` is the run status already computed for this ``now`` (see
+    :mod:`dashboard.analysis.run_facts`), else the stall rule computes it.
     """
     metrics = state.metrics_history
     frame = rank_frame(metrics, rank) if "step" in metrics.columns else pd.DataFrame({"step": []})
     stage_steps = state.stage_events["step"].tolist()
     start = segment_start(stage_steps, (r.step for r in state.restarts))
     m = Columns(frame, rank=rank, start=start,
-                start_kind="stage change" if start in stage_steps else "restart")
+                start_kind="stage change" if start in stage_steps else "restart", status=status)
     found: list[HealthWarning] = []
     for rule in RULES:
         found.extend(rule(state, m, now, thresholds))

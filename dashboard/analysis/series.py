@@ -1,15 +1,25 @@
-"""Series helpers over the metrics frame: the core metric names, ranks, one rank's rows, extra columns."""
+"""Series helpers over the metrics frame: the core metric names, ranks, one rank's rows, extra
+columns, and the one definition of the run's latest step."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Hashable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from thalia_logging.contract import CORE_METRICS
 
-__all__ = ["CARD_METRICS", "extra_metric_columns", "rank_frame", "ranks"]
+__all__ = [
+    "CARD_METRICS",
+    "extra_metric_columns",
+    "latest_step",
+    "rank_frame",
+    "ranks",
+    "whole_number",
+]
 
 
 _LABELS = {"firing_rate": "Firing rate", "capacity": "Capacity", "performance": "Performance", "loss": "Loss"}
@@ -50,3 +60,22 @@ def extra_metric_columns(metrics: pd.DataFrame, *, logged: Collection[str] = ())
         if pd.api.types.is_numeric_dtype(dtype) and (name in logged or values[c] > 0):
             out.append(name)
     return out
+
+
+def whole_number(value: Any) -> int | None:
+    """``value`` as an int if it is a whole number within int64 (not a bool, not a string)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return None
+    if isinstance(value, float | np.floating) and not (
+        math.isfinite(value) and float(value).is_integer()
+    ):
+        return None
+    return int(value) if abs(int(value)) < 2**63 else None
+
+
+def latest_step(metrics: pd.DataFrame, metadata: dict[str, Any] | None) -> int | None:
+    """The run's latest step: the last metric row's or the checkpoint metadata's ``step``,
+    whichever is higher (a value that is not a whole number is ignored); None when neither."""
+    last = metrics["step"].iloc[-1] if "step" in metrics.columns and not metrics.empty else None
+    steps = [s for s in (whole_number(last), whole_number((metadata or {}).get("step"))) if s is not None]
+    return max(steps) if steps else None

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from dashboard.analysis.status import RunStatus
+
 __all__ = ["DEFAULT_THRESHOLDS", "Columns", "HealthThresholds"]
 
 
@@ -84,11 +86,13 @@ DEFAULT_THRESHOLDS = HealthThresholds()
 class Columns:
     """The metric rows of one ``rank`` that the rules look at, as float64 numpy arrays converted
     once and shared by every rule (a 1M-row column is read once per page run, not once per rule).
-    ``start`` is the first step of the current segment (see the module docstring)."""
+    ``start`` is the first step of the current segment (see the module docstring); ``status`` the
+    run status when the caller computed it already (the stall rule computes it otherwise)."""
 
     def __init__(self, frame: pd.DataFrame, *, rank: int = 0, start: int = 0,
-                 start_kind: str = "stage change") -> None:
+                 start_kind: str = "stage change", status: RunStatus | None = None) -> None:
         self.frame = frame
+        self.status = status
         self.rank = rank
         self.start, self.start_kind = start, start_kind
         self.names = [str(c) for c in frame.columns]

@@ -1,4 +1,5 @@
-"""Altair plumbing shared by the chart builders: validation off while building, point statistics.
+"""Altair plumbing shared by the chart builders: validation off while building, point statistics,
+and the shared look (colours, the label limit, a column as floats).
 
 The specs the builders of :mod:`dashboard.page.charts` make are fixed in shape and checked against the
 Vega-Lite schema by the tests (``to_dict(validate=True)``), so the builders skip Altair's
@@ -18,13 +19,33 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import altair as alt
+import numpy as np
+import pandas as pd
 from altair.utils.schemapi import debug_mode
 
-__all__ = ["POINT_STATS", "PointStats", "page_chart", "unvalidated"]
+__all__ = [
+    "LABEL_LIMIT",
+    "LINE_COLOR",
+    "NAN_COLOR",
+    "POINT_STATS",
+    "PointStats",
+    "float_column",
+    "page_chart",
+    "unvalidated",
+]
+
+NAN_COLOR = "#d62728"
+LINE_COLOR = "#1f77b4"
+LABEL_LIMIT = 140  # px: longer region names are cut in axis labels and legends (full in tooltips)
 
 _C = TypeVar("_C", bound=alt.TopLevelMixin)
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+
+
+def float_column(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """``frame[column]`` as float64 values, missing ones as NaN."""
+    return frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def unvalidated(build: Callable[_P, _R]) -> Callable[_P, _R]:

@@ -7,6 +7,8 @@ in :data:`POINT_STATS` (the page benchmark reads it). Chart data always uses fix
 titles, never as field names, so a region called ``a.b`` or ``<img src=x>`` is just text.
 
 Builders return ``None`` when there is nothing to draw; the page then shows a calm message.
+This module holds the metric, consolidation and GPU memory charts; the per-region charts (neuron
+counts, capacity by region) are in :mod:`dashboard.page.region_charts`, re-exported here.
 
 Speed: builders skip Altair's jsonschema validation (see :mod:`dashboard.page.chart_base`); the tests
 validate every spec. Layers of one chart share one data set where they draw the same rows.
@@ -20,13 +22,27 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from dashboard.analysis.downsample import DEFAULT_MAX_POINTS, downsample, last_finite, thin_evenly
+from dashboard.analysis.downsample import DEFAULT_MAX_POINTS, downsample, thin_evenly
 from dashboard.analysis.smoothing import ema
-from dashboard.page.chart_base import POINT_STATS, PointStats, page_chart, unvalidated
+from dashboard.page.chart_base import (
+    LINE_COLOR,
+    NAN_COLOR,
+    POINT_STATS,
+    PointStats,
+    float_column,
+    page_chart,
+    unvalidated,
+)
+from dashboard.page.region_charts import (
+    capacity_by_region_chart,
+    latest_region_capacity,
+    neuron_count_chart,
+)
 from dashboard.run_state import Restart
 
 __all__ = [
     "EVENT_COLORS",
+    "LINE_COLOR",
     "NAN_COLOR",
     "POINT_STATS",
     "PointStats",
@@ -38,15 +54,8 @@ __all__ = [
     "neuron_count_chart",
 ]
 
-NAN_COLOR = "#d62728"
-LINE_COLOR = "#1f77b4"
 _GIB = 1024**3
-_LABEL_LIMIT = 140  # px: longer region names are cut in axis labels and legends (full in tooltips)
 EVENT_COLORS = {"restart": "#ff7f0e", "stage change": "#7f7f7f"}
-
-
-def _floats(frame: pd.DataFrame, column: str) -> np.ndarray:
-    return frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _event_rules(restarts: Iterable[Restart], stage_events: pd.DataFrame | None) -> pd.DataFrame:
@@ -102,9 +111,45 @@ def metric_chart(
     is not marked. Restarts and stage changes are vertical dashed rules with tooltips. With
     ``log_scale`` the values ≤ 0 are left out (a log axis cannot show them).
     """
+    drawn = _drawn_values(metrics, column, nonfinite, max_points, log_scale=log_scale)
+    if drawn is None:
+        return None
+    values, steps, markers = drawn
+    budget = max(max_points - len(markers), 6)
+    smoothed = ema(values, smoothing) if smoothing > 0 and values.size else None
+    if smoothed is None:
+        rows = downsample(values, budget).finite
+    else:  # the raw line's and the smoothed line's own extremes, half the budget each
+        half = max(budget // 2, 6)
+        rows = np.union1d(downsample(values, half).finite, downsample(smoothed, half).finite)
+    line = pd.DataFrame({"step": steps[rows], "value": values[rows]})
+    label = title or column
+    if smoothed is not None:
+        line = line.assign(smoothed=smoothed[rows])
+    layers = _line_layers(len(line), label, _value_scale(values, log_scale=log_scale),
+                          smoothed=smoothed is not None)
+    if not markers.empty:
+        layers.append(_marker_layer(markers, label))
+    rules = _event_rules(restarts, stage_events)
+    if not rules.empty:
+        layers.append(_rule_layer(rules))
+    POINT_STATS.record(len(line) + len(markers) + len(rules), max(len(line), len(markers)))
+    chart = alt.LayerChart(layer=layers, data=line, height=280).interactive(bind_y=False)
+    return page_chart(chart)
+
+
+_X = alt.X("step:Q", title="Step")
+
+
+def _drawn_values(
+    metrics: pd.DataFrame, column: str, nonfinite: pd.DataFrame | None, max_points: int, *,
+    log_scale: bool,
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame] | None:
+    """(values, steps, markers) of what :func:`metric_chart` draws: the finite values (> 0 on a
+    log scale) with their steps, and the non-finite markers; None when there is nothing at all."""
     if column not in metrics.columns or metrics.empty:
         return None
-    values = _floats(metrics, column)
+    values = float_column(metrics, column)
     steps = metrics["step"].to_numpy(dtype=np.int64)
     ok = np.isfinite(values)
     if not ok.all():
@@ -116,46 +161,40 @@ def metric_chart(
         positive = values > 0
         if not positive.all():
             values, steps = values[positive], steps[positive]
-    budget = max(max_points - len(markers), 6)
-    smoothed = ema(values, smoothing) if smoothing > 0 and values.size else None
-    if smoothed is None:
-        rows = downsample(values, budget).finite
-    else:  # the raw line's and the smoothed line's own extremes, half the budget each
-        half = max(budget // 2, 6)
-        rows = np.union1d(downsample(values, half).finite, downsample(smoothed, half).finite)
-    line = pd.DataFrame({"step": steps[rows], "value": values[rows]})
-    label = title or column
-    scale = _value_scale(values, log_scale=log_scale)
-    x = alt.X("step:Q", title="Step")
+    return values, steps, markers
+
+
+def _line_layers(points: int, label: str, scale: alt.Scale, *, smoothed: bool) -> list[alt.Chart]:
+    """The line of the values (faint under a smoothed line when ``smoothed``), on the layer
+    chart's data (columns ``step``, ``value`` and, smoothed, ``smoothed``)."""
     y = alt.Y("value:Q", title=label, scale=scale)
     tooltip = [alt.Tooltip("step:Q", format=","), alt.Tooltip("value:Q", format=".4g", title=label)]
-    layers: list[alt.Chart] = []
-    if smoothed is not None:
-        line = line.assign(smoothed=smoothed[rows])
-        layers.append(alt.Chart().mark_line(color=LINE_COLOR, opacity=0.25)
-                      .encode(x=x, y=y, tooltip=tooltip))
-        layers.append(alt.Chart().mark_line(color=LINE_COLOR).encode(
-            x=x, y=alt.Y("smoothed:Q", title=label, scale=scale),
-            tooltip=[*tooltip, alt.Tooltip("smoothed:Q", format=".4g", title="smoothed")]))
-    else:
-        layers.append(alt.Chart().mark_line(color=LINE_COLOR, point=len(line) < 50)
-                      .encode(x=x, y=y, tooltip=tooltip))
-    if not markers.empty:
-        layers.append(alt.Chart(markers).mark_point(
-            shape="triangle-down", color=NAN_COLOR, filled=True, size=90, opacity=1,
-        ).encode(x=x, y=alt.value(6), tooltip=[alt.Tooltip("step:Q", format=","),
-                                                alt.Tooltip("value:N", title=label)]))
-    rules = _event_rules(restarts, stage_events)
-    if not rules.empty:
-        kinds = [k for k in EVENT_COLORS if k in set(rules["kind"])]  # legend: only what exists
-        layers.append(alt.Chart(rules).mark_rule(strokeDash=[4, 4], opacity=0.7).encode(
-            x=x, color=alt.Color("kind:N", title="Event",
-                                 scale=alt.Scale(domain=kinds,
-                                                 range=[EVENT_COLORS[k] for k in kinds])),
-            tooltip=[alt.Tooltip("label:N", title="Event")]))
-    POINT_STATS.record(len(line) + len(markers) + len(rules), max(len(line), len(markers)))
-    chart = alt.LayerChart(layer=layers, data=line, height=280).interactive(bind_y=False)
-    return page_chart(chart)
+    if not smoothed:
+        return [alt.Chart().mark_line(color=LINE_COLOR, point=points < 50)
+                .encode(x=_X, y=y, tooltip=tooltip)]
+    return [
+        alt.Chart().mark_line(color=LINE_COLOR, opacity=0.25).encode(x=_X, y=y, tooltip=tooltip),
+        alt.Chart().mark_line(color=LINE_COLOR).encode(
+            x=_X, y=alt.Y("smoothed:Q", title=label, scale=scale),
+            tooltip=[*tooltip, alt.Tooltip("smoothed:Q", format=".4g", title="smoothed")]),
+    ]
+
+
+def _marker_layer(markers: pd.DataFrame, label: str) -> alt.Chart:
+    """Red triangles at the top edge where the trainer logged NaN/±Inf."""
+    return alt.Chart(markers).mark_point(
+        shape="triangle-down", color=NAN_COLOR, filled=True, size=90, opacity=1,
+    ).encode(x=_X, y=alt.value(6), tooltip=[alt.Tooltip("step:Q", format=","),
+                                             alt.Tooltip("value:N", title=label)])
+
+
+def _rule_layer(rules: pd.DataFrame) -> alt.Chart:
+    """Dashed vertical rules at restarts and stage changes (legend: only the kinds present)."""
+    kinds = [k for k in EVENT_COLORS if k in set(rules["kind"])]
+    return alt.Chart(rules).mark_rule(strokeDash=[4, 4], opacity=0.7).encode(
+        x=_X, color=alt.Color("kind:N", title="Event",
+                              scale=alt.Scale(domain=kinds, range=[EVENT_COLORS[k] for k in kinds])),
+        tooltip=[alt.Tooltip("label:N", title="Event")])
 
 
 def _value_scale(values: np.ndarray, *, log_scale: bool) -> alt.Scale:
@@ -170,110 +209,6 @@ def _value_scale(values: np.ndarray, *, log_scale: bool) -> alt.Scale:
     return alt.Scale(type="log") if log_scale else alt.Scale(zero=False)
 
 
-def _change_points(values: np.ndarray) -> np.ndarray:
-    """Positions where a step series changes (plus first and last): lossless for step lines."""
-    if values.size <= 2:
-        return np.arange(values.size)
-    changed = np.flatnonzero(values[1:] != values[:-1]) + 1
-    return np.unique(np.concatenate([[0], changed, [values.size - 1]]))
-
-
-def _region_series(metrics: pd.DataFrame, growth: pd.DataFrame | None) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    prefix = "neuron_counts."
-    cols = [c for c in metrics.columns if str(c).startswith(prefix)]
-    series: list[tuple[str, np.ndarray, np.ndarray]] = []
-    if cols:
-        steps = metrics["step"].to_numpy(dtype=np.int64)
-        for c in cols:
-            v = _floats(metrics, c)
-            ok = np.isfinite(v)
-            if ok.all():  # no 1M-row copies when every row has the count
-                series.append((str(c)[len(prefix):], steps, v))
-            else:
-                series.append((str(c)[len(prefix):], steps[ok], v[ok]))
-    elif growth is not None and not growth.empty:
-        for region, g in growth.groupby("region", sort=False):
-            series.append((str(region), g["step"].to_numpy(dtype=np.int64),
-                           _floats(g, "new_total")))
-    return [s for s in series if s[1].size]
-
-
-@unvalidated
-def neuron_count_chart(
-    metrics: pd.DataFrame, growth: pd.DataFrame | None = None, *,
-    max_points: int = DEFAULT_MAX_POINTS,
-) -> alt.Chart | None:
-    """Neurons per region over steps (step-after lines) from ``neuron_counts.<region>`` columns,
-    or from the growth events' ``new_total`` when the metric lines carry no counts.
-
-    The budget ``max_points`` is shared by all regions (at least 6 points each).
-    """
-    series = _region_series(metrics, growth)
-    if not series:
-        return None
-    per_series = max(max_points // len(series), 6)
-    parts = []
-    for region, steps, values in series:
-        keep = _change_points(values)
-        steps, values = steps[keep], values[keep]
-        if values.size > per_series:
-            pos = downsample(values, per_series).finite
-            steps, values = steps[pos], values[pos]
-        parts.append(pd.DataFrame({"step": steps, "neurons": values, "region": region}))
-    data = pd.concat(parts, ignore_index=True)
-    POINT_STATS.record(len(data), max(len(p) for p in parts))
-    legend = alt.Legend(orient="bottom", direction="horizontal", columns=3, labelLimit=_LABEL_LIMIT,
-                        title=None)
-    chart = alt.Chart(data).mark_line(interpolate="step-after", point=len(data) < 200).encode(
-        x=alt.X("step:Q", title="Step"),
-        y=alt.Y("neurons:Q", title="Neurons"),
-        color=alt.Color("region:N", title="Region", legend=legend),
-        tooltip=[alt.Tooltip("region:N", title="Region"), alt.Tooltip("step:Q", format=","),
-                 alt.Tooltip("neurons:Q", format=",", title="Neurons")],
-    ).properties(height=300)
-    return page_chart(chart)
-
-
-def latest_region_capacity(metrics: pd.DataFrame) -> pd.DataFrame:
-    """The latest finite ``capacity_by_region.<r>`` per region: columns ``region``, ``capacity``."""
-    prefix = "capacity_by_region."
-    rows = []
-    for c in metrics.columns:
-        if str(c).startswith(prefix):
-            latest = last_finite(_floats(metrics, c))
-            if latest is not None:
-                rows.append({"region": str(c)[len(prefix):], "capacity": latest})
-    return pd.DataFrame(rows, columns=["region", "capacity"])
-
-
-@unvalidated
-def capacity_by_region_chart(metrics: pd.DataFrame, *, threshold: float = 0.95) -> alt.LayerChart | None:
-    """Horizontal bars of the latest capacity per region (names read left to right, cut at
-    ``_LABEL_LIMIT`` px with the full name in the tooltip), red above ``threshold``, a rule at it,
-    the value at each bar's end. A fixed band per region (not a fixed chart height) and no label
-    culling, so every region's name shows however many there are."""
-    data = latest_region_capacity(metrics)
-    if data.empty:
-        return None
-    POINT_STATS.record(len(data), len(data))
-    y = alt.Y("region:N", title=None, sort=None,
-              axis=alt.Axis(labelLimit=_LABEL_LIMIT, labelOverlap=False, labelFontSize=12))
-    bars = alt.Chart(data).mark_bar(size=18).encode(
-        y=y,
-        x=alt.X("capacity:Q", title="Capacity", axis=alt.Axis(format="%"),
-                scale=alt.Scale(domain=[0, 1])),
-        color=alt.condition(alt.datum.capacity > threshold, alt.value(NAN_COLOR),
-                            alt.value(LINE_COLOR)),
-        tooltip=[alt.Tooltip("region:N", title="Region"),
-                 alt.Tooltip("capacity:Q", format=".1%", title="Capacity")],
-    )
-    values = alt.Chart(data).mark_text(align="left", dx=4, fontSize=11).encode(
-        y=y, x=alt.X("capacity:Q"), text=alt.Text("capacity:Q", format=".1%"))
-    rule = alt.Chart(pd.DataFrame({"threshold": [threshold]})).mark_rule(
-        color=NAN_COLOR, strokeDash=[4, 4]).encode(x="threshold:Q")
-    return page_chart(alt.LayerChart(layer=[bars, values, rule], height=alt.Step(30)))
-
-
 @unvalidated
 def consolidation_chart(
     events: pd.DataFrame, *, max_points: int = DEFAULT_MAX_POINTS
@@ -283,7 +218,7 @@ def consolidation_chart(
         return None
     data = events[["step", "sleep_stage", "patterns_replayed", "duration_steps"]]
     if len(data) > max_points:
-        data = data.iloc[downsample(_floats(data, "patterns_replayed"), max_points).finite]
+        data = data.iloc[downsample(float_column(data, "patterns_replayed"), max_points).finite]
     POINT_STATS.record(len(data), len(data))
     return page_chart(alt.Chart(data).mark_circle(size=45, opacity=0.8).encode(
         x=alt.X("step:Q", title="Step"),
@@ -309,7 +244,7 @@ def gpu_memory_chart(
     for column, series in (("gpu_mem_bytes", "used"), ("gpu_mem_total_bytes", "total")):
         if column not in metrics.columns:
             continue
-        v = _floats(metrics, column)
+        v = float_column(metrics, column)
         ok = np.isfinite(v)
         s, v = steps[ok], v[ok]
         if v.size:

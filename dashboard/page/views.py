@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from dashboard.analysis.series import CARD_METRICS
+from dashboard.analysis.series import CARD_METRICS, latest_step, whole_number
 from dashboard.analysis.units import (
     PERCENT_METRICS,
     format_value,
@@ -104,17 +104,6 @@ def _latest(frame: pd.DataFrame, column: str) -> Any:
     return frame[column].iloc[-1]
 
 
-def _whole(value: Any) -> int | None:
-    """``value`` as an int if it is a whole number within int64 (not a bool, not a string)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        return None
-    if isinstance(value, float | np.floating) and not (
-        math.isfinite(value) and float(value).is_integer()
-    ):
-        return None
-    return int(value) if abs(int(value)) < 2**63 else None
-
-
 def header_facts(state: RunState, metrics: pd.DataFrame) -> Header:
     """Stage (number and name), week x/y, step and stage progress from metadata and frames.
 
@@ -122,9 +111,9 @@ def header_facts(state: RunState, metrics: pd.DataFrame) -> Header:
     or step is shown as text (``odd_fields`` lists it), never interpreted."""
     meta = state.metadata or {}
     odd: list[str] = []
-    logged_stage = _whole(_latest(state.stage_events, "stage"))
+    logged_stage = whole_number(_latest(state.stage_events, "stage"))
     raw_stage = meta.get("current_stage", logged_stage)
-    stage = _whole(raw_stage)
+    stage = whole_number(raw_stage)
     if raw_stage is not None and stage is None:
         odd.append("current_stage")
     name = meta.get("stage_name") or ""
@@ -139,10 +128,9 @@ def header_facts(state: RunState, metrics: pd.DataFrame) -> Header:
             odd.append(key)
     week_text = f"{plain(week)}/{plain(weeks)}" if week is not None and weeks else "—"
     meta_step = meta.get("step")
-    if meta_step is not None and _whole(meta_step) is None:
+    if meta_step is not None and whole_number(meta_step) is None:
         odd.append("step")
-    steps = [s for s in (_whole(_latest(metrics, "step")), _whole(meta_step)) if s is not None]
-    step = max(steps) if steps else None
+    step = latest_step(metrics, meta)
     progress = None
     text = "Stage progress appears with the first checkpoint metadata."
     if (

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from page_helpers import logged_nonfinite, make_metrics, make_state
 
-from dashboard.analysis.health import DEFAULT_THRESHOLDS, HealthThresholds, check_health
+from dashboard.analysis.health import check_health
 from dashboard.analysis.loss_rules import segment_start
+from dashboard.analysis.thresholds import DEFAULT_THRESHOLDS, HealthThresholds
 from dashboard.run_state import BadLine, Restart, RunState
 
 NOW = 1_700_000_100.0

@@ -1,0 +1,50 @@
+"""The facts of one page refresh, computed once and handed to every section that needs them.
+
+The latest step, the run status (waiting / running / stalled / finished), the speed and the
+alerts all depend on the same snapshot and the same ``now``; :func:`run_facts` computes each
+exactly once per refresh (the header badge, the stall alert and the ETA agree because they are
+the same value), so no section computes them again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from dashboard.analysis.health import check_health
+from dashboard.analysis.series import latest_step
+from dashboard.analysis.status import RunStatus, SpeedInfo, run_status, speed_info
+from dashboard.analysis.thresholds import DEFAULT_THRESHOLDS, HealthThresholds
+from dashboard.run_state import HealthWarning, RunState
+
+__all__ = ["RunFacts", "run_facts"]
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What one refresh knows about the run (one rank's metric rows).
+
+    ``step`` is the latest step (metric rows or checkpoint metadata, whichever is higher),
+    ``alerts`` the health checks' warnings (critical first) followed by the metadata's own."""
+
+    step: int | None
+    status: RunStatus
+    speed: SpeedInfo
+    alerts: tuple[HealthWarning, ...]
+
+
+def run_facts(
+    state: RunState,
+    metrics: pd.DataFrame,
+    *,
+    now: float,
+    rank: int = 0,
+    thresholds: HealthThresholds = DEFAULT_THRESHOLDS,
+) -> RunFacts:
+    """The facts of ``state`` at ``now`` for ``metrics``, the metric rows of ``rank``."""
+    step = latest_step(metrics, state.metadata)
+    status = run_status(state, step, now=now, stall_minutes=thresholds.stall_minutes)
+    speed = speed_info(state, metrics, status=status.kind)
+    health = check_health(state, now=now, thresholds=thresholds, rank=rank, status=status)
+    return RunFacts(step, status, speed, (*health, *state.warnings))

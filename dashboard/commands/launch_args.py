@@ -1,0 +1,83 @@
+"""The command line of ``thalia-dashboard``: directories, first port, host (checked to be a bare
+host name or address), polling; and the caution printed when the host is not a loopback one."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from dashboard.commands.ports import MAX_PORT
+from dashboard.page import guard
+
+__all__ = ["LauncherArgs", "parse_args", "validate_host", "wide_open_note"]
+
+
+@dataclass(frozen=True)
+class LauncherArgs:
+    """Parsed command line: the directories in the order given, the first port, host, poll."""
+
+    dirs: tuple[Path, ...]
+    port: int
+    host: str
+    poll: bool
+
+
+def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
+    """Parse ``DIR [DIR ...] [--port P] [--host H] [--poll]``; argparse exits 2 on bad input."""
+    parser = argparse.ArgumentParser(
+        prog="thalia-dashboard",
+        description="Start one read-only Thalia dashboard per checkpoint directory.",
+    )
+    parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="checkpoint directory")
+    parser.add_argument("--port", type=int, default=8501, help="first port (default 8501)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1: this machine only). Another address, e.g. "
+        "0.0.0.0, lets anyone who can reach it read these runs: no login, no TLS. Requests "
+        "naming another host than this one (DNS rebinding) or from another origin still get 403; "
+        f"more accepted host names go in {guard.ENV_ALLOWED_HOSTS}=name1,name2",
+    )
+    parser.add_argument(
+        "--poll",
+        action="store_true",
+        help="poll the directory (network filesystems send no events)",
+    )
+    ns = parser.parse_args(argv)
+    if not 1 <= ns.port <= MAX_PORT:
+        parser.error(f"--port must be between 1 and {MAX_PORT}, got {ns.port}")
+    problem = validate_host(ns.host)
+    if problem:
+        parser.error(problem)
+    host = ns.host.strip().removeprefix("[").removesuffix("]")
+    return LauncherArgs(dirs=tuple(ns.dirs), port=ns.port, host=host, poll=ns.poll)
+
+
+def validate_host(host: str) -> str | None:
+    """Why ``host`` cannot be a ``--host`` value (empty, blanks, a URL...), or None when it can."""
+    bare = host.strip().removeprefix("[").removesuffix("]")
+    if not bare:
+        return (
+            "--host must name an address to bind, got an empty string (127.0.0.1: this machine "
+            "only; 0.0.0.0: every interface)"
+        )
+    if (
+        any(c.isspace() or c in "/?#@" for c in bare)
+        or guard.split_host(f"[{bare}]" if ":" in bare else bare) is None
+    ):
+        return (
+            f"--host must be a host name or IP address without scheme, port or path, got {host!r}"
+        )
+    return None
+
+
+def wide_open_note(host: str) -> str | None:
+    """A caution for stderr when ``host`` is not a loopback address, else None."""
+    if host in ("127.0.0.1", "localhost", "::1") or host.startswith("127."):
+        return None
+    return (
+        f"thalia-dashboard: serving on {host}: anyone who can reach this machine can read these "
+        "runs (leave out --host to keep the dashboards on 127.0.0.1)"
+    )

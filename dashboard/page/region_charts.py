@@ -1,0 +1,167 @@
+"""Altair charts of the brain regions: neurons per region over steps, latest capacity per region.
+
+Pure functions from frames to charts (no Streamlit), down-sampled inside like every builder of
+:mod:`dashboard.page.charts` (which re-exports them). Region names travel as data, never as field
+names, and are cut at :data:`~dashboard.page.chart_base.LABEL_LIMIT` px in labels and legends
+(whole in tooltips).
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from dashboard.analysis.downsample import DEFAULT_MAX_POINTS, downsample, last_finite
+from dashboard.page.chart_base import (
+    LABEL_LIMIT,
+    LINE_COLOR,
+    NAN_COLOR,
+    POINT_STATS,
+    float_column,
+    page_chart,
+    unvalidated,
+)
+
+__all__ = ["capacity_by_region_chart", "latest_region_capacity", "neuron_count_chart"]
+
+
+def _change_points(values: np.ndarray) -> np.ndarray:
+    """Positions where a step series changes (plus first and last): lossless for step lines."""
+    if values.size <= 2:
+        return np.arange(values.size)
+    changed = np.flatnonzero(values[1:] != values[:-1]) + 1
+    return np.unique(np.concatenate([[0], changed, [values.size - 1]]))
+
+
+def _region_series(
+    metrics: pd.DataFrame, growth: pd.DataFrame | None
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    prefix = "neuron_counts."
+    cols = [c for c in metrics.columns if str(c).startswith(prefix)]
+    series: list[tuple[str, np.ndarray, np.ndarray]] = []
+    if cols:
+        steps = metrics["step"].to_numpy(dtype=np.int64)
+        for c in cols:
+            v = float_column(metrics, c)
+            ok = np.isfinite(v)
+            if ok.all():  # no 1M-row copies when every row has the count
+                series.append((str(c)[len(prefix) :], steps, v))
+            else:
+                series.append((str(c)[len(prefix) :], steps[ok], v[ok]))
+    elif growth is not None and not growth.empty:
+        for region, g in growth.groupby("region", sort=False):
+            series.append(
+                (str(region), g["step"].to_numpy(dtype=np.int64), float_column(g, "new_total"))
+            )
+    return [s for s in series if s[1].size]
+
+
+@unvalidated
+def neuron_count_chart(
+    metrics: pd.DataFrame,
+    growth: pd.DataFrame | None = None,
+    *,
+    max_points: int = DEFAULT_MAX_POINTS,
+) -> alt.Chart | None:
+    """Neurons per region over steps (step-after lines) from ``neuron_counts.<region>`` columns,
+    or from the growth events' ``new_total`` when the metric lines carry no counts.
+
+    The budget ``max_points`` is shared by all regions (at least 6 points each).
+    """
+    series = _region_series(metrics, growth)
+    if not series:
+        return None
+    per_series = max(max_points // len(series), 6)
+    parts = []
+    for region, steps, values in series:
+        keep = _change_points(values)
+        steps, values = steps[keep], values[keep]
+        if values.size > per_series:
+            pos = downsample(values, per_series).finite
+            steps, values = steps[pos], values[pos]
+        parts.append(pd.DataFrame({"step": steps, "neurons": values, "region": region}))
+    data = pd.concat(parts, ignore_index=True)
+    POINT_STATS.record(len(data), max(len(p) for p in parts))
+    legend = alt.Legend(
+        orient="bottom", direction="horizontal", columns=3, labelLimit=LABEL_LIMIT, title=None
+    )
+    chart = (
+        alt.Chart(data)
+        .mark_line(interpolate="step-after", point=len(data) < 200)
+        .encode(
+            x=alt.X("step:Q", title="Step"),
+            y=alt.Y("neurons:Q", title="Neurons"),
+            color=alt.Color("region:N", title="Region", legend=legend),
+            tooltip=[
+                alt.Tooltip("region:N", title="Region"),
+                alt.Tooltip("step:Q", format=","),
+                alt.Tooltip("neurons:Q", format=",", title="Neurons"),
+            ],
+        )
+        .properties(height=300)
+    )
+    return page_chart(chart)
+
+
+def latest_region_capacity(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The latest finite ``capacity_by_region.<r>`` per region: columns ``region``, ``capacity``."""
+    prefix = "capacity_by_region."
+    rows = []
+    for c in metrics.columns:
+        if str(c).startswith(prefix):
+            latest = last_finite(float_column(metrics, c))
+            if latest is not None:
+                rows.append({"region": str(c)[len(prefix) :], "capacity": latest})
+    return pd.DataFrame(rows, columns=["region", "capacity"])
+
+
+@unvalidated
+def capacity_by_region_chart(
+    metrics: pd.DataFrame, *, threshold: float = 0.95
+) -> alt.LayerChart | None:
+    """Horizontal bars of the latest capacity per region (names read left to right, cut at
+    ``LABEL_LIMIT`` px with the full name in the tooltip), red above ``threshold``, a rule at it,
+    the value at each bar's end. A fixed band per region (not a fixed chart height) and no label
+    culling, so every region's name shows however many there are."""
+    data = latest_region_capacity(metrics)
+    if data.empty:
+        return None
+    POINT_STATS.record(len(data), len(data))
+    y = alt.Y(
+        "region:N",
+        title=None,
+        sort=None,
+        axis=alt.Axis(labelLimit=LABEL_LIMIT, labelOverlap=False, labelFontSize=12),
+    )
+    bars = (
+        alt.Chart(data)
+        .mark_bar(size=18)
+        .encode(
+            y=y,
+            x=alt.X(
+                "capacity:Q",
+                title="Capacity",
+                axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1]),
+            ),
+            color=alt.condition(
+                alt.datum.capacity > threshold, alt.value(NAN_COLOR), alt.value(LINE_COLOR)
+            ),
+            tooltip=[
+                alt.Tooltip("region:N", title="Region"),
+                alt.Tooltip("capacity:Q", format=".1%", title="Capacity"),
+            ],
+        )
+    )
+    values = (
+        alt.Chart(data)
+        .mark_text(align="left", dx=4, fontSize=11)
+        .encode(y=y, x=alt.X("capacity:Q"), text=alt.Text("capacity:Q", format=".1%"))
+    )
+    rule = (
+        alt.Chart(pd.DataFrame({"threshold": [threshold]}))
+        .mark_rule(color=NAN_COLOR, strokeDash=[4, 4])
+        .encode(x="threshold:Q")
+    )
+    return page_chart(alt.LayerChart(layer=[bars, values, rule], height=alt.Step(30)))

@@ -1,0 +1,107 @@
+"""The growth section (neuron count per region, capacity by region, growth events) and the
+consolidation section (sleep replay events: chart, averages, table)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.page import charts
+from dashboard.page.sections.widgets import INT_COLUMN, TABLE_ROWS, card, plain_columns, waiting
+from dashboard.run_state import RunState
+
+__all__ = ["consolidation", "growth"]
+
+
+def growth(state: RunState, metrics: pd.DataFrame, *, details: bool) -> None:
+    st.subheader("Growth")
+    st.caption("Neuron count per region")
+    chart = charts.neuron_count_chart(metrics, state.growth_events)
+    if chart is not None:
+        st.altair_chart(chart, width="stretch")
+    else:
+        waiting(
+            "No neuron counts yet — the trainer logs them with "
+            "log_metrics(neuron_counts={region: count}) or log_growth."
+        )
+    st.caption("Capacity by region (latest)")
+    bars = charts.capacity_by_region_chart(metrics)
+    if bars is not None:
+        st.altair_chart(bars, width="stretch")
+    else:
+        waiting(
+            "No per-region capacity yet — the trainer logs it with "
+            "log_metrics(capacity_by_region={region: fraction})."
+        )
+    events = state.growth_events
+    if details:
+        st.caption(f"Recent growth events ({len(events):,} in total)")
+        if events.empty:
+            waiting("No growth events yet — the trainer logs them with log_growth.")
+            return
+        table = plain_columns(
+            events.tail(TABLE_ROWS).iloc[::-1][
+                ["step", "region", "neurons_added", "new_total", "reason"]
+            ],
+            "region",
+            "reason",
+        )
+        st.dataframe(
+            table.rename(
+                columns={
+                    "step": "Step",
+                    "region": "Region",
+                    "neurons_added": "Added",
+                    "new_total": "New total",
+                    "reason": "Reason",
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+            column_config={"Step": INT_COLUMN, "Added": INT_COLUMN, "New total": INT_COLUMN},
+        )
+
+
+def consolidation(state: RunState, *, details: bool) -> None:
+    st.subheader("Consolidation")
+    events = state.consolidation_events
+    if events.empty:
+        waiting(
+            "No consolidation (sleep replay) events yet — the trainer logs them with "
+            "log_consolidation."
+        )
+        return
+    left, right = st.columns([3, 1])
+    with left:
+        chart = charts.consolidation_chart(events)
+        if chart is not None:
+            st.altair_chart(chart, width="stretch")
+    with right:
+        card(st, "Total events", f"{len(events):,}")
+        card(st, "Avg patterns replayed", f"{events['patterns_replayed'].mean():,.1f}")
+        card(st, "Avg duration (steps)", f"{events['duration_steps'].mean():,.1f}")
+    if details:
+        st.caption("Recent consolidation events")
+        table = plain_columns(
+            events.tail(TABLE_ROWS).iloc[::-1][
+                ["step", "sleep_stage", "patterns_replayed", "duration_steps"]
+            ],
+            "sleep_stage",
+        )
+        st.dataframe(
+            table.rename(
+                columns={
+                    "step": "Step",
+                    "sleep_stage": "Sleep stage",
+                    "patterns_replayed": "Patterns replayed",
+                    "duration_steps": "Duration (steps)",
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "Step": INT_COLUMN,
+                "Patterns replayed": INT_COLUMN,
+                "Duration (steps)": INT_COLUMN,
+            },
+        )

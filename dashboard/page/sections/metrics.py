@@ -1,0 +1,168 @@
+"""The metric sections: the current metric cards and the metric history charts (a searchable
+pick of metrics, log scale, EMA smoothing), with the page-wide caches of picker options and charts."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard.analysis.series import extra_metric_columns
+from dashboard.page import charts
+from dashboard.page.sections.widgets import card, waiting
+from dashboard.page.text import escape_markdown
+from dashboard.page.views import metadata_cards, metric_cards
+from dashboard.run_state import RunState
+
+__all__ = ["metric_history", "metrics_now"]
+
+
+def metrics_now(metrics: pd.DataFrame, metadata: dict[str, Any] | None = None) -> None:
+    st.subheader("Current metrics")
+    if metrics.empty:
+        cards = metadata_cards(metadata)
+        if cards is None:
+            waiting(
+                "No metric lines yet — the trainer logs them with log_metrics; the cards "
+                "appear with the first one."
+            )
+            return
+        step = (metadata or {}).get("step")
+        where = f" at step {step:,}" if isinstance(step, int) and not isinstance(step, bool) else ""
+        st.caption(f"From the checkpoint metadata{where} (no metric lines in the log yet).")
+        for col, item in zip(st.columns(4), cards, strict=True):
+            card(col, item.label, item.value)
+        return
+    for col, item in zip(st.columns(4), metric_cards(metrics), strict=True):
+        card(col, item.label, item.value, item.delta, item.delta_color, item.delta_arrow)
+
+
+_CORE_LABELS = {
+    "firing_rate": "Firing rate",
+    "capacity": "Capacity",
+    "performance": "Performance",
+    "loss": "Loss",
+}
+
+
+#: page-wide caches of derived values (shared by the browser sessions of this server)
+_CACHE_LOCK = threading.Lock()
+_COLUMNS_CACHE: dict[tuple[object, ...], list[str]] = {}
+
+
+def _chartable_columns(state: RunState, metrics: pd.DataFrame, rank: int) -> list[str]:
+    """The picker's options: core columns, then extra ones with a logged value (finite or logged
+    NaN/Inf). Scanning hundreds of columns costs more than the rest of an idle refresh, so the
+    answer is kept per (directory, state version, rank, frame shapes): it only changes with new
+    data (the shapes tell apart two watchers of one directory, whose versions both start at 0)."""
+    nonfinite = state.nonfinite
+    key = (str(state.checkpoint_dir), state.version, rank, metrics.shape, len(nonfinite))
+    with _CACHE_LOCK:
+        if key in _COLUMNS_CACHE:
+            return list(_COLUMNS_CACHE[key])
+    logged = set(nonfinite["column"][nonfinite["rank"] == rank].tolist())
+    columns = [c for c in _CORE_LABELS if c in metrics.columns or c in logged]
+    columns += extra_metric_columns(metrics, logged=logged)
+    with _CACHE_LOCK:
+        while len(_COLUMNS_CACHE) >= 16:
+            _COLUMNS_CACHE.pop(next(iter(_COLUMNS_CACHE)))
+        _COLUMNS_CACHE[key] = columns
+    return list(columns)
+
+
+_CHART_CACHE: dict[tuple[object, ...], alt.LayerChart | None] = {}
+
+
+def _metric_chart(
+    state: RunState,
+    metrics: pd.DataFrame,
+    column: str,
+    label: str,
+    rank: int,
+    log_scale: bool,
+    smoothing: float,
+) -> alt.LayerChart | None:
+    """:func:`charts.metric_chart`, kept per state version and options: an idle refresh (nothing
+    new) redraws the same chart without smoothing a long series again."""
+    key = (
+        str(state.checkpoint_dir),
+        state.version,
+        rank,
+        metrics.shape,
+        column,
+        log_scale,
+        smoothing,
+        len(state.restarts),
+    )
+    with _CACHE_LOCK:
+        if key in _CHART_CACHE:
+            return _CHART_CACHE[key]
+    chart = charts.metric_chart(
+        metrics,
+        column,
+        title=label,
+        log_scale=log_scale,
+        smoothing=smoothing,
+        restarts=state.restarts,
+        stage_events=state.stage_events,
+        nonfinite=state.nonfinite_rows(column, rank),
+    )
+    with _CACHE_LOCK:
+        while len(_CHART_CACHE) >= 32:
+            _CHART_CACHE.pop(next(iter(_CHART_CACHE)))
+        _CHART_CACHE[key] = chart
+    return chart
+
+
+def metric_history(state: RunState, metrics: pd.DataFrame, *, rank: int = 0) -> None:
+    """Charts of the metrics picked in a searchable multiselect (default: the core metrics; the
+    options are every core and extra column, including one whose only values were logged NaN/Inf),
+    red markers where the trainer logged a non-finite value (``state.nonfinite``).
+
+    Every widget has a fixed key, so the pick, the scale and the smoothing survive refreshes
+    whatever appears above them; only the picked metrics' charts are built."""
+    st.subheader("Metric history")
+    if metrics.empty:
+        st.caption("Waiting for the first metric line; the charts appear with it.")
+        return
+    columns = _chartable_columns(state, metrics, rank)
+    default = [c for c in columns if c in _CORE_LABELS] or columns[: len(_CORE_LABELS)]
+    picked = st.multiselect(
+        "Metrics to chart",
+        columns,
+        default=default,
+        key="metric_pick",
+        format_func=lambda c: _CORE_LABELS.get(c, c),
+        placeholder="Type to search metric names",
+        help=f"{len(columns):,} metrics logged; type part of a name to find one.",
+    )
+    controls = st.columns([1, 3])
+    log_scale = controls[0].toggle("Log scale", key="log_scale")
+    smoothing = controls[1].slider(
+        "EMA smoothing",
+        0.0,
+        0.999,
+        0.6,
+        0.001,
+        format="%.3f",
+        key="ema_weight",
+        help="TensorBoard-style debiased EMA, over every point before down-sampling; 0 = off",
+    )
+    if not picked:
+        st.caption("Pick one or more metrics above to draw their history.")
+    grid = st.columns(2) if len(picked) > 1 else [st.container()]
+    for i, column in enumerate(picked):
+        label = _CORE_LABELS.get(column, column)
+        chart = _metric_chart(state, metrics, column, label, rank, log_scale, smoothing)
+        with grid[i % len(grid)]:
+            if chart is None:
+                st.caption(f"{escape_markdown(label)}: no values logged yet.")
+            else:
+                st.altair_chart(chart, width="stretch")
+    gpu = charts.gpu_memory_chart(metrics)
+    if gpu is not None:
+        st.caption("GPU memory")
+        st.altair_chart(gpu, width="stretch")
