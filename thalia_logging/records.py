@@ -1,4 +1,4 @@
-"""Typed shapes of every record the logger writes, mirroring ``schemas/`` (contract version 1).
+"""Typed shapes of every record the logger writes, mirroring ``schemas/`` (contract version 2).
 
 These TypedDicts are documentation a type checker can hold code to: the logger builds plain
 dicts of exactly these shapes and serialises them with orjson. ``tests/thalia_logging/
@@ -23,15 +23,17 @@ __all__ = [
     "GrowthRecord",
     "MetadataRecord",
     "MetricRecord",
+    "RunEndRecord",
     "RunStartRecord",
     "StageRecord",
     "WarningRecord",
 ]
 
-SCHEMA_VERSION = 1
-"""Version of the on-disk contract written into ``run_start`` lines and metadata."""
+SCHEMA_VERSION = 2
+"""Version of the on-disk contract written into ``run_start`` lines and metadata (2: ``run_end``,
+``host`` and ``pid``)."""
 
-EVENT_TYPES = ("metric", "growth", "consolidation", "stage", "run_start")
+EVENT_TYPES = ("metric", "growth", "consolidation", "stage", "run_start", "run_end")
 """Every ``event_type`` the logger writes; each has ``schemas/{event_type}.schema.json``."""
 
 NumberValue = int | float | str
@@ -114,7 +116,7 @@ class _RunStartRecordRequired(TypedDict):
     event_type: Literal["run_start"]
     step: int
     wall_time: float
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     run_id: str
     resumed_from_step: int | None
     config: dict[str, object]
@@ -123,6 +125,25 @@ class _RunStartRecordRequired(TypedDict):
 class RunStartRecord(_RunStartRecordRequired, total=False):
     """Written once each time a logger opens the directory."""
 
+    host: str
+    pid: int
+    rank: int
+
+
+class _RunEndRecordRequired(TypedDict):
+    """The fields of :class:`RunEndRecord` that are always present."""
+
+    event_type: Literal["run_end"]
+    step: int
+    wall_time: float
+    status: Literal["finished", "failed", "killed"]
+
+
+class RunEndRecord(_RunEndRecordRequired, total=False):
+    """Written once when a logger stops (see :mod:`thalia_logging.lifecycle`)."""
+
+    error_type: str
+    message: str
     rank: int
 
 
@@ -154,4 +175,4 @@ class MetadataRecord(_MetadataRecordRequired, total=False):
     started_at: float
     updated_at: float
     total_steps: int
-    schema_version: Literal[1]
+    schema_version: Literal[1, 2]

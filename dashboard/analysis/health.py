@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -58,7 +59,7 @@ from dashboard.analysis.thresholds import DEFAULT_THRESHOLDS, Columns, HealthThr
 from dashboard.analysis.units import format_age
 from dashboard.run_state import HealthWarning, RunState, Severity
 
-__all__ = ["DEFAULT_THRESHOLDS", "Columns", "HealthThresholds", "check_health", "rank_frame"]
+__all__ = ["CHECK_IDS", "DEFAULT_THRESHOLDS", "Columns", "HealthThresholds", "check_health", "rank_frame"]
 
 Rule = Callable[[RunState, Columns, float, HealthThresholds], list[HealthWarning]]
 
@@ -160,8 +161,9 @@ def _capacity(state: RunState, m: Columns, now: float, t: HealthThresholds) -> l
         region_latest = last_finite(values) if values is not None else None
         if region_latest is not None and region_latest > t.capacity_max:
             region = str(name)[len(prefix):]
-            out.append(_warn("warning", f"Region {region} is saturated: capacity "
-                             f"{region_latest:.1%} (above {t.capacity_max:.0%})."))
+            out.append(replace(_warn("warning", f"Region {region} is saturated: capacity "
+                               f"{region_latest:.1%} (above {t.capacity_max:.0%})."),
+                               check=f"capacity:{region}"))
     return out
 
 
@@ -264,6 +266,8 @@ RULES: tuple[Rule, ...] = (
     _nonfinite_loss, _divergence, _plateau, _firing_rate, _capacity, _stalled, _restarts,
     _bad_lines, _overfitting, _gradients, _other_nonfinite, _gpu_memory,
 )
+#: rule -> the stable check id of its warnings (``HealthWarning.check``; alarms key by it)
+CHECK_IDS: dict[Rule, str] = {rule: rule.__name__.lstrip("_") for rule in RULES}
 
 
 def check_health(
@@ -285,6 +289,7 @@ def check_health(
                 start_kind="stage change" if start in stage_steps else "restart")
     found: list[HealthWarning] = []
     for rule in RULES:
-        found.extend(rule(state, m, now, thresholds))
+        for w in rule(state, m, now, thresholds):
+            found.append(w if w.check else replace(w, check=CHECK_IDS[rule]))
     order = {"critical": 0, "warning": 1, "info": 2}
     return sorted(found, key=lambda w: order[w.severity])

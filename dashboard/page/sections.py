@@ -60,7 +60,10 @@ _INT = st.column_config.NumberColumn(format="localized")
 _STATUS_BADGE = {"running": ("green", ":material/play_circle:"),
                  "stalled": ("orange", ":material/pause_circle:"),
                  "finished": ("blue", ":material/check_circle:"),
-                 "waiting": ("gray", ":material/hourglass_empty:")}
+                 "waiting": ("gray", ":material/hourglass_empty:"),
+                 "failed": ("red", ":material/error:"),
+                 "killed": ("violet", ":material/cancel:"),
+                 "crashed": ("red", ":material/dangerous:")}
 
 
 @dataclass(frozen=True)
