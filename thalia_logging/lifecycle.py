@@ -31,6 +31,7 @@ line to the file directly (whole lines only: the interrupted flush wrote whole l
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import sys
@@ -50,17 +51,32 @@ _MESSAGE_MAX = 2000
 class Endable(Protocol):
     """What the registry needs of a logger."""
 
-    def end_run(self, status: EndStatus, error_type: str | None = None,
-                message: str | None = None, *, from_signal: bool = False) -> None: ...
+    def end_run(
+        self,
+        status: EndStatus,
+        error_type: str | None = None,
+        message: str | None = None,
+        *,
+        from_signal: bool = False,
+    ) -> None: ...
 
 
-def run_end_event(now: float, step: int, status: EndStatus, error_type: str | None = None,
-                  message: str | None = None) -> dict[str, Any]:
+def run_end_event(
+    now: float,
+    step: int,
+    status: EndStatus,
+    error_type: str | None = None,
+    message: str | None = None,
+) -> dict[str, Any]:
     """The line a logger writes when the run stops; ``step`` is the highest step it logged."""
     if status not in END_STATUSES:
         raise ValueError(f"status must be one of {END_STATUSES}, got {status!r}")
-    rec: dict[str, Any] = {"event_type": "run_end", "step": step, "wall_time": now,
-                           "status": status}
+    rec: dict[str, Any] = {
+        "event_type": "run_end",
+        "step": step,
+        "wall_time": now,
+        "status": status,
+    }
     if error_type is not None:
         rec["error_type"] = error_type
     if message is not None:
@@ -121,7 +137,7 @@ def _at_exit() -> None:
                 logger.end_run("failed", type(exc).__name__, str(exc))
             else:
                 logger.end_run("finished")
-        except Exception:  # noqa: BLE001 - an exit hook must never raise
+        except Exception:
             pass
 
 
@@ -146,7 +162,7 @@ def _end_from_signal(logger: Endable, message: str) -> None:
     def work() -> None:
         try:
             logger.end_run("killed", None, message)
-        except Exception:  # noqa: BLE001 - never let the handler raise into the trainer
+        except Exception:
             pass
         finally:
             done.set()
@@ -154,8 +170,5 @@ def _end_from_signal(logger: Endable, message: str) -> None:
     helper = threading.Thread(target=work, name="thalia-run-end", daemon=True)
     helper.start()
     if not done.wait(1.0):  # the main thread holds the sink's lock: write the line ourselves
-        try:
+        with contextlib.suppress(Exception):
             logger.end_run("killed", None, message, from_signal=True)
-        except Exception:  # noqa: BLE001
-            pass
-

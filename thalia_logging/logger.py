@@ -461,7 +461,7 @@ class CurriculumLogger:
             return
         try:
             self.end_run("finished")
-        except Exception as exc:  # noqa: BLE001 - strict mode and a full disk: still close
+        except Exception as exc:
             _log.warning("thalia_logging: could not write run_end (%s)", exc)
         lifecycle.unregister(self)
         self._closed = True
@@ -480,7 +480,7 @@ class CurriculumLogger:
         if exc_type is not None and not self._ended:
             try:
                 self.end_run("failed", exc_type.__name__, str(exc))
-            except Exception as err:  # noqa: BLE001 - the trainer's exception is the one to see
+            except Exception as err:
                 _log.warning("thalia_logging: could not write run_end (%s)", err)
         self.close()
 

@@ -104,8 +104,9 @@ def advance(
             events.append(AlarmEvent(kind, key, w.severity, old.severity, w.message, step, now))
     for key, old in active.items():
         if key not in current:
-            events.append(AlarmEvent("resolved", key, old.severity, old.severity, old.message,
-                                     step, now))
+            events.append(
+                AlarmEvent("resolved", key, old.severity, old.severity, old.message, step, now)
+            )
     return out, events
 
 
@@ -151,8 +152,9 @@ class AlarmLog:
         self.history: list[PastAlarm] = []
         self.max_history = max_history
 
-    def update(self, warnings: Iterable[HealthWarning], *, step: int | None,
-               now: float) -> list[AlarmEvent]:
+    def update(
+        self, warnings: Iterable[HealthWarning], *, step: int | None, now: float
+    ) -> list[AlarmEvent]:
         self.active, events = advance(self.active, warnings, step=step, now=now)
         for e in events:
             if e.kind == "started":
@@ -166,7 +168,7 @@ class AlarmLog:
                 self.history[i] = replace(past, resolved_step=e.step, resolved_at=e.time)
             else:
                 worst = max(past.severity, e.severity, key=SEVERITY_RANK.__getitem__)
-                self.history[i] = replace(past, severity=worst, message=e.message)  # type: ignore[arg-type]
+                self.history[i] = replace(past, severity=worst, message=e.message)
         del self.history[: max(0, len(self.history) - self.max_history)]
         return events
 
@@ -177,8 +179,10 @@ class AlarmLog:
         return None
 
     def to_json(self) -> dict[str, Any]:
-        return {"active": [asdict(a) for a in self.active.values()],
-                "history": [asdict(p) for p in self.history]}
+        return {
+            "active": [asdict(a) for a in self.active.values()],
+            "history": [asdict(p) for p in self.history],
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, max_history: int = 500) -> AlarmLog:

@@ -43,7 +43,13 @@ __all__ = ["LIFECYCLE_KINDS", "Lifecycle", "LifecycleKind", "process_alive", "ru
 
 LifecycleKind = Literal["waiting", "running", "stalled", "finished", "failed", "killed", "crashed"]
 LIFECYCLE_KINDS: tuple[LifecycleKind, ...] = (
-    "waiting", "running", "stalled", "finished", "failed", "killed", "crashed",
+    "waiting",
+    "running",
+    "stalled",
+    "finished",
+    "failed",
+    "killed",
+    "crashed",
 )
 #: kinds after which the run writes nothing more (until a new logger opens)
 ENDED: frozenset[str] = frozenset(("finished", "failed", "killed", "crashed"))
@@ -81,7 +87,7 @@ def process_alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
-        return stat[stat.rfind(b")") + 2:][:1] not in (b"Z", b"X")
+        return stat[stat.rfind(b")") + 2 :][:1] not in (b"Z", b"X")
     except OSError:
         return True
 
@@ -109,9 +115,12 @@ def run_lifecycle(
     machine's name; ``pid_alive=None`` turns the process check off."""
     start = _latest(state.run_starts)
     end = _latest(state.run_ends)
-    if end is not None and start is not None:
-        if float(end["wall_time"]) < float(start["wall_time"]):  # a logger opened since
-            end = None
+    if (
+        end is not None
+        and start is not None
+        and (float(end["wall_time"]) < float(start["wall_time"]))
+    ):  # a logger opened since
+        end = None
     if end is not None:
         kind = str(end["status"])
         error_type, message = str(end.get("error_type", "")), str(end.get("message", ""))
@@ -120,12 +129,22 @@ def run_lifecycle(
             text = f"failed: {error_type}: {message}" if error_type else f"failed: {message}"
         elif kind == "killed":
             text = f"killed ({message})" if message else "killed"
-        return Lifecycle(kind if kind in ("finished", "failed", "killed") else "finished",  # type: ignore[arg-type]
-                         text.rstrip(": "), int(end["step"]), float(end["wall_time"]),
-                         error_type, message)
+        return Lifecycle(
+            kind if kind in ("finished", "failed", "killed") else "finished",  # type: ignore[arg-type]
+            text.rstrip(": "),
+            int(end["step"]),
+            float(end["wall_time"]),
+            error_type,
+            message,
+        )
     total = (state.metadata or {}).get("total_steps")
-    if (isinstance(total, int | float) and not isinstance(total, bool) and step is not None
-            and total > 0 and step >= total - 1):
+    if (
+        isinstance(total, int | float)
+        and not isinstance(total, bool)
+        and step is not None
+        and total > 0
+        and step >= total - 1
+    ):
         return Lifecycle("finished", "finished")
     if state.last_update is None:
         return Lifecycle("waiting", "waiting for data")

@@ -25,22 +25,44 @@ from typing import Any
 
 from dashboard.analysis.thresholds import DEFAULT_THRESHOLDS, HealthThresholds
 
-__all__ = ["ENV_VAR", "PRESETS", "ThresholdsError", "load_thresholds", "thresholds_from_env",
-           "thresholds_from_mapping"]
+__all__ = [
+    "ENV_VAR",
+    "PRESETS",
+    "ThresholdsError",
+    "load_thresholds",
+    "thresholds_from_env",
+    "thresholds_from_mapping",
+]
 
 ENV_VAR = "THALIA_THRESHOLDS"
 
 PRESETS: dict[str, HealthThresholds] = {
     "conservative": dataclasses.replace(
-        DEFAULT_THRESHOLDS, divergence_factor=20.0, plateau_points=500, firing_rate_low=0.005,
-        firing_rate_high=0.7, capacity_max=0.98, stall_minutes=30.0, overfit_points=5,
-        grad_vanishing=1e-9, grad_exploding=1e4, gpu_mem_fraction=0.98,
+        DEFAULT_THRESHOLDS,
+        divergence_factor=20.0,
+        plateau_points=500,
+        firing_rate_low=0.005,
+        firing_rate_high=0.7,
+        capacity_max=0.98,
+        stall_minutes=30.0,
+        overfit_points=5,
+        grad_vanishing=1e-9,
+        grad_exploding=1e4,
+        gpu_mem_fraction=0.98,
     ),
     "moderate": DEFAULT_THRESHOLDS,
     "aggressive": dataclasses.replace(
-        DEFAULT_THRESHOLDS, divergence_factor=3.0, plateau_points=100, firing_rate_low=0.02,
-        firing_rate_high=0.4, capacity_max=0.9, stall_minutes=5.0, overfit_points=2,
-        grad_vanishing=1e-6, grad_exploding=1e2, gpu_mem_fraction=0.9,
+        DEFAULT_THRESHOLDS,
+        divergence_factor=3.0,
+        plateau_points=100,
+        firing_rate_low=0.02,
+        firing_rate_high=0.4,
+        capacity_max=0.9,
+        stall_minutes=5.0,
+        overfit_points=2,
+        grad_vanishing=1e-6,
+        grad_exploding=1e2,
+        gpu_mem_fraction=0.9,
     ),
 }
 _FIELDS = {f.name: f for f in dataclasses.fields(HealthThresholds)}
@@ -50,7 +72,9 @@ class ThresholdsError(ValueError):
     """A thresholds file or table is invalid; the message names the key and the fix."""
 
 
-def thresholds_from_mapping(data: Mapping[str, Any], *, where: str = "thresholds") -> HealthThresholds:
+def thresholds_from_mapping(
+    data: Mapping[str, Any], *, where: str = "thresholds"
+) -> HealthThresholds:
     """Validate ``data`` (a parsed TOML document) and build the thresholds."""
     values = dict(data)
     table = values.pop("thresholds", None)
@@ -59,32 +83,42 @@ def thresholds_from_mapping(data: Mapping[str, Any], *, where: str = "thresholds
             raise ThresholdsError(f"{where}: [thresholds] must be a table, got {table!r}")
         overlap = set(table) & set(values) - {"preset"}
         if overlap:
-            raise ThresholdsError(f"{where}: {', '.join(sorted(overlap))} set twice (top level "
-                                  "and [thresholds]); keep one")
+            raise ThresholdsError(
+                f"{where}: {', '.join(sorted(overlap))} set twice (top level "
+                "and [thresholds]); keep one"
+            )
         values.update(table)
     preset = values.pop("preset", "moderate")
     if not isinstance(preset, str) or preset not in PRESETS:
-        raise ThresholdsError(f"{where}: unknown preset {preset!r}; use one of "
-                              f"{', '.join(PRESETS)}")
+        raise ThresholdsError(
+            f"{where}: unknown preset {preset!r}; use one of {', '.join(PRESETS)}"
+        )
     changes: dict[str, Any] = {}
     for key, value in values.items():
         field = _FIELDS.get(key)
         if field is None:
-            raise ThresholdsError(f"{where}: unknown key {key!r}; known keys: "
-                                  f"preset, {', '.join(_FIELDS)}")
+            raise ThresholdsError(
+                f"{where}: unknown key {key!r}; known keys: preset, {', '.join(_FIELDS)}"
+            )
         want_int = field.type in ("int", int)
-        if isinstance(value, bool) or not isinstance(value, int | float) or (
-                want_int and not isinstance(value, int)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (want_int and not isinstance(value, int))
+        ):
             kind = "an integer" if want_int else "a number"
-            raise ThresholdsError(f"{where}: {key} must be {kind}, got {value!r} "
-                                  f"({type(value).__name__})")
-        if not value > 0 and key not in ("firing_rate_low",) or value < 0:
+            raise ThresholdsError(
+                f"{where}: {key} must be {kind}, got {value!r} ({type(value).__name__})"
+            )
+        if (not value > 0 and key not in ("firing_rate_low",)) or value < 0:
             raise ThresholdsError(f"{where}: {key} must be > 0, got {value!r}")
         changes[key] = value if want_int else float(value)
     result = dataclasses.replace(PRESETS[preset], **changes)
     if result.firing_rate_low >= result.firing_rate_high:
-        raise ThresholdsError(f"{where}: firing_rate_low ({result.firing_rate_low}) must be below "
-                              f"firing_rate_high ({result.firing_rate_high})")
+        raise ThresholdsError(
+            f"{where}: firing_rate_low ({result.firing_rate_low}) must be below "
+            f"firing_rate_high ({result.firing_rate_high})"
+        )
     return result
 
 
@@ -99,12 +133,15 @@ def load_thresholds(path: str | os.PathLike[str]) -> HealthThresholds:
         try:
             import tomli as tomllib  # type: ignore[no-redef]
         except ModuleNotFoundError:
-            raise ThresholdsError("reading a TOML thresholds file needs Python 3.11+ or "
-                                  "`pip install tomli`") from None
+            raise ThresholdsError(
+                "reading a TOML thresholds file needs Python 3.11+ or `pip install tomli`"
+            ) from None
     try:
         data = tomllib.loads(Path(text).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ThresholdsError(f"cannot read thresholds file {text}: {exc.strerror or exc}") from None
+        raise ThresholdsError(
+            f"cannot read thresholds file {text}: {exc.strerror or exc}"
+        ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ThresholdsError(f"{text} is not valid TOML: {exc}") from None
     return thresholds_from_mapping(data, where=text)

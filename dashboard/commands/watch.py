@@ -55,8 +55,12 @@ from dashboard.run_state import RunState, Severity
 __all__ = ["Channel", "Message", "WatchLoop", "find_runs", "main"]
 
 STATE_VERSION = 1
-_LIFECYCLE_SEVERITY = {"finished": "info", "killed": "warning", "failed": "critical",
-                       "crashed": "critical"}
+_LIFECYCLE_SEVERITY = {
+    "finished": "info",
+    "killed": "warning",
+    "failed": "critical",
+    "crashed": "critical",
+}
 
 
 @dataclass
@@ -72,8 +76,7 @@ def _default_send(url: str, message: Message) -> bool:
     app = apprise.Apprise()
     if not app.add(url):
         raise ValueError(f"apprise does not understand the URL {_redact(url)}")
-    return bool(app.notify(body=message.body, title=message.title,
-                           notify_type=message.notify_type))
+    return bool(app.notify(body=message.body, title=message.title, notify_type=message.notify_type))
 
 
 def _redact(url: str) -> str:
@@ -84,8 +87,9 @@ def _redact(url: str) -> str:
 class Channel:
     """One apprise URL with its minimum severity, its queue of unsent messages and its backoff."""
 
-    def __init__(self, url: str, min_severity: Severity,
-                 send: Callable[[str, Message], bool]) -> None:
+    def __init__(
+        self, url: str, min_severity: Severity, send: Callable[[str, Message], bool]
+    ) -> None:
         self.url, self.min_severity, self._send = url, min_severity, send
         self.id = hashlib.sha256(url.encode()).hexdigest()[:16]  # never the URL (secrets)
         self.queue: list[Message] = []
@@ -99,7 +103,7 @@ class Channel:
         while self.queue:
             try:
                 ok = self._send(self.url, self.queue[0])
-            except Exception as exc:  # noqa: BLE001 - a channel never stops the watcher
+            except Exception as exc:
                 ok, why = False, f"{type(exc).__name__}: {exc}"
             else:
                 why = "the service refused or could not be reached"
@@ -108,8 +112,10 @@ class Channel:
                 delay = min(600.0, 5.0 * 2 ** (self.failures - 1))
                 self.next_try = now + delay
                 if self.failures == 1 or self.failures % 10 == 0:
-                    err(f"thalia-watch: cannot send to {_redact(self.url)} ({why}); "
-                        f"{len(self.queue)} message(s) kept, retrying in {delay:.0f} s")
+                    err(
+                        f"thalia-watch: cannot send to {_redact(self.url)} ({why}); "
+                        f"{len(self.queue)} message(s) kept, retrying in {delay:.0f} s"
+                    )
                 return
             self.queue.pop(0)
             if self.failures:
@@ -126,7 +132,7 @@ def find_runs(paths: Sequence[str | os.PathLike[str]], *, depth: int = 3) -> lis
             continue
         level = [top]
         for _ in range(depth):
-            nxt = []
+            nxt: list[Path] = []
             for d in level:
                 try:
                     subs = sorted(e for e in d.iterdir() if e.is_dir() and not e.is_symlink())
@@ -140,8 +146,10 @@ def find_runs(paths: Sequence[str | os.PathLike[str]], *, depth: int = 3) -> lis
 
 def _is_run(d: Path) -> bool:
     try:
-        return any(n.startswith("training_log") or (n.startswith("metadata_")
-                   and n.endswith(".json")) for n in os.listdir(d))
+        return any(
+            n.startswith("training_log") or (n.startswith("metadata_") and n.endswith(".json"))
+            for n in os.listdir(d)
+        )
     except OSError:
         return False
 
@@ -198,30 +206,41 @@ class WatchLoop:
         except FileNotFoundError:
             return
         except (OSError, ValueError) as exc:
-            self.err(f"thalia-watch: ignoring unreadable state file {self.state_file} ({exc}); "
-                     "alarms active now will be sent again")
+            self.err(
+                f"thalia-watch: ignoring unreadable state file {self.state_file} ({exc}); "
+                "alarms active now will be sent again"
+            )
             return
         try:
             for run, entry in data.get("runs", {}).items():
-                self.runs[run] = {"alarms": AlarmLog.from_json(entry.get("alarms", {})),
-                                  "lifecycle": str(entry.get("lifecycle", "")),
-                                  "resolved_at": dict(entry.get("resolved_at", {})),
-                                  "muted": list(entry.get("muted", []))}
+                self.runs[run] = {
+                    "alarms": AlarmLog.from_json(entry.get("alarms", {})),
+                    "lifecycle": str(entry.get("lifecycle", "")),
+                    "resolved_at": dict(entry.get("resolved_at", {})),
+                    "muted": list(entry.get("muted", [])),
+                }
             for ch in self.channels:
                 for m in data.get("queues", {}).get(ch.id, []):
                     ch.queue.append(Message(**m))
             self.last_digest = data.get("last_digest")
         except (TypeError, ValueError, AttributeError) as exc:
-            self.err(f"thalia-watch: state file {self.state_file} is malformed ({exc}); "
-                     "starting afresh")
+            self.err(
+                f"thalia-watch: state file {self.state_file} is malformed ({exc}); starting afresh"
+            )
             self.runs = {}
 
     def save(self) -> None:
         data = {
             "version": STATE_VERSION,
-            "runs": {run: {"alarms": e["alarms"].to_json(), "lifecycle": e["lifecycle"],
-                           "resolved_at": e["resolved_at"], "muted": e["muted"]}
-                     for run, e in self.runs.items()},
+            "runs": {
+                run: {
+                    "alarms": e["alarms"].to_json(),
+                    "lifecycle": e["lifecycle"],
+                    "resolved_at": e["resolved_at"],
+                    "muted": e["muted"],
+                }
+                for run, e in self.runs.items()
+            },
             "queues": {ch.id: [vars(m) for m in ch.queue] for ch in self.channels},
             "last_digest": self.last_digest,
         }
@@ -238,8 +257,7 @@ class WatchLoop:
         worst = 0
         for run in find_runs(self.paths, depth=self.depth):
             worst = max(worst, self._poll_run(str(run), now))
-        if self.digest == "daily" and (self.last_digest is None
-                                       or now - self.last_digest >= 86400):
+        if self.digest == "daily" and (self.last_digest is None or now - self.last_digest >= 86400):
             if self.last_digest is not None:
                 self._queue_all(self._digest_message(), None)
             self.last_digest = now
@@ -256,14 +274,17 @@ class WatchLoop:
         state = watcher.refresh()
         step = _latest_step(state)
         warnings = [*state.warnings, *check_health(state, now=now, thresholds=self.thresholds)]
-        life = run_lifecycle(state, step, now=now, stall_minutes=self.thresholds.stall_minutes,
-                             **self._life_kw)
-        entry = self.runs.setdefault(run, {"alarms": AlarmLog(), "lifecycle": "",
-                                           "resolved_at": {}, "muted": []})
-        events = self._throttle(entry, entry["alarms"].update(warnings, step=step, now=now), now)
+        life = run_lifecycle(
+            state, step, now=now, stall_minutes=self.thresholds.stall_minutes, **self._life_kw
+        )
+        entry = self.runs.setdefault(
+            run, {"alarms": AlarmLog(), "lifecycle": "", "resolved_at": {}, "muted": []}
+        )
+        events = entry["alarms"].update(warnings, step=step, now=now)
         name = Path(run).name or run
         for ch in self.channels:
             seen = [e for e in (project(ev, ch.min_severity) for ev in events) if e is not None]
+            seen = self._throttle(entry, ch.id, seen, now)
             if seen:
                 ch.queue.append(_alarm_message(name, run, seen))
         if life.kind != entry["lifecycle"]:
@@ -275,23 +296,28 @@ class WatchLoop:
             worst = 2
         return 1 if worst == 1 else (2 if worst == 2 else 0)
 
-    def _throttle(self, entry: dict[str, Any], events: list[AlarmEvent],
-                  now: float) -> list[AlarmEvent]:
+    def _throttle(
+        self, entry: dict[str, Any], channel: str, events: list[AlarmEvent], now: float
+    ) -> list[AlarmEvent]:
+        """Cooldown per (run, check) and channel: an alarm that starts again within
+        ``cooldown_s`` of its last resolution is muted, with its changes, until it resolves."""
         muted: list[str] = entry["muted"]
+        resolved_at: dict[str, float] = entry["resolved_at"]
         out = []
         for e in events:
+            key = f"{channel}:{e.key}"
             if e.kind == "started":
-                last = entry["resolved_at"].get(e.key)
+                last = resolved_at.get(key)
                 if last is not None and now - last < self.cooldown_s:
-                    muted.append(e.key)
+                    muted.append(key)
                     continue
-            if e.key in muted:
+            if key in muted:
                 if e.kind == "resolved":
-                    muted.remove(e.key)
-                    entry["resolved_at"][e.key] = now
+                    muted.remove(key)
+                    resolved_at[key] = now
                 continue
             if e.kind == "resolved":
-                entry["resolved_at"][e.key] = now
+                resolved_at[key] = now
             out.append(e)
         return out
 
@@ -311,7 +337,7 @@ class WatchLoop:
         while not self._stop.is_set():
             try:
                 self.poll()
-            except Exception as exc:  # noqa: BLE001 - keep watching; say why
+            except Exception as exc:
                 self.err(f"thalia-watch: poll failed ({type(exc).__name__}: {exc}); retrying")
             self._stop.wait(interval_s)
 
@@ -323,14 +349,18 @@ class WatchLoop:
             w.close()
 
 
-_VERB = {"started": "started", "escalated": "escalated", "deescalated": "eased",
-         "resolved": "resolved"}
+_VERB = {
+    "started": "started",
+    "escalated": "escalated",
+    "deescalated": "eased",
+    "resolved": "resolved",
+}
 
 
 def _alarm_message(name: str, run: str, events: list[AlarmEvent]) -> Message:
     started = [e for e in events if e.kind in ("started", "escalated")]
     worst = max((SEVERITY_RANK[e.severity] for e in started), default=-1)
-    counts = {}
+    counts: dict[str, int] = {}
     for e in events:
         counts[_VERB[e.kind]] = counts.get(_VERB[e.kind], 0) + 1
     title = f"thalia {name}: " + ", ".join(f"{n} alarm(s) {v}" for v, n in counts.items())
@@ -361,25 +391,40 @@ def _parse_urls(urls: Sequence[str], default: str) -> list[tuple[str, Severity]]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="thalia-watch", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="thalia-watch",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("paths", nargs="+", metavar="DIR|ROOT", help="run directories or roots")
-    p.add_argument("--notify", nargs="+", default=[], metavar="URL",
-                   help="apprise URLs; severity=URL sets that URL's minimum severity")
+    p.add_argument(
+        "--notify",
+        nargs="+",
+        default=[],
+        metavar="URL",
+        help="apprise URLs; severity=URL sets that URL's minimum severity",
+    )
     p.add_argument("--min-severity", choices=list(SEVERITY_RANK), default="warning")
     p.add_argument("--thresholds", metavar="FILE", help="TOML thresholds file or preset name")
-    p.add_argument("--state", metavar="FILE", type=Path, help="state file (default: user state dir)")
+    p.add_argument(
+        "--state", metavar="FILE", type=Path, help="state file (default: user state dir)"
+    )
     p.add_argument("--interval", type=float, default=30.0, help="seconds between polls")
-    p.add_argument("--cooldown", type=float, default=900.0,
-                   help="seconds before an alarm that resolved is sent again")
+    p.add_argument(
+        "--cooldown",
+        type=float,
+        default=900.0,
+        help="seconds before an alarm that resolved is sent again",
+    )
     p.add_argument("--digest", choices=["daily"], help="also send a daily summary")
     p.add_argument("--depth", type=int, default=3, help="how deep to look for runs under a ROOT")
     p.add_argument("--once", action="store_true", help="evaluate once; exit 0/1/2")
     return p
 
 
-def main(argv: Sequence[str] | None = None, *,
-         send: Callable[[str, Message], bool] = _default_send) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, send: Callable[[str, Message], bool] = _default_send
+) -> int:
     args = build_parser().parse_args(argv)
     try:
         thresholds = load_thresholds(args.thresholds) if args.thresholds else DEFAULT_THRESHOLDS
@@ -390,14 +435,23 @@ def main(argv: Sequence[str] | None = None, *,
         try:
             import apprise  # noqa: F401
         except ModuleNotFoundError:
-            print("thalia-watch: notifications need apprise: pip install 'thalia[alerts]'",
-                  file=sys.stderr)
+            print(
+                "thalia-watch: notifications need apprise: pip install 'thalia[alerts]'",
+                file=sys.stderr,
+            )
             return 64
     urls = _parse_urls(args.notify, args.min_severity)
     channels = [Channel(u, s, send) for u, s in urls]
     state_file = args.state or default_state_file(args.paths, [u for u, _ in urls])
-    loop = WatchLoop(args.paths, channels, state_file=state_file, thresholds=thresholds,
-                     cooldown_s=args.cooldown, digest=args.digest, depth=args.depth)
+    loop = WatchLoop(
+        args.paths,
+        channels,
+        state_file=state_file,
+        thresholds=thresholds,
+        cooldown_s=args.cooldown,
+        digest=args.digest,
+        depth=args.depth,
+    )
     try:
         if args.once:
             return loop.poll()
