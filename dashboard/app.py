@@ -31,9 +31,13 @@ if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file
 import streamlit as st
 
 from dashboard.analysis.health import check_health
+from dashboard.analysis.lifecycle import run_lifecycle
 from dashboard.analysis.series import rank_frame, ranks
+from dashboard.analysis.threshold_files import ThresholdsError, thresholds_from_env
+from dashboard.analysis.thresholds import DEFAULT_THRESHOLDS, HealthThresholds
 from dashboard.analysis.units import format_bytes
-from dashboard.page import guard, sections
+from dashboard.page import alert_history, guard, sections
+from dashboard.page.text import md_text
 from dashboard.reading.directory import log_file_rank
 from dashboard.reading.watcher import RunWatcher
 
@@ -122,7 +126,11 @@ def live(watcher: RunWatcher, options: sections.Options) -> None:
         rank = st.selectbox("Rank", all_ranks, index=all_ranks.index(rank), key="rank")
     metrics = rank_frame(state.metrics_history, rank)
     sections.header(state, metrics, now=now)
-    sections.health_warnings([*check_health(state, now=now, rank=rank), *state.warnings])
+    warnings = [*check_health(state, now=now, rank=rank, thresholds=_thresholds()),
+                *state.warnings]
+    sections.health_warnings(warnings)
+    step = int(metrics["step"].iloc[-1]) if not metrics.empty else None
+    history = alert_history.update(str(state.checkpoint_dir), warnings, step=step, now=now)
     sections.metrics_now(metrics, state.metadata)
     if options.show_metrics:
         sections.metric_history(state, metrics, rank=rank)
@@ -130,6 +138,17 @@ def live(watcher: RunWatcher, options: sections.Options) -> None:
     sections.consolidation(state, details=options.show_consolidation)
     sections.milestones(state)
     sections.training_info(state, metrics, now=now)
+    alert_history.section(history, run_lifecycle(state, step, now=now))
+
+
+def _thresholds() -> HealthThresholds:
+    """The thresholds ``THALIA_THRESHOLDS`` names (thalia-dashboard --thresholds), validated
+    by the launcher; a bad value set by hand is said on the page and the defaults are used."""
+    try:
+        return thresholds_from_env()
+    except ThresholdsError as exc:
+        st.warning(md_text(f"Ignoring THALIA_THRESHOLDS: {exc}"), icon=":material/tune:")
+        return DEFAULT_THRESHOLDS
 
 
 def refuse_foreign_session() -> bool:

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from dashboard.analysis.threshold_files import ENV_VAR as THRESHOLDS_ENV
+from dashboard.analysis.threshold_files import ThresholdsError, load_thresholds
 from dashboard.page import guard
 
 __all__ = [
@@ -74,6 +76,7 @@ class LauncherArgs:
     port: int
     host: str
     poll: bool
+    thresholds: str | None = None  # a TOML file or preset name (analysis.threshold_files)
 
 
 @dataclass(frozen=True)
@@ -106,14 +109,28 @@ def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
         action="store_true",
         help="poll the directory (network filesystems send no events)",
     )
+    parser.add_argument(
+        "--thresholds",
+        metavar="FILE",
+        help="health thresholds: a TOML file or a preset (conservative, moderate, aggressive)",
+    )
     ns = parser.parse_args(argv)
+    if ns.thresholds:
+        try:
+            load_thresholds(ns.thresholds)
+        except ThresholdsError as exc:
+            parser.error(str(exc))
     if not 1 <= ns.port <= MAX_PORT:
         parser.error(f"--port must be between 1 and {MAX_PORT}, got {ns.port}")
     problem = validate_host(ns.host)
     if problem:
         parser.error(problem)
     host = ns.host.strip().removeprefix("[").removesuffix("]")
-    return LauncherArgs(dirs=tuple(ns.dirs), port=ns.port, host=host, poll=ns.poll)
+    thresholds = ns.thresholds
+    if thresholds and Path(thresholds).exists():
+        thresholds = str(Path(thresholds).resolve())
+    return LauncherArgs(dirs=tuple(ns.dirs), port=ns.port, host=host, poll=ns.poll,
+                        thresholds=thresholds)
 
 
 def validate_host(host: str) -> str | None:
@@ -399,6 +416,8 @@ def main(
     child_env = {**os.environ,
                  "PYTHONPATH": os.pathsep.join(filter(None, [package_root,
                                                              os.environ.get("PYTHONPATH")]))}  # fmt: skip
+    if args.thresholds:
+        child_env[THRESHOLDS_ENV] = args.thresholds
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     procs: list[subprocess.Popen[bytes]] = []
     try:

@@ -127,7 +127,10 @@ def header(state: RunState, metrics: pd.DataFrame, *, now: float) -> None:
     top[0].text(f"Run: {plain(str(state.checkpoint_dir))}")
     if status.kind in _STATUS_BADGE:
         color, icon = _STATUS_BADGE[status.kind]
-        top[1].badge(status.text.capitalize(), icon=icon, color=color)  # type: ignore[arg-type]
+        label = status.kind if status.kind in ("failed", "killed", "crashed") else status.text
+        top[1].badge(label.capitalize(), icon=icon, color=color)  # type: ignore[arg-type]
+        if label != status.text:  # the run's own words (an exception message): plain text
+            top[0].text(f"Run {plain(status.text)}")
     cols = st.columns(4)
     _card(cols[0], "Stage", facts.stage)
     if facts.stage_name:
