@@ -92,6 +92,7 @@ def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
     """Parse ``DIR [DIR ...] [--port P] [--host H] [--poll]``; argparse exits 2 on bad input."""
     parser = argparse.ArgumentParser(
         prog="thalia-dashboard",
+        usage="%(prog)s DIR [DIR ...] [--port P] [--host H] [--poll] [--thresholds FILE]",
         description="Start one read-only Thalia dashboard per checkpoint directory.",
     )
     parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="checkpoint directory")

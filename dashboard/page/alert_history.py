@@ -19,7 +19,7 @@ import streamlit as st
 
 from dashboard.analysis.alarms import AlarmLog
 from dashboard.analysis.lifecycle import Lifecycle
-from dashboard.page.text import plain
+from dashboard.page.text import md_text, plain
 from dashboard.run_state import HealthWarning
 
 __all__ = ["alarm_log", "section", "update"]
@@ -78,20 +78,16 @@ def section(log: AlarmLog, life: Lifecycle | None = None) -> None:
         )
         for p in reversed(log.history)
     ]
-    st.dataframe(
-        pd.DataFrame(
-            rows,
-            columns=[
-                "Severity",
-                "Check",
-                "Message",
-                "Started at step",
-                "Started",
-                "Resolved at step",
-                "Resolved",
-            ],
-        ),
-        hide_index=True,
-        width="stretch",
-        key="alert_history",
+    table = pd.DataFrame(
+        rows,
+        columns=[
+            "Severity",
+            "Check",
+            "Message",
+            "Started at step",
+            "Started",
+            "Resolved at step",
+            "Resolved",
+        ],
     )
+    st.table(table.set_index("Severity"))  # a static table: short, and every cell plain text
