@@ -66,11 +66,12 @@ def section(log: AlarmLog, life: Lifecycle | None = None) -> None:
     if not log.history:
         st.caption("No alarm so far.")
         return
+    # st.table renders Markdown: every run-derived cell goes through md_text (exactly its text)
     rows = [
         (
-            plain(p.severity),
-            plain(p.key),
-            plain(p.message),
+            md_text(p.severity),
+            md_text(p.key),
+            md_text(p.message),
             _step(p.started_step),
             _when(p.started_at),
             "active" if p.resolved_at is None else _step(p.resolved_step),

@@ -13,6 +13,8 @@ import streamlit as st
 from page_helpers import write_lines
 from streamlit.testing.v1 import AppTest
 
+from dashboard.page.text import escape_markdown
+
 APP = str(Path(__file__).resolve().parents[3] / "dashboard" / "app.py")
 
 
@@ -98,7 +100,7 @@ def test_alert_history_lists_past_and_active_alarms(
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     table = _history(at)
-    assert table["Check"].tolist() == ["nonfinite_loss"]
+    assert table["Check"].tolist() == [escape_markdown("nonfinite_loss")]
     assert table["Severity"].tolist() == ["critical"]
     assert table["Resolved"].tolist() == ["active"]
     assert table["Started at step"].tolist() == ["2"]
@@ -109,6 +111,6 @@ def test_alert_history_lists_past_and_active_alarms(
     assert not at.exception
     table = _history(at)
     # recovered: the critical alarm eased to a warning; still listed, with its worst severity
-    assert table["Check"].tolist() == ["nonfinite_loss"]
+    assert table["Check"].tolist() == [escape_markdown("nonfinite_loss")]
     assert table["Severity"].tolist() == ["critical"]
     assert "recovered since step 3" in table["Message"].tolist()[0]
