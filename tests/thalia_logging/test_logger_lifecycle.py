@@ -24,8 +24,15 @@ def test_with_block_exception_is_failed_once(tmp_path: Path) -> None:
         raise ValueError("bad batch")
     records = read_records(tmp_path / "training_log.jsonl")
     ends = [r for r in records if r["event_type"] == "run_end"]
-    assert ends == [{**ends[0], "status": "failed", "error_type": "ValueError",
-                     "message": "bad batch", "step": 7}]
+    assert ends == [
+        {
+            **ends[0],
+            "status": "failed",
+            "error_type": "ValueError",
+            "message": "bad batch",
+            "step": 7,
+        }
+    ]
     validate_record(ends[0])
 
 
@@ -34,7 +41,9 @@ def test_end_run_first_wins_and_close_adds_nothing(tmp_path: Path) -> None:
     logger.end_run("killed", None, "preempted")
     logger.close()
     logger.close()
-    ends = [r for r in read_records(tmp_path / "training_log.jsonl") if r["event_type"] == "run_end"]
+    ends = [
+        r for r in read_records(tmp_path / "training_log.jsonl") if r["event_type"] == "run_end"
+    ]
     assert [e["status"] for e in ends] == ["killed"] and ends[0]["message"] == "preempted"
 
 

@@ -21,37 +21,48 @@ def W(sev: str, check: str = "c", msg: str = "m") -> HealthWarning:
     return HealthWarning(sev, msg, "health", check)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("before", "now", "events"), [
-    ([], [], []),
-    ([], [W("warning")], [("started", "warning", None)]),
-    ([W("warning")], [W("warning", msg="numbers changed")], []),  # same alarm: no news
-    ([W("warning")], [W("critical")], [("escalated", "critical", "warning")]),
-    ([W("critical")], [W("warning")], [("deescalated", "warning", "critical")]),
-    ([W("critical")], [], [("resolved", "critical", "critical")]),
-    ([], [W("warning"), W("critical")], [("started", "critical", None)]),  # one key, worst wins
-    ([], [W("info", "a"), W("critical", "b")],
-     [("started", "info", None), ("started", "critical", None)]),
-])
-def test_transitions(before: list[HealthWarning], now: list[HealthWarning],
-                     events: list[tuple[str, str, str | None]]) -> None:
+@pytest.mark.parametrize(
+    ("before", "now", "events"),
+    [
+        ([], [], []),
+        ([], [W("warning")], [("started", "warning", None)]),
+        ([W("warning")], [W("warning", msg="numbers changed")], []),  # same alarm: no news
+        ([W("warning")], [W("critical")], [("escalated", "critical", "warning")]),
+        ([W("critical")], [W("warning")], [("deescalated", "warning", "critical")]),
+        ([W("critical")], [], [("resolved", "critical", "critical")]),
+        ([], [W("warning"), W("critical")], [("started", "critical", None)]),  # one key, worst wins
+        (
+            [],
+            [W("info", "a"), W("critical", "b")],
+            [("started", "info", None), ("started", "critical", None)],
+        ),
+    ],
+)
+def test_transitions(
+    before: list[HealthWarning], now: list[HealthWarning], events: list[tuple[str, str, str | None]]
+) -> None:
     active, _ = advance({}, before, step=1, now=1.0)
     _, got = advance(active, now, step=2, now=2.0)
     assert [(e.kind, e.severity, e.previous) for e in got] == events
 
 
-@pytest.mark.parametrize(("kind", "sev", "prev", "floor", "seen"), [
-    ("started", "warning", None, "critical", None),
-    ("started", "critical", None, "critical", "started"),
-    ("escalated", "critical", "warning", "critical", "started"),
-    ("escalated", "critical", "warning", "warning", "escalated"),
-    ("deescalated", "warning", "critical", "critical", "resolved"),
-    ("deescalated", "warning", "critical", "info", "deescalated"),
-    ("deescalated", "info", "warning", "critical", None),
-    ("resolved", "warning", "warning", "critical", None),
-    ("resolved", "critical", "critical", "warning", "resolved"),
-])
-def test_projection_onto_a_channel_minimum(kind: str, sev: str, prev: str | None, floor: str,
-                                           seen: str | None) -> None:
+@pytest.mark.parametrize(
+    ("kind", "sev", "prev", "floor", "seen"),
+    [
+        ("started", "warning", None, "critical", None),
+        ("started", "critical", None, "critical", "started"),
+        ("escalated", "critical", "warning", "critical", "started"),
+        ("escalated", "critical", "warning", "warning", "escalated"),
+        ("deescalated", "warning", "critical", "critical", "resolved"),
+        ("deescalated", "warning", "critical", "info", "deescalated"),
+        ("deescalated", "info", "warning", "critical", None),
+        ("resolved", "warning", "warning", "critical", None),
+        ("resolved", "critical", "critical", "warning", "resolved"),
+    ],
+)
+def test_projection_onto_a_channel_minimum(
+    kind: str, sev: str, prev: str | None, floor: str, seen: str | None
+) -> None:
     from dashboard.analysis.alarms import AlarmEvent
 
     event = AlarmEvent(kind, "k", sev, prev, "m", 1, 1.0)  # type: ignore[arg-type]
@@ -67,7 +78,11 @@ def test_history_keeps_past_alarms_and_round_trips() -> None:
     log.update([W("warning", "fr")], step=8, now=80.0)
     (first, second) = log.history
     assert (first.key, first.severity, first.started_step, first.resolved_step) == (
-        "loss", "critical", 5, 7)
+        "loss",
+        "critical",
+        5,
+        7,
+    )
     assert second.resolved_at is None and list(log.active) == ["fr"]
     again = AlarmLog.from_json(log.to_json())
     assert again.history == log.history and again.active == log.active
