@@ -270,3 +270,17 @@ def test_bad_thresholds_file_is_a_clear_error(
     bad.write_text("stall_minute = 5\n")
     assert watch.main([str(tmp_path), "--once", "--thresholds", str(bad)]) == 64
     assert "unknown key 'stall_minute'" in capsys.readouterr().err
+
+
+def test_the_watcher_never_imports_streamlit() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dashboard.commands.watch as w; w.build_parser(); "
+        "assert 'streamlit' not in sys.modules, 'streamlit imported'"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
