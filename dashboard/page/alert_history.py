@@ -14,12 +14,11 @@ import threading
 import time
 from collections.abc import Sequence
 
-import pandas as pd
 import streamlit as st
 
 from dashboard.analysis.alarms import AlarmLog
 from dashboard.analysis.lifecycle import Lifecycle
-from dashboard.page.text import md_text, plain
+from dashboard.page.text import plain
 from dashboard.run_state import HealthWarning
 
 __all__ = ["alarm_log", "section", "update"]
@@ -66,29 +65,12 @@ def section(log: AlarmLog, life: Lifecycle | None = None) -> None:
     if not log.history:
         st.caption("No alarm so far.")
         return
-    # st.table renders Markdown: every run-derived cell goes through md_text (exactly its text)
-    rows = [
-        (
-            md_text(p.severity),
-            md_text(p.key),
-            md_text(p.message),
-            _step(p.started_step),
-            _when(p.started_at),
-            "active" if p.resolved_at is None else _step(p.resolved_step),
-            "active" if p.resolved_at is None else _when(p.resolved_at),
+    # plain text lines (the one safe path for run text; st.table would render Markdown)
+    for p in reversed(log.history):
+        started = f"started at step {_step(p.started_step)}, {_when(p.started_at)}"
+        ended = (
+            "active"
+            if p.resolved_at is None
+            else f"resolved at step {_step(p.resolved_step)}, {_when(p.resolved_at)}"
         )
-        for p in reversed(log.history)
-    ]
-    table = pd.DataFrame(
-        rows,
-        columns=[
-            "Severity",
-            "Check",
-            "Message",
-            "Started at step",
-            "Started",
-            "Resolved at step",
-            "Resolved",
-        ],
-    )
-    st.table(table.set_index("Severity"))  # a static table: short, and every cell plain text
+        st.text(f"[{plain(p.severity)}] {plain(p.key)}: {started}; {ended}. {plain(p.message)}")

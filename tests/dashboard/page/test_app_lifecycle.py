@@ -13,8 +13,6 @@ import streamlit as st
 from page_helpers import write_lines
 from streamlit.testing.v1 import AppTest
 
-from dashboard.page.text import escape_markdown
-
 APP = str(Path(__file__).resolve().parents[3] / "dashboard" / "app.py")
 
 
@@ -41,9 +39,8 @@ def _metric(now: float, step: int, loss: Any) -> dict[str, Any]:
     return {"event_type": "metric", "step": step, "wall_time": now - 100 + step, "loss": loss}
 
 
-def _history(at: AppTest) -> Any:
-    (table,) = [t.value for t in at.table if "Check" in t.value.columns]
-    return table.reset_index()
+def _history(at: AppTest) -> list[str]:
+    return [t.value for t in at.text if t.value.startswith("[")]
 
 
 def _badges(at: AppTest) -> list[str]:
@@ -99,18 +96,15 @@ def test_alert_history_lists_past_and_active_alarms(
     monkeypatch.setenv("THALIA_CHECKPOINT_DIR", str(tmp_path))
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
-    table = _history(at)
-    assert table["Check"].tolist() == [escape_markdown("nonfinite_loss")]
-    assert table["Severity"].tolist() == ["critical"]
-    assert table["Resolved"].tolist() == ["active"]
-    assert table["Started at step"].tolist() == ["2"]
+    (line,) = _history(at)
+    assert line.startswith("[critical] nonfinite_loss: started at step 2, ")
+    assert "; active. Loss became NaN at step 2" in line
     write_lines(
         log, [_start(now), _metric(now, 1, 0.5), _metric(now, 2, "NaN"), _metric(now, 3, 0.4)]
     )
     at.run()
     assert not at.exception
-    table = _history(at)
     # recovered: the critical alarm eased to a warning; still listed, with its worst severity
-    assert table["Check"].tolist() == [escape_markdown("nonfinite_loss")]
-    assert table["Severity"].tolist() == ["critical"]
-    assert "recovered since step 3" in table["Message"].tolist()[0]
+    (line,) = _history(at)
+    assert line.startswith("[critical] nonfinite_loss: started at step 2, ")
+    assert "recovered since step 3" in line
