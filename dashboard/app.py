@@ -30,10 +30,14 @@ if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file
 
 import streamlit as st
 
+from dashboard.analysis.lifecycle import run_lifecycle
 from dashboard.analysis.run_facts import run_facts
 from dashboard.analysis.series import rank_frame, ranks
+from dashboard.analysis.threshold_files import ThresholdsError, thresholds_from_env
+from dashboard.analysis.thresholds import DEFAULT_THRESHOLDS, HealthThresholds
 from dashboard.analysis.units import format_bytes
-from dashboard.page import guard, sections, system_section, trainval_panels
+from dashboard.page import alert_history, guard, sections, system_section, trainval_panels
+from dashboard.page.text import md_text
 from dashboard.reading.directory import log_file_rank
 from dashboard.reading.watcher import RunWatcher
 
@@ -121,9 +125,11 @@ def live(watcher: RunWatcher, options: sections.Options) -> None:
     if all_ranks != [0]:
         rank = st.selectbox("Rank", all_ranks, index=all_ranks.index(rank), key="rank")
     metrics = rank_frame(state.metrics_history, rank)
-    facts = run_facts(state, metrics, now=now, rank=rank)  # status, speed, alerts: once
+    facts = run_facts(state, metrics, now=now, rank=rank, thresholds=_thresholds())
     sections.header(state, metrics, facts, now=now)
     sections.health_warnings(facts.alerts)
+    history = alert_history.update(str(state.checkpoint_dir), list(facts.alerts), step=facts.step,
+                                   now=now)
     sections.metrics_now(metrics, state.metadata)
     system_section.system(metrics)
     if options.show_metrics:
@@ -134,6 +140,17 @@ def live(watcher: RunWatcher, options: sections.Options) -> None:
     sections.milestones(state)
     sections.training_info(state, facts)
     system_section.config(state)
+    alert_history.section(history, run_lifecycle(state, facts.step, now=now))
+
+
+def _thresholds() -> HealthThresholds:
+    """The thresholds ``THALIA_THRESHOLDS`` names (thalia-dashboard --thresholds), validated
+    by the launcher; a bad value set by hand is said on the page and the defaults are used."""
+    try:
+        return thresholds_from_env()
+    except ThresholdsError as exc:
+        st.warning(md_text(f"Ignoring THALIA_THRESHOLDS: {exc}"), icon=":material/tune:")
+        return DEFAULT_THRESHOLDS
 
 
 def refuse_foreign_session() -> bool:

@@ -35,7 +35,10 @@ Frame columns (every frame is sorted by ``step``; missing values are NaN):
     ``step``, ``wall_time``, ``rank``, ``stage`` (int64), ``name`` (str).
 ``run_starts``
     ``step``, ``wall_time``, ``rank``, ``run_id`` (str), ``resumed_from_step`` (float64, NaN for a
-    fresh run).
+    fresh run), ``host`` (str, "" when not logged), ``pid`` (float64, NaN when not logged).
+``run_ends``
+    ``step``, ``wall_time``, ``rank``, ``status`` ("finished"/"failed"/"killed"), ``error_type``
+    and ``message`` (str, "" when not logged); see :mod:`dashboard.analysis.lifecycle`.
 
 Rows of every frame but ``metrics_history`` are never merged (two regions may grow at one
 step; a consolidation logged late is still its own event): they are sorted stably by step
@@ -101,7 +104,11 @@ FRAME_COLUMNS: dict[str, dict[str, str]] = {
     },
     "run_starts": {
         "step": "int64", "wall_time": "float64", "rank": "int64", "run_id": "str",
-        "resumed_from_step": "float64",
+        "resumed_from_step": "float64", "host": "str", "pid": "float64",
+    },
+    "run_ends": {
+        "step": "int64", "wall_time": "float64", "rank": "int64", "status": "str",
+        "error_type": "str", "message": "str",
     },
     "nonfinite": {"step": "int64", "rank": "int64", "column": "str", "value": "float64"},
 }
@@ -147,11 +154,17 @@ class Restart:
 
 @dataclass(frozen=True)
 class HealthWarning:
-    """A warning to show: from the metadata (``source="metadata"``) or a health check."""
+    """A warning to show: from the metadata (``source="metadata"``) or a health check.
+
+    ``check`` is a stable id of the rule (and subject) that raised it, e.g. ``"loss_nonfinite"``
+    or ``"capacity:cortex"``: the alarm state machine (:mod:`dashboard.analysis.alarms`) keys
+    alarms by it while the message text changes. Empty for metadata warnings (keyed by text).
+    """
 
     severity: Severity
     message: str
     source: str = "metadata"
+    check: str = ""
 
 
 @dataclass(frozen=True)
@@ -212,7 +225,7 @@ class RunState:
     error the loader hit while reading (it then kept the previous data), or None.
 
     The frames (``metrics_history``, ``growth_events``, ``consolidation_events``,
-    ``stage_events``, ``run_starts``, and ``nonfinite``) are given as DataFrames or zero-argument builders and are
+    ``stage_events``, ``run_starts``, ``run_ends``, and ``nonfinite``) are given as DataFrames or zero-argument builders and are
     built lazily, once (see the module docstring). Attributes cannot be reassigned.
     """
 
@@ -243,6 +256,7 @@ class RunState:
         consolidation_events: FrameSource = None,
         stage_events: FrameSource = None,
         run_starts: FrameSource = None,
+        run_ends: FrameSource = None,
         nonfinite: FrameSource = None,
         not_a_directory: bool = False,
         metadata: dict[str, Any] | None = None,
@@ -261,7 +275,7 @@ class RunState:
         sources = {
             "metrics_history": metrics_history, "growth_events": growth_events,
             "consolidation_events": consolidation_events, "stage_events": stage_events,
-            "run_starts": run_starts, "nonfinite": nonfinite,
+            "run_starts": run_starts, "run_ends": run_ends, "nonfinite": nonfinite,
         }
         values: dict[str, Any] = {
             "checkpoint_dir": Path(checkpoint_dir), "exists": exists,
@@ -305,6 +319,10 @@ class RunState:
     @property
     def run_starts(self) -> pd.DataFrame:
         return self._frames["run_starts"].get()
+
+    @property
+    def run_ends(self) -> pd.DataFrame:
+        return self._frames["run_ends"].get()
 
     @property
     def nonfinite(self) -> pd.DataFrame:

@@ -31,10 +31,10 @@ __all__ = [
     "rank_log_name",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Version of the on-disk contract written into ``run_start`` lines and metadata."""
 
-EVENT_TYPES = ("metric", "growth", "consolidation", "stage", "run_start")
+EVENT_TYPES = ("metric", "growth", "consolidation", "stage", "run_start", "run_end")
 """Every ``event_type`` the logger writes; each has ``schemas/{event_type}.schema.json``.
 A line without ``event_type`` is a metric line (the first item)."""
 

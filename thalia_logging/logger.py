@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import socket
 import sys
 import time
 import uuid
@@ -19,7 +21,7 @@ from typing import IO, Any
 
 import orjson
 
-from . import events
+from . import events, lifecycle
 from .console import format_consolidation, format_growth, format_metrics, format_stage
 from .metadata import (
     build_metadata,
@@ -33,6 +35,7 @@ from .ranks import detect_rank, plan_for_rank
 from .sink import MAX_PENDING_BYTES, LogWriteError
 from .system_metrics import DEFAULT_INTERVAL_S, SystemSampler, interval_from_option
 from .torch_support import gpu_memory_fields
+from .values import INT64_MAX as _INT64_MAX
 from .values import LogTypeError, check_name, check_step, json_safe
 
 __all__ = ["LEGACY_LOG_NAME", "CurriculumLogger", "LoggerClosedError"]
@@ -116,6 +119,7 @@ class CurriculumLogger:
         strict: bool = False,
         max_pending_bytes: int = MAX_PENDING_BYTES,
         system_metrics: bool | float | SystemSampler = False,
+        handle_signals: bool = True,
     ) -> None:
         if config is not None and not isinstance(config, Mapping):
             raise LogTypeError(f"config must be a dict, got {type(config).__name__}")
@@ -158,6 +162,8 @@ class CurriculumLogger:
             remove_stale_temp_files(self.log_dir)
         self.started_at = float(clock())
         self._console_on = self._console.active
+        self._last_step = 0 if resumed_from_step is None else self.resumed_from_step or 0
+        self._ended = False
         self._closed = False
         try:
             self._write_run_start()
@@ -172,6 +178,8 @@ class CurriculumLogger:
             else:
                 self._system = sampler
                 sampler.start()
+        if self.log_path is not None:
+            lifecycle.register(self, signals=handle_signals)
 
     # -- lines ---------------------------------------------------------------------------
 
@@ -193,7 +201,9 @@ class CurriculumLogger:
     def _write_run_start(self) -> None:
         now = self._clock()
         resumed = self.resumed_from_step
-        self._line(events.run_start_event(now, self.run_id, resumed, self.config), now)
+        rec = events.run_start_event(now, self.run_id, resumed, self.config)
+        rec["host"], rec["pid"] = socket.gethostname(), os.getpid()
+        self._line(rec, now)
         self._sink.flush()
         if self._console_on:
             where = "fresh run" if resumed is None else f"resumed from step {resumed}"
@@ -216,6 +226,7 @@ class CurriculumLogger:
         now = self._clock()
         rec = _metric_record(now, step, firing_rate, capacity, performance, loss,
                              neuron_counts, capacity_by_region)
+        self._last_step = step  # run_end's step (a bad step raised above)
         if more:
             events.metric_extras(rec, more)
         gpu = self._gpu_fields
@@ -371,10 +382,53 @@ class CurriculumLogger:
         if self._console.file_handler is not None:
             self._console.file_handler.flush()
 
+    def end_run(
+        self,
+        status: lifecycle.EndStatus,
+        error_type: str | None = None,
+        message: str | None = None,
+        *,
+        from_signal: bool = False,
+    ) -> None:
+        """Write the ``run_end`` line now (once per logger; later calls do nothing).
+
+        :meth:`close`, the ``with`` block, the exit hook and the signal handler call it (see
+        :mod:`.lifecycle`); a trainer may call it first to record its own ending, e.g.
+        ``end_run("failed", "OutOfMemoryError", "...")``, and then close. ``from_signal``: the
+        sink may be locked by the interrupted thread; the line is appended to the file directly.
+        """
+        if self._closed or (self._ended and not from_signal) or self.log_path is None:
+            return
+        self._ended = True
+        last = self._last_step
+        step = last if type(last) is int and 0 <= last <= _INT64_MAX else 0
+        now = self._clock()
+        rec = lifecycle.run_end_event(now, step, status, error_type, message)
+        if from_signal:
+            if self._rank_field is not None:
+                rec["rank"] = self._rank_field
+            fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, _dumps(rec, option=_NEWLINE))
+            finally:
+                os.close(fd)
+            return
+        self._line(rec, now)
+        self._sink.flush()
+        if self._console_on:
+            detail = f" ({error_type}: {message})" if error_type else ""
+            self._console.emit(f"run {self.run_id} {status} at step {step}{detail}")
+
     def close(self) -> None:
-        """Flush and close every file; calling it again does nothing."""
+        """Write ``run_end`` (``"finished"`` unless already written), flush and close every
+        file; calling it again does nothing."""
         if self._closed:
             return
+        try:
+            self.end_run("finished")
+        except Exception as exc:
+            _log.warning("thalia_logging: could not write run_end (%s)", exc)
+        lifecycle.unregister(self)
         self._closed = True
         try:
             if self._system is not None:
@@ -386,7 +440,13 @@ class CurriculumLogger:
     def __enter__(self) -> CurriculumLogger:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> None:
+        if exc_type is not None and not self._ended:
+            try:
+                self.end_run("failed", exc_type.__name__, str(exc))
+            except Exception as err:
+                _log.warning("thalia_logging: could not write run_end (%s)", err)
         self.close()
 
     def __repr__(self) -> str:

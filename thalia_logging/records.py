@@ -1,4 +1,4 @@
-"""Typed shapes of every record the logger writes, mirroring ``schemas/`` (contract version 1).
+"""Typed shapes of every record the logger writes, mirroring ``schemas/`` (contract version 2).
 
 The names both sides share (event types, schema version, non-finite strings, severities, file
 names) live in :mod:`thalia_logging.contract`; ``EVENT_TYPES`` and ``SCHEMA_VERSION`` are
@@ -30,6 +30,7 @@ __all__ = [
     "MetadataRecord",
     "MetricRecord",
     "NumberValue",
+    "RunEndRecord",
     "RunStartRecord",
     "StageRecord",
     "WarningRecord",
@@ -115,7 +116,7 @@ class _RunStartRecordRequired(TypedDict):
     event_type: Literal["run_start"]
     step: int
     wall_time: float
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     run_id: str
     resumed_from_step: int | None
     config: dict[str, object]
@@ -124,6 +125,25 @@ class _RunStartRecordRequired(TypedDict):
 class RunStartRecord(_RunStartRecordRequired, total=False):
     """Written once each time a logger opens the directory."""
 
+    host: str
+    pid: int
+    rank: int
+
+
+class _RunEndRecordRequired(TypedDict):
+    """The fields of :class:`RunEndRecord` that are always present."""
+
+    event_type: Literal["run_end"]
+    step: int
+    wall_time: float
+    status: Literal["finished", "failed", "killed"]
+
+
+class RunEndRecord(_RunEndRecordRequired, total=False):
+    """Written once when a logger stops (see :mod:`thalia_logging.lifecycle`)."""
+
+    error_type: str
+    message: str
     rank: int
 
 
@@ -155,4 +175,4 @@ class MetadataRecord(_MetadataRecordRequired, total=False):
     started_at: float
     updated_at: float
     total_steps: int
-    schema_version: Literal[1]
+    schema_version: Literal[1, 2]

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,7 @@ from dashboard.analysis.units import format_age
 from dashboard.run_state import HealthWarning, RunState, Severity
 from thalia_logging.contract import SEVERITIES, non_finite_text
 
-__all__ = ["RULES", "check_health"]
+__all__ = ["CHECK_IDS", "RULES", "check_health"]
 
 Rule = Callable[[RunState, Columns, float, HealthThresholds], list[HealthWarning]]
 
@@ -168,9 +169,10 @@ def _capacity(state: RunState, m: Columns, now: float, t: HealthThresholds) -> l
         region_latest = last_finite(values) if values is not None else None
         if region_latest is not None and region_latest > t.capacity_max:
             region = str(name)[len(prefix):]
-            out.append(_warn("warning", f"Region {region} is saturated: capacity "
-                             f"{region_latest:.1%} (above {t.capacity_max:.0%}) at step "
-                             f"{int(m.steps[-1]):,}. → try letting this region grow."))
+            out.append(replace(_warn("warning", f"Region {region} is saturated: capacity "
+                                     f"{region_latest:.1%} (above {t.capacity_max:.0%}) at step "
+                                     f"{int(m.steps[-1]):,}. → try letting this region grow."),
+                               check=f"capacity:{region}"))
     return out
 
 
@@ -277,6 +279,8 @@ RULES: tuple[Rule, ...] = (
     _nonfinite_loss, _divergence, _plateau, _firing_rate, _capacity, _stalled, _restarts,
     _bad_lines, _overfitting, _gradients, _other_nonfinite, _gpu_memory, *TRAINING_RULES,
 )
+#: rule -> the stable check id of its warnings (``HealthWarning.check``; alarms key by it)
+CHECK_IDS: dict[Rule, str] = {rule: rule.__name__.lstrip("_") for rule in RULES}
 
 
 def check_health(
@@ -301,5 +305,6 @@ def check_health(
                 start_kind="stage change" if start in stage_steps else "restart", status=status)
     found: list[HealthWarning] = []
     for rule in RULES:
-        found.extend(rule(state, m, now, thresholds))
+        for w in rule(state, m, now, thresholds):
+            found.append(w if w.check else replace(w, check=CHECK_IDS[rule]))
     return sorted(found, key=lambda w: -SEVERITIES.index(w.severity))

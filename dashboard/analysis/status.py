@@ -1,18 +1,16 @@
-"""Run status (waiting / running / stalled / finished) and speed: duration, steps/s, ETA."""
+"""Run status (waiting / running / stalled / finished / failed / killed / crashed) and speed: duration, steps/s, ETA."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from dashboard.analysis.units import (
-    format_age,
-    format_duration,
-)
+from dashboard.analysis.lifecycle import LifecycleKind, process_alive, run_lifecycle
+from dashboard.analysis.units import format_duration
 from dashboard.run_state import RunState
 
 __all__ = ["RunStatus", "SpeedInfo", "run_status", "speed_info"]
@@ -22,7 +20,7 @@ __all__ = ["RunStatus", "SpeedInfo", "run_status", "speed_info"]
 class RunStatus:
     """The run's state for the header badge: ``kind`` and the words to show."""
 
-    kind: Literal["waiting", "running", "stalled", "finished"]
+    kind: LifecycleKind
     text: str
 
 
@@ -32,26 +30,16 @@ def run_status(
     *,
     now: float,
     stall_minutes: float = 10.0,
+    host: str | None = None,
+    pid_alive: Callable[[int], bool] | None = process_alive,
 ) -> RunStatus:
-    """``finished`` when the metadata's ``total_steps`` is reached (the last step is at least
-    ``total_steps - 1``, so 0-based and 1-based trainers both count), else ``running`` while the
-    newest line or metadata is at most ``stall_minutes`` old, else ``stalled`` (with the time
-    since the last data), or ``waiting`` before any data."""
-    total = (state.metadata or {}).get("total_steps")
-    if (
-        isinstance(total, int | float)
-        and not isinstance(total, bool)
-        and step is not None
-        and total > 0
-        and step >= total - 1
-    ):
-        return RunStatus("finished", "finished")
-    if state.last_update is None:
-        return RunStatus("waiting", "waiting for data")
-    idle = max(0.0, now - state.last_update)
-    if idle > stall_minutes * 60:
-        return RunStatus("stalled", f"stalled for {format_age(idle).removesuffix(' ago')}")
-    return RunStatus("running", "running")
+    """The run's lifecycle as a badge: see :func:`dashboard.analysis.lifecycle.run_lifecycle`
+    (``run_end`` says finished / failed / killed; ``total_steps`` reached is finished for older
+    loggers; crashed when the logger's process is gone; stalled / running by the newest line's
+    age; waiting before any data)."""
+    life = run_lifecycle(state, step, now=now, stall_minutes=stall_minutes, host=host,
+                         pid_alive=pid_alive)
+    return RunStatus(life.kind, life.text)
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from dashboard.analysis.lifecycle import run_lifecycle
 from dashboard.errors import ExportError
 from dashboard.reading.watcher import load_training_state
 from dashboard.run_state import RunState
@@ -23,22 +25,26 @@ FRAMES: dict[str, tuple[str, str]] = {
     "growth": ("growth_events", "_growth"),
     "consolidation": ("consolidation_events", "_consolidation"),
     "stages": ("stage_events", "_stages"),
+    "lifecycle": ("run_ends", "_lifecycle"),
 }
 _DEFAULT_OUTPUT = {"metrics": "metrics_export.csv", "growth": "growth_export.csv",
                    "consolidation": "consolidation_export.csv", "stages": "stages_export.csv",
+                   "lifecycle": "lifecycle_export.csv",
                    "all": "thalia_export.csv"}
 
 _EPILOG = """\
 output files:
-  --what metrics|growth|consolidation|stages writes one CSV to FILE (default
+  --what metrics|growth|consolidation|stages|lifecycle writes one CSV to FILE (default
   metrics_export.csv, growth_export.csv, ...; "-" writes to stdout).
   --what all writes one CSV per frame next to FILE, named after its stem:
   -o run.csv gives run_metrics.csv, run_growth.csv, run_consolidation.csv and
-  run_stages.csv (default stem: thalia_export). Every file has a header row; empty
+  run_stages.csv, run_lifecycle.csv (default stem: thalia_export). Every file has a header row; empty
   frames are written with their header only.
 
 columns: as the dashboard's frames (step, wall_time, rank, then the event's fields;
 nested neuron_counts / capacity_by_region as neuron_counts.<region> columns).
+lifecycle: the run_end lines (status finished/failed/killed, error_type, message);
+the run's status (also running, stalled or crashed) is said on stderr.
 NaN (and a missing value) is written as an empty field, infinities as inf / -inf.
 
 exit status: 0 written; 1 nothing to export or the output cannot be written;
@@ -68,6 +74,9 @@ def export(checkpoint_dir: str | os.PathLike[str], what: str = "metrics", output
     targets = _targets(what, output)
     state: RunState = load_training_state(directory)
     frames = [(getattr(state, frame), path) for frame, path in targets]
+    m = state.metrics_history
+    step = int(m["step"].max()) if len(m) else None
+    print(f"run status: {run_lifecycle(state, step, now=time.time()).text}", file=sys.stderr)
     if all(df.empty for df, _ in frames):
         which = "events" if what == "all" else f"{what} events"
         found = ", ".join(state.log_files) or "no training_log*.jsonl file"

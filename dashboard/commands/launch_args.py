@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from dashboard.analysis.threshold_files import ThresholdsError, load_thresholds
 from dashboard.commands.ports import MAX_PORT
 from dashboard.page import guard
 
@@ -22,12 +23,14 @@ class LauncherArgs:
     port: int
     host: str
     poll: bool
+    thresholds: str | None = None  # a TOML file or preset name (analysis.threshold_files)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
     """Parse ``DIR [DIR ...] [--port P] [--host H] [--poll]``; argparse exits 2 on bad input."""
     parser = argparse.ArgumentParser(
         prog="thalia-dashboard",
+        usage="%(prog)s DIR [DIR ...] [--port P] [--host H] [--poll] [--thresholds FILE]",
         description="Start one read-only Thalia dashboard per checkpoint directory.",
     )
     parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="checkpoint directory")
@@ -45,6 +48,11 @@ def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
         action="store_true",
         help="poll the directory (network filesystems send no events)",
     )
+    parser.add_argument(
+        "--thresholds",
+        metavar="FILE",
+        help="health thresholds: a TOML file or a preset (conservative, moderate, aggressive)",
+    )
     ns = parser.parse_args(argv)
     if not 1 <= ns.port <= MAX_PORT:
         parser.error(f"--port must be between 1 and {MAX_PORT}, got {ns.port}")
@@ -52,7 +60,17 @@ def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
     if problem:
         parser.error(problem)
     host = ns.host.strip().removeprefix("[").removesuffix("]")
-    return LauncherArgs(dirs=tuple(ns.dirs), port=ns.port, host=host, poll=ns.poll)
+    thresholds = ns.thresholds
+    if thresholds:
+        try:
+            load_thresholds(thresholds)
+        except ThresholdsError as exc:
+            parser.error(str(exc))
+        if Path(thresholds).exists():
+            thresholds = str(Path(thresholds).resolve())
+    return LauncherArgs(
+        dirs=tuple(ns.dirs), port=ns.port, host=host, poll=ns.poll, thresholds=thresholds
+    )
 
 
 def validate_host(host: str) -> str | None:

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
+from dashboard.analysis.threshold_files import ENV_VAR as THRESHOLDS_ENV
 from dashboard.commands.launch_args import LauncherArgs, parse_args, validate_host, wide_open_note
 from dashboard.commands.ports import (
     MAX_PORT,
@@ -200,6 +201,8 @@ def _serve(
     """Start one child per dashboard, print the table, wait; stop them all however it ends."""
     extra_hosts = os.environ.get(guard.ENV_ALLOWED_HOSTS, "").split(",")
     child_env = _child_env()
+    if args.thresholds:
+        child_env[THRESHOLDS_ENV] = args.thresholds
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     procs: list[subprocess.Popen[bytes]] = []
     try:

@@ -1,7 +1,7 @@
 """One JSON line in, one validated record out (or a reason why not). Knows only JSON and schemas/.
 
 A record is ``(kind, fields)``: ``kind`` names the frame (``"metrics_history"``, ``"growth_events"``,
-``"consolidation_events"``, ``"stage_events"``, ``"run_starts"``) and ``fields`` maps that frame's
+``"consolidation_events"``, ``"stage_events"``, ``"run_starts"``, ``"run_ends"``) and ``fields`` maps that frame's
 column names to plain values (nested ``neuron_counts`` / ``capacity_by_region`` flattened to
 ``neuron_counts.<region>`` columns, non-finite strings and bare ``NaN``/``Infinity`` tokens read back
 as floats, numbers of metric lines as floats). ``rank`` is only present when the line has one.
@@ -32,13 +32,15 @@ from typing import Any
 import orjson
 
 from dashboard.errors import BadRecord
-from thalia_logging.contract import NON_FINITE, SCHEMA_VERSION
+from thalia_logging.contract import NON_FINITE
 
 __all__ = [
     "CONFIG_MAX_DEPTH",
     "CONFIG_TOO_DEEP",
     "EVENT_KINDS",
     "INT64_MAX",
+    "RUN_END_STATUSES",
+    "SCHEMA_VERSIONS",
     "BadRecord",
     "check_text",
     "loads",
@@ -53,7 +55,11 @@ EVENT_KINDS: dict[str, str] = {
     "consolidation": "consolidation_events",
     "stage": "stage_events",
     "run_start": "run_starts",
+    "run_end": "run_ends",
 }
+#: the ``schema_version`` values of ``run_start`` this reader knows (2 added ``run_end``)
+SCHEMA_VERSIONS = (1, 2)
+RUN_END_STATUSES = ("finished", "failed", "killed")
 _NESTED = ("neuron_counts", "capacity_by_region")
 _JSON_TYPES = {
     list: "array",
@@ -203,6 +209,15 @@ def parse_line(line: bytes) -> tuple[str, dict[str, Any]]:
     elif kind == "stage_events":
         fields["stage"] = _int(obj, "stage")
         fields["name"] = _str(obj, "name", required=False)
+    elif kind == "run_ends":
+        status = obj.get("status")
+        if status not in RUN_END_STATUSES:
+            raise BadRecord(
+                f"'status' must be one of {', '.join(RUN_END_STATUSES)}, got {_show(status)}"
+            )
+        fields["status"] = status
+        fields["error_type"] = _str(obj, "error_type", required=False)
+        fields["message"] = _str(obj, "message", required=False)
     else:
         _run_start_fields(obj, fields)
     return kind, fields
@@ -245,10 +260,11 @@ def _metric_fields(obj: dict[str, Any], fields: dict[str, Any]) -> None:
 
 
 def _run_start_fields(obj: dict[str, Any], fields: dict[str, Any]) -> None:
-    if obj.get("schema_version") != SCHEMA_VERSION or type(obj.get("schema_version")) is not int:
+    version = obj.get("schema_version")
+    if type(version) is not int or version not in SCHEMA_VERSIONS:
         raise BadRecord(
-            f"unsupported schema_version {_show(obj.get('schema_version'))} (this reader knows {SCHEMA_VERSION}; "
-            "upgrade the dashboard)"
+            f"unsupported schema_version {_show(version)} (this reader knows "
+            f"{', '.join(map(str, SCHEMA_VERSIONS))}; upgrade the dashboard)"
         )
     fields["run_id"] = _str(obj, "run_id")
     if "resumed_from_step" not in obj:
@@ -263,6 +279,11 @@ def _run_start_fields(obj: dict[str, Any], fields: dict[str, Any]) -> None:
         raise BadRecord("missing required field 'config'")
     if type(obj["config"]) is not dict:
         raise BadRecord(f"'config' must be an object, got {_show(obj.get('config'))}")
+    fields["host"] = _str(obj, "host", required=False)
+    pid = obj.get("pid")
+    if pid is not None and not _count(pid):
+        raise BadRecord(f"'pid' must be an integer >= 0, got {_show(pid)}")
+    fields["pid"] = math.nan if pid is None else float(pid)
     fields["_config"] = _config_value(obj["config"])
 
 

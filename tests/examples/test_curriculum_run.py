@@ -63,7 +63,8 @@ def test_quick_run_validates_against_the_schemas(quick_run: Path) -> None:
     validators = _validators()
     records = _records(quick_run)
     kinds = {r["event_type"] for r in records}
-    assert kinds == {"run_start", "stage", "metric", "growth", "consolidation"}
+    assert kinds == {"run_start", "stage", "metric", "growth", "consolidation", "run_end"}
+    assert records[-1]["event_type"] == "run_end" and records[-1]["status"] == "finished"
     for record in records:
         validators[record["event_type"]].validate(record)
     steps = []

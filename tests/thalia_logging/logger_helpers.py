@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = REPO / "schemas"
-EVENT_TYPES = ("metric", "growth", "consolidation", "stage", "run_start")
+EVENT_TYPES = ("metric", "growth", "consolidation", "stage", "run_start", "run_end")
 NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 

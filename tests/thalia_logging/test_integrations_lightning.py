@@ -138,7 +138,7 @@ def test_a_call_on_the_early_experiment_opens_it(tmp_path: Path) -> None:
     logger.experiment.log_stage(0, 0, name="warmup")  # e.g. from LightningModule.setup
     logger.finalize("success")
     records = read_records(Path(logger.log_dir) / "training_log.jsonl")
-    assert [r["event_type"] for r in records] == ["run_start", "stage"]
+    assert [r["event_type"] for r in records] == ["run_start", "stage", "run_end"]
 
 
 @pytest.fixture

@@ -83,8 +83,9 @@ def test_sigkill_leaves_only_whole_lines(tmp_path: Path, every_line: str) -> Non
     assert proc2.wait(timeout=60) == 0, proc2.stderr.read().decode()  # type: ignore[union-attr]
     lines = path.read_bytes().split(b"\n")
     assert lines[-1] == b""
-    last_two = [orjson.loads(x) for x in lines[-3:-1]]
+    last_two = [orjson.loads(x) for x in lines[-4:-2]]
     assert [r["event_type"] for r in last_two] == ["run_start", "metric"]
+    assert orjson.loads(lines[-2])["event_type"] == "run_end"  # the with block ended it
     assert last_two[0]["resumed_from_step"] >= steps[-1]
 
 
@@ -139,7 +140,8 @@ def test_buffered_lines_are_written_at_interpreter_exit(tmp_path: Path) -> None:
     """, str(tmp_path))
     assert proc.wait(timeout=60) == 0, proc.stderr.read().decode()  # type: ignore[union-attr]
     records = read_records(tmp_path / "training_log.jsonl")
-    assert [r["step"] for r in records[1:]] == list(range(25))
+    assert [r["step"] for r in records[1:-1]] == list(range(25))
+    assert records[-1]["event_type"] == "run_end" and records[-1]["status"] == "finished"
 
 
 def test_buffered_lines_are_written_when_logger_is_collected(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ def test_older_thalia_call_shape(make_logger, tmp_path: Path) -> None:
         "step": 50000, "current_stage": 0, "current_week": 2, "total_weeks": 4,
         "metrics": {"firing_rate": 0.112, "capacity": 0.75, "performance": 0.92, "loss": 0.234},
         "milestones": {"mnist_accuracy": True, "sequence_prediction": True}, "warnings": [],
-        "run_id": logger.run_id, "started_at": 100.0, "updated_at": 102.0, "schema_version": 1,
+        "run_id": logger.run_id, "started_at": 100.0, "updated_at": 102.0, "schema_version": 2,
     }
 
 

@@ -31,7 +31,7 @@ def test_exceptions_are_builtin_kinds() -> None:
     assert issubclass(thalia_logging.LoggerClosedError, RuntimeError)
     assert issubclass(thalia_logging.LogWriteError, OSError)
     assert thalia_logging.LOGGER_NAME == "thalia.curriculum"
-    assert thalia_logging.SCHEMA_VERSION == 1
+    assert thalia_logging.SCHEMA_VERSION == 2
 
 
 def test_logger_signature_matches_design() -> None:
@@ -78,4 +78,4 @@ def test_works_when_torch_is_not_installed(tmp_path) -> None:
     """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
-    assert len((tmp_path / "training_log.jsonl").read_bytes().splitlines()) == 2
+    assert len((tmp_path / "training_log.jsonl").read_bytes().splitlines()) == 3  # run_start, metric, run_end

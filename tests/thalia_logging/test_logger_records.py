@@ -13,6 +13,7 @@ PAIRS = [
     ("consolidation", records.ConsolidationRecord),
     ("stage", records.StageRecord),
     ("run_start", records.RunStartRecord),
+    ("run_end", records.RunEndRecord),
     ("metadata", records.MetadataRecord),
 ]
 
@@ -36,7 +37,7 @@ def test_event_types_and_version() -> None:
     assert set(records.EVENT_TYPES) == {p[0] for p in PAIRS} - {"metadata"}
     for name in records.EVENT_TYPES:
         assert load_schema(name)["x-schema-version"] == records.SCHEMA_VERSION
-    assert load_schema("run_start")["properties"]["schema_version"]["const"] == 1
+    assert load_schema("run_start")["properties"]["schema_version"]["const"] == 2
 
 
 def test_warning_record_matches_schema() -> None:

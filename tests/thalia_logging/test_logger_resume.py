@@ -37,7 +37,7 @@ def test_explicit_resumed_from_step_wins(make_logger, tmp_path: Path) -> None:
     logger = make_logger(resumed_from_step=400)  # resumed from an earlier checkpoint
     assert logger.resumed_from_step == 400
     logger.close()
-    assert read_records(tmp_path / "training_log.jsonl")[-1]["resumed_from_step"] == 400
+    assert read_records(tmp_path / "training_log.jsonl")[-2]["resumed_from_step"] == 400
 
 
 def test_legacy_log_counts_for_resume(make_logger, tmp_path: Path) -> None:

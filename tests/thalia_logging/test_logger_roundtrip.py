@@ -48,7 +48,7 @@ def test_metrics_round_trip(step: int, kwargs: dict[str, Any], extra: dict[str, 
                               background_flush=False) as logger:
             logger.log_metrics(step, **kwargs, **extra)
         records = read_records(Path(d) / "training_log.jsonl")
-    assert len(records) == 2
+    assert len(records) == 3 and records[2]["event_type"] == "run_end"
     line = records[1]
     validate_record(line)
     assert line["step"] == step and line["event_type"] == "metric"

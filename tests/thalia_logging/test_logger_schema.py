@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +42,9 @@ def test_every_line_validates(make_logger, tmp_path: Path) -> None:
     records = read_records(tmp_path / "training_log.jsonl")
     assert [r["event_type"] for r in records].count("metric") == 12
     assert {r["event_type"] for r in records} == {
-        "run_start", "metric", "growth", "consolidation", "stage"
+        "run_start", "metric", "growth", "consolidation", "stage", "run_end"
     }
+    assert records[-1] == {**records[-1], "event_type": "run_end", "status": "finished", "step": 501}
     for record in records:
         validate_record(record)
         assert isinstance(record["wall_time"], float)
@@ -64,9 +67,12 @@ def test_no_null_and_no_bare_nan_tokens(make_logger, tmp_path: Path) -> None:
 def test_run_start_line(make_logger, tmp_path: Path) -> None:
     logger = make_logger(run_id="run-42", config={"stages": [1, 2], "lr": math.nan})
     logger.close()
-    (record,) = read_records(tmp_path / "training_log.jsonl")
+    record, end = read_records(tmp_path / "training_log.jsonl")
     validate_record(record)
-    assert record["run_id"] == "run-42" and record["schema_version"] == 1
+    validate_record(end)
+    assert end["event_type"] == "run_end" and end["status"] == "finished" and end["step"] == 0
+    assert record["host"] == socket.gethostname() and record["pid"] == os.getpid()
+    assert record["run_id"] == "run-42" and record["schema_version"] == 2
     assert record["resumed_from_step"] is None and record["step"] == 0
     assert record["config"] == {"stages": [1, 2], "lr": "NaN"}
 
@@ -86,7 +92,7 @@ def test_metadata_validates(make_logger, tmp_path: Path) -> None:
     validate_metadata(record)
     assert record["current_stage"] == 1 and record["stage_name"] == "phonology"
     assert record["metrics"]["loss"] == "NaN"
-    assert record["run_id"] == logger.run_id and record["schema_version"] == 1
+    assert record["run_id"] == logger.run_id and record["schema_version"] == 2
     assert record["started_at"] <= record["updated_at"]
     assert record["notes"] == {"gpu": "cpu"}
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

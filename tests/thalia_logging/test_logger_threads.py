@@ -42,6 +42,7 @@ def test_threads_hammering_one_logger(make_logger, tmp_path: Path, flush_every_l
     logger.close()
     assert not errors
     records = read_records(tmp_path / "training_log.jsonl")  # every line parses, none torn
+    assert records.pop()["event_type"] == "run_end"
     assert len(records) == 1 + THREADS * PER_THREAD
     seen: dict[int, list[int]] = {w: [] for w in range(THREADS)}
     for record in records[1:]:

@@ -26,6 +26,9 @@ _STATUS_BADGE = {
     "stalled": ("orange", ":material/pause_circle:"),
     "finished": ("blue", ":material/check_circle:"),
     "waiting": ("gray", ":material/hourglass_empty:"),
+    "failed": ("red", ":material/error:"),
+    "killed": ("violet", ":material/cancel:"),
+    "crashed": ("red", ":material/dangerous:"),
 }
 
 
@@ -70,7 +73,10 @@ def header(state: RunState, metrics: pd.DataFrame, run: RunFacts, *, now: float)
     top[0].text(f"Run: {plain(str(state.checkpoint_dir))}")
     if status.kind in _STATUS_BADGE:
         color, icon = _STATUS_BADGE[status.kind]
-        top[1].badge(status.text.capitalize(), icon=icon, color=color)  # type: ignore[arg-type]
+        label = status.kind if status.kind in ("failed", "killed", "crashed") else status.text
+        top[1].badge(label.capitalize(), icon=icon, color=color)  # type: ignore[arg-type]
+        if label != status.text:  # the run's own words (an exception message): plain text
+            top[0].text(f"Run {plain(status.text)}")
     cols = st.columns(4)
     card(cols[0], "Stage", facts.stage)
     if facts.stage_name:

@@ -123,7 +123,7 @@ BAD_LINES = [
     (b'{"step": 1, "neuron_counts": {"a": -2}}\n', "'neuron_counts.a' must be an integer >= 0"),
     (b'{"event_type": "growth", "step": 1, "region": "a", "neurons_added": 1}\n', "missing required field 'new_total'"),
     (b'{"event_type": "consolidation", "step": 1, "sleep_stage": "DEEP", "patterns_replayed": 1, "duration_steps": 1}\n', "sleep_stage"),
-    (b'{"event_type": "run_start", "step": 0, "schema_version": 2, "run_id": "x", "resumed_from_step": null, "config": {}}\n', "schema_version"),
+    (b'{"event_type": "run_start", "step": 0, "schema_version": 3, "run_id": "x", "resumed_from_step": null, "config": {}}\n', "schema_version"),
     (b'{"step": 1, "loss": "\xff\xfe"}\n', "not valid UTF-8"),
     (b"[1, 2, 3]\n", "expected a JSON object, got a JSON array"),
     (b'"just a string"\n', "expected a JSON object"),

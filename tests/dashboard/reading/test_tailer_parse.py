@@ -62,7 +62,8 @@ VALID = {
     "growth": {"event_type": "growth", "step": 1, "region": "a", "neurons_added": 1, "new_total": 2},
     "consolidation": {"event_type": "consolidation", "step": 1, "sleep_stage": "REM", "patterns_replayed": 1, "duration_steps": 1},
     "stage": {"event_type": "stage", "step": 1, "stage": 0},
-    "run_start": {"event_type": "run_start", "step": 0, "schema_version": 1, "run_id": "r", "resumed_from_step": None, "config": {}},
+    "run_start": {"event_type": "run_start", "step": 0, "schema_version": 2, "run_id": "r", "resumed_from_step": None, "config": {}, "host": "h", "pid": 7},
+    "run_end": {"event_type": "run_end", "step": 3, "status": "failed", "error_type": "E", "message": "m"},
 }
 
 

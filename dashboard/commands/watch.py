@@ -1,0 +1,470 @@
+"""thalia-watch: alerts that reach you off the page (headless; never imports Streamlit).
+
+    thalia-watch DIR|ROOT [...] --notify URL [URL ...] [--min-severity warning]
+                 [--thresholds FILE] [--state FILE] [--interval 30] [--cooldown 900]
+                 [--digest daily] [--once]
+
+Tails each run with the page's reader (:class:`~dashboard.RunWatcher`) and health checks
+(:func:`~dashboard.analysis.health.check_health`), feeds the warnings through the alarm state
+machine (:mod:`dashboard.analysis.alarms`) and the lifecycle (:mod:`dashboard.analysis.lifecycle`),
+and sends through apprise URLs (``json://``, ``slack://``, ``mailto://``, ``ntfy://``, ...):
+
+- an alarm that starts, escalates, de-escalates or resolves, once per change; alarms of one run
+  that change within one poll go out as one message; a URL hears alarms at its minimum severity
+  or above (``URL`` with ``--min-severity``, or ``severity=URL``, e.g. ``critical=slack://...``);
+- a run that finishes, fails, is killed or crashes (to every URL, whatever its minimum);
+- ``--cooldown`` seconds: an alarm that starts again within that time of its last resolution is
+  not sent again (nor its resolution): flapping checks stay quiet;
+- ``--digest daily``: once a day, one summary per URL of every run's status and active alarms.
+
+Messages that cannot be sent stay queued in the state file and are retried with exponential
+backoff (said on stderr once per failure streak); watching never stops for a channel. The state
+(alarms already sent, queued messages) lives in ``--state FILE``, by default
+``$XDG_STATE_HOME/thalia/watch-<hash>.json`` (``~/.local/state`` without it), never in a
+checkpoint directory: a restart sends nothing twice. SIGTERM/SIGINT stop the loop cleanly.
+``--once`` evaluates once (sending what is due) and exits 0 healthy, 1 warnings, 2 critical
+(a failed or crashed run counts as critical).
+
+A ROOT is searched for runs (directories holding ``training_log*`` or ``metadata_*.json``) down
+to ``--depth`` levels, at every poll, so new runs are picked up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dashboard.analysis.alarms import SEVERITY_RANK, AlarmEvent, AlarmLog, project
+from dashboard.analysis.health import check_health
+from dashboard.analysis.lifecycle import ENDED, Lifecycle, run_lifecycle
+from dashboard.analysis.threshold_files import ThresholdsError, load_thresholds
+from dashboard.analysis.thresholds import DEFAULT_THRESHOLDS, HealthThresholds
+from dashboard.reading.watcher import RunWatcher
+from dashboard.run_state import RunState, Severity
+
+__all__ = ["Channel", "Message", "WatchLoop", "find_runs", "main"]
+
+STATE_VERSION = 1
+_LIFECYCLE_SEVERITY = {
+    "finished": "info",
+    "killed": "warning",
+    "failed": "critical",
+    "crashed": "critical",
+}
+
+
+@dataclass
+class Message:
+    title: str
+    body: str
+    notify_type: str  # apprise's: info, success, warning, failure
+
+
+def _default_send(url: str, message: Message) -> bool:
+    import apprise  # the alerts extra; imported when the first message goes out
+
+    app = apprise.Apprise()
+    if not app.add(url):
+        raise ValueError(f"apprise does not understand the URL {_redact(url)}")
+    return bool(app.notify(body=message.body, title=message.title, notify_type=message.notify_type))
+
+
+def _redact(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest[:24]}…" if len(rest) > 24 else url
+
+
+class Channel:
+    """One apprise URL with its minimum severity, its queue of unsent messages and its backoff."""
+
+    def __init__(
+        self, url: str, min_severity: Severity, send: Callable[[str, Message], bool]
+    ) -> None:
+        self.url, self.min_severity, self._send = url, min_severity, send
+        self.id = hashlib.sha256(url.encode()).hexdigest()[:16]  # never the URL (secrets)
+        self.queue: list[Message] = []
+        self.failures = 0
+        self.next_try = 0.0
+
+    def deliver(self, now: float, err: Callable[[str], None]) -> None:
+        """Send the queued messages in order; stop at the first failure and back off."""
+        if not self.queue or now < self.next_try:
+            return
+        while self.queue:
+            try:
+                ok = self._send(self.url, self.queue[0])
+            except Exception as exc:
+                ok, why = False, f"{type(exc).__name__}: {exc}"
+            else:
+                why = "the service refused or could not be reached"
+            if not ok:
+                self.failures += 1
+                delay = min(600.0, 5.0 * 2 ** (self.failures - 1))
+                self.next_try = now + delay
+                if self.failures == 1 or self.failures % 10 == 0:
+                    err(
+                        f"thalia-watch: cannot send to {_redact(self.url)} ({why}); "
+                        f"{len(self.queue)} message(s) kept, retrying in {delay:.0f} s"
+                    )
+                return
+            self.queue.pop(0)
+            if self.failures:
+                err(f"thalia-watch: {_redact(self.url)} works again")
+            self.failures, self.next_try = 0, 0.0
+
+
+def find_runs(paths: Sequence[str | os.PathLike[str]], *, depth: int = 3) -> list[Path]:
+    """The run directories: each path that holds logs or metadata, else those below it."""
+    found: list[Path] = []
+    for top in map(Path, paths):
+        if not top.is_dir() or _is_run(top):
+            found.append(top)  # a run, or one that does not exist yet (waited for)
+            continue
+        level = [top]
+        for _ in range(depth):
+            nxt: list[Path] = []
+            for d in level:
+                try:
+                    subs = sorted(e for e in d.iterdir() if e.is_dir() and not e.is_symlink())
+                except OSError:
+                    continue
+                for sub in subs:
+                    (found if _is_run(sub) else nxt).append(sub)
+            level = nxt
+    return list(dict.fromkeys(found))
+
+
+def _is_run(d: Path) -> bool:
+    try:
+        return any(
+            n.startswith("training_log") or (n.startswith("metadata_") and n.endswith(".json"))
+            for n in os.listdir(d)
+        )
+    except OSError:
+        return False
+
+
+def default_state_file(paths: Sequence[str], urls: Sequence[str]) -> Path:
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    key = hashlib.sha256(json.dumps([sorted(map(str, paths)), sorted(urls)]).encode())
+    return base / "thalia" / f"watch-{key.hexdigest()[:12]}.json"
+
+
+def _latest_step(state: RunState) -> int | None:
+    m = state.metrics_history
+    steps = [int(m["step"].max())] if len(m) else []
+    meta_step = (state.metadata or {}).get("step")
+    steps += [meta_step] if isinstance(meta_step, int) and not isinstance(meta_step, bool) else []
+    return max(steps, default=None)
+
+
+class WatchLoop:
+    """The watcher: :meth:`poll` once (what tests drive, with their own clock), :meth:`run`
+    until :meth:`stop`. State is saved after every poll that changed it."""
+
+    def __init__(
+        self,
+        paths: Sequence[str],
+        channels: Sequence[Channel],
+        *,
+        state_file: Path,
+        thresholds: HealthThresholds = DEFAULT_THRESHOLDS,
+        cooldown_s: float = 900.0,
+        digest: str | None = None,
+        depth: int = 3,
+        clock: Callable[[], float] = time.time,
+        err: Callable[[str], None] | None = None,
+        pid_alive: Any = ...,
+    ) -> None:
+        self.paths, self.channels = list(paths), list(channels)
+        self.state_file, self.thresholds = state_file, thresholds
+        self.cooldown_s, self.digest, self.depth = cooldown_s, digest, depth
+        self.clock = clock
+        self.err = err or (lambda text: print(text, file=sys.stderr, flush=True))
+        self._life_kw: dict[str, Any] = {} if pid_alive is ... else {"pid_alive": pid_alive}
+        self._watchers: dict[str, RunWatcher] = {}
+        self._stop = threading.Event()
+        self.runs: dict[str, dict[str, Any]] = {}
+        self.last_digest: float | None = None
+        self.worst = 0  # 0 healthy, 1 warnings, 2 critical (after the last poll)
+        self._load()
+
+    # -- state file ---------------------------------------------------------------------
+    def _load(self) -> None:
+        try:
+            data = json.loads(self.state_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            self.err(
+                f"thalia-watch: ignoring unreadable state file {self.state_file} ({exc}); "
+                "alarms active now will be sent again"
+            )
+            return
+        try:
+            for run, entry in data.get("runs", {}).items():
+                self.runs[run] = {
+                    "alarms": AlarmLog.from_json(entry.get("alarms", {})),
+                    "lifecycle": str(entry.get("lifecycle", "")),
+                    "resolved_at": dict(entry.get("resolved_at", {})),
+                    "muted": list(entry.get("muted", [])),
+                }
+            for ch in self.channels:
+                for m in data.get("queues", {}).get(ch.id, []):
+                    ch.queue.append(Message(**m))
+            self.last_digest = data.get("last_digest")
+        except (TypeError, ValueError, AttributeError) as exc:
+            self.err(
+                f"thalia-watch: state file {self.state_file} is malformed ({exc}); starting afresh"
+            )
+            self.runs = {}
+
+    def save(self) -> None:
+        data = {
+            "version": STATE_VERSION,
+            "runs": {
+                run: {
+                    "alarms": e["alarms"].to_json(),
+                    "lifecycle": e["lifecycle"],
+                    "resolved_at": e["resolved_at"],
+                    "muted": e["muted"],
+                }
+                for run, e in self.runs.items()
+            },
+            "queues": {ch.id: [vars(m) for m in ch.queue] for ch in self.channels},
+            "last_digest": self.last_digest,
+        }
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_name(f".{self.state_file.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        os.replace(tmp, self.state_file)
+
+    # -- one poll -----------------------------------------------------------------------
+    def poll(self) -> int:
+        """Read every run, queue what changed, send what is due; returns the exit status
+        ``--once`` would give (0 healthy, 1 warnings, 2 critical)."""
+        now = self.clock()
+        worst = 0
+        for run in find_runs(self.paths, depth=self.depth):
+            worst = max(worst, self._poll_run(str(run), now))
+        if self.digest == "daily" and (self.last_digest is None or now - self.last_digest >= 86400):
+            if self.last_digest is not None:
+                self._queue_all(self._digest_message(), None)
+            self.last_digest = now
+        for ch in self.channels:
+            ch.deliver(now, self.err)
+        self.save()
+        self.worst = worst
+        return worst
+
+    def _poll_run(self, run: str, now: float) -> int:
+        watcher = self._watchers.get(run)
+        if watcher is None:
+            watcher = self._watchers[run] = RunWatcher(run, use_watchdog=False, poll_interval_s=0)
+        state = watcher.refresh()
+        step = _latest_step(state)
+        warnings = [*state.warnings, *check_health(state, now=now, thresholds=self.thresholds)]
+        life = run_lifecycle(
+            state, step, now=now, stall_minutes=self.thresholds.stall_minutes, **self._life_kw
+        )
+        entry = self.runs.setdefault(
+            run, {"alarms": AlarmLog(), "lifecycle": "", "resolved_at": {}, "muted": []}
+        )
+        events = entry["alarms"].update(warnings, step=step, now=now)
+        name = Path(run).name or run
+        for ch in self.channels:
+            seen = [e for e in (project(ev, ch.min_severity) for ev in events) if e is not None]
+            seen = self._throttle(entry, ch.id, seen, now)
+            if seen:
+                ch.queue.append(_alarm_message(name, run, seen))
+        if life.kind != entry["lifecycle"]:
+            if life.kind in ENDED:
+                self._queue_all(_lifecycle_message(name, run, life, step), None)
+            entry["lifecycle"] = life.kind
+        worst = max((SEVERITY_RANK[w.severity] for w in warnings), default=0)
+        if life.kind in ("failed", "crashed"):
+            worst = 2
+        return 1 if worst == 1 else (2 if worst == 2 else 0)
+
+    def _throttle(
+        self, entry: dict[str, Any], channel: str, events: list[AlarmEvent], now: float
+    ) -> list[AlarmEvent]:
+        """Cooldown per (run, check) and channel: an alarm that starts again within
+        ``cooldown_s`` of its last resolution is muted, with its changes, until it resolves."""
+        muted: list[str] = entry["muted"]
+        resolved_at: dict[str, float] = entry["resolved_at"]
+        out = []
+        for e in events:
+            key = f"{channel}:{e.key}"
+            if e.kind == "started":
+                last = resolved_at.get(key)
+                if last is not None and now - last < self.cooldown_s:
+                    muted.append(key)
+                    continue
+            if key in muted:
+                if e.kind == "resolved":
+                    muted.remove(key)
+                    resolved_at[key] = now
+                continue
+            if e.kind == "resolved":
+                resolved_at[key] = now
+            out.append(e)
+        return out
+
+    def _queue_all(self, message: Message, _: object) -> None:
+        for ch in self.channels:
+            ch.queue.append(message)
+
+    def _digest_message(self) -> Message:
+        lines = []
+        for run, e in sorted(self.runs.items()):
+            active = sorted(e["alarms"].active.values(), key=lambda a: -SEVERITY_RANK[a.severity])
+            lines.append(f"{run}: {e['lifecycle'] or 'waiting'}, {len(active)} active alarm(s)")
+            lines += [f"  [{a.severity}] {a.message}" for a in active]
+        return Message("thalia: daily digest", "\n".join(lines) or "no runs", "info")
+
+    def run(self, interval_s: float) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll()
+            except Exception as exc:
+                self.err(f"thalia-watch: poll failed ({type(exc).__name__}: {exc}); retrying")
+            self._stop.wait(interval_s)
+
+    def stop(self, *_: object) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        for w in self._watchers.values():
+            w.close()
+
+
+_VERB = {
+    "started": "started",
+    "escalated": "escalated",
+    "deescalated": "eased",
+    "resolved": "resolved",
+}
+
+
+def _alarm_message(name: str, run: str, events: list[AlarmEvent]) -> Message:
+    started = [e for e in events if e.kind in ("started", "escalated")]
+    worst = max((SEVERITY_RANK[e.severity] for e in started), default=-1)
+    counts: dict[str, int] = {}
+    for e in events:
+        counts[_VERB[e.kind]] = counts.get(_VERB[e.kind], 0) + 1
+    title = f"thalia {name}: " + ", ".join(f"{n} alarm(s) {v}" for v, n in counts.items())
+    body = [f"Run {run}"]
+    for e in events:
+        at = f" at step {e.step:,}" if e.step is not None else ""
+        body.append(f"- {_VERB[e.kind]} [{e.severity}] {e.key}{at}: {e.message}")
+    kind = "failure" if worst == 2 else "warning" if worst >= 0 else "success"
+    return Message(title, "\n".join(body), kind)
+
+
+def _lifecycle_message(name: str, run: str, life: Lifecycle, step: int | None) -> Message:
+    sev = _LIFECYCLE_SEVERITY[life.kind]
+    at = f" at step {step:,}" if step is not None else ""
+    kind = {"info": "success", "warning": "warning", "critical": "failure"}[sev]
+    return Message(f"thalia {name}: run {life.kind}", f"Run {run} {life.text}{at}.", kind)
+
+
+def _parse_urls(urls: Sequence[str], default: str) -> list[tuple[str, Severity]]:
+    out: list[tuple[str, Severity]] = []
+    for u in urls:
+        sev, sep, rest = u.partition("=")
+        if sep and sev in SEVERITY_RANK and "://" in rest:
+            out.append((rest, sev))  # type: ignore[arg-type]
+        else:
+            out.append((u, default))  # type: ignore[arg-type]
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="thalia-watch",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("paths", nargs="+", metavar="DIR|ROOT", help="run directories or roots")
+    p.add_argument(
+        "--notify",
+        nargs="+",
+        default=[],
+        metavar="URL",
+        help="apprise URLs; severity=URL sets that URL's minimum severity",
+    )
+    p.add_argument("--min-severity", choices=list(SEVERITY_RANK), default="warning")
+    p.add_argument("--thresholds", metavar="FILE", help="TOML thresholds file or preset name")
+    p.add_argument(
+        "--state", metavar="FILE", type=Path, help="state file (default: user state dir)"
+    )
+    p.add_argument("--interval", type=float, default=30.0, help="seconds between polls")
+    p.add_argument(
+        "--cooldown",
+        type=float,
+        default=900.0,
+        help="seconds before an alarm that resolved is sent again",
+    )
+    p.add_argument("--digest", choices=["daily"], help="also send a daily summary")
+    p.add_argument("--depth", type=int, default=3, help="how deep to look for runs under a ROOT")
+    p.add_argument("--once", action="store_true", help="evaluate once; exit 0/1/2")
+    return p
+
+
+def main(
+    argv: Sequence[str] | None = None, *, send: Callable[[str, Message], bool] = _default_send
+) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        thresholds = load_thresholds(args.thresholds) if args.thresholds else DEFAULT_THRESHOLDS
+    except ThresholdsError as exc:
+        print(f"thalia-watch: {exc}", file=sys.stderr)
+        return 64
+    if args.notify and send is _default_send:
+        try:
+            import apprise  # noqa: F401
+        except ModuleNotFoundError:
+            print(
+                "thalia-watch: notifications need apprise: pip install 'thalia[alerts]'",
+                file=sys.stderr,
+            )
+            return 64
+    urls = _parse_urls(args.notify, args.min_severity)
+    channels = [Channel(u, s, send) for u, s in urls]
+    state_file = args.state or default_state_file(args.paths, [u for u, _ in urls])
+    loop = WatchLoop(
+        args.paths,
+        channels,
+        state_file=state_file,
+        thresholds=thresholds,
+        cooldown_s=args.cooldown,
+        digest=args.digest,
+        depth=args.depth,
+    )
+    try:
+        if args.once:
+            return loop.poll()
+        previous = {s: signal.signal(s, loop.stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            loop.run(args.interval)
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+        return 0
+    finally:
+        loop.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
