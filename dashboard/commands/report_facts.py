@@ -24,9 +24,8 @@ import numpy as np
 import pandas as pd
 
 from dashboard.analysis.health import DEFAULT_THRESHOLDS, check_health
-from dashboard.analysis.series import extra_metric_columns, rank_frame
+from dashboard.analysis.series import CARD_METRICS, extra_metric_columns, rank_frame
 from dashboard.analysis.status import RunStatus, SpeedInfo, run_status, speed_info
-from dashboard.page.charts import CORE_METRICS
 from dashboard.page.views import Header, header_facts, milestone_summary
 from dashboard.reading.safefile import UnsafeFile, check_file, open_regular
 from dashboard.run_state import HealthWarning, RunState
@@ -46,6 +45,9 @@ __all__ = [
 ]
 
 Direction = Literal["down", "up", "neutral"]
+
+#: The core metric columns, in the page's order (no Altair import: the terminal view uses this).
+CORE_METRICS = tuple(name for name, _label in CARD_METRICS)
 
 #: How many bytes of each log file :func:`run_configs` reads looking for ``run_start`` lines.
 CONFIG_SCAN_BYTES = 8 * 1024 * 1024

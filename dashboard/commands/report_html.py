@@ -56,7 +56,10 @@ class ReportChart:
 
 
 def _spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
-    return chart.to_dict()
+    spec = chart.to_dict()
+    if "width" not in spec and "hconcat" not in spec and "facet" not in spec:
+        spec["width"] = "container"  # fill the report's chart box, as on the page
+    return spec
 
 
 def report_charts(facts: RunFacts) -> tuple[list[ReportChart], int]:
@@ -173,6 +176,7 @@ text-align:right} td:first-child,th:first-child{text-align:left;overflow-wrap:an
 max-width:320px}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:16px}
 .chart{border:1px solid #eaeef2;border-radius:6px;padding:8px;min-height:120px}
+.vis{width:100%}
 .chart h3{margin:0 0 6px;font-size:1em;overflow-wrap:anywhere}
 pre{background:#f6f8fa;padding:10px;border-radius:6px;white-space:pre-wrap;
 overflow-wrap:anywhere}
@@ -273,12 +277,12 @@ def render_html(facts: RunFacts, *, bundle: str | None = None) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data:">
-<title>Thalia run report — {_e(state.checkpoint_dir)}</title>
+<title>Thalia run report — {_e(str(state.checkpoint_dir))}</title>
 <style>{_CSS}</style>
 <script>{bundle}</script>
 </head><body>
 <h1>Thalia run report</h1>
-<p class="muted">{_e(state.checkpoint_dir)} · generated {html.escape(generated)} ·
+<p class="muted">{_e(str(state.checkpoint_dir))} · generated {html.escape(generated)} ·
 <span class="badge {status_kind}">{_e(facts.status.text)}</span> · verdict: <b id="verdict">{verdict}</b></p>
 {header}
 <p>{_e(h.progress_text)}</p>
