@@ -233,6 +233,44 @@ def _config_html(facts: RunFacts) -> str:
     return "".join(parts)
 
 
+_TABLE_ROWS = 20
+
+
+def _events_html(facts: RunFacts) -> str:
+    """The newest growth and consolidation events, as the page's detail tables."""
+    parts = []
+    growth = facts.state.growth_events
+    if not growth.empty:
+        rows = "".join(
+            f"<tr><td>{int(r.step):,}</td><td>{_e(r.region)}</td><td>{int(r.neurons_added):,}</td>"
+            f"<td>{int(r.new_total):,}</td><td>{_e(r.reason)}</td></tr>"
+            for r in growth.tail(_TABLE_ROWS).iloc[::-1].itertuples())
+        parts.append(f"<h3>Recent growth events ({len(growth):,} in total)</h3><table><tr>"
+                     "<th>Step</th><th>Region</th><th>Added</th><th>New total</th><th>Reason</th>"
+                     f"</tr>{rows}</table>")
+    cons = facts.state.consolidation_events
+    if not cons.empty:
+        rows = "".join(
+            f"<tr><td>{int(r.step):,}</td><td>{_e(r.sleep_stage)}</td>"
+            f"<td>{int(r.patterns_replayed):,}</td><td>{int(r.duration_steps):,}</td></tr>"
+            for r in cons.tail(_TABLE_ROWS).iloc[::-1].itertuples())
+        parts.append(f"<h3>Recent consolidation events ({len(cons):,} in total)</h3><table><tr>"
+                     "<th>Step</th><th>Sleep stage</th><th>Patterns replayed</th>"
+                     f"<th>Duration (steps)</th></tr>{rows}</table>")
+    return "".join(parts)
+
+
+def _bad_lines_html(facts: RunFacts) -> str:
+    state = facts.state
+    if not state.bad_lines:
+        return ""
+    rows = "".join(f"<tr><td>{_e(b.file)}</td><td>{b.offset:,}</td><td>{_e(b.reason)}</td>"
+                   f"<td>{_e(b.excerpt)}</td></tr>" for b in state.bad_lines[-_TABLE_ROWS:])
+    return (f"<h3>Bad lines ({state.bad_line_count:,} skipped, latest listed)</h3><table><tr>"
+            f"<th>File</th><th>Byte offset</th><th>Reason</th><th>Line (start)</th></tr>{rows}"
+            "</table>")
+
+
 def _history_html(facts: RunFacts) -> str:
     if not facts.alert_history:
         return ""
@@ -290,6 +328,8 @@ def render_html(facts: RunFacts, *, bundle: str | None = None) -> str:
 {_history_html(facts)}
 <h2>Current and best metrics</h2>{_metrics_table(facts)}
 {"".join(chart_html) if chart_list else '<p class="muted">No charts yet: no metric lines or events.</p>'}
+<h2>Events</h2>{_events_html(facts) or '<p class="muted">No growth or consolidation events yet.</p>'}
+{_bad_lines_html(facts)}
 <h2>Milestones</h2>{_milestones_html(facts)}
 <h2>Diagnosis</h2><pre id="diagnosis">{html.escape(chr(10).join(diagnosis_lines(facts)))}</pre>
 <h2>Configuration</h2>{_config_html(facts)}
