@@ -47,7 +47,7 @@ def _delta(s: MetricSummary) -> Text:
         if not any(ch in "123456789" for ch in shown):
             return Text("  0", style="dim")
     else:
-        shown = f" {d:+.3g}"
+        shown = f" {d:+.2g}"
     good = (d < 0) if s.direction == "down" else (d > 0) if s.direction == "up" else None
     style = "dim" if good is None else "green" if good else "red"
     return Text(shown, style=style)
@@ -75,7 +75,7 @@ class TopApp(App[None]):
     #header { height: auto; padding: 0 1; background: $boost; }
     #body { height: 1fr; }
     #top { height: auto; }
-    #metrics { width: 1fr; height: auto; padding: 0 1; }
+    #metrics { width: 1fr; height: auto; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     #sparks { width: 1fr; height: auto; padding: 0 1; }
     .spark-label { height: 1; }
     Sparkline { height: 2; margin-bottom: 1; }
@@ -176,8 +176,8 @@ class TopApp(App[None]):
             return t
         rows = facts.summaries[:_MAX_METRIC_ROWS]
         for s in rows:
-            t.append(f"{plain(s.name, limit=18):<18} ")
-            t.append(f"{format_value(s.name, s.last):>10}")
+            t.append(f"{plain(s.name, limit=14):<14} ")
+            t.append(f"{format_value(s.name, s.last):>9}")
             t.append_text(_delta(s))
             t.append("\n")
         if len(facts.summaries) > len(rows):
