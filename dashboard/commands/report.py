@@ -28,10 +28,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="thalia-report",
         description="Write a self-contained HTML report of a Thalia run and print its diagnosis. "
-        "Exit code: 0 healthy, 1 warnings, 2 critical, 3 error.")
+        "Exit code: 0 healthy, 1 warnings, 2 critical, 3 error.",
+    )
     p.add_argument("checkpoint_dir", help="the run's checkpoint directory (read only)")
-    p.add_argument("-o", "--output", default="report.html",
-                   help="HTML file to write (default: report.html; '-' for none)")
+    p.add_argument(
+        "-o",
+        "--output",
+        default="report.html",
+        help="HTML file to write (default: report.html; '-' for none)",
+    )
     p.add_argument("--png", metavar="DIR", help="also write PNGs of the main charts into DIR")
     p.add_argument("--json", metavar="FILE", help="also write a JSON summary to FILE")
     return p
@@ -46,18 +51,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     directory = args.checkpoint_dir
     if not os.path.exists(directory):
-        print(f"thalia-report: {directory}: no such directory. Give the checkpoint directory "
-              "the trainer writes into (the folder holding training_log.jsonl).", file=sys.stderr)
+        print(
+            f"thalia-report: {directory}: no such directory. Give the checkpoint directory "
+            "the trainer writes into (the folder holding training_log.jsonl).",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     if not os.path.isdir(directory):
-        print(f"thalia-report: {directory} is a file, not a directory. Give the checkpoint "
-              "directory (the folder holding training_log.jsonl).", file=sys.stderr)
+        print(
+            f"thalia-report: {directory} is a file, not a directory. Give the checkpoint "
+            "directory (the folder holding training_log.jsonl).",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     outputs = [o for o in (None if args.output == "-" else args.output, args.json, args.png) if o]
     for out in outputs:
         if _inside(out, directory):
-            print(f"thalia-report: {out} is inside the checkpoint directory; the monitor never "
-                  "writes there. Choose another output path.", file=sys.stderr)
+            print(
+                f"thalia-report: {out} is inside the checkpoint directory; the monitor never "
+                "writes there. Choose another output path.",
+                file=sys.stderr,
+            )
             return EXIT_ERROR
     state = load_training_state(directory)
     if state.error:
@@ -67,8 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.output != "-":
             with open(args.output, "w", encoding="utf-8") as f:
                 f.write(render_html(facts))
-            print(f"Report written to {args.output} ({os.path.getsize(args.output):,} bytes)",
-                  file=sys.stderr)
+            print(
+                f"Report written to {args.output} ({os.path.getsize(args.output):,} bytes)",
+                file=sys.stderr,
+            )
         if args.json:
             with open(args.json, "w", encoding="utf-8") as f:
                 json.dump(summary_json(facts), f, indent=2, allow_nan=False)

@@ -32,12 +32,15 @@ from dashboard.run_state import HealthWarning, RunState
 
 __all__ = [
     "CHECKS",
+    "CONFIG_SCAN_BYTES",
+    "CORE_METRICS",
     "Direction",
     "MetricSummary",
     "RunFacts",
     "diagnosis_lines",
     "direction",
     "exit_code",
+    "metric_columns",
     "metric_summaries",
     "run_configs",
     "run_facts",
@@ -82,9 +85,16 @@ class MetricSummary:
     best_step: int | None
 
     def as_json(self) -> dict[str, Any]:
-        return {"direction": self.direction, "count": self.count, "last": self.last,
-                "last_step": self.last_step, "min": self.min, "max": self.max,
-                "best": self.best, "best_step": self.best_step}
+        return {
+            "direction": self.direction,
+            "count": self.count,
+            "last": self.last,
+            "last_step": self.last_step,
+            "min": self.min,
+            "max": self.max,
+            "best": self.best,
+            "best_step": self.best_step,
+        }
 
 
 def _summary(name: str, steps: np.ndarray, values: np.ndarray) -> MetricSummary:
@@ -99,9 +109,16 @@ def _summary(name: str, steps: np.ndarray, values: np.ndarray) -> MetricSummary:
         i = int(np.argmin(vals) if d == "down" else np.argmax(vals))
         best, best_step = float(vals[i]), int(steps[idx[i]])
     return MetricSummary(
-        name, d, int(idx.size), float(vals[-1]), int(steps[idx[-1]]),
+        name,
+        d,
+        int(idx.size),
+        float(vals[-1]),
+        int(steps[idx[-1]]),
         float(vals[-2]) if vals.size >= 2 else None,
-        float(vals.min()), float(vals.max()), best, best_step,
+        float(vals.min()),
+        float(vals.max()),
+        best,
+        best_step,
     )
 
 
@@ -149,9 +166,15 @@ def run_configs(state: RunState) -> list[dict[str, Any]]:
             except ValueError:
                 continue
             if isinstance(obj, dict) and obj.get("event_type") == "run_start":
-                found.append({"file": name, "step": obj.get("step"), "run_id": obj.get("run_id"),
-                              "resumed_from_step": obj.get("resumed_from_step"),
-                              "config": obj.get("config")})
+                found.append(
+                    {
+                        "file": name,
+                        "step": obj.get("step"),
+                        "run_id": obj.get("run_id"),
+                        "resumed_from_step": obj.get("resumed_from_step"),
+                        "config": obj.get("config"),
+                    }
+                )
                 if len(found) >= _MAX_CONFIGS:
                     return found
     return found
@@ -178,8 +201,9 @@ class RunFacts:
         return {s.name: s for s in self.summaries}
 
 
-def run_facts(state: RunState, *, now: float | None = None, rank: int = 0,
-              with_configs: bool = True) -> RunFacts:
+def run_facts(
+    state: RunState, *, now: float | None = None, rank: int = 0, with_configs: bool = True
+) -> RunFacts:
     """Gather :class:`RunFacts` for ``state`` (metric rows of ``rank``)."""
     now = time.time() if now is None else now
     full = state.metrics_history
@@ -190,8 +214,14 @@ def run_facts(state: RunState, *, now: float | None = None, rank: int = 0,
     alerts = [*check_health(state, now=now, rank=rank), *state.warnings]
     history = getattr(state, "alert_history", None)
     return RunFacts(
-        state=state, now=now, metrics=metrics, header=header, status=status, speed=speed,
-        alerts=alerts, alert_history=list(history) if history else [],
+        state=state,
+        now=now,
+        metrics=metrics,
+        header=header,
+        status=status,
+        speed=speed,
+        alerts=alerts,
+        alert_history=list(history) if history else [],
         summaries=metric_summaries(state, metrics, rank),
         milestones=milestone_summary(state.metadata),
         configs=run_configs(state) if with_configs else [],
@@ -207,22 +237,43 @@ def exit_code(alerts: list[HealthWarning]) -> int:
 #: The families of checks the diagnosis names, with the words that mark an alert as theirs and
 #: the fix to suggest (shown under an alert whose text does not already suggest one).
 CHECKS: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("Loss is finite", ("non-finite loss", "loss became"), "lower the learning rate 2–5×, "
-     "add gradient clipping, check the data for NaN"),
-    ("No divergence", ("diverg",), "lower the learning rate 2–5× or resume from the last "
-     "good checkpoint"),
+    (
+        "Loss is finite",
+        ("non-finite loss", "loss became"),
+        "lower the learning rate 2–5×, add gradient clipping, check the data for NaN",
+    ),
+    (
+        "No divergence",
+        ("diverg",),
+        "lower the learning rate 2–5× or resume from the last good checkpoint",
+    ),
     ("No plateau", ("plateau",), "reduce the learning rate by 2–5× or add a schedule"),
-    ("No overfitting", ("overfit", "train–val", "train-val", "generalisation gap"),
-     "add regularisation (dropout, weight decay) or stop early"),
-    ("Firing rate in its healthy band", ("firing rate", "dead unit"),
-     "check initialisation and inhibition; lower the learning rate"),
-    ("Capacity below saturation", ("saturated", "capacity is"),
-     "let the saturated region grow (growth threshold) or add neurons"),
+    (
+        "No overfitting",
+        ("overfit", "train–val", "train-val", "generalisation gap"),
+        "add regularisation (dropout, weight decay) or stop early",
+    ),
+    (
+        "Firing rate in its healthy band",
+        ("firing rate", "dead unit"),
+        "check initialisation and inhibition; lower the learning rate",
+    ),
+    (
+        "Capacity below saturation",
+        ("saturated", "capacity is"),
+        "let the saturated region grow (growth threshold) or add neurons",
+    ),
     ("Gradients healthy", ("gradient",), "add gradient clipping or lower the learning rate"),
-    ("Training is stable", ("instab", "unstable", "rolling std"),
-     "lower the learning rate or increase the batch size"),
-    ("Trainer is writing", ("no new data", "stalled"),
-     "check the trainer process (crashed, paused or waiting)"),
+    (
+        "Training is stable",
+        ("instab", "unstable", "rolling std"),
+        "lower the learning rate or increase the batch size",
+    ),
+    (
+        "Trainer is writing",
+        ("no new data", "stalled"),
+        "check the trainer process (crashed, paused or waiting)",
+    ),
     ("Every log line read", ("bad line",), "see the bad lines (file, offset) and fix the writer"),
     ("GPU memory headroom", ("gpu memory",), "reduce the batch size or use gradient checkpointing"),
 )
@@ -245,10 +296,12 @@ def diagnosis_lines(facts: RunFacts) -> list[str]:
     h = facts.header
     step = "—" if h.step is None else f"{h.step:,}"
     stage = h.stage + (f" ({h.stage_name})" if h.stage_name else "")
-    lines = ["📊 Training diagnostics",
-             f"Run: {facts.state.checkpoint_dir}",
-             f"Status: {facts.status.text} · step {step} · stage {stage} · week {h.week} · "
-             f"ETA {facts.speed.eta}"]
+    lines = [
+        "📊 Training diagnostics",
+        f"Run: {facts.state.checkpoint_dir}",
+        f"Status: {facts.status.text} · step {step} · stage {stage} · week {h.week} · "
+        f"ETA {facts.speed.eta}",
+    ]
     for s in facts.summaries:
         if s.name in ("loss", "performance") and s.last is not None:
             best = "" if s.best is None else f" (best {s.best:.4g} at step {s.best_step:,})"
@@ -296,12 +349,13 @@ def summary_json(facts: RunFacts) -> dict[str, Any]:
         "duration": facts.speed.duration,
         "steps_per_s": facts.speed.steps_per_s,
         "eta": facts.speed.eta,
-        "metrics": {s.name: {k: _finite(v) for k, v in s.as_json().items()}
-                    for s in facts.summaries},
-        "milestones": {"total": total, "passed": passed,
-                       "items": {name: ok for name, ok in items}},
-        "alarms": [{"severity": a.severity, "message": a.message, "source": a.source}
-                   for a in facts.alerts],
+        "metrics": {
+            s.name: {k: _finite(v) for k, v in s.as_json().items()} for s in facts.summaries
+        },
+        "milestones": {"total": total, "passed": passed, "items": {name: ok for name, ok in items}},
+        "alarms": [
+            {"severity": a.severity, "message": a.message, "source": a.source} for a in facts.alerts
+        ],
         "alarm_history": [str(a) for a in facts.alert_history],
         "counts": {
             "metric_rows": len(facts.metrics),

@@ -33,15 +33,26 @@ from dashboard.page.text import plain
 
 __all__ = ["ReportChart", "javascript_bundle", "render_html", "report_charts", "write_pngs"]
 
-_LABELS = {"firing_rate": "Firing rate", "capacity": "Capacity", "performance": "Performance",
-           "loss": "Loss"}
+_LABELS = {
+    "firing_rate": "Firing rate",
+    "capacity": "Capacity",
+    "performance": "Performance",
+    "loss": "Loss",
+}
 #: Points the metric charts share (each gets ``budget // charts``, between the two bounds).
 POINT_BUDGET = 40_000
 MIN_POINTS, MAX_POINTS = 300, 2_000
 MAX_METRIC_CHARTS = 60
 #: The charts written as PNG with ``--png`` (keys of :class:`ReportChart`).
-MAIN_CHARTS = ("metric:loss", "metric:performance", "metric:firing_rate", "metric:capacity",
-               "growth:neurons", "growth:capacity", "consolidation")
+MAIN_CHARTS = (
+    "metric:loss",
+    "metric:performance",
+    "metric:firing_rate",
+    "metric:capacity",
+    "growth:neurons",
+    "growth:capacity",
+    "consolidation",
+)
 
 
 @dataclass(frozen=True)
@@ -80,21 +91,44 @@ def report_charts(facts: RunFacts) -> tuple[list[ReportChart], int]:
     points = int(min(MAX_POINTS, max(MIN_POINTS, POINT_BUDGET // max(1, len(plan)))))
     for section, column in plan:
         chart = charts.metric_chart(
-            metrics, column, title=_LABELS.get(column, column), smoothing=0.6,
-            restarts=state.restarts, stage_events=state.stage_events,
-            nonfinite=state.nonfinite_rows(column, 0), max_points=points)
+            metrics,
+            column,
+            title=_LABELS.get(column, column),
+            smoothing=0.6,
+            restarts=state.restarts,
+            stage_events=state.stage_events,
+            nonfinite=state.nonfinite_rows(column, 0),
+            max_points=points,
+        )
         if chart is not None:
-            out.append(ReportChart(f"metric:{column}", section, _LABELS.get(column, column),
-                                   _spec(chart)))
+            out.append(
+                ReportChart(f"metric:{column}", section, _LABELS.get(column, column), _spec(chart))
+            )
     builders: list[tuple[str, str, str, Callable[[], Any]]] = [
-        ("gpu", "Metric history", "GPU memory",
-         lambda: charts.gpu_memory_chart(metrics, max_points=MAX_POINTS)),
-        ("growth:neurons", "Growth", "Neuron count per region",
-         lambda: charts.neuron_count_chart(metrics, state.growth_events, max_points=MAX_POINTS)),
-        ("growth:capacity", "Growth", "Capacity by region (latest)",
-         lambda: charts.capacity_by_region_chart(metrics)),
-        ("consolidation", "Consolidation", "Consolidation events",
-         lambda: charts.consolidation_chart(state.consolidation_events, max_points=MAX_POINTS)),
+        (
+            "gpu",
+            "Metric history",
+            "GPU memory",
+            lambda: charts.gpu_memory_chart(metrics, max_points=MAX_POINTS),
+        ),
+        (
+            "growth:neurons",
+            "Growth",
+            "Neuron count per region",
+            lambda: charts.neuron_count_chart(metrics, state.growth_events, max_points=MAX_POINTS),
+        ),
+        (
+            "growth:capacity",
+            "Growth",
+            "Capacity by region (latest)",
+            lambda: charts.capacity_by_region_chart(metrics),
+        ),
+        (
+            "consolidation",
+            "Consolidation",
+            "Consolidation events",
+            lambda: charts.consolidation_chart(state.consolidation_events, max_points=MAX_POINTS),
+        ),
     ]
     for key, section, title, build in builders:
         chart = build()
@@ -115,9 +149,10 @@ def javascript_bundle() -> str:
     try:
         import vl_convert as vlc
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("thalia-report needs vl-convert-python: "
-                          "pip install 'thalia-monitor[report]'") from exc
-    bundle = vlc.javascript_bundle(vl_version=_vl_version())
+        raise ImportError(
+            "thalia-report needs vl-convert-python: pip install 'thalia-monitor[report]'"
+        ) from exc
+    bundle: str = vlc.javascript_bundle(vl_version=_vl_version())  # type: ignore[call-arg]
     return re.sub(r"</(script)", r"<\\/\1", bundle, flags=re.IGNORECASE)
 
 
@@ -135,8 +170,13 @@ def _clean(value: Any) -> Any:
 def _script_json(value: Any) -> str:
     """JSON that is safe inside a ``<script>`` element whatever strings it holds."""
     text = json.dumps(_clean(value), default=str, allow_nan=False, separators=(",", ":"))
-    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def _e(value: Any) -> str:
@@ -185,16 +225,24 @@ overflow-wrap:anywhere}
 
 
 def _cards(items: list[tuple[str, str]]) -> str:
-    return '<div class="cards">' + "".join(
-        f'<div class="card"><div class="l">{_e(label)}</div><div class="v">{_e(value)}</div></div>'
-        for label, value in items) + "</div>"
+    return (
+        '<div class="cards">'
+        + "".join(
+            f'<div class="card"><div class="l">{_e(label)}</div><div class="v">{_e(value)}</div></div>'
+            for label, value in items
+        )
+        + "</div>"
+    )
 
 
 def _alerts_html(facts: RunFacts) -> str:
     if not facts.alerts:
         return '<p class="muted">No alerts: every check passed.</p>'
-    return "".join(f'<div class="alert {a.severity if a.severity in ("critical", "warning", "info") else "warning"}">'
-                   f"<b>{_e(a.severity.upper())}</b> {_e(a.message)}</div>" for a in facts.alerts)
+    return "".join(
+        f'<div class="alert {a.severity if a.severity in ("critical", "warning", "info") else "warning"}">'
+        f"<b>{_e(a.severity.upper())}</b> {_e(a.message)}</div>"
+        for a in facts.alerts
+    )
 
 
 def _metrics_table(facts: RunFacts) -> str:
@@ -205,9 +253,13 @@ def _metrics_table(facts: RunFacts) -> str:
         f'<td class="last">{_num(s.last)}</td><td>{_step(s.last_step)}</td>'
         f'<td class="min">{_num(s.min)}</td><td class="max">{_num(s.max)}</td>'
         f'<td class="best">{_num(s.best)}</td><td>{_step(s.best_step)}</td>'
-        f"<td>{s.count:,}</td></tr>" for s in facts.summaries)
-    return ("<table><tr><th>Metric</th><th>Better</th><th>Last</th><th>at step</th><th>Min</th>"
-            "<th>Max</th><th>Best</th><th>at step</th><th>Points</th></tr>" + rows + "</table>")
+        f"<td>{s.count:,}</td></tr>"
+        for s in facts.summaries
+    )
+    return (
+        "<table><tr><th>Metric</th><th>Better</th><th>Last</th><th>at step</th><th>Min</th>"
+        "<th>Max</th><th>Best</th><th>at step</th><th>Points</th></tr>" + rows + "</table>"
+    )
 
 
 def _milestones_html(facts: RunFacts) -> str:
@@ -223,7 +275,9 @@ def _config_html(facts: RunFacts) -> str:
         return '<p class="muted">No run_start line with a config in the log.</p>'
     parts = []
     for c in facts.configs:
-        head = f"run {plain(c.get('run_id'))} at step {plain(c.get('step'))} ({plain(c.get('file'))})"
+        head = (
+            f"run {plain(c.get('run_id'))} at step {plain(c.get('step'))} ({plain(c.get('file'))})"
+        )
         if c.get("resumed_from_step") is not None:
             head += f", resumed from step {plain(c.get('resumed_from_step'))}"
         body = json.dumps(c.get("config"), indent=2, default=str, ensure_ascii=False)
@@ -242,21 +296,28 @@ def _events_html(facts: RunFacts) -> str:
     growth = facts.state.growth_events
     if not growth.empty:
         rows = "".join(
-            f"<tr><td>{int(r.step):,}</td><td>{_e(r.region)}</td><td>{int(r.neurons_added):,}</td>"
-            f"<td>{int(r.new_total):,}</td><td>{_e(r.reason)}</td></tr>"
-            for r in growth.tail(_TABLE_ROWS).iloc[::-1].itertuples())
-        parts.append(f"<h3>Recent growth events ({len(growth):,} in total)</h3><table><tr>"
-                     "<th>Step</th><th>Region</th><th>Added</th><th>New total</th><th>Reason</th>"
-                     f"</tr>{rows}</table>")
+            f"<tr><td>{int(r['step']):,}</td><td>{_e(r['region'])}</td>"
+            f"<td>{int(r['neurons_added']):,}</td><td>{int(r['new_total']):,}</td>"
+            f"<td>{_e(r['reason'])}</td></tr>"
+            for r in growth.tail(_TABLE_ROWS).iloc[::-1].to_dict("records")
+        )
+        parts.append(
+            f"<h3>Recent growth events ({len(growth):,} in total)</h3><table><tr>"
+            "<th>Step</th><th>Region</th><th>Added</th><th>New total</th><th>Reason</th>"
+            f"</tr>{rows}</table>"
+        )
     cons = facts.state.consolidation_events
     if not cons.empty:
         rows = "".join(
-            f"<tr><td>{int(r.step):,}</td><td>{_e(r.sleep_stage)}</td>"
-            f"<td>{int(r.patterns_replayed):,}</td><td>{int(r.duration_steps):,}</td></tr>"
-            for r in cons.tail(_TABLE_ROWS).iloc[::-1].itertuples())
-        parts.append(f"<h3>Recent consolidation events ({len(cons):,} in total)</h3><table><tr>"
-                     "<th>Step</th><th>Sleep stage</th><th>Patterns replayed</th>"
-                     f"<th>Duration (steps)</th></tr>{rows}</table>")
+            f"<tr><td>{int(r['step']):,}</td><td>{_e(r['sleep_stage'])}</td>"
+            f"<td>{int(r['patterns_replayed']):,}</td><td>{int(r['duration_steps']):,}</td></tr>"
+            for r in cons.tail(_TABLE_ROWS).iloc[::-1].to_dict("records")
+        )
+        parts.append(
+            f"<h3>Recent consolidation events ({len(cons):,} in total)</h3><table><tr>"
+            "<th>Step</th><th>Sleep stage</th><th>Patterns replayed</th>"
+            f"<th>Duration (steps)</th></tr>{rows}</table>"
+        )
     return "".join(parts)
 
 
@@ -264,11 +325,16 @@ def _bad_lines_html(facts: RunFacts) -> str:
     state = facts.state
     if not state.bad_lines:
         return ""
-    rows = "".join(f"<tr><td>{_e(b.file)}</td><td>{b.offset:,}</td><td>{_e(b.reason)}</td>"
-                   f"<td>{_e(b.excerpt)}</td></tr>" for b in state.bad_lines[-_TABLE_ROWS:])
-    return (f"<h3>Bad lines ({state.bad_line_count:,} skipped, latest listed)</h3><table><tr>"
-            f"<th>File</th><th>Byte offset</th><th>Reason</th><th>Line (start)</th></tr>{rows}"
-            "</table>")
+    rows = "".join(
+        f"<tr><td>{_e(b.file)}</td><td>{b.offset:,}</td><td>{_e(b.reason)}</td>"
+        f"<td>{_e(b.excerpt)}</td></tr>"
+        for b in state.bad_lines[-_TABLE_ROWS:]
+    )
+    return (
+        f"<h3>Bad lines ({state.bad_line_count:,} skipped, latest listed)</h3><table><tr>"
+        f"<th>File</th><th>Byte offset</th><th>Reason</th><th>Line (start)</th></tr>{rows}"
+        "</table>"
+    )
 
 
 def _history_html(facts: RunFacts) -> str:
@@ -283,15 +349,21 @@ def render_html(facts: RunFacts, *, bundle: str | None = None) -> str:
     bundle = javascript_bundle() if bundle is None else bundle
     chart_list, left_out = report_charts(facts)
     state, h, s = facts.state, facts.header, facts.speed
-    header = _cards([
-        ("Stage", h.stage + (f" — {h.stage_name}" if h.stage_name else "")), ("Week", h.week),
-        ("Training step", _step(h.step)), ("Status", facts.status.text),
-        ("Duration", s.duration), ("Steps/s", s.steps_per_s), ("ETA", s.eta),
-        ("Growth events", f"{len(state.growth_events):,}"),
-        ("Consolidations", f"{len(state.consolidation_events):,}"),
-        ("Bad lines skipped", f"{state.bad_line_count:,}"),
-        ("Restarts", f"{len(state.restarts):,}"),
-    ])
+    header = _cards(
+        [
+            ("Stage", h.stage + (f" — {h.stage_name}" if h.stage_name else "")),
+            ("Week", h.week),
+            ("Training step", _step(h.step)),
+            ("Status", facts.status.text),
+            ("Duration", s.duration),
+            ("Steps/s", s.steps_per_s),
+            ("ETA", s.eta),
+            ("Growth events", f"{len(state.growth_events):,}"),
+            ("Consolidations", f"{len(state.consolidation_events):,}"),
+            ("Bad lines skipped", f"{state.bad_line_count:,}"),
+            ("Restarts", f"{len(state.restarts):,}"),
+        ]
+    )
     sections: dict[str, list[tuple[int, ReportChart]]] = {}
     for i, c in enumerate(chart_list):
         sections.setdefault(c.section, []).append((i, c))
@@ -299,19 +371,26 @@ def render_html(facts: RunFacts, *, bundle: str | None = None) -> str:
     for section in ("Metric history", "Train / validation", "Growth", "Consolidation"):
         if section not in sections:
             continue
-        divs = "".join(f'<div class="chart"><h3>{_e(c.title)}</h3>'
-                       f'<div id="chart-{i}" class="vis" data-key="{_e(c.key)}"></div></div>'
-                       for i, c in sections[section])
-        chart_html.append(f"<h2>{html.escape(section)}</h2><div class=\"grid\">{divs}</div>")
+        divs = "".join(
+            f'<div class="chart"><h3>{_e(c.title)}</h3>'
+            f'<div id="chart-{i}" class="vis" data-key="{_e(c.key)}"></div></div>'
+            for i, c in sections[section]
+        )
+        chart_html.append(f'<h2>{html.escape(section)}</h2><div class="grid">{divs}</div>')
     if left_out:
-        chart_html.append(f'<p class="muted">{left_out:,} more metric columns are not charted; '
-                          "they are in the metrics table and the JSON summary.</p>")
+        chart_html.append(
+            f'<p class="muted">{left_out:,} more metric columns are not charted; '
+            "they are in the metrics table and the JSON summary.</p>"
+        )
     specs = _script_json([c.spec for c in chart_list])
     generated = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(facts.now))
     code = exit_code(facts.alerts)
     verdict = ["healthy", "warnings", "critical"][code]
-    status_kind = facts.status.kind if facts.status.kind in (
-        "running", "stalled", "finished", "waiting") else "waiting"
+    status_kind = (
+        facts.status.kind
+        if facts.status.kind in ("running", "stalled", "finished", "waiting")
+        else "waiting"
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data:">

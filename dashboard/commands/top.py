@@ -13,10 +13,12 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Sparkline, Static
 
@@ -32,8 +34,12 @@ SPARK_POINTS = 120
 _MAX_METRIC_ROWS = 8
 _MAX_ALERTS = 6
 _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
-_STATUS_STYLE = {"running": "bold green", "stalled": "bold dark_orange", "finished": "bold blue",
-                 "waiting": "dim"}
+_STATUS_STYLE = {
+    "running": "bold green",
+    "stalled": "bold dark_orange",
+    "finished": "bold blue",
+    "waiting": "dim",
+}
 
 
 def _delta(s: MetricSummary) -> Text:
@@ -57,7 +63,7 @@ def _tail(facts: RunFacts, column: str) -> list[float]:
     m = facts.metrics
     if column not in m.columns or m.empty:
         return []
-    values = m[column].to_numpy(dtype=np.float64, na_value=np.nan)[-SPARK_POINTS * 4:]
+    values = m[column].to_numpy(dtype=np.float64, na_value=np.nan)[-SPARK_POINTS * 4 :]
     values = values[np.isfinite(values)][-SPARK_POINTS:]
     return [float(v) for v in values]
 
@@ -69,7 +75,10 @@ class TopApp(App[None]):
     directly). The watcher's observer thread (when ``use_watchdog``) stops when the app exits."""
 
     TITLE = "thalia-top"
-    BINDINGS = [("q", "quit", "Quit"), ("r", "refresh_now", "Refresh now")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        ("q", "quit", "Quit"),
+        ("r", "refresh_now", "Refresh now"),
+    ]
     CSS = """
     Screen { layout: vertical; }
     #header { height: auto; padding: 0 1; background: $boost; }
@@ -82,14 +91,22 @@ class TopApp(App[None]):
     #alerts, #counts, #milestones { height: auto; padding: 0 1; }
     """
 
-    def __init__(self, checkpoint_dir: str | os.PathLike[str], *, interval_s: float = 2.0,
-                 use_watchdog: bool = True, poll_interval_s: float | None = None) -> None:
+    def __init__(
+        self,
+        checkpoint_dir: str | os.PathLike[str],
+        *,
+        interval_s: float = 2.0,
+        use_watchdog: bool = True,
+        poll_interval_s: float | None = None,
+    ) -> None:
         super().__init__()
         self.checkpoint_dir = str(checkpoint_dir)
         self.interval_s = interval_s
         self.watcher = RunWatcher(
-            checkpoint_dir, use_watchdog=use_watchdog,
-            poll_interval_s=interval_s if poll_interval_s is None else poll_interval_s)
+            checkpoint_dir,
+            use_watchdog=use_watchdog,
+            poll_interval_s=interval_s if poll_interval_s is None else poll_interval_s,
+        )
         self.facts: RunFacts | None = None
 
     def compose(self) -> ComposeResult:
@@ -133,8 +150,9 @@ class TopApp(App[None]):
             if s is not None and s.last is not None:
                 label.append(f"  {format_value(column, s.last)}")
                 if s.best is not None and s.best_step is not None:
-                    label.append(f"  best {format_value(column, s.best)} @ {s.best_step:,}",
-                                 style="dim")
+                    label.append(
+                        f"  best {format_value(column, s.best)} @ {s.best_step:,}", style="dim"
+                    )
             self.query_one(f"#{name}-label", Static).update(label)
         self.query_one("#alerts", Static).update(self._alerts(facts))
         self.query_one("#counts", Static).update(self._counts(facts))
@@ -146,7 +164,9 @@ class TopApp(App[None]):
         t = Text()
         t.append(plain(str(state.checkpoint_dir), limit=60), style="bold")
         t.append("  ")
-        t.append(f" {facts.status.text} ", style="reverse " + _STATUS_STYLE.get(facts.status.kind, ""))
+        t.append(
+            f" {facts.status.text} ", style="reverse " + _STATUS_STYLE.get(facts.status.kind, "")
+        )
         t.append("\n")
         stage = h.stage + (f" {h.stage_name}" if h.stage_name else "")
         t.append("stage ", style="dim")
@@ -164,8 +184,10 @@ class TopApp(App[None]):
         elif state.not_a_directory:
             t.append("\nthis path is a file, not a checkpoint directory", style="red")
         if state.error:
-            t.append(f"\nlast read failed (previous data kept): {plain(state.error, limit=200)}",
-                     style="red")
+            t.append(
+                f"\nlast read failed (previous data kept): {plain(state.error, limit=200)}",
+                style="red",
+            )
         return t
 
     def _metrics(self, facts: RunFacts) -> Text:
@@ -192,8 +214,10 @@ class TopApp(App[None]):
             return t
         for a in facts.alerts[:_MAX_ALERTS]:
             mark = "✗" if a.severity == "critical" else "⚠" if a.severity == "warning" else "ℹ"
-            t.append(f"{mark} {plain(a.message, limit=300)}\n",
-                     style=_SEVERITY_STYLE.get(a.severity, "yellow"))
+            t.append(
+                f"{mark} {plain(a.message, limit=300)}\n",
+                style=_SEVERITY_STYLE.get(a.severity, "yellow"),
+            )
         if len(facts.alerts) > _MAX_ALERTS:
             t.append(f"… {len(facts.alerts) - _MAX_ALERTS} more", style="dim")
         return t
@@ -201,10 +225,17 @@ class TopApp(App[None]):
     def _counts(self, facts: RunFacts) -> Text:
         s = facts.state
         return Text.assemble(
-            ("growth ", "dim"), f"{len(s.growth_events):,}", ("  consolidations ", "dim"),
-            f"{len(s.consolidation_events):,}", ("  restarts ", "dim"), f"{len(s.restarts):,}",
-            ("  bad lines ", "dim"), f"{s.bad_line_count:,}", ("  duration ", "dim"),
-            facts.speed.duration)
+            ("growth ", "dim"),
+            f"{len(s.growth_events):,}",
+            ("  consolidations ", "dim"),
+            f"{len(s.consolidation_events):,}",
+            ("  restarts ", "dim"),
+            f"{len(s.restarts):,}",
+            ("  bad lines ", "dim"),
+            f"{s.bad_line_count:,}",
+            ("  duration ", "dim"),
+            facts.speed.duration,
+        )
 
     def _milestones(self, facts: RunFacts) -> Text:
         total, passed, items = facts.milestones
@@ -215,8 +246,10 @@ class TopApp(App[None]):
             return t
         t.append(f"{passed}/{total}  ")
         for name, ok in items[:12]:
-            t.append(("✓ " if ok else "✗ ") + plain(name, limit=30) + "  ",
-                     style="green" if ok else "red")
+            t.append(
+                ("✓ " if ok else "✗ ") + plain(name, limit=30) + "  ",
+                style="green" if ok else "red",
+            )
         if len(items) > 12:
             t.append(f"… {len(items) - 12} more", style="dim")
         return t
@@ -224,10 +257,12 @@ class TopApp(App[None]):
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="thalia-top", description="Watch a Thalia run in the terminal (read only; q quits).")
+        prog="thalia-top", description="Watch a Thalia run in the terminal (read only; q quits)."
+    )
     p.add_argument("checkpoint_dir", help="the run's checkpoint directory")
-    p.add_argument("--interval", type=float, default=2.0,
-                   help="seconds between refreshes (default 2)")
+    p.add_argument(
+        "--interval", type=float, default=2.0, help="seconds between refreshes (default 2)"
+    )
     return p
 
 
@@ -237,8 +272,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("thalia-top: --interval must be a positive number of seconds", file=sys.stderr)
         return 3
     if os.path.exists(args.checkpoint_dir) and not os.path.isdir(args.checkpoint_dir):
-        print(f"thalia-top: {args.checkpoint_dir} is a file, not a directory. Give the checkpoint "
-              "directory (the folder holding training_log.jsonl).", file=sys.stderr)
+        print(
+            f"thalia-top: {args.checkpoint_dir} is a file, not a directory. Give the checkpoint "
+            "directory (the folder holding training_log.jsonl).",
+            file=sys.stderr,
+        )
         return 3
     TopApp(args.checkpoint_dir, interval_s=args.interval).run()
     return 0

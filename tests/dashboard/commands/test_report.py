@@ -25,13 +25,17 @@ def bundle() -> str:
     return javascript_bundle()
 
 
-@pytest.mark.parametrize(("kind", "code", "mark"), [
-    ("healthy", 0, "✓ Firing rate in its healthy band"),
-    ("warning", 1, "⚠️  WARNING: Firing rate"),
-    ("critical", 2, "✗ CRITICAL: Loss became NaN"),
-])
-def test_exit_code_and_diagnosis(tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str,
-                                 code: int, mark: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "code", "mark"),
+    [
+        ("healthy", 0, "✓ Firing rate in its healthy band"),
+        ("warning", 1, "⚠️  WARNING: Firing rate"),
+        ("critical", 2, "✗ CRITICAL: Loss became NaN"),
+    ],
+)
+def test_exit_code_and_diagnosis(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, code: int, mark: str
+) -> None:
     run = make_run(tmp_path / "run", kind=kind)
     out = tmp_path / "out.html"
     assert report.main([str(run), "-o", str(out)]) == code
@@ -60,11 +64,15 @@ def test_json_summary_matches_the_reader(tmp_path: Path) -> None:
     assert perf["direction"] == "up" and perf["best"] == pytest.approx(frame["performance"].max())
     assert summary["metrics"]["firing_rate"]["best"] is None  # neutral: no best
     assert summary["metrics"]["val_loss"]["count"] == 50
-    assert summary["milestones"] == {"total": 2, "passed": 1,
-                                     "items": {"mnist plain": True, "sequence": False}}
+    assert summary["milestones"] == {
+        "total": 2,
+        "passed": 1,
+        "items": {"mnist plain": True, "sequence": False},
+    }
     assert summary["status"] == "finished" and summary["exit_code"] == 1
-    assert any("Firing rate" in a["message"] and a["severity"] == "warning"
-               for a in summary["alarms"])
+    assert any(
+        "Firing rate" in a["message"] and a["severity"] == "warning" for a in summary["alarms"]
+    )
     assert summary["counts"]["growth_events"] == 4
 
 
@@ -77,10 +85,19 @@ def test_nonfinite_summary_is_valid_json(tmp_path: Path) -> None:
     assert summary["alarms"][0]["severity"] == "critical"
 
 
-@pytest.mark.parametrize(("name", "want"), [
-    ("loss", "down"), ("val_loss", "down"), ("train_error", "down"), ("performance", "up"),
-    ("val_accuracy", "up"), ("top1_acc", "up"), ("lr", "neutral"), ("firing_rate", "neutral"),
-])
+@pytest.mark.parametrize(
+    ("name", "want"),
+    [
+        ("loss", "down"),
+        ("val_loss", "down"),
+        ("train_error", "down"),
+        ("performance", "up"),
+        ("val_accuracy", "up"),
+        ("top1_acc", "up"),
+        ("lr", "neutral"),
+        ("firing_rate", "neutral"),
+    ],
+)
 def test_direction(name: str, want: str) -> None:
     assert direction(name) == want
 
@@ -90,8 +107,13 @@ def test_pngs(tmp_path: Path) -> None:
     pngs = tmp_path / "png"
     assert report.main([str(run), "-o", "-", "--png", str(pngs)]) == 0
     files = sorted(p.name for p in pngs.iterdir())
-    for name in ("metric_loss.png", "metric_performance.png", "growth_neurons.png",
-                 "consolidation.png", "metric_val_loss.png"):
+    for name in (
+        "metric_loss.png",
+        "metric_performance.png",
+        "growth_neurons.png",
+        "consolidation.png",
+        "metric_val_loss.png",
+    ):
         assert name in files
     for p in pngs.iterdir():
         data = p.read_bytes()
@@ -116,9 +138,19 @@ def test_live_legacy_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     """Older Thalia logs: training_log.json, no event_type, no wall_time, no metadata yet."""
     run = tmp_path / "legacy"
     run.mkdir()
-    write_lines(run / "training_log.json", [
-        {"step": s, "firing_rate": 0.1, "capacity": 0.4, "performance": 0.6, "loss": 1 / (s + 1)}
-        for s in range(50)])
+    write_lines(
+        run / "training_log.json",
+        [
+            {
+                "step": s,
+                "firing_rate": 0.1,
+                "capacity": 0.4,
+                "performance": 0.6,
+                "loss": 1 / (s + 1),
+            }
+            for s in range(50)
+        ],
+    )
     out = tmp_path / "r.html"
     code = report.main([str(run), "-o", str(out)])
     assert code in (0, 1)  # a legacy run may warn (plateau/stall), never crash
@@ -155,8 +187,7 @@ def test_imports_no_streamlit(tmp_path: Path) -> None:
         "assert 'streamlit' not in sys.modules, 'streamlit imported'\n"
         "print('ok')\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=240)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("ok")
 

@@ -11,8 +11,8 @@ from report_helpers import make_run
 
 from dashboard import load_training_state
 from dashboard.commands import report
-from dashboard.commands.report_html import report_charts
 from dashboard.commands.report_facts import run_facts
+from dashboard.commands.report_html import report_charts
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
@@ -50,7 +50,9 @@ def test_report_renders_offline(tmp_path: Path) -> None:
             page.goto(out.as_uri())
             page.wait_for_function(
                 "window.thaliaCharts && window.thaliaCharts.rendered"
-                " + window.thaliaCharts.failed === window.thaliaCharts.total", timeout=60_000)
+                " + window.thaliaCharts.failed === window.thaliaCharts.total",
+                timeout=60_000,
+            )
             counts = page.evaluate("window.thaliaCharts")
             svgs = page.locator(".vis svg").count()
             rows = {

@@ -36,8 +36,11 @@ def test_live_step_alert_and_quit(tmp_path: Path, size: tuple[int, int]) -> None
             assert "step 299" in _text(app, "#header")
             assert "no alerts" in _text(app, "#alerts")
             before = _snapshot(run)
-            write_lines(run / "training_log.jsonl",
-                        [metric(s, firing_rate=0.001) for s in range(300, 321)], mode="a")
+            write_lines(
+                run / "training_log.jsonl",
+                [metric(s, firing_rate=0.001) for s in range(300, 321)],
+                mode="a",
+            )
             app.refresh_view()  # what the interval timer calls
             await pilot.pause()
             assert "step 320" in _text(app, "#header")
