@@ -26,6 +26,7 @@ import pandas as pd
 from dashboard.analysis.health import DEFAULT_THRESHOLDS, check_health
 from dashboard.analysis.series import CARD_METRICS, extra_metric_columns, rank_frame
 from dashboard.analysis.status import RunStatus, SpeedInfo, run_status, speed_info
+from dashboard.analysis.units import format_value
 from dashboard.page.views import Header, header_facts, milestone_summary
 from dashboard.reading.safefile import UnsafeFile, check_file, open_regular
 from dashboard.run_state import HealthWarning, RunState
@@ -305,7 +306,14 @@ def diagnosis_lines(facts: RunFacts) -> list[str]:
     for s in facts.summaries:
         if s.name in ("loss", "performance") and s.last is not None:
             best = "" if s.best is None else f" (best {s.best:.4g} at step {s.best_step:,})"
-            lines.append(f"{s.name}: {s.last:.4g}{best}")
+            bad = facts.state.logged_nonfinite(s.name, 0)
+            if bad is not None and s.last_step is not None and bad.last_step > s.last_step:
+                lines.append(
+                    f"{s.name}: {format_value(s.name, bad.last_value)} at step {bad.last_step:,}, last finite "
+                    f"{s.last:.4g} at step {s.last_step:,}{best}"
+                )
+            else:
+                lines.append(f"{s.name}: {s.last:.4g}{best}")
     fired = {_family(a.message) for a in facts.alerts}
     lines.append("")
     for label, _words, _fix in CHECKS:

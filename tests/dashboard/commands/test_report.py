@@ -76,13 +76,16 @@ def test_json_summary_matches_the_reader(tmp_path: Path) -> None:
     assert summary["counts"]["growth_events"] == 4
 
 
-def test_nonfinite_summary_is_valid_json(tmp_path: Path) -> None:
+def test_nonfinite_summary_is_valid_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     run = make_run(tmp_path / "run", kind="critical")
     out = tmp_path / "summary.json"
     assert report.main([str(run), "-o", "-", "--json", str(out)]) == 2
     summary = json.loads(out.read_text())  # strict: no NaN tokens
     assert math.isfinite(summary["metrics"]["loss"]["last"])  # last *finite* value
     assert summary["alarms"][0]["severity"] == "critical"
+    assert "loss: NaN at step 499, last finite" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
