@@ -40,7 +40,7 @@ import weakref
 from types import FrameType
 from typing import Any, Literal, Protocol
 
-__all__ = ["END_STATUSES", "Endable", "register", "run_end_event", "unregister"]
+__all__ = ["END_STATUSES", "EndStatus", "Endable", "register", "run_end_event", "unregister"]
 
 END_STATUSES = ("finished", "failed", "killed")
 EndStatus = Literal["finished", "failed", "killed"]

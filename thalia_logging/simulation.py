@@ -20,16 +20,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = [
-    "REGIONS",
-    "STAGES",
-    "DemoConfig",
-    "DemoConfigError",
-    "DemoEvent",
-    "StageSpec",
-    "distinct_digits",
-    "simulate",
-]
+__all__ = ["CHECKPOINTS_PER_STAGE", "GROWTH_THRESHOLD", "REGIONS", "SLEEPS_PER_STAGE", "STAGES", "WEEKS_PER_STAGE", "DemoConfig", "DemoConfigError", "DemoEvent", "EventKind", "StageSpec", "distinct_digits", "simulate"]
 
 EventKind = Literal["stage", "metrics", "growth", "consolidation", "metadata"]
 

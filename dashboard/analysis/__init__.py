@@ -16,3 +16,5 @@ this layer imports only :mod:`dashboard.run_state`, the types of :mod:`dashboard
 - :mod:`.downsample` — min/max-per-bucket down-sampling that keeps spikes and NaNs visible
 - :mod:`.smoothing` — TensorBoard-style debiased EMA
 """
+
+__all__: list[str] = []

@@ -22,9 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = [
-    "DEFAULT_MAX_POINTS", "Downsampled", "downsample", "last_finite", "thin_evenly",
-]
+__all__ = ["DEFAULT_MAX_POINTS", "Downsampled", "IntArray", "downsample", "last_finite", "thin_evenly"]
 
 DEFAULT_MAX_POINTS = 5_000
 _MIN_POINTS = 6

@@ -64,7 +64,7 @@ from dashboard.analysis.units import format_age
 from dashboard.run_state import HealthWarning, RunState, Severity
 from thalia_logging.contract import SEVERITIES, non_finite_text
 
-__all__ = ["CHECK_IDS", "RULES", "check_health"]
+__all__ = ["CHECK_IDS", "RULES", "Rule", "check_health"]
 
 Rule = Callable[[RunState, Columns, float, HealthThresholds], list[HealthWarning]]
 

@@ -9,3 +9,5 @@ this layer.
 - :mod:`.serve` — a child's entry point: Streamlit's command line with the guard installed first
 - :mod:`.export` — ``thalia-export``: a run's frames as CSV
 """
+
+__all__: list[str] = []

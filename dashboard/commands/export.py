@@ -17,7 +17,7 @@ from dashboard.errors import ExportError
 from dashboard.reading.watcher import load_training_state
 from dashboard.run_state import RunState
 
-__all__ = ["FRAMES", "ExportError", "export", "main"]
+__all__ = ["FRAMES", "ExportError", "build_parser", "export", "main"]
 
 #: --what choice -> (RunState attribute, file suffix used for --what all)
 FRAMES: dict[str, tuple[str, str]] = {

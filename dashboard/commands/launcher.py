@@ -10,7 +10,7 @@ child (each child runs in its own process group, so Streamlit's own helpers go t
 that dies on its own is reported, and when all of them have died the launcher exits non-zero.
 
 Servers bind 127.0.0.1 unless ``--host`` says otherwise, never open a browser and never send
-usage statistics. Each child is ``python -m dashboard.commands.serve run app.py``: Streamlit's command line
+usage statistics. Each child is ``python -m dashboard.page.serve run app.py``: Streamlit's command line
 with the same-origin guard of :mod:`dashboard.page.guard` installed first, so a request whose Host is
 not a name of this server (DNS rebinding) or whose Origin is another site gets 403. ``--host``
 opens the dashboards to whoever can reach that address (no login, no TLS); the guard still
@@ -90,13 +90,13 @@ def build_command(
     app_path: Path = APP_PATH,
     allowed_hosts: Sequence[str] = (),
 ) -> list[str]:
-    """The argv of one Streamlit child (through :mod:`dashboard.commands.serve`, which installs the
+    """The argv of one Streamlit child (through :mod:`dashboard.page.serve`, which installs the
     same-origin guard first): headless, no usage stats, no file watcher on the code, the viewer
     toolbar (no "Deploy" button on a read-only monitor), XSRF and CORS protection on, and
     Streamlit's own WebSocket Host allow-list set to the names this server answers to."""
     names = sorted(guard.allowed_names(host, allowed_hosts))
     cmd = [
-        python, "-m", "dashboard.commands.serve", "run", str(app_path),
+        python, "-m", "dashboard.page.serve", "run", str(app_path),
         "--server.port", str(port),
         "--server.address", host,
         "--server.headless", "true",
@@ -187,7 +187,7 @@ def _plan(args: LauncherArgs, app_path: Path, err: IO[str]) -> list[Dashboard] |
 
 
 def _child_env() -> dict[str, str]:
-    """The children import dashboard.commands.serve: make this checkout importable from any cwd."""
+    """The children import dashboard.page.serve: make this checkout importable from any cwd."""
     package_root = str(Path(guard.__file__).resolve().parents[2])
     return {**os.environ,
             "PYTHONPATH": os.pathsep.join(filter(None, [package_root,

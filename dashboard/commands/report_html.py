@@ -31,7 +31,7 @@ from dashboard.commands.report_facts import (
 from dashboard.page import charts
 from dashboard.page.text import plain
 
-__all__ = ["ReportChart", "javascript_bundle", "render_html", "report_charts", "write_pngs"]
+__all__ = ["MAIN_CHARTS", "MAX_METRIC_CHARTS", "POINT_BUDGET", "ReportChart", "javascript_bundle", "render_html", "report_charts", "write_pngs"]
 
 _LABELS = {
     "firing_rate": "Firing rate",

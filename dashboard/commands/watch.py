@@ -52,7 +52,7 @@ from dashboard.analysis.thresholds import DEFAULT_THRESHOLDS, HealthThresholds
 from dashboard.reading.watcher import RunWatcher
 from dashboard.run_state import RunState, Severity
 
-__all__ = ["Channel", "Message", "WatchLoop", "find_runs", "main"]
+__all__ = ["STATE_VERSION", "Channel", "Message", "WatchLoop", "build_parser", "default_state_file", "find_runs", "main"]
 
 STATE_VERSION = 1
 _LIFECYCLE_SEVERITY = {

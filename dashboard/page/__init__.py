@@ -12,3 +12,5 @@ a headless surface would need.
 - :mod:`.sections` — the Streamlit sections, one module per part of the page
 - :mod:`.guard` — the same-origin guard (DNS rebinding) installed before the server answers
 """
+
+__all__: list[str] = []

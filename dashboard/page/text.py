@@ -32,7 +32,7 @@ from typing import Any
 
 from thalia_logging.contract import non_finite_text
 
-__all__ = ["MAX_CHARS", "WORD_JOINER", "md_text", "plain"]
+__all__ = ["MAX_CHARS", "WORD_JOINER", "escape_markdown", "md_text", "plain"]
 
 MAX_CHARS = 2_000
 WORD_JOINER = "\u2060"

@@ -57,7 +57,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from ..logger import CurriculumLogger
 from .fields import metric_fields
 
-__all__ = ["LIGHTNING_PREFIXES", "LIGHTNING_RENAMES", "ThaliaLogger"]
+__all__ = ["LIGHTNING_PREFIXES", "LIGHTNING_RENAMES", "OpenOnFirstUse", "ThaliaLogger"]
 
 LIGHTNING_RENAMES: Mapping[str, str] = {"train_loss": "loss", "loss": "loss"}
 """Lightning metric names -> the dashboard's names (exact matches, after ``/`` -> ``_``)."""

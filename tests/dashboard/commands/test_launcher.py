@@ -114,7 +114,7 @@ def test_build_command_is_headless_private_and_passes_the_directory():
         Path("/runs/a"), 8502, "127.0.0.1", python="/py", app_path=Path("/x/app.py")
     )
     assert cmd == [
-        "/py", "-m", "dashboard.commands.serve", "run", "/x/app.py",
+        "/py", "-m", "dashboard.page.serve", "run", "/x/app.py",
         "--server.port", "8502",
         "--server.address", "127.0.0.1",
         "--server.headless", "true",

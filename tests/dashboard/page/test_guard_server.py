@@ -127,7 +127,7 @@ def launched(tmp_path: Path) -> Iterator[int]:
 def test_launched_server_refuses_foreign_hosts_and_origins_from_the_first_request(launched: int):
     port = launched
     here = f"127.0.0.1:{port}"
-    # Before any session ran the page script: the guard is already installed (dashboard.commands.serve).
+    # Before any session ran the page script: the guard is already installed (dashboard.page.serve).
     assert _http(port, f"evil.example:{port}") == "HTTP/1.1 403 Forbidden"
     assert _http(port, f"evil.example:{port}", "/_stcore/health") == "HTTP/1.1 403 Forbidden"
     assert _http(port, f"127.0.0.1:{port + 1}") == "HTTP/1.1 403 Forbidden"

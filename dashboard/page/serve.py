@@ -1,4 +1,4 @@
-"""``python -m dashboard.commands.serve run dashboard/app.py [streamlit options] -- ARGS``: Streamlit's own
+"""``python -m dashboard.page.serve run dashboard/app.py [streamlit options] -- ARGS``: Streamlit's own
 command line with the same-origin guard (:mod:`dashboard.page.guard`) installed before the server
 starts, so even the first request is checked. ``thalia-dashboard`` starts its children this way.
 """
@@ -6,6 +6,8 @@ starts, so even the first request is checked. ``thalia-dashboard`` starts its ch
 from __future__ import annotations
 
 from dashboard.page import guard
+
+__all__ = ["main"]
 
 
 def main() -> None:
