@@ -21,17 +21,19 @@ from pathlib import Path
 from typing import Any
 
 import altair as alt
+import pandas as pd
 
+from dashboard.analysis.trainval import train_val_panel, val_pairs
 from dashboard.commands.report_facts import (
     RunFacts,
     diagnosis_lines,
     exit_code,
     metric_columns,
 )
-from dashboard.page import charts
+from dashboard.page import charts, charts_trainval
 from dashboard.page.text import plain
 
-__all__ = ["MAIN_CHARTS", "MAX_METRIC_CHARTS", "POINT_BUDGET", "ReportChart", "javascript_bundle", "render_html", "report_charts", "write_pngs"]
+__all__ = ["MAIN_CHARTS", "MAX_METRIC_CHARTS", "MAX_PAIRS", "POINT_BUDGET", "ReportChart", "javascript_bundle", "render_html", "report_charts", "write_pngs"]
 
 _LABELS = {
     "firing_rate": "Firing rate",
@@ -43,6 +45,7 @@ _LABELS = {
 POINT_BUDGET = 40_000
 MIN_POINTS, MAX_POINTS = 300, 2_000
 MAX_METRIC_CHARTS = 60
+MAX_PAIRS = 6  # train/validation pairs drawn, as many as the run page shows
 #: The charts written as PNG with ``--png`` (keys of :class:`ReportChart`).
 MAIN_CHARTS = (
     "metric:loss",
@@ -73,19 +76,36 @@ def _spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     return spec
 
 
+def _train_val_charts(metrics: pd.DataFrame) -> list[ReportChart]:
+    """The run page's train/validation panels (train and val on one chart, gap, improvement per
+    evaluation with NEW BEST marks, stability), for each ``val_X`` the run logs next to ``X``."""
+    out: list[ReportChart] = []
+    if metrics.empty:
+        return out
+    pairs = [p for p in val_pairs(metrics.columns) if metrics[p.val].notna().any()]
+    for pair in pairs[:MAX_PAIRS]:
+        panel = train_val_panel(metrics, pair)
+        if panel is None:
+            continue
+        title = f"{_LABELS.get(pair.train, pair.train)} / {pair.val}"
+        for kind, build in (
+            ("train-val", charts_trainval.train_val_chart),
+            ("gap", charts_trainval.gap_chart),
+            ("improvement", charts_trainval.improvement_chart),
+            ("stability", charts_trainval.stability_chart),
+        ):
+            spec = _spec(build(panel))
+            out.append(ReportChart(f"{kind}:{pair.val}", "Train / validation", f"{title}: {kind}", spec))
+    return out
+
+
 def report_charts(facts: RunFacts) -> tuple[list[ReportChart], int]:
     """Every chart of the run page for ``facts``, and how many metric columns were left out
     (beyond :data:`MAX_METRIC_CHARTS`; they are still in the tables and the JSON)."""
     state, metrics = facts.state, facts.metrics
     out: list[ReportChart] = []
     columns = metric_columns(state, metrics) if not metrics.empty else []
-    present = set(columns)
-    paired = [c for c in columns if f"val_{c}" in present]
-    val_cols = {f"val_{c}" for c in paired}
-    singles = [c for c in columns if c not in val_cols and c not in paired]
-    plan = [("Metric history", c) for c in singles]
-    for c in paired:
-        plan += [("Train / validation", c), ("Train / validation", f"val_{c}")]
+    plan = [("Metric history", c) for c in columns]
     left_out = max(0, len(plan) - MAX_METRIC_CHARTS)
     plan = plan[:MAX_METRIC_CHARTS]
     points = int(min(MAX_POINTS, max(MIN_POINTS, POINT_BUDGET // max(1, len(plan)))))
@@ -104,6 +124,7 @@ def report_charts(facts: RunFacts) -> tuple[list[ReportChart], int]:
             out.append(
                 ReportChart(f"metric:{column}", section, _LABELS.get(column, column), _spec(chart))
             )
+    out += _train_val_charts(metrics)
     builders: list[tuple[str, str, str, Callable[[], Any]]] = [
         (
             "gpu",

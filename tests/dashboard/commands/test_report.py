@@ -199,3 +199,23 @@ def test_summary_counts_config(tmp_path: Path) -> None:
     facts = run_facts(load_training_state(make_run(tmp_path / "run")))
     assert facts.configs and facts.configs[0]["config"] == {"lr": 0.001, "note": "plain"}
     assert summary_json(facts)["counts"]["consolidation_events"] == 4
+
+
+def test_train_val_panels_are_the_run_pages(tmp_path: Path, bundle: str) -> None:
+    """A run logging val_loss next to loss gets the run page's four train/validation panels
+    (train and val on one chart, gap, improvement with NEW BEST, stability), not two lone charts."""
+    run = tmp_path / "run"
+    run.mkdir()
+    lines = [metric(s, loss=2.0 - s / 1000) for s in range(0, 1000, 10)]
+    lines += [{**metric(s), "val_loss": 2.1 - s / 1100} for s in range(0, 1000, 100)]
+    lines.sort(key=lambda r: r["step"])
+    write_lines(run / "training_log.jsonl", lines)
+    from dashboard.commands.report_html import report_charts
+
+    charts, _ = report_charts(run_facts(load_training_state(run)))
+    keys = {c.key for c in charts}
+    assert {"train-val:val_loss", "gap:val_loss", "improvement:val_loss",
+            "stability:val_loss"} <= keys
+    assert all(c.section == "Train / validation" for c in charts if ":val_loss" in c.key)
+    page = render_html(run_facts(load_training_state(run)), bundle=bundle)
+    assert "Train / validation" in page
