@@ -12,6 +12,8 @@ this layer imports only :mod:`dashboard.run_state`, the types of :mod:`dashboard
 - :mod:`.thresholds` — every health threshold, and the metric columns the rules share
 - :mod:`.loss_rules` — curriculum-aware loss rules (segments, divergence, plateau, overfitting)
 - :mod:`.health` — the health checks, one rule each (critical first)
+- :mod:`.rule_helpers` — the helpers every health rule shares (warning, number, segment rows)
+- :mod:`.diagnosis` / :mod:`.validation_rules` — the training checks the core rules do not cover
 - :mod:`.run_facts` — one refresh's facts (latest step, status, speed, alerts), computed once
 - :mod:`.downsample` — min/max-per-bucket down-sampling that keeps spikes and NaNs visible
 - :mod:`.smoothing` — TensorBoard-style debiased EMA

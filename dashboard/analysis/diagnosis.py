@@ -4,7 +4,10 @@ core rules of :mod:`dashboard.analysis.health` do not cover. Pure functions, no 
 Every rule has the signature of a health rule (``(state, columns, now, thresholds) → warnings``)
 and is registered in :data:`dashboard.analysis.health.RULES` through :data:`TRAINING_RULES`, so
 every surface (page, report, terminal view) shows the same verdicts. Every warning names the step
-it is about and a suggested fix (``→ try …``), as ``train-dl-visualization.md`` does.
+it is about and a suggested fix (``→ try …``), as ``train-dl-visualization.md`` does. The two
+validation rules (train–val gap, no improvement) live in
+:mod:`dashboard.analysis.validation_rules`; the helpers all rules share in
+:mod:`dashboard.analysis.rule_helpers`.
 
 ========================  ==========  ====================================================
 rule                      severity    trigger (thresholds: fields of ``HealthThresholds``)
@@ -47,99 +50,35 @@ looks only at the current segment (since the latest stage change or restart, see
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Callable
-
 import numpy as np
 
 from dashboard.analysis.loss_rules import divergence
+from dashboard.analysis.rule_helpers import (
+    Rule,
+    as_fraction,
+    fmt,
+    latest,
+    segment_rows,
+    since,
+    warn,
+)
 from dashboard.analysis.thresholds import Columns, HealthThresholds
-from dashboard.run_state import HealthWarning, RunState, Severity
+from dashboard.analysis.validation_rules import no_improvement, train_val_gap
+from dashboard.run_state import HealthWarning, RunState
 
 __all__ = [
     "DEAD_PREFIX",
-    "GAP_PAIRS",
     "TRAINING_RULES",
     "Rule",
     "dead_units",
     "divergence_from_best",
     "instability",
-    "no_improvement",
     "robust_std",
-    "train_val_gap",
     "underfitting",
 ]
 
-Rule = Callable[[RunState, Columns, float, HealthThresholds], list[HealthWarning]]
 DEAD_PREFIX = "dead_unit_fraction"
-GAP_PAIRS = (
-    ("performance", "val_performance"),
-    ("accuracy", "val_accuracy"),
-    ("performance", "val_accuracy"),
-)
 _IQR_TO_STD = 1.349 * float(np.sqrt(2.0))
-
-
-def _warn(severity: Severity, message: str) -> HealthWarning:
-    return HealthWarning(severity=severity, message=message, source="health")
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.4g}"
-
-
-def _since(m: Columns) -> str:
-    return f" (since the {m.start_kind} at step {m.start:,})" if m.start > 0 else ""
-
-
-#: (steps, values) per Columns (one check_health call) and column: three rules read the loss
-_SEGMENTS: weakref.WeakKeyDictionary[Columns, dict[str, tuple[np.ndarray, np.ndarray]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _segment_rows(m: Columns, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, values) of the finite values of ``name`` in the current segment."""
-    cached = _SEGMENTS.setdefault(m, {})
-    if name not in cached:
-        values = m.column(name)
-        if values is None:
-            cached[name] = np.empty(0, dtype=np.int64), np.empty(0)
-        else:
-            steps = m.steps
-            first = int(np.searchsorted(steps, m.start, side="left"))
-            values, steps = values[first:], steps[first:]
-            ok = np.isfinite(values)
-            cached[name] = (steps, values) if ok.all() else (steps[ok], values[ok])
-    return cached[name]
-
-
-def _last_finite_row(values: np.ndarray, end: int | None = None) -> int | None:
-    """The last row before ``end`` with a finite value, looking back from ``end`` in growing
-    windows (the latest value of a long column is found without scanning all of it)."""
-    n = values.size if end is None else end
-    window = 64
-    while True:
-        ok = np.flatnonzero(np.isfinite(values[max(0, n - window) : n]))
-        if ok.size:
-            return max(0, n - window) + int(ok[-1])
-        if window >= n:
-            return None
-        window *= 16
-
-
-def _latest(m: Columns, name: str) -> tuple[int, float] | None:
-    """(step, value) of the last finite value of ``name`` (None: none)."""
-    values = m.column(name)
-    row = None if values is None else _last_finite_row(values)
-    if values is None or row is None:
-        return None
-    return int(m.steps[row]), float(values[row])
-
-
-def _as_fraction(value: float) -> float:
-    """A performance as a fraction: values above 1 are read as percent."""
-    return value / 100.0 if value > 1.0 else value
 
 
 def robust_std(values: np.ndarray) -> float:
@@ -157,7 +96,7 @@ def robust_std(values: np.ndarray) -> float:
 def divergence_from_best(
     state: RunState, m: Columns, now: float, t: HealthThresholds
 ) -> list[HealthWarning]:
-    steps, loss = _segment_rows(m, "loss")
+    steps, loss = segment_rows(m, "loss")
     k = max(t.recent_points, 1)
     if loss.size < max(t.min_points, 2 * k):
         return []
@@ -185,11 +124,11 @@ def divergence_from_best(
     if recent <= t.divergence_best_factor * best:
         return []
     return [
-        _warn(
+        warn(
             "critical",
-            f"Loss is diverging: {_fmt(recent)} at step {int(steps[-1]):,} is "
-            f"{recent / best:.1f}× its best level {_fmt(best)} (step {int(steps[at]):,})"
-            f"{_since(m)}, though under {t.divergence_factor:g}× the first losses. "
+            f"Loss is diverging: {fmt(recent)} at step {int(steps[-1]):,} is "
+            f"{recent / best:.1f}× its best level {fmt(best)} (step {int(steps[at]):,})"
+            f"{since(m, parenthesised=True)}, though under {t.divergence_factor:g}× the first losses. "
             "→ try lowering lr 2–5× and resuming from a checkpoint before the climb.",
         )
     ]
@@ -200,9 +139,9 @@ def dead_units(state: RunState, m: Columns, now: float, t: HealthThresholds) -> 
     for name in m.names:
         if name != DEAD_PREFIX and not name.startswith(DEAD_PREFIX + "."):
             continue
-        latest = _latest(m, name)
-        if latest is not None and latest[1] > t.dead_unit_fraction:
-            found.append((name[len(DEAD_PREFIX) + 1 :], *latest))
+        found_latest = latest(m, name)
+        if found_latest is not None and found_latest[1] > t.dead_unit_fraction:
+            found.append((name[len(DEAD_PREFIX) + 1 :], *found_latest))
     if not found:
         return []
     found.sort(key=lambda f: -f[2])
@@ -211,7 +150,7 @@ def dead_units(state: RunState, m: Columns, now: float, t: HealthThresholds) -> 
     ]
     more = f" and {len(found) - 3} more" if len(found) > 3 else ""
     return [
-        _warn(
+        warn(
             "warning",
             f"Dead units: more than {t.dead_unit_fraction:.0%} of units inactive "
             f"— {', '.join(parts)}{more}. → try lowering lr 2–5×, a leaky activation "
@@ -223,7 +162,7 @@ def dead_units(state: RunState, m: Columns, now: float, t: HealthThresholds) -> 
 def underfitting(
     state: RunState, m: Columns, now: float, t: HealthThresholds
 ) -> list[HealthWarning]:
-    steps, loss = _segment_rows(m, "loss")
+    steps, loss = segment_rows(m, "loss")
     n = t.underfit_points
     if n < 3 or loss.size < n:
         return []
@@ -234,16 +173,16 @@ def underfitting(
     first, last = float(tail[:third].mean()), float(tail[-third:].mean())
     if first <= 0 or (first - last) / first >= t.underfit_min_gain:
         return []
-    perf = _latest(m, "performance") or _latest(m, "accuracy")
-    if perf is None or _as_fraction(perf[1]) >= t.underfit_performance:
+    perf = latest(m, "performance") or latest(m, "accuracy")
+    if perf is None or as_fraction(perf[1]) >= t.underfit_performance:
         return []
     return [
-        _warn(
+        warn(
             "warning",
             f"Underfitting: the loss stayed above {t.underfit_loss:g} and flat "
-            f"(now {_fmt(float(tail[-1]))}) over the last {n} points to step "
-            f"{int(steps[-1]):,}, with performance {_as_fraction(perf[1]):.0%} (below "
-            f"{t.underfit_performance:.0%}){_since(m)}. → try a larger network (let it "
+            f"(now {fmt(float(tail[-1]))}) over the last {n} points to step "
+            f"{int(steps[-1]):,}, with performance {as_fraction(perf[1]):.0%} (below "
+            f"{t.underfit_performance:.0%}){since(m, parenthesised=True)}. → try a larger network (let it "
             "grow), training longer, or raising lr 2×.",
         )
     ]
@@ -252,7 +191,7 @@ def underfitting(
 def instability(
     state: RunState, m: Columns, now: float, t: HealthThresholds
 ) -> list[HealthWarning]:
-    steps, loss = _segment_rows(m, "loss")
+    steps, loss = segment_rows(m, "loss")
     w = t.instability_points
     if w < 3 or loss.size < w:
         return []
@@ -262,92 +201,13 @@ def instability(
     if level <= 0 or noise <= max(t.instability_rel_std * level, t.instability_min_std):
         return []
     return [
-        _warn(
+        warn(
             "warning",
-            f"Instability: the loss swings by ±{_fmt(noise)} around "
-            f"{_fmt(level)} ({noise / level:.0%} of it, above {t.instability_rel_std:.0%}) "
-            f"over the last {w} points to step {int(steps[-1]):,}{_since(m)}. "
+            f"Instability: the loss swings by ±{fmt(noise)} around "
+            f"{fmt(level)} ({noise / level:.0%} of it, above {t.instability_rel_std:.0%}) "
+            f"over the last {w} points to step {int(steps[-1]):,}{since(m, parenthesised=True)}. "
             "→ try lowering lr 2–5×, a larger batch, or gradient clipping; "
             "check the data for corrupt samples.",
-        )
-    ]
-
-
-def train_val_gap(
-    state: RunState, m: Columns, now: float, t: HealthThresholds
-) -> list[HealthWarning]:
-    for train_name, val_name in GAP_PAIRS:
-        train, val = m.column(train_name), m.column(val_name)
-        if train is None or val is None:
-            continue
-        row = _last_finite_row(val)
-        if row is None or int(m.steps[row]) < m.start:
-            return []
-        train_row = _last_finite_row(train, row + 1)
-        if train_row is None:
-            return []
-        tr, va = float(train[train_row]), float(val[row])
-        scale = 1.0 if max(abs(tr), abs(va)) > 1.0 else 100.0
-        gap = (tr - va) * scale
-        if gap <= t.gap_points:
-            return []
-        return [
-            _warn(
-                "warning",
-                f"Overfitting (train–val gap): {train_name} {_fmt(tr)} vs "
-                f"{val_name} {_fmt(va)} at step {int(m.steps[row]):,}, a gap of "
-                f"{gap:.1f} pp (above {t.gap_points:g} pp){_since(m)}. → try more "
-                "regularisation (weight decay 1e-3, dropout), more data, or early stopping.",
-            )
-        ]
-    return []
-
-
-def _evals_since_best(val: np.ndarray, min_gain: float) -> tuple[int, int]:
-    """(index of the last evaluation that beat the best before it by ``min_gain`` (relative),
-    evaluations since then)."""
-    best_before = np.minimum.accumulate(val)[:-1]
-    better = np.flatnonzero(val[1:] < best_before - np.abs(best_before) * min_gain) + 1
-    last = int(better[-1]) if better.size else 0
-    return last, val.size - 1 - last
-
-
-def no_improvement(
-    state: RunState, m: Columns, now: float, t: HealthThresholds
-) -> list[HealthWarning]:
-    steps, val = _segment_rows(m, "val_loss")
-    if val.size < 2:
-        return []
-    best_at, waited = _evals_since_best(val, t.patience_min_gain)
-    logged = _latest(m, "patience")
-    patience = int(logged[1]) if logged is not None and logged[1] >= 1 else None
-    best = (
-        f"best val_loss {_fmt(float(val[best_at]))} at step {int(steps[best_at]):,}, "
-        f"last evaluation at step {int(steps[-1]):,}"
-    )
-    evals = "evaluation" if waited == 1 else "evaluations"
-    if patience is not None and 0 < waited < patience:
-        return [
-            _warn(
-                "info",
-                f"No better val_loss for {waited} {evals}: {patience - waited} of "
-                f"{patience} patience left ({best}){_since(m)}.",
-            )
-        ]
-    limit = patience if patience is not None else t.patience_evals
-    if waited < max(limit, 1):
-        return []
-    stop = (
-        f"early-stopping patience ({patience}) is used up"
-        if patience is not None
-        else f"patience {limit} would stop the run here"
-    )
-    return [
-        _warn(
-            "warning",
-            f"No improvement: val_loss has not beaten its best for {waited} "
-            f"{evals} ({best}){_since(m)}; {stop}. → try lowering lr 2–5× (or a "
-            "schedule), or stop and keep the best checkpoint.",
         )
     ]
 

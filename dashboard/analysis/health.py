@@ -48,7 +48,6 @@ to judge.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -57,25 +56,15 @@ import pandas as pd
 from dashboard.analysis.diagnosis import TRAINING_RULES
 from dashboard.analysis.downsample import last_finite
 from dashboard.analysis.loss_rules import divergence, overfitting, plateau, segment_start
+from dashboard.analysis.rule_helpers import Rule, fmt, since, warn
 from dashboard.analysis.series import latest_step, rank_frame
 from dashboard.analysis.status import RunStatus, run_status
 from dashboard.analysis.thresholds import DEFAULT_THRESHOLDS, Columns, HealthThresholds
 from dashboard.analysis.units import format_age
-from dashboard.run_state import HealthWarning, RunState, Severity
+from dashboard.run_state import HealthWarning, RunState
 from thalia_logging.contract import SEVERITIES, non_finite_text
 
 __all__ = ["CHECK_IDS", "RULES", "Rule", "check_health"]
-
-Rule = Callable[[RunState, Columns, float, HealthThresholds], list[HealthWarning]]
-
-
-def _warn(severity: Severity, message: str) -> HealthWarning:
-    return HealthWarning(severity=severity, message=message, source="health")
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.4g}"
-
 
 _nonfinite_name = non_finite_text
 
@@ -87,13 +76,13 @@ def _nonfinite_loss(state: RunState, m: Columns, now: float, t: HealthThresholds
     recovered = _finite_after(m, "loss", logged.last_step)
     if recovered is None:  # the latest losses are non-finite: the run is diverging now
         kind = "NaN" if math.isnan(logged.first_value) else "infinite"
-        return [_warn("critical", f"Loss became {kind} at step {logged.first_step:,} "
+        return [warn("critical", f"Loss became {kind} at step {logged.first_step:,} "
                       f"({logged.count:,} non-finite points so far): training has diverged. "
                       "Consider a lower learning rate.")]
     last = (f", last at step {logged.last_step:,}" if logged.last_step != logged.first_step
             else "")
     points = "point" if logged.count == 1 else "points"
-    return [_warn("warning", f"Non-finite loss at step {logged.first_step:,} ({logged.count:,} "
+    return [warn("warning", f"Non-finite loss at step {logged.first_step:,} ({logged.count:,} "
                   f"{points}{last}) — recovered since step {recovered:,}: the losses logged "
                   "since then are finite.")]
 
@@ -109,18 +98,14 @@ def _finite_after(m: Columns, name: str, step: int) -> int | None:
     return int(steps[start + later[0]]) if later.size else None
 
 
-def _since(m: Columns) -> str:
-    return f" since the {m.start_kind} at step {m.start:,}" if m.start > 0 else ""
-
-
 def _divergence(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
     found = divergence(m.segment("loss"), factor=t.divergence_factor, early_points=t.early_points,
                        min_points=t.min_points, recent_points=t.recent_points)
     if found is None:
         return []
     latest, early = found
-    return [_warn("critical", f"Loss is diverging: {_fmt(latest)} is {latest / early:.1f}× its "
-                  f"early level {_fmt(early)}{_since(m)} (latest at step {int(m.steps[-1]):,}). "
+    return [warn("critical", f"Loss is diverging: {fmt(latest)} is {latest / early:.1f}× its "
+                  f"early level {fmt(early)}{since(m)} (latest at step {int(m.steps[-1]):,}). "
                   "→ try lowering lr 2–5× and resuming from a checkpoint before the climb.")]
 
 
@@ -130,8 +115,8 @@ def _plateau(state: RunState, m: Columns, now: float, t: HealthThresholds) -> li
                    smoothing=t.plateau_smoothing)
     if best is None:
         return []
-    return [_warn("warning", f"Loss has plateaued: no improvement on its best {_fmt(best)} "
-                  f"over the last {w:,} points{_since(m)} (to step {int(m.steps[-1]):,}). "
+    return [warn("warning", f"Loss has plateaued: no improvement on its best {fmt(best)} "
+                  f"over the last {w:,} points{since(m)} (to step {int(m.steps[-1]):,}). "
                   "→ try lowering lr 2–5× (or a schedule); it may also have converged.")]
 
 
@@ -145,10 +130,10 @@ def _firing_rate(state: RunState, m: Columns, now: float, t: HealthThresholds) -
     at = f" at step {int(m.steps[np.flatnonzero(np.isfinite(rate))[-1]]):,}"
     band = f"{t.firing_rate_low:.0%}–{t.firing_rate_high:.0%}"
     if latest < t.firing_rate_low:
-        return [_warn("warning", f"Firing rate {latest:.2%}{at} is below the healthy band {band}: "
+        return [warn("warning", f"Firing rate {latest:.2%}{at} is below the healthy band {band}: "
                       "neurons may be dead. → try lowering lr 2–5× or weaker inhibition.")]
     if latest > t.firing_rate_high:
-        return [_warn("warning", f"Firing rate {latest:.2%}{at} is above the healthy band {band}: "
+        return [warn("warning", f"Firing rate {latest:.2%}{at} is above the healthy band {band}: "
                       "activity looks epileptic. → try stronger inhibition or lowering lr 2×.")]
     return []
 
@@ -158,7 +143,7 @@ def _capacity(state: RunState, m: Columns, now: float, t: HealthThresholds) -> l
     overall = m.column("capacity")
     latest = last_finite(overall) if overall is not None else None
     if latest is not None and latest > t.capacity_max:
-        out.append(_warn("warning", f"Capacity is saturated: {latest:.1%} (above "
+        out.append(warn("warning", f"Capacity is saturated: {latest:.1%} (above "
                          f"{t.capacity_max:.0%}) at step {int(m.steps[-1]):,}. The network needs to grow. "
                          "→ try raising the growth budget or letting growth trigger earlier."))
     prefix = "capacity_by_region."
@@ -169,7 +154,7 @@ def _capacity(state: RunState, m: Columns, now: float, t: HealthThresholds) -> l
         region_latest = last_finite(values) if values is not None else None
         if region_latest is not None and region_latest > t.capacity_max:
             region = str(name)[len(prefix):]
-            out.append(replace(_warn("warning", f"Region {region} is saturated: capacity "
+            out.append(replace(warn("warning", f"Region {region} is saturated: capacity "
                                      f"{region_latest:.1%} (above {t.capacity_max:.0%}) at step "
                                      f"{int(m.steps[-1]):,}. → try letting this region grow."),
                                check=f"capacity:{region}"))
@@ -182,7 +167,7 @@ def _stalled(state: RunState, m: Columns, now: float, t: HealthThresholds) -> li
     if status.kind != "stalled":  # a finished run stops writing: that is no stall
         return []
     idle = now - (state.last_update or now)
-    return [_warn("warning", f"No new data for {format_age(idle).removesuffix(' ago')}: the trainer may have "
+    return [warn("warning", f"No new data for {format_age(idle).removesuffix(' ago')}: the trainer may have "
                   "stalled or stopped. The page keeps watching and updates when it writes again.")]
 
 
@@ -192,7 +177,7 @@ def _restarts(state: RunState, m: Columns, now: float, t: HealthThresholds) -> l
     last = state.restarts[-1]
     where = f" to step {last.step:,}" if last.step is not None else ""
     times = "once" if len(state.restarts) == 1 else f"{len(state.restarts)} times"
-    return [_warn("info", f"The run restarted {times} (last: {last.kind}{where}, {last.file}). "
+    return [warn("info", f"The run restarted {times} (last: {last.kind}{where}, {last.file}). "
                   "Restarts are marked on the charts.")]
 
 
@@ -201,7 +186,7 @@ def _bad_lines(state: RunState, m: Columns, now: float, t: HealthThresholds) -> 
     if n <= 0:
         return []
     lines = "line" if n == 1 else "lines"
-    return [_warn("warning", f"{n:,} bad {lines} skipped; see Training information for details.")]
+    return [warn("warning", f"{n:,} bad {lines} skipped; see Training information for details.")]
 
 
 def _overfitting(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
@@ -211,9 +196,9 @@ def _overfitting(state: RunState, m: Columns, now: float, t: HealthThresholds) -
     if latest is None or val is None:
         return []
     step = int(m.steps[np.flatnonzero(np.isfinite(val))[-1]])
-    return [_warn("warning", f"Overfitting (val loss rising): validation loss rose over the last "
-                  f"{t.overfit_points} points (to {_fmt(latest)} at step {step:,}) "
-                  f"while the training loss fell{_since(m)}. → try more regularisation (weight "
+    return [warn("warning", f"Overfitting (val loss rising): validation loss rose over the last "
+                  f"{t.overfit_points} points (to {fmt(latest)} at step {step:,}) "
+                  f"while the training loss fell{since(m)}. → try more regularisation (weight "
                   "decay, dropout), more data, or early stopping.")]
 
 
@@ -223,7 +208,7 @@ def _gradients(state: RunState, m: Columns, now: float, t: HealthThresholds) -> 
     finite_rows = np.empty(0, dtype=np.intp) if grad is None else np.flatnonzero(np.isfinite(grad))
     if logged is not None and (finite_rows.size == 0
                                or logged.last_step > int(m.steps[finite_rows[-1]])):
-        return [_warn("critical", f"Exploding gradients: grad_norm is "
+        return [warn("critical", f"Exploding gradients: grad_norm is "
                       f"{_nonfinite_name(logged.last_value)} at step {logged.last_step:,}. "
                       "→ try gradient clipping (max norm 1.0) or lowering lr 2–5×.")]
     if finite_rows.size == 0 or grad is None:
@@ -231,11 +216,11 @@ def _gradients(state: RunState, m: Columns, now: float, t: HealthThresholds) -> 
     latest = float(grad[finite_rows[-1]])
     at = f" at step {int(m.steps[finite_rows[-1]]):,}"
     if latest > t.grad_exploding:
-        return [_warn("critical", f"Exploding gradients: grad_norm {_fmt(latest)} (above "
+        return [warn("critical", f"Exploding gradients: grad_norm {fmt(latest)} (above "
                       f"{t.grad_exploding:g}){at}. → try gradient clipping (max norm 1.0) or "
                       "lowering lr 2–5×.")]
     if latest < t.grad_vanishing:
-        return [_warn("warning", f"Vanishing gradients: grad_norm {latest:.2g} (below "
+        return [warn("warning", f"Vanishing gradients: grad_norm {latest:.2g} (below "
                       f"{t.grad_vanishing:g}){at}. → try another activation, normalisation "
                       "(batch/layer norm) or residual connections.")]
     return []
@@ -254,7 +239,7 @@ def _other_nonfinite(state: RunState, m: Columns, now: float, t: HealthThreshold
         parts.append(f"{name} ({logged.count:,}×, last {_nonfinite_name(logged.last_value)} at "
                      f"step {logged.last_step:,})")
     more = f" and {len(names) - 3} more" if len(names) > 3 else ""
-    return [_warn("warning", f"Non-finite values logged: {', '.join(parts)}{more}.")]
+    return [warn("warning", f"Non-finite values logged: {', '.join(parts)}{more}.")]
 
 
 def _gpu_memory(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
@@ -270,7 +255,7 @@ def _gpu_memory(state: RunState, m: Columns, now: float, t: HealthThresholds) ->
     if fraction <= t.gpu_mem_fraction:
         return []
     gib = 1024**3
-    return [_warn("warning", f"GPU memory at {fraction:.0%} ({used[i] / gib:.1f} of "
+    return [warn("warning", f"GPU memory at {fraction:.0%} ({used[i] / gib:.1f} of "
                   f"{total[i] / gib:.1f} GiB) at step {int(m.steps[i]):,}: training may run out of "
                   "memory. → try a smaller batch size or gradient checkpointing.")]
 

@@ -101,6 +101,37 @@ def _latest(frame: pd.DataFrame) -> pd.Series | None:
     return frame.iloc[int(order[-1])]
 
 
+def _ended(end: pd.Series) -> Lifecycle:
+    """The :class:`Lifecycle` a ``run_end`` record says (finished, failed or killed)."""
+    kind = str(end["status"])
+    error_type, message = str(end.get("error_type", "")), str(end.get("message", ""))
+    text = kind
+    if kind == "failed":
+        text = f"failed: {error_type}: {message}" if error_type else f"failed: {message}"
+    elif kind == "killed":
+        text = f"killed ({message})" if message else "killed"
+    return Lifecycle(
+        kind if kind in ("finished", "failed", "killed") else "finished",  # type: ignore[arg-type]
+        text.rstrip(": "),
+        int(end["step"]),
+        float(end["wall_time"]),
+        error_type,
+        message,
+    )
+
+
+def _reached_total(state: RunState, step: int | None) -> bool:
+    """Whether ``step`` reached the metadata's ``total_steps`` (older loggers: no ``run_end``)."""
+    total = (state.metadata or {}).get("total_steps")
+    return (
+        isinstance(total, int | float)
+        and not isinstance(total, bool)
+        and step is not None
+        and total > 0
+        and step >= total - 1
+    )
+
+
 def run_lifecycle(
     state: RunState,
     step: int | None,
@@ -122,29 +153,8 @@ def run_lifecycle(
     ):  # a logger opened since
         end = None
     if end is not None:
-        kind = str(end["status"])
-        error_type, message = str(end.get("error_type", "")), str(end.get("message", ""))
-        text = kind
-        if kind == "failed":
-            text = f"failed: {error_type}: {message}" if error_type else f"failed: {message}"
-        elif kind == "killed":
-            text = f"killed ({message})" if message else "killed"
-        return Lifecycle(
-            kind if kind in ("finished", "failed", "killed") else "finished",  # type: ignore[arg-type]
-            text.rstrip(": "),
-            int(end["step"]),
-            float(end["wall_time"]),
-            error_type,
-            message,
-        )
-    total = (state.metadata or {}).get("total_steps")
-    if (
-        isinstance(total, int | float)
-        and not isinstance(total, bool)
-        and step is not None
-        and total > 0
-        and step >= total - 1
-    ):
+        return _ended(end)
+    if _reached_total(state, step):
         return Lifecycle("finished", "finished")
     if state.last_update is None:
         return Lifecycle("waiting", "waiting for data")

@@ -180,6 +180,45 @@ def _rolling_std(values: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
+def _evaluations(
+    steps: np.ndarray, tr: np.ndarray, va: np.ndarray, lower_is_better: bool
+) -> tuple[pd.DataFrame, int]:
+    """One row per evaluation (``step``, ``train``, ``val``, ``gap``, ``improvement``,
+    ``new_best``) and the index of the best one (the first of equal bests)."""
+    sign = -1.0 if lower_is_better else 1.0
+    improvement = np.r_[np.nan, sign * np.diff(va)]
+    score = sign * va  # higher = better
+    best_before = np.r_[-np.inf, np.maximum.accumulate(score)[:-1]]
+    new_best = score > best_before
+    best = int(np.argmax(score))  # the first of equal bests
+    evals = pd.DataFrame(
+        {
+            "step": steps,
+            "train": tr,
+            "val": va,
+            "gap": va - tr,
+            "improvement": improvement,
+            "new_best": new_best,
+        }
+    )
+    return evals, best
+
+
+def _train_curves(
+    steps: np.ndarray, values: np.ndarray, window: int, max_points: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The finite training values (``step``, ``value``) and their rolling std over ``window``
+    (``step``, ``std``), each down-sampled to ``max_points``."""
+    shown = downsample(values, max_points).finite
+    std = _rolling_std(values, window)
+    std_ok = np.flatnonzero(np.isfinite(std))
+    std_shown = std_ok[downsample(std[std_ok], max_points).finite]
+    return (
+        pd.DataFrame({"step": steps[shown], "value": values[shown]}),
+        pd.DataFrame({"step": steps[std_shown], "std": std[std_shown]}),
+    )
+
+
 def train_val_panel(
     metrics: pd.DataFrame,
     pair: TrainValPair,
@@ -198,36 +237,17 @@ def train_val_panel(
     rows = np.flatnonzero(np.isfinite(val) & (last_train >= 0))
     if rows.size == 0:
         return None
-    tr, va = train[last_train[rows]], val[rows]
-    sign = -1.0 if pair.lower_is_better else 1.0
-    improvement = np.r_[np.nan, sign * np.diff(va)]
-    score = sign * va  # higher = better
-    best_before = np.r_[-np.inf, np.maximum.accumulate(score)[:-1]]
-    new_best = score > best_before
-    best = int(np.argmax(score))  # the first of equal bests
-    evals = pd.DataFrame(
-        {
-            "step": steps[rows],
-            "train": tr,
-            "val": va,
-            "gap": va - tr,
-            "improvement": improvement,
-            "new_best": new_best,
-        }
-    )
+    va = val[rows]
+    evals, best = _evaluations(steps[rows], train[last_train[rows]], va, pair.lower_is_better)
     keep = np.union1d(
         downsample(va, max(max_points - _MAX_MARKS - 1, 6)).finite,
-        np.r_[best, np.flatnonzero(new_best)[-_MAX_MARKS:]],
+        np.r_[best, np.flatnonzero(evals["new_best"].to_numpy())[-_MAX_MARKS:]],
     )
-    t_steps, t_values = steps[train_ok], train[train_ok]
-    shown = downsample(t_values, max_points).finite
-    std = _rolling_std(t_values, window)
-    std_ok = np.flatnonzero(np.isfinite(std))
-    std_shown = std_ok[downsample(std[std_ok], max_points).finite]
+    train_curve, stability = _train_curves(steps[train_ok], train[train_ok], window, max_points)
     return Panel(
         pair=pair,
-        train=pd.DataFrame({"step": t_steps[shown], "value": t_values[shown]}),
-        stability=pd.DataFrame({"step": t_steps[std_shown], "std": std[std_shown]}),
+        train=train_curve,
+        stability=stability,
         evals=evals.iloc[keep].reset_index(drop=True),
         lr=lr_changes(metrics),
         best_step=int(steps[rows[best]]),

@@ -8,6 +8,8 @@ this layer.
   :mod:`.supervise` (the running children)
 - :mod:`.serve` — a child's entry point: Streamlit's command line with the guard installed first
 - :mod:`.export` — ``thalia-export``: a run's frames as CSV
+- :mod:`.watch` — ``thalia-watch``: alerts off the page, with :mod:`.notify` (channels, retry,
+  message texts) and :mod:`.watch_state` (run search, state file)
 """
 
 __all__: list[str] = []

@@ -27,137 +27,49 @@ checkpoint directory: a restart sends nothing twice. SIGTERM/SIGINT stop the loo
 
 A ROOT is searched for runs (directories holding ``training_log*`` or ``metadata_*.json``) down
 to ``--depth`` levels, at every poll, so new runs are picked up.
+
+This module holds the argument parsing and the poll loop (:class:`WatchLoop`); the channels,
+their retry and the message texts are in :mod:`dashboard.commands.notify`, the run search and
+the state file in :mod:`dashboard.commands.watch_state`.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dashboard.analysis.alarms import SEVERITY_RANK, AlarmEvent, AlarmLog, project
 from dashboard.analysis.health import check_health
-from dashboard.analysis.lifecycle import ENDED, Lifecycle, run_lifecycle
+from dashboard.analysis.lifecycle import ENDED, run_lifecycle
 from dashboard.analysis.threshold_files import ThresholdsError, load_thresholds
 from dashboard.analysis.thresholds import DEFAULT_THRESHOLDS, HealthThresholds
+from dashboard.commands.notify import (
+    Channel,
+    Message,
+    alarm_message,
+    default_send,
+    lifecycle_message,
+    parse_urls,
+)
+from dashboard.commands.watch_state import (
+    STATE_VERSION,
+    default_state_file,
+    find_runs,
+    load_state,
+    save_state,
+)
 from dashboard.reading.watcher import RunWatcher
-from dashboard.run_state import RunState, Severity
+from dashboard.run_state import RunState
 
 __all__ = ["STATE_VERSION", "Channel", "Message", "WatchLoop", "build_parser", "default_state_file", "find_runs", "main"]
 
-STATE_VERSION = 1
-_LIFECYCLE_SEVERITY = {
-    "finished": "info",
-    "killed": "warning",
-    "failed": "critical",
-    "crashed": "critical",
-}
-
-
-@dataclass
-class Message:
-    title: str
-    body: str
-    notify_type: str  # apprise's: info, success, warning, failure
-
-
-def _default_send(url: str, message: Message) -> bool:
-    import apprise  # the alerts extra; imported when the first message goes out
-
-    app = apprise.Apprise()
-    if not app.add(url):
-        raise ValueError(f"apprise does not understand the URL {_redact(url)}")
-    return bool(app.notify(body=message.body, title=message.title, notify_type=message.notify_type))
-
-
-def _redact(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest[:24]}…" if len(rest) > 24 else url
-
-
-class Channel:
-    """One apprise URL with its minimum severity, its queue of unsent messages and its backoff."""
-
-    def __init__(
-        self, url: str, min_severity: Severity, send: Callable[[str, Message], bool]
-    ) -> None:
-        self.url, self.min_severity, self._send = url, min_severity, send
-        self.id = hashlib.sha256(url.encode()).hexdigest()[:16]  # never the URL (secrets)
-        self.queue: list[Message] = []
-        self.failures = 0
-        self.next_try = 0.0
-
-    def deliver(self, now: float, err: Callable[[str], None]) -> None:
-        """Send the queued messages in order; stop at the first failure and back off."""
-        if not self.queue or now < self.next_try:
-            return
-        while self.queue:
-            try:
-                ok = self._send(self.url, self.queue[0])
-            except Exception as exc:
-                ok, why = False, f"{type(exc).__name__}: {exc}"
-            else:
-                why = "the service refused or could not be reached"
-            if not ok:
-                self.failures += 1
-                delay = min(600.0, 5.0 * 2 ** (self.failures - 1))
-                self.next_try = now + delay
-                if self.failures == 1 or self.failures % 10 == 0:
-                    err(
-                        f"thalia-watch: cannot send to {_redact(self.url)} ({why}); "
-                        f"{len(self.queue)} message(s) kept, retrying in {delay:.0f} s"
-                    )
-                return
-            self.queue.pop(0)
-            if self.failures:
-                err(f"thalia-watch: {_redact(self.url)} works again")
-            self.failures, self.next_try = 0, 0.0
-
-
-def find_runs(paths: Sequence[str | os.PathLike[str]], *, depth: int = 3) -> list[Path]:
-    """The run directories: each path that holds logs or metadata, else those below it."""
-    found: list[Path] = []
-    for top in map(Path, paths):
-        if not top.is_dir() or _is_run(top):
-            found.append(top)  # a run, or one that does not exist yet (waited for)
-            continue
-        level = [top]
-        for _ in range(depth):
-            nxt: list[Path] = []
-            for d in level:
-                try:
-                    subs = sorted(e for e in d.iterdir() if e.is_dir() and not e.is_symlink())
-                except OSError:
-                    continue
-                for sub in subs:
-                    (found if _is_run(sub) else nxt).append(sub)
-            level = nxt
-    return list(dict.fromkeys(found))
-
-
-def _is_run(d: Path) -> bool:
-    try:
-        return any(
-            n.startswith("training_log") or (n.startswith("metadata_") and n.endswith(".json"))
-            for n in os.listdir(d)
-        )
-    except OSError:
-        return False
-
-
-def default_state_file(paths: Sequence[str], urls: Sequence[str]) -> Path:
-    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    key = hashlib.sha256(json.dumps([sorted(map(str, paths)), sorted(urls)]).encode())
-    return base / "thalia" / f"watch-{key.hexdigest()[:12]}.json"
+_default_send = default_send  # the default of main(send=...)
 
 
 def _latest_step(state: RunState) -> int | None:
@@ -194,60 +106,11 @@ class WatchLoop:
         self._life_kw: dict[str, Any] = {} if pid_alive is ... else {"pid_alive": pid_alive}
         self._watchers: dict[str, RunWatcher] = {}
         self._stop = threading.Event()
-        self.runs: dict[str, dict[str, Any]] = {}
-        self.last_digest: float | None = None
         self.worst = 0  # 0 healthy, 1 warnings, 2 critical (after the last poll)
-        self._load()
-
-    # -- state file ---------------------------------------------------------------------
-    def _load(self) -> None:
-        try:
-            data = json.loads(self.state_file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return
-        except (OSError, ValueError) as exc:
-            self.err(
-                f"thalia-watch: ignoring unreadable state file {self.state_file} ({exc}); "
-                "alarms active now will be sent again"
-            )
-            return
-        try:
-            for run, entry in data.get("runs", {}).items():
-                self.runs[run] = {
-                    "alarms": AlarmLog.from_json(entry.get("alarms", {})),
-                    "lifecycle": str(entry.get("lifecycle", "")),
-                    "resolved_at": dict(entry.get("resolved_at", {})),
-                    "muted": list(entry.get("muted", [])),
-                }
-            for ch in self.channels:
-                for m in data.get("queues", {}).get(ch.id, []):
-                    ch.queue.append(Message(**m))
-            self.last_digest = data.get("last_digest")
-        except (TypeError, ValueError, AttributeError) as exc:
-            self.err(
-                f"thalia-watch: state file {self.state_file} is malformed ({exc}); starting afresh"
-            )
-            self.runs = {}
+        self.runs, self.last_digest = load_state(self.state_file, self.channels, self.err)
 
     def save(self) -> None:
-        data = {
-            "version": STATE_VERSION,
-            "runs": {
-                run: {
-                    "alarms": e["alarms"].to_json(),
-                    "lifecycle": e["lifecycle"],
-                    "resolved_at": e["resolved_at"],
-                    "muted": e["muted"],
-                }
-                for run, e in self.runs.items()
-            },
-            "queues": {ch.id: [vars(m) for m in ch.queue] for ch in self.channels},
-            "last_digest": self.last_digest,
-        }
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_file.with_name(f".{self.state_file.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-        os.replace(tmp, self.state_file)
+        save_state(self.state_file, self.runs, self.channels, self.last_digest)
 
     # -- one poll -----------------------------------------------------------------------
     def poll(self) -> int:
@@ -286,10 +149,10 @@ class WatchLoop:
             seen = [e for e in (project(ev, ch.min_severity) for ev in events) if e is not None]
             seen = self._throttle(entry, ch.id, seen, now)
             if seen:
-                ch.queue.append(_alarm_message(name, run, seen))
+                ch.queue.append(alarm_message(name, run, seen))
         if life.kind != entry["lifecycle"]:
             if life.kind in ENDED:
-                self._queue_all(_lifecycle_message(name, run, life, step), None)
+                self._queue_all(lifecycle_message(name, run, life, step), None)
             entry["lifecycle"] = life.kind
         worst = max((SEVERITY_RANK[w.severity] for w in warnings), default=0)
         if life.kind in ("failed", "crashed"):
@@ -349,47 +212,6 @@ class WatchLoop:
             w.close()
 
 
-_VERB = {
-    "started": "started",
-    "escalated": "escalated",
-    "deescalated": "eased",
-    "resolved": "resolved",
-}
-
-
-def _alarm_message(name: str, run: str, events: list[AlarmEvent]) -> Message:
-    started = [e for e in events if e.kind in ("started", "escalated")]
-    worst = max((SEVERITY_RANK[e.severity] for e in started), default=-1)
-    counts: dict[str, int] = {}
-    for e in events:
-        counts[_VERB[e.kind]] = counts.get(_VERB[e.kind], 0) + 1
-    title = f"thalia {name}: " + ", ".join(f"{n} alarm(s) {v}" for v, n in counts.items())
-    body = [f"Run {run}"]
-    for e in events:
-        at = f" at step {e.step:,}" if e.step is not None else ""
-        body.append(f"- {_VERB[e.kind]} [{e.severity}] {e.key}{at}: {e.message}")
-    kind = "failure" if worst == 2 else "warning" if worst >= 0 else "success"
-    return Message(title, "\n".join(body), kind)
-
-
-def _lifecycle_message(name: str, run: str, life: Lifecycle, step: int | None) -> Message:
-    sev = _LIFECYCLE_SEVERITY[life.kind]
-    at = f" at step {step:,}" if step is not None else ""
-    kind = {"info": "success", "warning": "warning", "critical": "failure"}[sev]
-    return Message(f"thalia {name}: run {life.kind}", f"Run {run} {life.text}{at}.", kind)
-
-
-def _parse_urls(urls: Sequence[str], default: str) -> list[tuple[str, Severity]]:
-    out: list[tuple[str, Severity]] = []
-    for u in urls:
-        sev, sep, rest = u.partition("=")
-        if sep and sev in SEVERITY_RANK and "://" in rest:
-            out.append((rest, sev))  # type: ignore[arg-type]
-        else:
-            out.append((u, default))  # type: ignore[arg-type]
-    return out
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="thalia-watch",
@@ -440,7 +262,7 @@ def main(
                 file=sys.stderr,
             )
             return 64
-    urls = _parse_urls(args.notify, args.min_severity)
+    urls = parse_urls(args.notify, args.min_severity)
     channels = [Channel(u, s, send) for u, s in urls]
     state_file = args.state or default_state_file(args.paths, [u for u, _ in urls])
     loop = WatchLoop(
