@@ -13,23 +13,7 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = [
-    "CONSOLE_LOG_NAME",
-    "CORE_METRICS",
-    "EVENT_TYPES",
-    "LEGACY_LOG_NAME",
-    "LOG_NAME",
-    "METADATA_GLOB",
-    "NON_FINITE",
-    "RANK_LOG_GLOB",
-    "RANK_LOG_PATTERN",
-    "SCHEMA_VERSION",
-    "SEVERITIES",
-    "is_metadata_name",
-    "metadata_name",
-    "non_finite_text",
-    "rank_log_name",
-]
+__all__ = ["CONSOLE_LOG_NAME", "CORE_METRICS", "EVENT_TYPES", "LEGACY_LOG_NAME", "LOG_NAME", "METADATA_GLOB", "NON_FINITE", "RANK_LOG_GLOB", "RANK_LOG_PATTERN", "SCHEMA_VERSION", "SEVERITIES", "is_metadata_name", "log_file_rank", "metadata_name", "non_finite_text", "rank_log_name"]
 
 SCHEMA_VERSION = 2
 """Version of the on-disk contract written into ``run_start`` lines and metadata."""
@@ -88,3 +72,11 @@ def non_finite_text(value: float) -> str:
     if value != value:
         return "NaN"
     return "Infinity" if value > 0 else "-Infinity"
+
+
+def log_file_rank(name: str) -> int | None:
+    """The rank a log file's lines belong to, or None when ``name`` is not a log file."""
+    if name in (LOG_NAME, LEGACY_LOG_NAME):
+        return 0
+    match = RANK_LOG_PATTERN.match(name)
+    return int(match.group(1)) if match else None

@@ -2,9 +2,9 @@
 
 Everything here comes from :mod:`dashboard.analysis` (health checks, run status, speed) and
 :mod:`dashboard.page.views` (header facts, milestones) over one :class:`RunState`, so a number or
-an alert means the same thing on the page, in the report and in the terminal. No Streamlit, no
-I/O except :func:`run_configs` (a bounded, read-only look for ``run_start`` configs, which the
-reader does not keep).
+an alert means the same thing on the page, in the report and in the terminal (status, speed and
+alerts come from :func:`dashboard.analysis.run_facts.run_facts`, as on the page). No Streamlit,
+no I/O.
 
 Metric direction: a name holding ``loss`` (or ``error``/``perplexity``) is better when lower;
 ``performance`` or a name holding ``accuracy``/``acc`` is better when higher; any other metric
@@ -13,172 +13,49 @@ is neutral (no best). ``val_X`` follows ``X``.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from dashboard.analysis.health import DEFAULT_THRESHOLDS, check_health
-from dashboard.analysis.series import CARD_METRICS, extra_metric_columns, rank_frame
-from dashboard.analysis.status import RunStatus, SpeedInfo, run_status, speed_info
+from dashboard.analysis.metric_summary import (
+    CORE_METRICS,
+    Direction,
+    MetricSummary,
+    direction,
+    metric_columns,
+    metric_summaries,
+)
+from dashboard.analysis.run_facts import run_facts as page_facts
+from dashboard.analysis.series import rank_frame
+from dashboard.analysis.status import RunStatus, SpeedInfo
 from dashboard.analysis.units import format_value
 from dashboard.page.views import Header, header_facts, milestone_summary
-from dashboard.reading.safefile import UnsafeFile, check_file, open_regular
 from dashboard.run_state import HealthWarning, RunState
 
-__all__ = [
-    "CHECKS",
-    "CONFIG_SCAN_BYTES",
-    "CORE_METRICS",
-    "Direction",
-    "MetricSummary",
-    "RunFacts",
-    "diagnosis_lines",
-    "direction",
-    "exit_code",
-    "metric_columns",
-    "metric_summaries",
-    "run_configs",
-    "run_facts",
-    "summary_json",
-]
-
-Direction = Literal["down", "up", "neutral"]
-
-#: The core metric columns, in the page's order (no Altair import: the terminal view uses this).
-CORE_METRICS = tuple(name for name, _label in CARD_METRICS)
-
-#: How many bytes of each log file :func:`run_configs` reads looking for ``run_start`` lines.
-CONFIG_SCAN_BYTES = 8 * 1024 * 1024
-_MAX_CONFIGS = 20
-
-
-def direction(name: str) -> Direction:
-    """Which way ``name`` improves (see the module docstring)."""
-    base = name.lower().removeprefix("val_")
-    if "loss" in base or "error" in base or "perplexity" in base:
-        return "down"
-    if base == "performance" or "accuracy" in base or base == "acc" or base.endswith("_acc"):
-        return "up"
-    return "neutral"
-
-
-@dataclass(frozen=True)
-class MetricSummary:
-    """One metric column over the run: the last finite value and its step, min, max, and (for a
-    metric with a direction) the best value and the step it was first reached. ``count`` is the
-    number of finite points; ``previous`` the finite value before ``last`` (for deltas)."""
-
-    name: str
-    direction: Direction
-    count: int
-    last: float | None
-    last_step: int | None
-    previous: float | None
-    min: float | None
-    max: float | None
-    best: float | None
-    best_step: int | None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "direction": self.direction,
-            "count": self.count,
-            "last": self.last,
-            "last_step": self.last_step,
-            "min": self.min,
-            "max": self.max,
-            "best": self.best,
-            "best_step": self.best_step,
-        }
-
-
-def _summary(name: str, steps: np.ndarray, values: np.ndarray) -> MetricSummary:
-    finite = np.isfinite(values)
-    d = direction(name)
-    if not finite.any():
-        return MetricSummary(name, d, 0, None, None, None, None, None, None, None)
-    idx = np.flatnonzero(finite)
-    vals = values[idx]
-    best = best_step = None
-    if d != "neutral":
-        i = int(np.argmin(vals) if d == "down" else np.argmax(vals))
-        best, best_step = float(vals[i]), int(steps[idx[i]])
-    return MetricSummary(
-        name,
-        d,
-        int(idx.size),
-        float(vals[-1]),
-        int(steps[idx[-1]]),
-        float(vals[-2]) if vals.size >= 2 else None,
-        float(vals.min()),
-        float(vals.max()),
-        best,
-        best_step,
-    )
-
-
-def metric_columns(state: RunState, metrics: pd.DataFrame, rank: int = 0) -> list[str]:
-    """Core metric columns, then every extra numeric column with a value (as the page's picker)."""
-    nonfinite = state.nonfinite
-    logged = set(nonfinite["column"][nonfinite["rank"] == rank].tolist())
-    columns = [c for c in CORE_METRICS if c in metrics.columns or c in logged]
-    return columns + extra_metric_columns(metrics, logged=logged)
-
-
-def metric_summaries(state: RunState, metrics: pd.DataFrame, rank: int = 0) -> list[MetricSummary]:
-    """A :class:`MetricSummary` per metric column of ``metrics`` (one rank's rows)."""
-    if metrics.empty:
-        return []
-    steps = metrics["step"].to_numpy(dtype=np.int64)
-    out = []
-    for column in metric_columns(state, metrics, rank):
-        if column not in metrics.columns:
-            values = np.full(len(metrics), np.nan)
-        else:
-            values = metrics[column].to_numpy(dtype=np.float64, na_value=np.nan)
-        out.append(_summary(column, steps, values))
-    return out
+__all__ = ["CHECKS", "CORE_METRICS", "Direction", "MetricSummary", "RunFacts", "diagnosis_lines", "direction", "exit_code", "metric_columns", "metric_summaries", "run_configs", "run_facts", "summary_json"]
 
 
 def run_configs(state: RunState) -> list[dict[str, Any]]:
-    """The ``config`` of each ``run_start`` line (with ``run_id`` and ``step``) in the first
-    :data:`CONFIG_SCAN_BYTES` of each log file; read-only, regular files inside the directory
-    only. A file that cannot be read or a line that is not JSON is skipped (the reader already
-    reports bad lines)."""
-    found: list[dict[str, Any]] = []
-    for name in state.log_files:
-        try:
-            path = check_file(str(state.checkpoint_dir), name)
-            with open_regular(path) as f:
-                head = f.read(CONFIG_SCAN_BYTES)
-        except (OSError, UnsafeFile):
-            continue
-        for raw in head.split(b"\n"):
-            if b"run_start" not in raw:
-                continue
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(obj, dict) and obj.get("event_type") == "run_start":
-                found.append(
-                    {
-                        "file": name,
-                        "step": obj.get("step"),
-                        "run_id": obj.get("run_id"),
-                        "resumed_from_step": obj.get("resumed_from_step"),
-                        "config": obj.get("config"),
-                    }
-                )
-                if len(found) >= _MAX_CONFIGS:
-                    return found
-    return found
+    """The newest ``run_start`` config as the reader kept it (``RunState.config``), with that
+    line's ``run_id``, ``step`` and ``resumed_from_step``; empty when the log has none."""
+    if state.config is None:
+        return []
+    starts = state.run_starts
+    newest = starts.sort_values(["wall_time", "step"]).iloc[-1] if not starts.empty else None
+    resumed = None if newest is None else newest["resumed_from_step"]
+    return [
+        {
+            "file": ", ".join(state.log_files),
+            "step": None if newest is None else int(newest["step"]),
+            "run_id": None if newest is None else newest["run_id"],
+            "resumed_from_step": None if resumed is None or resumed != resumed else int(resumed),
+            "config": state.config,
+        }
+    ]
 
 
 @dataclass(frozen=True)
@@ -210,9 +87,9 @@ def run_facts(
     full = state.metrics_history
     metrics = rank_frame(full, rank) if "step" in full.columns and not full.empty else full
     header = header_facts(state, metrics)
-    status = run_status(state, header.step, now=now, stall_minutes=DEFAULT_THRESHOLDS.stall_minutes)
-    speed = speed_info(state, metrics, status=status.kind)
-    alerts = [*check_health(state, now=now, rank=rank), *state.warnings]
+    # status, speed and alerts exactly as the run page computes them (analysis.run_facts)
+    page = page_facts(state, metrics, now=now, rank=rank)
+    status, speed, alerts = page.status, page.speed, list(page.alerts)
     history = getattr(state, "alert_history", None)
     return RunFacts(
         state=state,

@@ -13,168 +13,28 @@ from __future__ import annotations
 import html
 import json
 import math
-import re
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import altair as alt
-import pandas as pd
-
-from dashboard.analysis.trainval import train_val_panel, val_pairs
+from dashboard.commands.report_charts import (
+    MAIN_CHARTS,
+    MAX_METRIC_CHARTS,
+    MAX_PAIRS,
+    POINT_BUDGET,
+    ReportChart,
+    javascript_bundle,
+    report_charts,
+    write_pngs,
+)
 from dashboard.commands.report_facts import (
     RunFacts,
     diagnosis_lines,
     exit_code,
-    metric_columns,
 )
-from dashboard.page import charts, charts_trainval
+from dashboard.commands.report_style import CSS as _CSS
 from dashboard.page.text import plain
 
 __all__ = ["MAIN_CHARTS", "MAX_METRIC_CHARTS", "MAX_PAIRS", "POINT_BUDGET", "ReportChart", "javascript_bundle", "render_html", "report_charts", "write_pngs"]
-
-_LABELS = {
-    "firing_rate": "Firing rate",
-    "capacity": "Capacity",
-    "performance": "Performance",
-    "loss": "Loss",
-}
-#: Points the metric charts share (each gets ``budget // charts``, between the two bounds).
-POINT_BUDGET = 40_000
-MIN_POINTS, MAX_POINTS = 300, 2_000
-MAX_METRIC_CHARTS = 60
-MAX_PAIRS = 6  # train/validation pairs drawn, as many as the run page shows
-#: The charts written as PNG with ``--png`` (keys of :class:`ReportChart`).
-MAIN_CHARTS = (
-    "metric:loss",
-    "metric:performance",
-    "metric:firing_rate",
-    "metric:capacity",
-    "growth:neurons",
-    "growth:capacity",
-    "consolidation",
-)
-
-
-@dataclass(frozen=True)
-class ReportChart:
-    """One chart of the report: a stable ``key`` (also the PNG name), the section it belongs to,
-    its title (run text: escape it) and its Vega-Lite spec."""
-
-    key: str
-    section: str
-    title: str
-    spec: dict[str, Any]
-
-
-def _spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
-    spec = chart.to_dict()
-    if "width" not in spec and "hconcat" not in spec and "facet" not in spec:
-        spec["width"] = "container"  # fill the report's chart box, as on the page
-    return spec
-
-
-def _train_val_charts(metrics: pd.DataFrame) -> list[ReportChart]:
-    """The run page's train/validation panels (train and val on one chart, gap, improvement per
-    evaluation with NEW BEST marks, stability), for each ``val_X`` the run logs next to ``X``."""
-    out: list[ReportChart] = []
-    if metrics.empty:
-        return out
-    pairs = [p for p in val_pairs(metrics.columns) if metrics[p.val].notna().any()]
-    for pair in pairs[:MAX_PAIRS]:
-        panel = train_val_panel(metrics, pair)
-        if panel is None:
-            continue
-        title = f"{_LABELS.get(pair.train, pair.train)} / {pair.val}"
-        for kind, build in (
-            ("train-val", charts_trainval.train_val_chart),
-            ("gap", charts_trainval.gap_chart),
-            ("improvement", charts_trainval.improvement_chart),
-            ("stability", charts_trainval.stability_chart),
-        ):
-            spec = _spec(build(panel))
-            out.append(ReportChart(f"{kind}:{pair.val}", "Train / validation", f"{title}: {kind}", spec))
-    return out
-
-
-def report_charts(facts: RunFacts) -> tuple[list[ReportChart], int]:
-    """Every chart of the run page for ``facts``, and how many metric columns were left out
-    (beyond :data:`MAX_METRIC_CHARTS`; they are still in the tables and the JSON)."""
-    state, metrics = facts.state, facts.metrics
-    out: list[ReportChart] = []
-    columns = metric_columns(state, metrics) if not metrics.empty else []
-    plan = [("Metric history", c) for c in columns]
-    left_out = max(0, len(plan) - MAX_METRIC_CHARTS)
-    plan = plan[:MAX_METRIC_CHARTS]
-    points = int(min(MAX_POINTS, max(MIN_POINTS, POINT_BUDGET // max(1, len(plan)))))
-    for section, column in plan:
-        chart = charts.metric_chart(
-            metrics,
-            column,
-            title=_LABELS.get(column, column),
-            smoothing=0.6,
-            restarts=state.restarts,
-            stage_events=state.stage_events,
-            nonfinite=state.nonfinite_rows(column, 0),
-            max_points=points,
-        )
-        if chart is not None:
-            out.append(
-                ReportChart(f"metric:{column}", section, _LABELS.get(column, column), _spec(chart))
-            )
-    out += _train_val_charts(metrics)
-    builders: list[tuple[str, str, str, Callable[[], Any]]] = [
-        (
-            "gpu",
-            "Metric history",
-            "GPU memory",
-            lambda: charts.gpu_memory_chart(metrics, max_points=MAX_POINTS),
-        ),
-        (
-            "growth:neurons",
-            "Growth",
-            "Neuron count per region",
-            lambda: charts.neuron_count_chart(metrics, state.growth_events, max_points=MAX_POINTS),
-        ),
-        (
-            "growth:capacity",
-            "Growth",
-            "Capacity by region (latest)",
-            lambda: charts.capacity_by_region_chart(metrics),
-        ),
-        (
-            "consolidation",
-            "Consolidation",
-            "Consolidation events",
-            lambda: charts.consolidation_chart(state.consolidation_events, max_points=MAX_POINTS),
-        ),
-    ]
-    for key, section, title, build in builders:
-        chart = build()
-        if chart is not None:
-            out.append(ReportChart(key, section, title, _spec(chart)))
-    return out, left_out
-
-
-def _vl_version() -> str:
-    from altair.utils._importers import vl_version_for_vl_convert
-
-    return vl_version_for_vl_convert()
-
-
-def javascript_bundle() -> str:
-    """Vega, Vega-Lite and vega-embed as one classic script (``window.vegaEmbed``), from
-    ``vl-convert-python`` (offline). Raises ImportError with the install hint when missing."""
-    try:
-        import vl_convert as vlc
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "thalia-report needs vl-convert-python: pip install 'thalia-monitor[report]'"
-        ) from exc
-    bundle: str = vlc.javascript_bundle(vl_version=_vl_version())  # type: ignore[call-arg]
-    return re.sub(r"</(script)", r"<\\/\1", bundle, flags=re.IGNORECASE)
 
 
 def _clean(value: Any) -> Any:
@@ -215,34 +75,6 @@ def _num(value: float | None, name: str = "") -> str:
 
 def _step(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
-
-
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;
-max-width:1280px;color:#1f2328;padding:0 16px}
-h1{font-size:1.5em;margin:0 0 4px} h2{border-bottom:1px solid #d0d7de;padding-bottom:4px;
-margin-top:32px}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:10px}
-.card{border:1px solid #d0d7de;border-radius:6px;padding:8px 12px}
-.card .l{color:#59636e;font-size:.85em} .card .v{font-size:1.35em;font-weight:600;
-overflow-wrap:anywhere}
-.badge{display:inline-block;border-radius:12px;padding:2px 10px;color:#fff;font-weight:600}
-.running{background:#1a7f37}.stalled{background:#bc4c00}.finished{background:#0969da}
-.waiting{background:#6e7781}
-.alert{border-radius:6px;padding:6px 10px;margin:6px 0;overflow-wrap:anywhere}
-.critical{background:#ffebe9;border:1px solid #ff8182}.warning{background:#fff8c5;
-border:1px solid #d4a72c}.info{background:#ddf4ff;border:1px solid #54aeff}
-table{border-collapse:collapse;font-size:.9em} td,th{border:1px solid #d0d7de;padding:3px 8px;
-text-align:right} td:first-child,th:first-child{text-align:left;overflow-wrap:anywhere;
-max-width:320px}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:16px}
-.chart{border:1px solid #eaeef2;border-radius:6px;padding:8px;min-height:120px}
-.vis{width:100%}
-.chart h3{margin:0 0 6px;font-size:1em;overflow-wrap:anywhere}
-pre{background:#f6f8fa;padding:10px;border-radius:6px;white-space:pre-wrap;
-overflow-wrap:anywhere}
-.muted{color:#59636e}
-"""
 
 
 def _cards(items: list[tuple[str, str]]) -> str:
@@ -365,12 +197,10 @@ def _history_html(facts: RunFacts) -> str:
     return f"<h2>Alert history</h2><ul>{items}</ul>"
 
 
-def render_html(facts: RunFacts, *, bundle: str | None = None) -> str:
-    """The report as one HTML document (``bundle``: the JS bundle, fetched when None)."""
-    bundle = javascript_bundle() if bundle is None else bundle
-    chart_list, left_out = report_charts(facts)
+def _header_cards(facts: RunFacts) -> str:
+    """The header facts as cards (the run page's header and training information)."""
     state, h, s = facts.state, facts.header, facts.speed
-    header = _cards(
+    return _cards(
         [
             ("Stage", h.stage + (f" — {h.stage_name}" if h.stage_name else "")),
             ("Week", h.week),
@@ -385,6 +215,10 @@ def render_html(facts: RunFacts, *, bundle: str | None = None) -> str:
             ("Restarts", f"{len(state.restarts):,}"),
         ]
     )
+
+
+def _charts_html(chart_list: list[ReportChart], left_out: int) -> list[str]:
+    """One grid of chart placeholders per section, in the run page's order."""
     sections: dict[str, list[tuple[int, ReportChart]]] = {}
     for i, c in enumerate(chart_list):
         sections.setdefault(c.section, []).append((i, c))
@@ -403,6 +237,16 @@ def render_html(facts: RunFacts, *, bundle: str | None = None) -> str:
             f'<p class="muted">{left_out:,} more metric columns are not charted; '
             "they are in the metrics table and the JSON summary.</p>"
         )
+    return chart_html
+
+
+def render_html(facts: RunFacts, *, bundle: str | None = None) -> str:
+    """The report as one HTML document (``bundle``: the JS bundle, fetched when None)."""
+    bundle = javascript_bundle() if bundle is None else bundle
+    chart_list, left_out = report_charts(facts)
+    state, h = facts.state, facts.header
+    header = _header_cards(facts)
+    chart_html = _charts_html(chart_list, left_out)
     specs = _script_json([c.spec for c in chart_list])
     generated = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(facts.now))
     code = exit_code(facts.alerts)
@@ -446,25 +290,3 @@ specs.forEach(function (spec, i) {{
 """
 
 
-def _png_name(key: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", key.replace(":", "_")).strip("._") or "chart"
-
-
-def write_pngs(facts: RunFacts, directory: str | Path, *, scale: float = 1.0) -> list[Path]:
-    """PNGs of the main charts (:data:`MAIN_CHARTS`, plus every train/val chart) through
-    vl-convert (no browser); returns the written paths."""
-    import vl_convert as vlc
-
-    out_dir = Path(directory)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    chart_list, _ = report_charts(facts)
-    written = []
-    version = _vl_version()
-    for c in chart_list:
-        if c.key not in MAIN_CHARTS and c.section != "Train / validation":
-            continue
-        png = vlc.vegalite_to_png(c.spec, vl_version=version, scale=scale)
-        path = out_dir / f"{_png_name(c.key)}.png"
-        path.write_bytes(png)
-        written.append(path)
-    return written

@@ -28,7 +28,7 @@ with numpy (one gather of the matrix for the metric rows, small gathers for the 
 rows). A block whose ``event_type`` is all ``"metric"`` is recognised from the string buffers
 alone (no hashing) and needs no gather at all.
 
-This module is a little over 300 lines on purpose: each check above must agree with the line
+This module is a little longer than 300 lines on purpose: each check above must agree with the line
 parser, and they are easier to hold to that side by side than spread over modules.
 """
 

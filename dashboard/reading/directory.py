@@ -38,20 +38,12 @@ from dashboard.reading.safefile import check_file
 from dashboard.reading.tailer import Refused, Reset, RotatingTailer
 from dashboard.reading.timeline import RESUME_AFTER, TimelineRules
 from dashboard.run_state import BadLine, Restart, RunState
-from thalia_logging.contract import LEGACY_LOG_NAME, LOG_NAME, RANK_LOG_PATTERN
+from thalia_logging.contract import log_file_rank
 
 __all__ = ["MAX_BAD_LINES", "RESUME_AFTER", "DirectoryReader", "log_file_rank"]
 
 _log = logging.getLogger(__name__)
 MAX_BAD_LINES = 200
-
-
-def log_file_rank(name: str) -> int | None:
-    """The rank a log file's lines belong to, or None when ``name`` is not a log file."""
-    if name in (LOG_NAME, LEGACY_LOG_NAME):
-        return 0
-    match = RANK_LOG_PATTERN.match(name)
-    return int(match.group(1)) if match else None
 
 
 def _excerpt(line: bytes) -> str:

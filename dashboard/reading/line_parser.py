@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 
 from dashboard.errors import BadRecord
+from dashboard.reading.config_values import CONFIG_MAX_DEPTH, CONFIG_TOO_DEEP, safe_config
 from thalia_logging.contract import NON_FINITE
 
 __all__ = [
@@ -210,17 +211,21 @@ def parse_line(line: bytes) -> tuple[str, dict[str, Any]]:
         fields["stage"] = _int(obj, "stage")
         fields["name"] = _str(obj, "name", required=False)
     elif kind == "run_ends":
-        status = obj.get("status")
-        if status not in RUN_END_STATUSES:
-            raise BadRecord(
-                f"'status' must be one of {', '.join(RUN_END_STATUSES)}, got {_show(status)}"
-            )
-        fields["status"] = status
-        fields["error_type"] = _str(obj, "error_type", required=False)
-        fields["message"] = _str(obj, "message", required=False)
+        _run_end_fields(obj, fields)
     else:
         _run_start_fields(obj, fields)
     return kind, fields
+
+
+def _run_end_fields(obj: dict[str, Any], fields: dict[str, Any]) -> None:
+    status = obj.get("status")
+    if status not in RUN_END_STATUSES:
+        raise BadRecord(
+            f"'status' must be one of {', '.join(RUN_END_STATUSES)}, got {_show(status)}"
+        )
+    fields["status"] = status
+    fields["error_type"] = _str(obj, "error_type", required=False)
+    fields["message"] = _str(obj, "message", required=False)
 
 
 def _metric_fields(obj: dict[str, Any], fields: dict[str, Any]) -> None:
@@ -284,35 +289,6 @@ def _run_start_fields(obj: dict[str, Any], fields: dict[str, Any]) -> None:
     if pid is not None and not _count(pid):
         raise BadRecord(f"'pid' must be an integer >= 0, got {_show(pid)}")
     fields["pid"] = math.nan if pid is None else float(pid)
-    fields["_config"] = _config_value(obj["config"])
+    fields["_config"] = safe_config(obj["config"])
 
 
-#: ``config`` values nested deeper than this are shown as ``CONFIG_TOO_DEEP``, not refused
-CONFIG_MAX_DEPTH = 32
-CONFIG_TOO_DEEP = "(nested too deeply)"
-
-
-def _config_value(value: Any, depth: int = 0) -> Any:
-    """A ``run_start`` config value, safe to show: nesting cut at ``CONFIG_MAX_DEPTH`` (the deeper
-    part becomes ``CONFIG_TOO_DEEP``), lone surrogates in keys and strings replaced by ``?``, and
-    non-finite strings read as floats (as metadata values are). The reader pops it as ``_config``
-    before the row is stored (``RunState.config``)."""
-    if isinstance(value, dict | list) and depth >= CONFIG_MAX_DEPTH:
-        return CONFIG_TOO_DEEP
-    if isinstance(value, dict):
-        return {_safe_text(str(k)): _config_value(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_config_value(v, depth + 1) for v in value]
-    if isinstance(value, str):
-        return NON_FINITE[value] if value in NON_FINITE else _safe_text(value)
-    return value
-
-
-def _safe_text(text: str) -> str:
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate from a \udXXX escape
-        return text.encode("utf-8", "replace").decode("utf-8")
-    return text
