@@ -17,9 +17,12 @@ N = 50_000
 
 
 def per_line_us(capture: bool) -> float:
-    with tempfile.TemporaryDirectory() as d, CurriculumLogger(
-        d, console_log=False, file_log=False, capture_gpu_memory=capture
-    ) as logger:
+    with (
+        tempfile.TemporaryDirectory() as d,
+        CurriculumLogger(
+            d, console_log=False, file_log=False, capture_gpu_memory=capture
+        ) as logger,
+    ):
         t0 = time.perf_counter()
         for step in range(N):
             logger.log_metrics(step, firing_rate=0.1, capacity=0.5, performance=0.9, loss=0.2)

@@ -43,26 +43,51 @@ def make_lines(start: int, count: int, seed: int) -> list[str]:
         r = rnd.random()
         wall = t0 + i * 0.01
         if r < 0.01:
-            lines.append(json.dumps({
-                "event_type": "growth", "step": i, "wall_time": wall,
-                "region": rnd.choice(REGIONS), "neurons_added": rnd.randint(1, 64),
-                "new_total": 1000 + i // 100, "reason": "capacity above threshold",
-            }))
+            lines.append(
+                json.dumps(
+                    {
+                        "event_type": "growth",
+                        "step": i,
+                        "wall_time": wall,
+                        "region": rnd.choice(REGIONS),
+                        "neurons_added": rnd.randint(1, 64),
+                        "new_total": 1000 + i // 100,
+                        "reason": "capacity above threshold",
+                    }
+                )
+            )
         elif r < 0.02:
-            lines.append(json.dumps({
-                "event_type": "consolidation", "step": i, "wall_time": wall,
-                "sleep_stage": rnd.choice(("NREM", "REM")), "patterns_replayed": rnd.randint(0, 500),
-                "duration_steps": rnd.randint(1, 100),
-            }))
+            lines.append(
+                json.dumps(
+                    {
+                        "event_type": "consolidation",
+                        "step": i,
+                        "wall_time": wall,
+                        "sleep_stage": rnd.choice(("NREM", "REM")),
+                        "patterns_replayed": rnd.randint(0, 500),
+                        "duration_steps": rnd.randint(1, 100),
+                    }
+                )
+            )
         else:
-            lines.append(json.dumps({
-                "event_type": "metric", "step": i, "wall_time": wall,
-                "firing_rate": rnd.random() * 0.2, "capacity": rnd.random(),
-                "performance": rnd.random(), "loss": rnd.random() * 2,
-                "neuron_counts": {reg: 1000 + i // 100 + k for k, reg in enumerate(REGIONS)},
-                "capacity_by_region": {reg: rnd.random() for reg in REGIONS},
-                "lr": 1e-3,
-            }))
+            lines.append(
+                json.dumps(
+                    {
+                        "event_type": "metric",
+                        "step": i,
+                        "wall_time": wall,
+                        "firing_rate": rnd.random() * 0.2,
+                        "capacity": rnd.random(),
+                        "performance": rnd.random(),
+                        "loss": rnd.random() * 2,
+                        "neuron_counts": {
+                            reg: 1000 + i // 100 + k for k, reg in enumerate(REGIONS)
+                        },
+                        "capacity_by_region": {reg: rnd.random() for reg in REGIONS},
+                        "lr": 1e-3,
+                    }
+                )
+            )
     return lines
 
 
@@ -81,7 +106,9 @@ def contender(name: str, directory: str) -> None:
         from dashboard import load_training_state
 
         state = load_training_state(directory)
-        rows = len(state.metrics_history) + len(state.growth_events) + len(state.consolidation_events)
+        rows = (
+            len(state.metrics_history) + len(state.growth_events) + len(state.consolidation_events)
+        )
     elif name == "pyarrow":
         import pyarrow.json as paj
 
@@ -98,13 +125,18 @@ def contender(name: str, directory: str) -> None:
 def run_child(name: str, directory: str) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, __file__, "--contender", name, directory],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def time_refreshes(
-    directory: Path, start: int, repeats: int = 21, lines: int = 1000,
+    directory: Path,
+    start: int,
+    repeats: int = 21,
+    lines: int = 1000,
 ) -> tuple[list[float], list[float]]:
     """Timings of refresh() after appending ``lines`` lines, ``repeats`` times, and of the peer
     (``pyarrow.json.read_json`` of the same appended bytes) in the same rounds, alternating
@@ -153,9 +185,13 @@ def time_idle(directory: Path, calls: int = 10_000) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--keep", help="directory to keep the generated logs in (reused if present)")
+    parser.add_argument(
+        "--keep", help="directory to keep the generated logs in (reused if present)"
+    )
     parser.add_argument("--rounds", type=int, default=21, help="refresh rounds per history (>= 9)")
     parser.add_argument("--contender", help=argparse.SUPPRESS)
     parser.add_argument("directory", nargs="?", help=argparse.SUPPRESS)
@@ -175,10 +211,14 @@ def main() -> None:
         print(f"log: {size / 2**20:.0f} MiB, {args.events:,} events")
         results = {name: run_child(name, str(big)) for name in ("loader", "pyarrow", "polars")}
         for name, res in results.items():
-            print(f"cold {name:8s} {res['seconds']:7.2f} s  peak RSS {res['peak_mib']:7.0f} MiB  ({res['rows']:,} rows)")
+            print(
+                f"cold {name:8s} {res['seconds']:7.2f} s  peak RSS {res['peak_mib']:7.0f} MiB  ({res['rows']:,} rows)"
+            )
         ref = results["pyarrow"]
-        print(f"loader / pyarrow: time x{results['loader']['seconds'] / ref['seconds']:.2f}, "
-              f"memory x{results['loader']['peak_mib'] / ref['peak_mib']:.2f}  (target <= 1)")
+        print(
+            f"loader / pyarrow: time x{results['loader']['seconds'] / ref['seconds']:.2f}, "
+            f"memory x{results['loader']['peak_mib'] / ref['peak_mib']:.2f}  (target <= 1)"
+        )
 
         work = root / "work_big"
         shutil.rmtree(work, ignore_errors=True)
@@ -192,13 +232,17 @@ def main() -> None:
         med = statistics.median
         t_big, t_small = med(big_times), med(small_times)
         idle = time_idle(small)
-        print(f"refresh of 1,000 appended lines: {t_big * 1e3:.2f} ms on {args.events:,} history, "
-              f"{t_small * 1e3:.2f} ms on 10k history; ratio x{t_big / t_small:.2f} "
-              "(targets <= 10 ms, ratio <= 2)")
+        print(
+            f"refresh of 1,000 appended lines: {t_big * 1e3:.2f} ms on {args.events:,} history, "
+            f"{t_small * 1e3:.2f} ms on 10k history; ratio x{t_big / t_small:.2f} "
+            "(targets <= 10 ms, ratio <= 2)"
+        )
         for label, times, peer in (("big", big_times, big_peer), ("10k", small_times, small_peer)):
-            print(f"refresh / bare pyarrow.json.read_json of the same 1,000 lines ({label} history, "
-                  f"median of {len(times)}): {med(times) * 1e3:.2f} / {med(peer) * 1e3:.2f} ms = "
-                  f"x{med(times) / med(peer):.2f}  (aim <= 1.4)")
+            print(
+                f"refresh / bare pyarrow.json.read_json of the same 1,000 lines ({label} history, "
+                f"median of {len(times)}): {med(times) * 1e3:.2f} / {med(peer) * 1e3:.2f} ms = "
+                f"x{med(times) / med(peer):.2f}  (aim <= 1.4)"
+            )
         print(f"idle refresh: {idle * 1e6:.2f} us (target <= 1000 us)")
         shutil.rmtree(work, ignore_errors=True)
     finally:

@@ -68,8 +68,13 @@ def _time_calls(call: Callable[[int], None], start: int, calls: int) -> list[int
 class Contender:
     """One way of logging the seven values: ``call(step)`` and ``close()``."""
 
-    def __init__(self, name: str, call: Callable[[int], None],
-                 close: Callable[[], None] = lambda: None, share: float = 1.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        call: Callable[[int], None],
+        close: Callable[[], None] = lambda: None,
+        share: float = 1.0,
+    ) -> None:
         self.name, self.call, self.close, self.share = name, call, close, share
         self.samples: list[int] = []
         self.step = 0
@@ -86,8 +91,15 @@ def make_logger(directory: Path, *, defaults: bool) -> Contender:
     log = logger.log_metrics
 
     def call(step: int) -> None:
-        log(step, firing_rate=0.112, capacity=0.75, performance=0.92, loss=0.2341,
-            neuron_counts=NEURONS, capacity_by_region=CAPACITY)
+        log(
+            step,
+            firing_rate=0.112,
+            capacity=0.75,
+            performance=0.92,
+            loss=0.2341,
+            neuron_counts=NEURONS,
+            capacity_by_region=CAPACITY,
+        )
 
     return Contender(name, call, logger.close)
 
@@ -103,8 +115,15 @@ def make_logger_fallback(directory: Path) -> Contender | None:
     fr, ca, pe, lo = (np.float32(x) for x in (0.112, 0.75, 0.92, 0.2341))
 
     def call(step: int) -> None:
-        log(step, firing_rate=fr, capacity=ca, performance=pe, loss=lo,
-            neuron_counts=NEURONS, capacity_by_region=CAPACITY)
+        log(
+            step,
+            firing_rate=fr,
+            capacity=ca,
+            performance=pe,
+            loss=lo,
+            neuron_counts=NEURONS,
+            capacity_by_region=CAPACITY,
+        )
 
     return Contender("log_metrics, numpy scalars (fallback path)", call, logger.close)
 
@@ -112,16 +131,22 @@ def make_logger_fallback(directory: Path) -> Contender | None:
 def make_logger_system(directory: Path) -> Contender | None:
     """The json-only line with the system-metrics sampler on (one sample a second)."""
     try:
-        logger = CurriculumLogger(directory, console_log=False, file_log=False,
-                                  system_metrics=1.0)
+        logger = CurriculumLogger(directory, console_log=False, file_log=False, system_metrics=1.0)
     except ImportError as exc:
         print(f"system sampler unavailable ({exc})")
         return None
     log = logger.log_metrics
 
     def call(step: int) -> None:
-        log(step, firing_rate=0.112, capacity=0.75, performance=0.92, loss=0.2341,
-            neuron_counts=NEURONS, capacity_by_region=CAPACITY)
+        log(
+            step,
+            firing_rate=0.112,
+            capacity=0.75,
+            performance=0.92,
+            loss=0.2341,
+            neuron_counts=NEURONS,
+            capacity_by_region=CAPACITY,
+        )
 
     return Contender(SYSTEM_ROW, call, logger.close)
 
@@ -156,10 +181,22 @@ def make_floor(directory: Path) -> Contender:
     f = open(directory / "floor.jsonl", "ab")  # noqa: SIM115 - closed by close()
 
     def call(step: int) -> None:
-        buffer.append(dumps({"event_type": "metric", "step": step, "wall_time": 0.0,
-                             "firing_rate": 0.112, "capacity": 0.75, "performance": 0.92,
-                             "loss": 0.2341, "neuron_counts": NEURONS,
-                             "capacity_by_region": CAPACITY}, option=option))
+        buffer.append(
+            dumps(
+                {
+                    "event_type": "metric",
+                    "step": step,
+                    "wall_time": 0.0,
+                    "firing_rate": 0.112,
+                    "capacity": 0.75,
+                    "performance": 0.92,
+                    "loss": 0.2341,
+                    "neuron_counts": NEURONS,
+                    "capacity_by_region": CAPACITY,
+                },
+                option=option,
+            )
+        )
         if len(buffer) >= 100:
             f.write(b"".join(buffer))
             buffer.clear()
@@ -180,28 +217,49 @@ def make_timer_overhead() -> Contender:
 
 def _summary(ns: list[int]) -> dict[str, float]:
     s = sorted(ns)
-    return {"median": s[len(s) // 2] / 1000, "p90": s[int(len(s) * 0.90)] / 1000,
-            "p99": s[int(len(s) * 0.99)] / 1000, "mean": statistics.fmean(s) / 1000}
+    return {
+        "median": s[len(s) // 2] / 1000,
+        "p90": s[int(len(s) * 0.90)] / 1000,
+        "p99": s[int(len(s) * 0.99)] / 1000,
+        "mean": statistics.fmean(s) / 1000,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=50_000, help="timed calls per contender")
     parser.add_argument("--warmup", type=int, default=5_000)
-    parser.add_argument("--rounds", type=int, default=5,
-                        help="contenders take turns in this many rounds, so load is shared fairly")
-    parser.add_argument("--tb-share", type=float, default=0.2,
-                        help="fraction of --calls for SummaryWriter (it is slow)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="contenders take turns in this many rounds, so load is shared fairly",
+    )
+    parser.add_argument(
+        "--tb-share",
+        type=float,
+        default=0.2,
+        help="fraction of --calls for SummaryWriter (it is slow)",
+    )
     args = parser.parse_args(argv)
     rows: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for name in ("floor", "logger", "logger-defaults", "logger-fallback", "tensorboard",
-                     "logger-system"):
+        for name in (
+            "floor",
+            "logger",
+            "logger-defaults",
+            "logger-fallback",
+            "tensorboard",
+            "logger-system",
+        ):
             (root / name).mkdir()
-        contenders = [make_timer_overhead(), make_floor(root / "floor"),
-                      make_logger(root / "logger", defaults=False),
-                      make_logger(root / "logger-defaults", defaults=True)]
+        contenders = [
+            make_timer_overhead(),
+            make_floor(root / "floor"),
+            make_logger(root / "logger", defaults=False),
+            make_logger(root / "logger-defaults", defaults=True),
+        ]
         fallback = make_logger_fallback(root / "logger-fallback")
         if fallback is not None:
             contenders.append(fallback)
@@ -228,37 +286,49 @@ def main(argv: list[str] | None = None) -> int:
         rows = {c.name: _summary(c.samples) for c in contenders}
         counts = {c.name: len(c.samples) for c in contenders}
 
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.2f}; {args.rounds} interleaved rounds; microseconds per call")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.2f}; {args.rounds} interleaved rounds; microseconds per call"
+    )
     width = max(len(k) for k in rows)
     print(f"{'contender':<{width}}  {'calls':>7} {'median':>9} {'p90':>9} {'p99':>9} {'mean':>9}")
     for name, r in rows.items():
-        print(f"{name:<{width}}  {counts[name]:>7} {r['median']:>9.2f} {r['p90']:>9.2f} "
-              f"{r['p99']:>9.2f} {r['mean']:>9.2f}")
+        print(
+            f"{name:<{width}}  {counts[name]:>7} {r['median']:>9.2f} {r['p90']:>9.2f} "
+            f"{r['p99']:>9.2f} {r['mean']:>9.2f}"
+        )
     ours = rows["CurriculumLogger.log_metrics (json only)"]
     floor = rows["floor: orjson.dumps + buffered append"]
     timer = rows["(timer overhead: empty call)"]["median"]
     net = ours["median"] - timer
     print()
-    print(f"log_metrics median: {ours['median']:.2f} us as timed, {net:.2f} us net of the "
-          f"{timer:.2f} us timer overhead (target <= 3 us: "
-          f"{'met' if ours['median'] <= 3.0 else ('met net of timer' if net <= 3.0 else 'NOT met')})")
-    print(f"log_metrics / floor (median): {ours['median'] / floor['median']:.2f}x as timed, "
-          f"{net / (floor['median'] - timer):.2f}x net (aim <= 1.8x); p99: "
-          f"{ours['p99'] / floor['p99']:.2f}x")
+    print(
+        f"log_metrics median: {ours['median']:.2f} us as timed, {net:.2f} us net of the "
+        f"{timer:.2f} us timer overhead (target <= 3 us: "
+        f"{'met' if ours['median'] <= 3.0 else ('met net of timer' if net <= 3.0 else 'NOT met')})"
+    )
+    print(
+        f"log_metrics / floor (median): {ours['median'] / floor['median']:.2f}x as timed, "
+        f"{net / (floor['median'] - timer):.2f}x net (aim <= 1.8x); p99: "
+        f"{ours['p99'] / floor['p99']:.2f}x"
+    )
     if system is not None:
         on = rows[SYSTEM_ROW]
         ratio = on["median"] / ours["median"]
         net_ratio = (on["median"] - timer) / net
-        print(f"system sampler on / off (median): {ratio:.2f}x as timed, {net_ratio:.2f}x net "
-              f"(target <= 1.1x: {'met' if min(ratio, net_ratio) <= 1.1 else 'NOT met'}); "
-              f"mean: {on['mean'] / ours['mean']:.2f}x")
+        print(
+            f"system sampler on / off (median): {ratio:.2f}x as timed, {net_ratio:.2f}x net "
+            f"(target <= 1.1x: {'met' if min(ratio, net_ratio) <= 1.1 else 'NOT met'}); "
+            f"mean: {on['mean'] / ours['mean']:.2f}x"
+        )
     if tb is not None:
         tbr = rows[tb.name]
         ratio = tbr["median"] / ours["median"]
-        print(f"SummaryWriter / log_metrics (median): {ratio:.0f}x "
-              f"(target >= 100x: {'met' if ratio >= 100 else 'NOT met'}); "
-              f"mean: {tbr['mean'] / ours['mean']:.0f}x")
+        print(
+            f"SummaryWriter / log_metrics (median): {ratio:.0f}x "
+            f"(target >= 100x: {'met' if ratio >= 100 else 'NOT met'}); "
+            f"mean: {tbr['mean'] / ours['mean']:.0f}x"
+        )
     return 0
 
 

@@ -56,16 +56,24 @@ def make_directory(directory: Path, events: int) -> None:
         return
     t0 = time.perf_counter()
     write_log(log, 0, events)
-    meta = {"current_stage": 2, "stage_name": "language", "step": events - 1, "current_week": 3,
-            "total_weeks": 4, "total_steps": 2 * events,
-            "metrics": {"firing_rate": 0.1, "capacity": 0.7, "performance": 0.9, "loss": 0.2},
-            "milestones": {f"milestone_{i}": i % 3 != 0 for i in range(9)},
-            "warnings": [{"severity": "info", "message": "benchmark run"}]}
+    meta = {
+        "current_stage": 2,
+        "stage_name": "language",
+        "step": events - 1,
+        "current_week": 3,
+        "total_weeks": 4,
+        "total_steps": 2 * events,
+        "metrics": {"firing_rate": 0.1, "capacity": 0.7, "performance": 0.9, "loss": 0.2},
+        "milestones": {f"milestone_{i}": i % 3 != 0 for i in range(9)},
+        "warnings": [{"severity": "info", "message": "benchmark run"}],
+    }
     (directory / f"metadata_{events - 1}.json").write_text(json.dumps(meta), encoding="utf-8")
     lines = "".join(f"step {s} loss={0.5:.4f}\n" for s in range(0, events, 100))
     (directory / "console.log").write_text(lines, encoding="utf-8")
-    print(f"wrote {events:,} events in {time.perf_counter() - t0:.1f} s "
-          f"({log.stat().st_size / 1e6:.0f} MB)")
+    print(
+        f"wrote {events:,} events in {time.perf_counter() - t0:.1f} s "
+        f"({log.stat().st_size / 1e6:.0f} MB)"
+    )
 
 
 def make_wide_directory(directory: Path, names: int, rows: int) -> None:
@@ -76,13 +84,25 @@ def make_wide_directory(directory: Path, names: int, rows: int) -> None:
     with open(directory / "training_log.jsonl", "w", encoding="utf-8") as fh:
         for i in range(rows):
             line: dict[str, object] = {
-                "event_type": "metric", "step": i * 10, "wall_time": t0 + i,
-                "firing_rate": 0.1, "capacity": 0.5 + rnd.random() * 0.1,
-                "performance": rnd.random(), "loss": 2.0 - i / rows + rnd.random() * 0.1}
+                "event_type": "metric",
+                "step": i * 10,
+                "wall_time": t0 + i,
+                "firing_rate": 0.1,
+                "capacity": 0.5 + rnd.random() * 0.1,
+                "performance": rnd.random(),
+                "loss": 2.0 - i / rows + rnd.random() * 0.1,
+            }
             line.update({f"metric_{k:04d}": rnd.random() for k in range(names)})
             fh.write(json.dumps(line) + "\n")
-    meta = {"current_stage": 1, "step": (rows - 1) * 10, "current_week": 1, "total_weeks": 4,
-            "metrics": {}, "milestones": {"m": True}, "warnings": []}
+    meta = {
+        "current_stage": 1,
+        "step": (rows - 1) * 10,
+        "current_week": 1,
+        "total_weeks": 4,
+        "metrics": {},
+        "milestones": {"m": True},
+        "warnings": [],
+    }
     (directory / f"metadata_{(rows - 1) * 10}.json").write_text(json.dumps(meta), encoding="utf-8")
 
 
@@ -114,6 +134,7 @@ def bench_wide(names: int, rows: int, refreshes: int) -> None:
             cpu.append(time.process_time() - c0)
             wall.append(time.perf_counter() - w0)
         import streamlit as st
+
         st.cache_resource.clear()
         idle_cpu = statistics.median(cpu)
         print(f"metric names: {names:,} (+4 core), rows: {rows:,}")
@@ -121,9 +142,11 @@ def bench_wide(names: int, rows: int, refreshes: int) -> None:
         print(f"page first run (cold load + render): {first:.2f} s")
         print(f"first paint (first run - cold load): {first - cold_load:.2f} s   target <= 3 s")
         print(f"charts built in the first run: {charts_first}")
-        print(f"idle refresh (page run, nothing new), median of {refreshes}: wall "
-              f"{statistics.median(wall):.3f} s, CPU {idle_cpu:.3f} s = "
-              f"{idle_cpu / 5.0:.1%} of a core at a 5 s refresh   target <= 5 %")
+        print(
+            f"idle refresh (page run, nothing new), median of {refreshes}: wall "
+            f"{statistics.median(wall):.3f} s, CPU {idle_cpu:.3f} s = "
+            f"{idle_cpu / 5.0:.1%} of a core at a 5 s refresh   target <= 5 %"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -137,22 +160,27 @@ def bench_ema(points: int) -> None:
 
     rng = np.random.default_rng(0)
     values = np.linspace(2.0, 1.0, points) + rng.normal(scale=0.3, size=points)
-    frame = __import__("pandas").DataFrame({"step": np.arange(points, dtype=np.int64),
-                                            "loss": values})
+    frame = __import__("pandas").DataFrame(
+        {"step": np.arange(points, dtype=np.int64), "loss": values}
+    )
     for weight in (0.6, 0.999):
         times = []
         for _ in range(5):
             t0 = time.perf_counter()
             ema(values, weight)
             times.append(time.perf_counter() - t0)
-        print(f"EMA (weight {weight}) of {points:,} points: {statistics.median(times) * 1e3:.1f} ms")
+        print(
+            f"EMA (weight {weight}) of {points:,} points: {statistics.median(times) * 1e3:.1f} ms"
+        )
     times = []
     for _ in range(5):
         t0 = time.perf_counter()
         charts.metric_chart(frame, "loss", smoothing=0.6).to_dict()
         times.append(time.perf_counter() - t0)
-    print(f"smoothed metric chart of {points:,} points (build + to_dict): "
-          f"{statistics.median(times) * 1e3:.1f} ms")
+    print(
+        f"smoothed metric chart of {points:,} points (build + to_dict): "
+        f"{statistics.median(times) * 1e3:.1f} ms"
+    )
 
 
 def timed_run(at: AppTest) -> float:
@@ -209,8 +237,15 @@ class StageTimer:
         self.wrap(watcher.RunWatcher, "refresh", "watcher.refresh (new bytes)")
         self.wrap(frames.FrameSnapshot, "__call__", "frame builds (lazy, first access)")
         self.wrap(run_facts, "run_facts", "run facts (status, speed, health checks)")
-        for name in ("header", "metrics_now", "metric_history", "growth", "consolidation",
-                     "milestones", "training_info"):
+        for name in (
+            "header",
+            "metrics_now",
+            "metric_history",
+            "growth",
+            "consolidation",
+            "milestones",
+            "training_info",
+        ):
             self.wrap(sections, name, f"section {name}")
 
     def uninstall(self) -> None:
@@ -229,16 +264,21 @@ def live_runs(at: AppTest, directory: Path, start: int, runs: int, *, split: boo
     try:
         for i in range(runs):
             step = append_lines(directory, step, 1000, 50_000 + i)
-            time.sleep(0.05)  # let the filesystem event arrive (outside the timing), as in real life
+            time.sleep(
+                0.05
+            )  # let the filesystem event arrive (outside the timing), as in real life
             times.append(timed_run(at))
             if shown_step(at) < step - 20:  # the last metric line is at most a few steps back
-                raise SystemExit(f"live run {i}: the page shows step {shown_step(at)}, "
-                                 f"expected about {step - 1}")
+                raise SystemExit(
+                    f"live run {i}: the page shows step {shown_step(at)}, expected about {step - 1}"
+                )
     finally:
         timer.uninstall()
     if split:
-        print(f"live run split (mean per run over {runs} runs; frame builds are counted inside the "
-              "stage that first touches a frame):")
+        print(
+            f"live run split (mean per run over {runs} runs; frame builds are counted inside the "
+            "stage that first touches a frame):"
+        )
         for label, total in sorted(timer.totals.items(), key=lambda kv: -kv[1]):
             print(f"  {total / runs:7.3f} s  {label}")
         print(f"  {sum(times) / runs:7.3f} s  whole page run")
@@ -257,18 +297,27 @@ def idle_refresh(directory: Path, poll_interval_s: float, calls: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--keep", help="directory to keep the generated run in (reused if present)")
     parser.add_argument("--live-runs", type=int, default=5, help="page runs after appended lines")
     parser.add_argument("--split", action="store_true", help="time the live runs by page stage")
-    parser.add_argument("--metrics", type=int, default=0,
-                        help="wide run: N distinct metric names (first paint and idle CPU only)")
+    parser.add_argument(
+        "--metrics",
+        type=int,
+        default=0,
+        help="wide run: N distinct metric names (first paint and idle CPU only)",
+    )
     parser.add_argument("--rows", type=int, default=2_000, help="metric lines of the --metrics run")
     parser.add_argument("--refreshes", type=int, default=5, help="idle refreshes of --metrics")
-    parser.add_argument("--ema-points", type=int, default=0,
-                        help="only time the EMA and a smoothed chart on this many points")
+    parser.add_argument(
+        "--ema-points",
+        type=int,
+        default=0,
+        help="only time the EMA and a smoothed chart on this many points",
+    )
     args = parser.parse_args()
     if args.ema_points > 0:
         bench_ema(args.ema_points)
@@ -294,8 +343,9 @@ def main() -> None:
         at = AppTest.from_file(APP, default_timeout=600)
         first = timed_run(at)
         warm = statistics.median(timed_run(at) for _ in range(3))
-        live = statistics.median(live_runs(at, directory, args.events, args.live_runs,
-                                           split=args.split))
+        live = statistics.median(
+            live_runs(at, directory, args.events, args.live_runs, split=args.split)
+        )
         warm_after = statistics.median(timed_run(at) for _ in range(3))
         peer_at = AppTest.from_string(PEER, default_timeout=60)
         timed_run(peer_at)
@@ -305,20 +355,29 @@ def main() -> None:
         idle_polled = idle_refresh(directory, 0.0, 50)
 
         import streamlit as st
+
         st.cache_resource.clear()  # closes the page's cached watcher
 
         print(f"events: {args.events:,} (metric rows {rows:,})")
         print(f"cold load (load_training_state, all frames): {cold_load:.2f} s")
         print(f"page first run (cold load + render): {first:.2f} s")
         print(f"page warm run, nothing new (median of 3): {warm:.3f} s   target <= 1.5 s")
-        print(f"page live run, 1,000 new lines before each (median of {args.live_runs}): "
-              f"{live:.3f} s   target <= 1.5 s")
+        print(
+            f"page live run, 1,000 new lines before each (median of {args.live_runs}): "
+            f"{live:.3f} s   target <= 1.5 s"
+        )
         print(f"page warm run after the live runs (median of 3): {warm_after:.3f} s")
-        print(f"peer: trivial page in the same harness: {peer:.3f} s  (page/peer = {warm / peer:.1f}x)")
-        print(f"largest points per series given to a chart: {stats.max_series_points:,}   "
-              "target <= 5,000")
-        print(f"largest points in one chart (all series and markers): {stats.max_chart_points:,} "
-              f"over {stats.charts} charts built")
+        print(
+            f"peer: trivial page in the same harness: {peer:.3f} s  (page/peer = {warm / peer:.1f}x)"
+        )
+        print(
+            f"largest points per series given to a chart: {stats.max_series_points:,}   "
+            "target <= 5,000"
+        )
+        print(
+            f"largest points in one chart (all series and markers): {stats.max_chart_points:,} "
+            f"over {stats.charts} charts built"
+        )
         print(f"idle refresh, cached (no poll due):  {idle_cached * 1e6:.1f} µs   target <= 50 ms")
         print(f"idle refresh, full stat poll:        {idle_polled * 1e3:.2f} ms   target <= 50 ms")
     finally:

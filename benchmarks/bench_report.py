@@ -30,35 +30,81 @@ def write_run(directory: Path, lines: int, seed: int = 0) -> None:
     rnd = random.Random(seed)
     step = 0
     with open(directory / "training_log.jsonl", "w", encoding="utf-8") as f:
-        f.write(json.dumps({"event_type": "run_start", "step": 0, "wall_time": 1e9,
-                            "schema_version": 1, "run_id": "bench", "resumed_from_step": None,
-                            "config": {"lr": 1e-3, "batch": 64}}) + "\n")
+        f.write(
+            json.dumps(
+                {
+                    "event_type": "run_start",
+                    "step": 0,
+                    "wall_time": 1e9,
+                    "schema_version": 1,
+                    "run_id": "bench",
+                    "resumed_from_step": None,
+                    "config": {"lr": 1e-3, "batch": 64},
+                }
+            )
+            + "\n"
+        )
         for i in range(lines - 1):
             r = rnd.random()
             if r < 0.01:
-                f.write(json.dumps({"event_type": "growth", "step": step, "wall_time": 1e9 + i,
-                                    "region": rnd.choice(REGIONS), "neurons_added": 8,
-                                    "new_total": 100 + i // 1000, "reason": "capacity"}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "event_type": "growth",
+                            "step": step,
+                            "wall_time": 1e9 + i,
+                            "region": rnd.choice(REGIONS),
+                            "neurons_added": 8,
+                            "new_total": 100 + i // 1000,
+                            "reason": "capacity",
+                        }
+                    )
+                    + "\n"
+                )
                 continue
             if r < 0.02:
-                f.write(json.dumps({"event_type": "consolidation", "step": step,
-                                    "wall_time": 1e9 + i, "sleep_stage": rnd.choice(["NREM", "REM"]),
-                                    "patterns_replayed": rnd.randint(1, 50),
-                                    "duration_steps": 10}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "event_type": "consolidation",
+                            "step": step,
+                            "wall_time": 1e9 + i,
+                            "sleep_stage": rnd.choice(["NREM", "REM"]),
+                            "patterns_replayed": rnd.randint(1, 50),
+                            "duration_steps": 10,
+                        }
+                    )
+                    + "\n"
+                )
                 continue
             loss = 2 * math.exp(-step / 2e5) + 0.1 + rnd.random() * 0.05
-            rec = {"event_type": "metric", "step": step, "wall_time": 1e9 + i,
-                   "firing_rate": 0.1 + rnd.random() * 0.01, "capacity": 0.5 + step / 4e6,
-                   "performance": 1 - loss / 2.2, "loss": loss, "lr": 1e-3, "grad_norm": rnd.random(),
-                   "neuron_counts": {g: 100 + step // 10_000 for g in REGIONS},
-                   "capacity_by_region": {g: 0.5 for g in REGIONS}}
+            rec = {
+                "event_type": "metric",
+                "step": step,
+                "wall_time": 1e9 + i,
+                "firing_rate": 0.1 + rnd.random() * 0.01,
+                "capacity": 0.5 + step / 4e6,
+                "performance": 1 - loss / 2.2,
+                "loss": loss,
+                "lr": 1e-3,
+                "grad_norm": rnd.random(),
+                "neuron_counts": {g: 100 + step // 10_000 for g in REGIONS},
+                "capacity_by_region": {g: 0.5 for g in REGIONS},
+            }
             if step % 100 == 0:
                 rec["val_loss"] = loss * 1.1
                 rec["val_performance"] = 1 - loss * 1.1 / 2.2
             f.write(json.dumps(rec) + "\n")
             step += 1
-    meta = {"current_stage": 2, "step": step - 1, "current_week": 3, "total_weeks": 4,
-            "total_steps": step, "metrics": {}, "milestones": {"a": True, "b": False}}
+    meta = {
+        "current_stage": 2,
+        "step": step - 1,
+        "current_week": 3,
+        "total_weeks": 4,
+        "total_steps": step,
+        "metrics": {},
+        "milestones": {"a": True, "b": False},
+    }
     (directory / f"metadata_{step - 1}.json").write_text(json.dumps(meta))
 
 
@@ -74,7 +120,9 @@ def main() -> None:
         t0 = time.perf_counter()
         write_run(run, args.lines)
         log = (run / "training_log.jsonl").stat().st_size
-        print(f"generated {args.lines:,} lines ({log / 1e6:,.1f} MB) in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"generated {args.lines:,} lines ({log / 1e6:,.1f} MB) in {time.perf_counter() - t0:.1f} s"
+        )
         t0 = time.perf_counter()
         state = load_training_state(run)
         facts = run_facts(state)
@@ -88,12 +136,16 @@ def main() -> None:
         size = len(page.encode())
         (base / "report.html").write_text(page, encoding="utf-8")
         print(f"read + facts: {t_read:.1f} s; HTML: {t_html:.1f} s")
-        print(f"HTML size: {size / 1e6:.2f} MB (target < 5 MB): JS bundle {len(bundle) / 1e6:.2f} MB, "
-              f"chart specs {spec_bytes / 1e6:.2f} MB in {len(charts)} charts ({left_out} left out)")
+        print(
+            f"HTML size: {size / 1e6:.2f} MB (target < 5 MB): JS bundle {len(bundle) / 1e6:.2f} MB, "
+            f"chart specs {spec_bytes / 1e6:.2f} MB in {len(charts)} charts ({left_out} left out)"
+        )
         t0 = time.perf_counter()
         pngs = write_pngs(facts, base / "png")
-        print(f"{len(pngs)} PNGs in {time.perf_counter() - t0:.1f} s: "
-              + ", ".join(f"{p.name} {p.stat().st_size / 1e3:.0f} kB" for p in pngs))
+        print(
+            f"{len(pngs)} PNGs in {time.perf_counter() - t0:.1f} s: "
+            + ", ".join(f"{p.name} {p.stat().st_size / 1e3:.0f} kB" for p in pngs)
+        )
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)

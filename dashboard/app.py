@@ -45,11 +45,13 @@ DEFAULT_DIR = "checkpoints/curriculum"
 TITLE = "Thalia curriculum training monitor"
 
 
-def parse_cli(argv: Sequence[str], env: dict[str, str] | os._Environ[str] = os.environ) -> tuple[str, bool]:
+def parse_cli(
+    argv: Sequence[str], env: dict[str, str] | os._Environ[str] = os.environ
+) -> tuple[str, bool]:
     """(checkpoint dir, polling) from the script arguments (after ``--``), then the environment."""
     args = list(argv)
     if "--" in args:
-        args = args[args.index("--") + 1:]
+        args = args[args.index("--") + 1 :]
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--checkpoint-dir")
     parser.add_argument("--poll", action="store_true")
@@ -73,14 +75,18 @@ def get_watcher(resolved_dir: str, polling: bool) -> RunWatcher:
 def _export(watcher: RunWatcher, frame: str) -> Callable[[], str]:
     def build() -> str:
         return str(getattr(watcher.refresh(), frame).to_csv(index=False))
+
     return build
 
 
 def first_read_message(directory: str) -> str:
     """What the page says while it reads a run's logs for the first time (sizes from one stat)."""
     try:
-        sizes = [entry.stat().st_size for entry in os.scandir(directory)
-                 if log_file_rank(entry.name) is not None]
+        sizes = [
+            entry.stat().st_size
+            for entry in os.scandir(directory)
+            if log_file_rank(entry.name) is not None
+        ]
     except OSError:
         return "Looking for the checkpoint directory..."
     return f"Reading {format_bytes(sum(sizes))} of training logs (first load; later refreshes read only new lines)..."
@@ -105,12 +111,19 @@ def sidebar(directory: str) -> sections.Options:
 def downloads(watcher: RunWatcher) -> None:
     with st.sidebar:
         st.subheader("Export CSV")
-        for label, frame, name in (("Metrics", "metrics_history", "metrics_export.csv"),
-                                   ("Growth events", "growth_events", "growth_export.csv"),
-                                   ("Consolidation events", "consolidation_events",
-                                    "consolidation_export.csv")):
-            st.download_button(label, _export(watcher, frame), file_name=name, mime="text/csv",
-                               on_click="ignore", key=f"download_{frame}")
+        for label, frame, name in (
+            ("Metrics", "metrics_history", "metrics_export.csv"),
+            ("Growth events", "growth_events", "growth_export.csv"),
+            ("Consolidation events", "consolidation_events", "consolidation_export.csv"),
+        ):
+            st.download_button(
+                label,
+                _export(watcher, frame),
+                file_name=name,
+                mime="text/csv",
+                on_click="ignore",
+                key=f"download_{frame}",
+            )
 
 
 def live(watcher: RunWatcher, options: sections.Options) -> None:
@@ -128,8 +141,9 @@ def live(watcher: RunWatcher, options: sections.Options) -> None:
     facts = run_facts(state, metrics, now=now, rank=rank, thresholds=_thresholds())
     sections.header(state, metrics, facts, now=now)
     sections.health_warnings(facts.alerts)
-    history = alert_history.update(str(state.checkpoint_dir), list(facts.alerts), step=facts.step,
-                                   now=now)
+    history = alert_history.update(
+        str(state.checkpoint_dir), list(facts.alerts), step=facts.step, now=now
+    )
     sections.metrics_now(metrics, state.metadata)
     system_section.system(metrics)
     if options.show_metrics:

@@ -88,27 +88,54 @@ Severity = Literal["info", "warning", "critical"]
 #: The columns every frame always has (even when empty), with their dtypes, in order.
 FRAME_COLUMNS: dict[str, dict[str, str]] = {
     "metrics_history": {
-        "step": "int64", "wall_time": "float64", "rank": "int64", "firing_rate": "float64",
-        "capacity": "float64", "performance": "float64", "loss": "float64",
+        "step": "int64",
+        "wall_time": "float64",
+        "rank": "int64",
+        "firing_rate": "float64",
+        "capacity": "float64",
+        "performance": "float64",
+        "loss": "float64",
     },
     "growth_events": {
-        "step": "int64", "wall_time": "float64", "rank": "int64", "region": "str",
-        "neurons_added": "int64", "new_total": "int64", "reason": "str",
+        "step": "int64",
+        "wall_time": "float64",
+        "rank": "int64",
+        "region": "str",
+        "neurons_added": "int64",
+        "new_total": "int64",
+        "reason": "str",
     },
     "consolidation_events": {
-        "step": "int64", "wall_time": "float64", "rank": "int64", "sleep_stage": "str",
-        "patterns_replayed": "int64", "duration_steps": "int64",
+        "step": "int64",
+        "wall_time": "float64",
+        "rank": "int64",
+        "sleep_stage": "str",
+        "patterns_replayed": "int64",
+        "duration_steps": "int64",
     },
     "stage_events": {
-        "step": "int64", "wall_time": "float64", "rank": "int64", "stage": "int64", "name": "str",
+        "step": "int64",
+        "wall_time": "float64",
+        "rank": "int64",
+        "stage": "int64",
+        "name": "str",
     },
     "run_starts": {
-        "step": "int64", "wall_time": "float64", "rank": "int64", "run_id": "str",
-        "resumed_from_step": "float64", "host": "str", "pid": "float64",
+        "step": "int64",
+        "wall_time": "float64",
+        "rank": "int64",
+        "run_id": "str",
+        "resumed_from_step": "float64",
+        "host": "str",
+        "pid": "float64",
     },
     "run_ends": {
-        "step": "int64", "wall_time": "float64", "rank": "int64", "status": "str",
-        "error_type": "str", "message": "str",
+        "step": "int64",
+        "wall_time": "float64",
+        "rank": "int64",
+        "status": "str",
+        "error_type": "str",
+        "message": "str",
     },
     "nonfinite": {"step": "int64", "rank": "int64", "column": "str", "value": "float64"},
 }
@@ -180,8 +207,6 @@ class NonFinite:
 
 
 FrameSource = pd.DataFrame | Callable[[], pd.DataFrame] | None
-
-
 
 
 class _LazyFrame:
@@ -273,18 +298,30 @@ class RunState:
         config: dict[str, Any] | None = None,
     ) -> None:
         sources = {
-            "metrics_history": metrics_history, "growth_events": growth_events,
-            "consolidation_events": consolidation_events, "stage_events": stage_events,
-            "run_starts": run_starts, "run_ends": run_ends, "nonfinite": nonfinite,
+            "metrics_history": metrics_history,
+            "growth_events": growth_events,
+            "consolidation_events": consolidation_events,
+            "stage_events": stage_events,
+            "run_starts": run_starts,
+            "run_ends": run_ends,
+            "nonfinite": nonfinite,
         }
         values: dict[str, Any] = {
-            "checkpoint_dir": Path(checkpoint_dir), "exists": exists,
-            "not_a_directory": not_a_directory, "metadata": metadata,
-            "metadata_file": metadata_file, "warnings": tuple(warnings),
-            "bad_lines": tuple(bad_lines), "bad_line_count": bad_line_count,
-            "restarts": tuple(restarts), "last_update": last_update,
-            "log_files": tuple(log_files), "version": version, "error": error,
-            "activity": tuple(activity), "config": config,
+            "checkpoint_dir": Path(checkpoint_dir),
+            "exists": exists,
+            "not_a_directory": not_a_directory,
+            "metadata": metadata,
+            "metadata_file": metadata_file,
+            "warnings": tuple(warnings),
+            "bad_lines": tuple(bad_lines),
+            "bad_line_count": bad_line_count,
+            "restarts": tuple(restarts),
+            "last_update": last_update,
+            "log_files": tuple(log_files),
+            "version": version,
+            "error": error,
+            "activity": tuple(activity),
+            "config": config,
             "_frames": {name: _LazyFrame(name, src) for name, src in sources.items()},
         }
         for key, value in values.items():
@@ -345,5 +382,6 @@ class RunState:
             return None
         steps = rows["step"].to_numpy(dtype=np.int64)
         values = rows["value"].to_numpy(dtype=np.float64)
-        return NonFinite(len(rows), int(steps[0]), int(steps[-1]), float(values[0]),
-                         float(values[-1]))
+        return NonFinite(
+            len(rows), int(steps[0]), int(steps[-1]), float(values[0]), float(values[-1])
+        )

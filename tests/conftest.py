@@ -13,8 +13,11 @@ _PROCESS_LIFETIME_THREADS = ("asyncio_", "ThreadPoolExecutor-", "Dummy-")
 
 
 def _own_threads(before: set[threading.Thread]) -> list[threading.Thread]:
-    return [t for t in threading.enumerate()
-            if t not in before and t.is_alive() and not t.name.startswith(_PROCESS_LIFETIME_THREADS)]
+    return [
+        t
+        for t in threading.enumerate()
+        if t not in before and t.is_alive() and not t.name.startswith(_PROCESS_LIFETIME_THREADS)
+    ]
 
 
 @pytest.fixture(autouse=True)

@@ -175,8 +175,7 @@ _OTHERS = (
     "__all__ misses public names the module defines (or there is none); "
     "the module belongs to the analysis/page/commands layout change or the integrations"
 )
-KNOWN_ALL_BREAKS: dict[str, str] = {
-}
+KNOWN_ALL_BREAKS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("path", _IMPORTABLE, ids=_ids(_IMPORTABLE))

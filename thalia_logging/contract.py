@@ -13,7 +13,24 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["CONSOLE_LOG_NAME", "CORE_METRICS", "EVENT_TYPES", "LEGACY_LOG_NAME", "LOG_NAME", "METADATA_GLOB", "NON_FINITE", "RANK_LOG_GLOB", "RANK_LOG_PATTERN", "SCHEMA_VERSION", "SEVERITIES", "is_metadata_name", "log_file_rank", "metadata_name", "non_finite_text", "rank_log_name"]
+__all__ = [
+    "CONSOLE_LOG_NAME",
+    "CORE_METRICS",
+    "EVENT_TYPES",
+    "LEGACY_LOG_NAME",
+    "LOG_NAME",
+    "METADATA_GLOB",
+    "NON_FINITE",
+    "RANK_LOG_GLOB",
+    "RANK_LOG_PATTERN",
+    "SCHEMA_VERSION",
+    "SEVERITIES",
+    "is_metadata_name",
+    "log_file_rank",
+    "metadata_name",
+    "non_finite_text",
+    "rank_log_name",
+]
 
 SCHEMA_VERSION = 2
 """Version of the on-disk contract written into ``run_start`` lines and metadata."""

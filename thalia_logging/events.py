@@ -56,7 +56,11 @@ with ``_`` are reserved too (the reader's own columns: ``_seq``, ``_src``, ``_no
 
 
 def growth_event(
-    now: float, step: object, region: object, neurons_added: object, new_total: object,
+    now: float,
+    step: object,
+    region: object,
+    neurons_added: object,
+    new_total: object,
     reason: object = "",
 ) -> dict[str, Any]:
     """A region grew by ``neurons_added`` neurons to ``new_total``."""
@@ -83,7 +87,10 @@ def _sleep_stage(sleep_stage: object) -> str:
 
 
 def consolidation_event(
-    now: float, step: object, sleep_stage: object, patterns_replayed: object,
+    now: float,
+    step: object,
+    sleep_stage: object,
+    patterns_replayed: object,
     duration_steps: object,
 ) -> dict[str, Any]:
     """A sleep-replay phase; ``sleep_stage`` is ``"NREM"`` or ``"REM"`` in any case."""
@@ -127,8 +134,14 @@ _isfinite = math.isfinite
 
 
 def metric_record(
-    now: float, step: Any, firing_rate: Any, capacity: Any, performance: Any, loss: Any,
-    neuron_counts: Any, capacity_by_region: Any,
+    now: float,
+    step: Any,
+    firing_rate: Any,
+    capacity: Any,
+    performance: Any,
+    loss: Any,
+    neuron_counts: Any,
+    capacity_by_region: Any,
 ) -> dict[str, Any]:
     """A metric line's record without its extras: the one place it is built.
 
@@ -139,11 +152,15 @@ def metric_record(
     writes the line (:func:`explain_unwritable`).
     """
     if (
-        type(firing_rate) is float and type(capacity) is float
-        and type(performance) is float and type(loss) is float
-        and type(step) is int and 0 <= step <= INT64_MAX
+        type(firing_rate) is float
+        and type(capacity) is float
+        and type(performance) is float
+        and type(loss) is float
+        and type(step) is int
+        and 0 <= step <= INT64_MAX
         and _isfinite(firing_rate + capacity + performance + loss)
-        and type(neuron_counts) is dict and type(capacity_by_region) is dict
+        and type(neuron_counts) is dict
+        and type(capacity_by_region) is dict
     ):
         for v in neuron_counts.values():  # values only: orjson refuses non-str keys later
             if type(v) is not int or not 0 <= v <= INT64_MAX:
@@ -153,17 +170,31 @@ def metric_record(
                 if type(v) is not float or v - v != 0.0:  # x - x is NaN unless finite
                     break
             else:
-                return {"event_type": "metric", "step": step, "wall_time": now,
-                        "firing_rate": firing_rate, "capacity": capacity,
-                        "performance": performance, "loss": loss,
-                        "neuron_counts": neuron_counts, "capacity_by_region": capacity_by_region}
-    return metric_event(now, step, firing_rate, capacity, performance, loss,
-                        neuron_counts, capacity_by_region)
+                return {
+                    "event_type": "metric",
+                    "step": step,
+                    "wall_time": now,
+                    "firing_rate": firing_rate,
+                    "capacity": capacity,
+                    "performance": performance,
+                    "loss": loss,
+                    "neuron_counts": neuron_counts,
+                    "capacity_by_region": capacity_by_region,
+                }
+    return metric_event(
+        now, step, firing_rate, capacity, performance, loss, neuron_counts, capacity_by_region
+    )
 
 
 def metric_event(
-    now: float, step: object, firing_rate: object, capacity: object, performance: object,
-    loss: object, neuron_counts: object, capacity_by_region: object,
+    now: float,
+    step: object,
+    firing_rate: object,
+    capacity: object,
+    performance: object,
+    loss: object,
+    neuron_counts: object,
+    capacity_by_region: object,
 ) -> dict[str, Any]:
     """A metric line's record without its extras (``None`` fields are left out).
 
@@ -173,18 +204,24 @@ def metric_event(
     :func:`.values.number_dict`.
     """
     rec: dict[str, Any] = {"event_type": "metric", "step": check_step(step), "wall_time": now}
-    for key, x in (("firing_rate", firing_rate), ("capacity", capacity),
-                   ("performance", performance), ("loss", loss)):
+    for key, x in (
+        ("firing_rate", firing_rate),
+        ("capacity", capacity),
+        ("performance", performance),
+        ("loss", loss),
+    ):
         if x is not None:
             rec[key] = x if type(x) is float and x - x == 0.0 else number(key, x)
     if neuron_counts is not None:
         rec["neuron_counts"] = (
-            neuron_counts if plain_counts(neuron_counts)
+            neuron_counts
+            if plain_counts(neuron_counts)
             else count_dict("neuron_counts", neuron_counts)
         )
     if capacity_by_region is not None:
         rec["capacity_by_region"] = (
-            capacity_by_region if plain_numbers(capacity_by_region)
+            capacity_by_region
+            if plain_numbers(capacity_by_region)
             else number_dict("capacity_by_region", capacity_by_region)
         )
     return rec

@@ -148,11 +148,20 @@ class CurriculumLogger:
         self._stage: int | None = None
         self._stage_name = ""
         out = open_outputs(
-            self.log_dir, self.plan, console_log=console_log, file_log=file_log,
-            json_log=json_log, resumed_from_step=resumed_from_step, flush_every=flush_every,
-            flush_interval_s=flush_interval_s, flush_every_line=flush_every_line,
-            background_flush=background_flush, console_every=console_every,
-            console_stream=console_stream, strict=strict, max_pending_bytes=max_pending_bytes,
+            self.log_dir,
+            self.plan,
+            console_log=console_log,
+            file_log=file_log,
+            json_log=json_log,
+            resumed_from_step=resumed_from_step,
+            flush_every=flush_every,
+            flush_interval_s=flush_interval_s,
+            flush_every_line=flush_every_line,
+            background_flush=background_flush,
+            console_every=console_every,
+            console_stream=console_stream,
+            strict=strict,
+            max_pending_bytes=max_pending_bytes,
         )
         self.log_path, self.resumed_from_step = out.log_path, out.resumed_from_step
         self._sink, self._console = out.sink, out.console
@@ -224,17 +233,22 @@ class CurriculumLogger:
         if self._closed:
             self._check_open()
         now = self._clock()
-        rec = _metric_record(now, step, firing_rate, capacity, performance, loss,
-                             neuron_counts, capacity_by_region)
+        rec = _metric_record(
+            now, step, firing_rate, capacity, performance, loss, neuron_counts, capacity_by_region
+        )
         self._last_step = step  # run_end's step (a bad step raised above)
         if more:
             events.metric_extras(rec, more)
         gpu = self._gpu_fields
-        if gpu is not None and now >= self._gpu_due and "torch" in _modules and (
-            "gpu_mem_bytes" not in more
-        ) and (
-            gpu is not gpu_memory_fields  # a caller's hook is always asked; ours only when
-            or getattr(_modules.get("torch.cuda"), "_initialized", True)  # CUDA is initialised
+        if (
+            gpu is not None
+            and now >= self._gpu_due
+            and "torch" in _modules
+            and ("gpu_mem_bytes" not in more)
+            and (
+                gpu is not gpu_memory_fields  # a caller's hook is always asked; ours only when
+                or getattr(_modules.get("torch.cuda"), "_initialized", True)  # CUDA is initialised
+            )
         ):
             self._gpu_due = now + self._gpu_every
             rec.update(gpu())
@@ -265,9 +279,15 @@ class CurriculumLogger:
         rec = events.growth_event(self._clock(), step, region, neurons_added, new_total, reason)
         self._line(rec, rec["wall_time"])
         if self._console_on:
-            self._console.emit(format_growth(
-                rec["step"], rec["region"], rec["neurons_added"], rec["new_total"], rec["reason"]
-            ))
+            self._console.emit(
+                format_growth(
+                    rec["step"],
+                    rec["region"],
+                    rec["neurons_added"],
+                    rec["new_total"],
+                    rec["reason"],
+                )
+            )
 
     def log_consolidation(
         self, step: int, sleep_stage: str, patterns_replayed: int, duration_steps: int
@@ -279,9 +299,11 @@ class CurriculumLogger:
         )
         self._line(rec, rec["wall_time"])
         if self._console_on:
-            self._console.emit(format_consolidation(
-                rec["step"], rec["sleep_stage"], rec["patterns_replayed"], rec["duration_steps"]
-            ))
+            self._console.emit(
+                format_consolidation(
+                    rec["step"], rec["sleep_stage"], rec["patterns_replayed"], rec["duration_steps"]
+                )
+            )
 
     def log_stage(self, step: int, stage: int, name: str = "") -> None:
         """The run entered curriculum stage ``stage`` (named ``name``)."""
@@ -324,10 +346,20 @@ class CurriculumLogger:
         if stage_name is None and self._stage_name and current_stage == self._stage:
             stage_name = self._stage_name
         record = build_metadata(
-            step, current_stage, current_week=current_week, total_weeks=total_weeks,
-            metrics=metrics, milestones=milestones, warnings=warnings, stage_name=stage_name,
-            total_stages=total_stages, total_steps=total_steps, run_id=self.run_id,
-            started_at=self.started_at, updated_at=float(self._clock()), extra=extra,
+            step,
+            current_stage,
+            current_week=current_week,
+            total_weeks=total_weeks,
+            metrics=metrics,
+            milestones=milestones,
+            warnings=warnings,
+            stage_name=stage_name,
+            total_stages=total_stages,
+            total_steps=total_steps,
+            run_id=self.run_id,
+            started_at=self.started_at,
+            updated_at=float(self._clock()),
+            extra=extra,
         )
         if not self.plan.writes_metadata:
             return None
@@ -348,7 +380,9 @@ class CurriculumLogger:
                 ) from exc
             _log.warning(
                 "thalia_logging: could not write %s (%s); the previous metadata stays, "
-                "training goes on (strict=False)", target, exc,
+                "training goes on (strict=False)",
+                target,
+                exc,
             )
             return None
         if self._console_on:
@@ -440,8 +474,9 @@ class CurriculumLogger:
     def __enter__(self) -> CurriculumLogger:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: object) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
         if exc_type is not None and not self._ended:
             try:
                 self.end_run("failed", exc_type.__name__, str(exc))
@@ -452,4 +487,3 @@ class CurriculumLogger:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"CurriculumLogger({str(self.log_dir)!r}, rank={self.rank}, {state})"
-

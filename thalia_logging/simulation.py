@@ -20,7 +20,21 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["CHECKPOINTS_PER_STAGE", "GROWTH_THRESHOLD", "REGIONS", "SLEEPS_PER_STAGE", "STAGES", "WEEKS_PER_STAGE", "DemoConfig", "DemoConfigError", "DemoEvent", "EventKind", "StageSpec", "distinct_digits", "simulate"]
+__all__ = [
+    "CHECKPOINTS_PER_STAGE",
+    "GROWTH_THRESHOLD",
+    "REGIONS",
+    "SLEEPS_PER_STAGE",
+    "STAGES",
+    "WEEKS_PER_STAGE",
+    "DemoConfig",
+    "DemoConfigError",
+    "DemoEvent",
+    "EventKind",
+    "StageSpec",
+    "distinct_digits",
+    "simulate",
+]
 
 EventKind = Literal["stage", "metrics", "growth", "consolidation", "metadata"]
 

@@ -95,7 +95,12 @@ class _Core:
     """
 
     def __init__(
-        self, path: Path, flush_every: int, flush_interval_s: float, *, strict: bool = False,
+        self,
+        path: Path,
+        flush_every: int,
+        flush_interval_s: float,
+        *,
+        strict: bool = False,
         max_pending_bytes: int = MAX_PENDING_BYTES,
     ) -> None:
         self.path = path
@@ -198,9 +203,7 @@ class _Core:
         self.need_newline = False
         self._recovered(len(lines))
 
-    def _failed(
-        self, fd: int, lines: list[bytes], prefix: int, total: int, exc: OSError
-    ) -> None:
+    def _failed(self, fd: int, lines: list[bytes], prefix: int, total: int, exc: OSError) -> None:
         """``total`` bytes of ``prefix`` + ``lines`` reached the file: cut any fragment, keep
         the rest for a retry, say it once per failure episode."""
         if total >= prefix:
@@ -232,7 +235,10 @@ class _Core:
                 "thalia_logging: could not write %d lines to %s (%s); keeping up to %d MiB of "
                 "lines in memory and retrying at each flush, the oldest beyond that are lost "
                 "and counted (said once, and again when writing recovers)",
-                len(rest), self.path, exc, self.max_pending_bytes // 2**20,
+                len(rest),
+                self.path,
+                exc,
+                self.max_pending_bytes // 2**20,
             )
         else:
             self.error = exc
@@ -252,7 +258,10 @@ class _Core:
         _log.warning(
             "thalia_logging: writing to %s works again after %s; wrote %d kept lines, "
             "%d lines were lost while it failed",
-            self.path, self.error, written, lost,
+            self.path,
+            self.error,
+            written,
+            lost,
         )
         self.error = None
 
@@ -277,7 +286,9 @@ class _Core:
                 if self.kept:
                     _log.error(
                         "thalia_logging: closing %s with %d lines unwritten (%s); they are lost",
-                        self.path, len(self.kept), self.error,
+                        self.path,
+                        len(self.kept),
+                        self.error,
                     )
                     self.lost_lines += len(self.kept)
                     self.kept.clear()
@@ -335,15 +346,21 @@ class JsonlSink:
             raise ValueError(
                 f"flush_interval_s must be a number of seconds > 0, got {flush_interval_s!r}"
             )
-        if (isinstance(max_pending_bytes, bool) or not isinstance(max_pending_bytes, int)
-                or max_pending_bytes < 0):
+        if (
+            isinstance(max_pending_bytes, bool)
+            or not isinstance(max_pending_bytes, int)
+            or max_pending_bytes < 0
+        ):
             raise ValueError(
                 f"max_pending_bytes must be an int >= 0 (bytes), got {max_pending_bytes!r}"
             )
         self.path = Path(path)
         self._core = core = _Core(
-            self.path, 1 if flush_every_line else flush_every, float(flush_interval_s),
-            strict=bool(strict), max_pending_bytes=max_pending_bytes,
+            self.path,
+            1 if flush_every_line else flush_every,
+            float(flush_interval_s),
+            strict=bool(strict),
+            max_pending_bytes=max_pending_bytes,
         )
         _CORES.add(core)
         self._closed = False

@@ -28,7 +28,17 @@ from typing import Any, Literal
 
 from dashboard.run_state import HealthWarning, Severity
 
-__all__ = ["SEVERITY_RANK", "Alarm", "AlarmEvent", "AlarmLog", "EventKind", "PastAlarm", "advance", "alarm_key", "project"]
+__all__ = [
+    "SEVERITY_RANK",
+    "Alarm",
+    "AlarmEvent",
+    "AlarmLog",
+    "EventKind",
+    "PastAlarm",
+    "advance",
+    "alarm_key",
+    "project",
+]
 
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
 EventKind = Literal["started", "escalated", "deescalated", "resolved"]

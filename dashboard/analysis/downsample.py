@@ -22,7 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["DEFAULT_MAX_POINTS", "Downsampled", "IntArray", "downsample", "last_finite", "thin_evenly"]
+__all__ = [
+    "DEFAULT_MAX_POINTS",
+    "Downsampled",
+    "IntArray",
+    "downsample",
+    "last_finite",
+    "thin_evenly",
+]
 
 DEFAULT_MAX_POINTS = 5_000
 _MIN_POINTS = 6
@@ -67,9 +74,7 @@ def _bucket_extremes(values: npt.NDArray[np.float64], buckets: int) -> IntArray:
     return np.concatenate([mins, maxs])
 
 
-def downsample(
-    values: npt.ArrayLike, max_points: int = DEFAULT_MAX_POINTS
-) -> Downsampled:
+def downsample(values: npt.ArrayLike, max_points: int = DEFAULT_MAX_POINTS) -> Downsampled:
     """Choose at most ``max_points`` positions of ``values`` to draw (see the module docstring).
 
     Raises ``ValueError`` when ``max_points`` is below 6 (two markers, a first, a last and one
@@ -100,7 +105,7 @@ def last_finite(values: np.ndarray) -> float | None:
     n = values.size
     window = 64
     while True:
-        tail = values[max(0, n - window):n]
+        tail = values[max(0, n - window) : n]
         ok = np.flatnonzero(np.isfinite(tail))
         if ok.size:
             return float(tail[ok[-1]])

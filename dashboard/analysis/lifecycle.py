@@ -39,7 +39,14 @@ import pandas as pd
 from dashboard.analysis.units import format_age
 from dashboard.run_state import RunState
 
-__all__ = ["ENDED", "LIFECYCLE_KINDS", "Lifecycle", "LifecycleKind", "process_alive", "run_lifecycle"]
+__all__ = [
+    "ENDED",
+    "LIFECYCLE_KINDS",
+    "Lifecycle",
+    "LifecycleKind",
+    "process_alive",
+    "run_lifecycle",
+]
 
 LifecycleKind = Literal["waiting", "running", "stalled", "finished", "failed", "killed", "crashed"]
 LIFECYCLE_KINDS: tuple[LifecycleKind, ...] = (

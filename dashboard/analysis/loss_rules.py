@@ -33,7 +33,12 @@ def segment_start(stage_steps: Iterable[int], restart_steps: Iterable[int | None
 
 
 def divergence(
-    losses: np.ndarray, *, factor: float, early_points: int, min_points: int, recent_points: int = 1,
+    losses: np.ndarray,
+    *,
+    factor: float,
+    early_points: int,
+    min_points: int,
+    recent_points: int = 1,
 ) -> tuple[float, float] | None:
     """``(recent level, early level)`` when the segment's recent level exceeds ``factor`` × its
     early level, else None.
@@ -47,14 +52,18 @@ def divergence(
     if losses.size < max(min_points, 2):
         return None
     early = float(np.median(losses[:early_points]))
-    recent = float(np.median(losses[-max(recent_points, 1):]))
+    recent = float(np.median(losses[-max(recent_points, 1) :]))
     if early <= 0 or recent <= factor * early:
         return None
     return recent, early
 
 
 def plateau(
-    losses: np.ndarray, *, window: int, min_gain: float, smoothing: int = 1,
+    losses: np.ndarray,
+    *,
+    window: int,
+    min_gain: float,
+    smoothing: int = 1,
 ) -> float | None:
     """The best smoothed loss before the last ``window`` points when those points did not improve
     on it by more than ``min_gain`` (relative), else None.
@@ -88,7 +97,7 @@ def overfitting(val: np.ndarray, loss: np.ndarray, *, points: int) -> float | No
     rows = np.flatnonzero(np.isfinite(val))
     if points < 1 or rows.size < points + 1:
         return None
-    tail = rows[-(points + 1):]
+    tail = rows[-(points + 1) :]
     rising = bool(np.all(np.diff(val[tail]) > 0))
     train = loss[tail]
     falling = bool(np.isfinite(train[[0, -1]]).all() and train[-1] < train[0])

@@ -11,7 +11,14 @@ import pandas as pd
 from dashboard.analysis.series import CARD_METRICS, extra_metric_columns
 from dashboard.run_state import RunState
 
-__all__ = ["CORE_METRICS", "Direction", "MetricSummary", "direction", "metric_columns", "metric_summaries"]
+__all__ = [
+    "CORE_METRICS",
+    "Direction",
+    "MetricSummary",
+    "direction",
+    "metric_columns",
+    "metric_summaries",
+]
 
 
 Direction = Literal["down", "up", "neutral"]

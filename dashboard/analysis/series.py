@@ -22,7 +22,12 @@ __all__ = [
 ]
 
 
-_LABELS = {"firing_rate": "Firing rate", "capacity": "Capacity", "performance": "Performance", "loss": "Loss"}
+_LABELS = {
+    "firing_rate": "Firing rate",
+    "capacity": "Capacity",
+    "performance": "Performance",
+    "loss": "Loss",
+}
 CARD_METRICS: tuple[tuple[str, str], ...] = tuple((name, _LABELS[name]) for name in CORE_METRICS)
 
 
@@ -77,5 +82,7 @@ def latest_step(metrics: pd.DataFrame, metadata: dict[str, Any] | None) -> int |
     """The run's latest step: the last metric row's or the checkpoint metadata's ``step``,
     whichever is higher (a value that is not a whole number is ignored); None when neither."""
     last = metrics["step"].iloc[-1] if "step" in metrics.columns and not metrics.empty else None
-    steps = [s for s in (whole_number(last), whole_number((metadata or {}).get("step"))) if s is not None]
+    steps = [
+        s for s in (whole_number(last), whole_number((metadata or {}).get("step"))) if s is not None
+    ]
     return max(steps) if steps else None

@@ -37,8 +37,9 @@ def run_status(
     (``run_end`` says finished / failed / killed; ``total_steps`` reached is finished for older
     loggers; crashed when the logger's process is gone; stalled / running by the newest line's
     age; waiting before any data)."""
-    life = run_lifecycle(state, step, now=now, stall_minutes=stall_minutes, host=host,
-                         pid_alive=pid_alive)
+    life = run_lifecycle(
+        state, step, now=now, stall_minutes=stall_minutes, host=host, pid_alive=pid_alive
+    )
     return RunStatus(life.kind, life.text)
 
 

@@ -89,8 +89,15 @@ class Columns:
     ``start`` is the first step of the current segment (see the module docstring); ``status`` the
     run status when the caller computed it already (the stall rule computes it otherwise)."""
 
-    def __init__(self, frame: pd.DataFrame, *, rank: int = 0, start: int = 0,
-                 start_kind: str = "stage change", status: RunStatus | None = None) -> None:
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        *,
+        rank: int = 0,
+        start: int = 0,
+        start_kind: str = "stage change",
+        status: RunStatus | None = None,
+    ) -> None:
         self.frame = frame
         self.status = status
         self.rank = rank
@@ -115,7 +122,7 @@ class Columns:
 
     def in_segment(self, values: np.ndarray) -> np.ndarray:
         """The rows of ``values`` (a column) in the current segment."""
-        return values[int(np.searchsorted(self.steps, self.start, side="left")):]
+        return values[int(np.searchsorted(self.steps, self.start, side="left")) :]
 
     def segment(self, name: str) -> np.ndarray:
         """The finite values of the column in the current segment, in order (empty if absent)."""

@@ -27,10 +27,14 @@ FRAMES: dict[str, tuple[str, str]] = {
     "stages": ("stage_events", "_stages"),
     "lifecycle": ("run_ends", "_lifecycle"),
 }
-_DEFAULT_OUTPUT = {"metrics": "metrics_export.csv", "growth": "growth_export.csv",
-                   "consolidation": "consolidation_export.csv", "stages": "stages_export.csv",
-                   "lifecycle": "lifecycle_export.csv",
-                   "all": "thalia_export.csv"}
+_DEFAULT_OUTPUT = {
+    "metrics": "metrics_export.csv",
+    "growth": "growth_export.csv",
+    "consolidation": "consolidation_export.csv",
+    "stages": "stages_export.csv",
+    "lifecycle": "lifecycle_export.csv",
+    "all": "thalia_export.csv",
+}
 
 _EPILOG = """\
 output files:
@@ -64,13 +68,17 @@ def _targets(what: str, output: str | None) -> list[tuple[str, str]]:
     return [(frame, f"{stem}{suffix}.csv") for frame, suffix in FRAMES.values()]
 
 
-def export(checkpoint_dir: str | os.PathLike[str], what: str = "metrics", output: str | None = None) -> list[str]:
+def export(
+    checkpoint_dir: str | os.PathLike[str], what: str = "metrics", output: str | None = None
+) -> list[str]:
     """Write the CSV file(s); return the paths written. Raises ExportError."""
     directory = Path(checkpoint_dir)
     if not directory.is_dir():
         raise ExportError(
             f"checkpoint directory {str(directory)!r} does not exist (or is not a directory); "
-            "pass the directory the trainer's CurriculumLogger writes to", 2)
+            "pass the directory the trainer's CurriculumLogger writes to",
+            2,
+        )
     targets = _targets(what, output)
     state: RunState = load_training_state(directory)
     frames = [(getattr(state, frame), path) for frame, path in targets]
@@ -90,19 +98,27 @@ def export(checkpoint_dir: str | os.PathLike[str], what: str = "metrics", output
             df.to_csv(path, index=False)
         except OSError as exc:
             raise ExportError(
-                f"cannot write {path!r}: {exc.strerror or exc}; choose a writable path with -o") from None
+                f"cannot write {path!r}: {exc.strerror or exc}; choose a writable path with -o"
+            ) from None
         written.append(path)
     return written
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="thalia-export", description="Export a Thalia run's history (checkpoint directory) as CSV.",
-        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="thalia-export",
+        description="Export a Thalia run's history (checkpoint directory) as CSV.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("directory", metavar="DIR", help="checkpoint directory of the run")
     parser.add_argument("-o", "--output", metavar="FILE", help="output CSV (see below)")
-    parser.add_argument("--what", choices=[*FRAMES, "all"], default="metrics",
-                        help="which history to export (default: metrics)")
+    parser.add_argument(
+        "--what",
+        choices=[*FRAMES, "all"],
+        default="metrics",
+        help="which history to export (default: metrics)",
+    )
     return parser
 
 

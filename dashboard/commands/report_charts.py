@@ -19,7 +19,19 @@ from dashboard.commands.report_facts import (
 )
 from dashboard.page import charts, charts_trainval
 
-__all__ = ["MAIN_CHARTS", "MAX_METRIC_CHARTS", "MAX_PAIRS", "MAX_POINTS", "MIN_POINTS", "POINT_BUDGET", "ReportChart", "javascript_bundle", "report_charts", "vl_version", "write_pngs"]
+__all__ = [
+    "MAIN_CHARTS",
+    "MAX_METRIC_CHARTS",
+    "MAX_PAIRS",
+    "MAX_POINTS",
+    "MIN_POINTS",
+    "POINT_BUDGET",
+    "ReportChart",
+    "javascript_bundle",
+    "report_charts",
+    "vl_version",
+    "write_pngs",
+]
 
 
 _LABELS = dict(CARD_METRICS)
@@ -90,7 +102,9 @@ def _train_val_charts(metrics: pd.DataFrame) -> list[ReportChart]:
             ("stability", charts_trainval.stability_chart),
         ):
             spec = _spec(build(panel))
-            out.append(ReportChart(f"{kind}:{pair.val}", "Train / validation", f"{title}: {kind}", spec))
+            out.append(
+                ReportChart(f"{kind}:{pair.val}", "Train / validation", f"{title}: {kind}", spec)
+            )
     return out
 
 

@@ -36,7 +36,21 @@ from dashboard.analysis.units import format_value
 from dashboard.page.views import Header, header_facts, milestone_summary
 from dashboard.run_state import HealthWarning, RunState
 
-__all__ = ["CHECKS", "CORE_METRICS", "Direction", "MetricSummary", "RunFacts", "diagnosis_lines", "direction", "exit_code", "metric_columns", "metric_summaries", "run_configs", "run_facts", "summary_json"]
+__all__ = [
+    "CHECKS",
+    "CORE_METRICS",
+    "Direction",
+    "MetricSummary",
+    "RunFacts",
+    "diagnosis_lines",
+    "direction",
+    "exit_code",
+    "metric_columns",
+    "metric_summaries",
+    "run_configs",
+    "run_facts",
+    "summary_json",
+]
 
 
 def run_configs(state: RunState) -> list[dict[str, Any]]:

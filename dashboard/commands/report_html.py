@@ -34,7 +34,17 @@ from dashboard.commands.report_facts import (
 from dashboard.commands.report_style import CSS as _CSS
 from dashboard.page.text import plain
 
-__all__ = ["MAIN_CHARTS", "MAX_METRIC_CHARTS", "MAX_PAIRS", "POINT_BUDGET", "ReportChart", "javascript_bundle", "render_html", "report_charts", "write_pngs"]
+__all__ = [
+    "MAIN_CHARTS",
+    "MAX_METRIC_CHARTS",
+    "MAX_PAIRS",
+    "POINT_BUDGET",
+    "ReportChart",
+    "javascript_bundle",
+    "render_html",
+    "report_charts",
+    "write_pngs",
+]
 
 
 def _clean(value: Any) -> Any:
@@ -288,5 +298,3 @@ specs.forEach(function (spec, i) {{
 </script>
 </body></html>
 """
-
-

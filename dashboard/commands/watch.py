@@ -67,7 +67,16 @@ from dashboard.commands.watch_state import (
 from dashboard.reading.watcher import RunWatcher
 from dashboard.run_state import RunState
 
-__all__ = ["STATE_VERSION", "Channel", "Message", "WatchLoop", "build_parser", "default_state_file", "find_runs", "main"]
+__all__ = [
+    "STATE_VERSION",
+    "Channel",
+    "Message",
+    "WatchLoop",
+    "build_parser",
+    "default_state_file",
+    "find_runs",
+    "main",
+]
 
 _default_send = default_send  # the default of main(send=...)
 

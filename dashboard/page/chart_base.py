@@ -50,10 +50,12 @@ def float_column(frame: pd.DataFrame, column: str) -> np.ndarray:
 
 def unvalidated(build: Callable[_P, _R]) -> Callable[_P, _R]:
     """Run a builder with Altair's validation-at-creation off (see the module docstring)."""
+
     @functools.wraps(build)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         with debug_mode(False):
             return build(*args, **kwargs)
+
     return wrapper
 
 

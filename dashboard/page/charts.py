@@ -62,11 +62,16 @@ def _event_rules(restarts: Iterable[Restart], stage_events: pd.DataFrame | None)
     rows: list[dict[str, object]] = []
     for r in restarts:
         if r.step is not None:
-            rows.append({"step": r.step, "kind": "restart",
-                         "label": f"Restart ({r.kind}) to step {r.step:,} in {r.file}"})
+            rows.append(
+                {
+                    "step": r.step,
+                    "kind": "restart",
+                    "label": f"Restart ({r.kind}) to step {r.step:,} in {r.file}",
+                }
+            )
     if stage_events is not None and not stage_events.empty:
-        for step, stage, name in stage_events[["step", "stage", "name"]].tail(500).itertuples(
-            index=False
+        for step, stage, name in (
+            stage_events[["step", "stage", "name"]].tail(500).itertuples(index=False)
         ):
             title = f"Stage {stage}: {name}" if isinstance(name, str) and name else f"Stage {stage}"
             rows.append({"step": int(step), "kind": "stage change", "label": title})
@@ -80,10 +85,12 @@ def _markers(nonfinite: pd.DataFrame | None, max_points: int) -> pd.DataFrame:
         return pd.DataFrame({"step": np.empty(0, dtype=np.int64), "value": np.empty(0, dtype=str)})
     pos = thin_evenly(np.arange(len(nonfinite)), max(max_points // 2 - 1, 2))
     bad = nonfinite["value"].to_numpy(dtype=np.float64)[pos]
-    return pd.DataFrame({
-        "step": nonfinite["step"].to_numpy(dtype=np.int64)[pos],
-        "value": np.where(np.isnan(bad), "NaN", np.where(bad > 0, "Infinity", "-Infinity")),
-    })
+    return pd.DataFrame(
+        {
+            "step": nonfinite["step"].to_numpy(dtype=np.int64)[pos],
+            "value": np.where(np.isnan(bad), "NaN", np.where(bad > 0, "Infinity", "-Infinity")),
+        }
+    )
 
 
 @unvalidated
@@ -126,8 +133,9 @@ def metric_chart(
     label = title or column
     if smoothed is not None:
         line = line.assign(smoothed=smoothed[rows])
-    layers = _line_layers(len(line), label, _value_scale(values, log_scale=log_scale),
-                          smoothed=smoothed is not None)
+    layers = _line_layers(
+        len(line), label, _value_scale(values, log_scale=log_scale), smoothed=smoothed is not None
+    )
     if not markers.empty:
         layers.append(_marker_layer(markers, label))
     rules = _event_rules(restarts, stage_events)
@@ -142,7 +150,11 @@ _X = alt.X("step:Q", title="Step")
 
 
 def _drawn_values(
-    metrics: pd.DataFrame, column: str, nonfinite: pd.DataFrame | None, max_points: int, *,
+    metrics: pd.DataFrame,
+    column: str,
+    nonfinite: pd.DataFrame | None,
+    max_points: int,
+    *,
     log_scale: bool,
 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame] | None:
     """(values, steps, markers) of what :func:`metric_chart` draws: the finite values (> 0 on a
@@ -170,31 +182,58 @@ def _line_layers(points: int, label: str, scale: alt.Scale, *, smoothed: bool) -
     y = alt.Y("value:Q", title=label, scale=scale)
     tooltip = [alt.Tooltip("step:Q", format=","), alt.Tooltip("value:Q", format=".4g", title=label)]
     if not smoothed:
-        return [alt.Chart().mark_line(color=LINE_COLOR, point=points < 50)
-                .encode(x=_X, y=y, tooltip=tooltip)]
+        return [
+            alt.Chart()
+            .mark_line(color=LINE_COLOR, point=points < 50)
+            .encode(x=_X, y=y, tooltip=tooltip)
+        ]
     return [
         alt.Chart().mark_line(color=LINE_COLOR, opacity=0.25).encode(x=_X, y=y, tooltip=tooltip),
-        alt.Chart().mark_line(color=LINE_COLOR).encode(
-            x=_X, y=alt.Y("smoothed:Q", title=label, scale=scale),
-            tooltip=[*tooltip, alt.Tooltip("smoothed:Q", format=".4g", title="smoothed")]),
+        alt.Chart()
+        .mark_line(color=LINE_COLOR)
+        .encode(
+            x=_X,
+            y=alt.Y("smoothed:Q", title=label, scale=scale),
+            tooltip=[*tooltip, alt.Tooltip("smoothed:Q", format=".4g", title="smoothed")],
+        ),
     ]
 
 
 def _marker_layer(markers: pd.DataFrame, label: str) -> alt.Chart:
     """Red triangles at the top edge where the trainer logged NaN/±Inf."""
-    return alt.Chart(markers).mark_point(
-        shape="triangle-down", color=NAN_COLOR, filled=True, size=90, opacity=1,
-    ).encode(x=_X, y=alt.value(6), tooltip=[alt.Tooltip("step:Q", format=","),
-                                             alt.Tooltip("value:N", title=label)])
+    return (
+        alt.Chart(markers)
+        .mark_point(
+            shape="triangle-down",
+            color=NAN_COLOR,
+            filled=True,
+            size=90,
+            opacity=1,
+        )
+        .encode(
+            x=_X,
+            y=alt.value(6),
+            tooltip=[alt.Tooltip("step:Q", format=","), alt.Tooltip("value:N", title=label)],
+        )
+    )
 
 
 def _rule_layer(rules: pd.DataFrame) -> alt.Chart:
     """Dashed vertical rules at restarts and stage changes (legend: only the kinds present)."""
     kinds = [k for k in EVENT_COLORS if k in set(rules["kind"])]
-    return alt.Chart(rules).mark_rule(strokeDash=[4, 4], opacity=0.7).encode(
-        x=_X, color=alt.Color("kind:N", title="Event",
-                              scale=alt.Scale(domain=kinds, range=[EVENT_COLORS[k] for k in kinds])),
-        tooltip=[alt.Tooltip("label:N", title="Event")])
+    return (
+        alt.Chart(rules)
+        .mark_rule(strokeDash=[4, 4], opacity=0.7)
+        .encode(
+            x=_X,
+            color=alt.Color(
+                "kind:N",
+                title="Event",
+                scale=alt.Scale(domain=kinds, range=[EVENT_COLORS[k] for k in kinds]),
+            ),
+            tooltip=[alt.Tooltip("label:N", title="Event")],
+        )
+    )
 
 
 def _value_scale(values: np.ndarray, *, log_scale: bool) -> alt.Scale:
@@ -220,15 +259,26 @@ def consolidation_chart(
     if len(data) > max_points:
         data = data.iloc[downsample(float_column(data, "patterns_replayed"), max_points).finite]
     POINT_STATS.record(len(data), len(data))
-    return page_chart(alt.Chart(data).mark_circle(size=45, opacity=0.8).encode(
-        x=alt.X("step:Q", title="Step"),
-        y=alt.Y("patterns_replayed:Q", title="Patterns replayed"),
-        color=alt.Color("sleep_stage:N", title="Sleep stage",
-                        scale=alt.Scale(domain=["NREM", "REM"], range=["#4c72b0", "#dd8452"])),
-        tooltip=[alt.Tooltip("step:Q", format=","), alt.Tooltip("sleep_stage:N", title="Stage"),
-                 alt.Tooltip("patterns_replayed:Q", format=",", title="Patterns"),
-                 alt.Tooltip("duration_steps:Q", format=",", title="Duration (steps)")],
-    ).properties(height=260))
+    return page_chart(
+        alt.Chart(data)
+        .mark_circle(size=45, opacity=0.8)
+        .encode(
+            x=alt.X("step:Q", title="Step"),
+            y=alt.Y("patterns_replayed:Q", title="Patterns replayed"),
+            color=alt.Color(
+                "sleep_stage:N",
+                title="Sleep stage",
+                scale=alt.Scale(domain=["NREM", "REM"], range=["#4c72b0", "#dd8452"]),
+            ),
+            tooltip=[
+                alt.Tooltip("step:Q", format=","),
+                alt.Tooltip("sleep_stage:N", title="Stage"),
+                alt.Tooltip("patterns_replayed:Q", format=",", title="Patterns"),
+                alt.Tooltip("duration_steps:Q", format=",", title="Duration (steps)"),
+            ],
+        )
+        .properties(height=260)
+    )
 
 
 @unvalidated
@@ -254,13 +304,26 @@ def gpu_memory_chart(
         return None
     data = pd.concat(parts, ignore_index=True)
     POINT_STATS.record(len(data), max(len(p) for p in parts))
-    return page_chart(alt.Chart(data).mark_line().encode(
-        x=alt.X("step:Q", title="Step"),
-        y=alt.Y("gib:Q", title="GPU memory (GiB)"),
-        color=alt.Color("series:N", title=None, scale=alt.Scale(domain=["used", "total"]),
-                        legend=alt.Legend(orient="top", direction="horizontal")),
-        strokeDash=alt.StrokeDash("series:N", title=None,
-                                  scale=alt.Scale(domain=["used", "total"])),
-        tooltip=[alt.Tooltip("step:Q", format=","), alt.Tooltip("series:N", title=""),
-                 alt.Tooltip("gib:Q", format=".2f", title="GiB")],
-    ).properties(height=260))
+    return page_chart(
+        alt.Chart(data)
+        .mark_line()
+        .encode(
+            x=alt.X("step:Q", title="Step"),
+            y=alt.Y("gib:Q", title="GPU memory (GiB)"),
+            color=alt.Color(
+                "series:N",
+                title=None,
+                scale=alt.Scale(domain=["used", "total"]),
+                legend=alt.Legend(orient="top", direction="horizontal"),
+            ),
+            strokeDash=alt.StrokeDash(
+                "series:N", title=None, scale=alt.Scale(domain=["used", "total"])
+            ),
+            tooltip=[
+                alt.Tooltip("step:Q", format=","),
+                alt.Tooltip("series:N", title=""),
+                alt.Tooltip("gib:Q", format=".2f", title="GiB"),
+            ],
+        )
+        .properties(height=260)
+    )

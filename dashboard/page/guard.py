@@ -28,7 +28,22 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["ENV_ALLOWED_HOSTS", "LOOPBACK_NAMES", "WILDCARD_BINDS", "Receive", "Scope", "Send", "allowed_names", "guard_asgi", "install", "installed", "refusal", "scope_refusal", "session_refusal", "split_host"]
+__all__ = [
+    "ENV_ALLOWED_HOSTS",
+    "LOOPBACK_NAMES",
+    "WILDCARD_BINDS",
+    "Receive",
+    "Scope",
+    "Send",
+    "allowed_names",
+    "guard_asgi",
+    "install",
+    "installed",
+    "refusal",
+    "scope_refusal",
+    "session_refusal",
+    "split_host",
+]
 
 ENV_ALLOWED_HOSTS = "THALIA_ALLOWED_HOSTS"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")

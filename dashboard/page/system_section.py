@@ -27,8 +27,11 @@ _PER_ROW = 3
 
 
 def _card(target: Any, reading: Reading) -> None:
-    target.metric(md_text(reading.label), md_text(reading.text),
-                  help=md_text(f"logged at step {reading.step:,}"))
+    target.metric(
+        md_text(reading.label),
+        md_text(reading.text),
+        help=md_text(f"logged at step {reading.step:,}"),
+    )
 
 
 def system(metrics: pd.DataFrame) -> None:
@@ -39,7 +42,7 @@ def system(metrics: pd.DataFrame) -> None:
     st.subheader("System")
     host = list(now.host)
     for start in range(0, len(host), _PER_ROW):
-        for col, reading in zip(st.columns(_PER_ROW), host[start:start + _PER_ROW], strict=False):
+        for col, reading in zip(st.columns(_PER_ROW), host[start : start + _PER_ROW], strict=False):
             _card(col, reading)
     for gpu in now.gpus:
         util_col, mem_col = st.columns([1, 2])
@@ -67,7 +70,8 @@ def config(state: RunState) -> None:
     with st.expander("Config", expanded=False):
         st.dataframe(
             pd.DataFrame([(plain(k), plain(v)) for k, v in rows.rows], columns=["Key", "Value"]),
-            hide_index=True, width="stretch",
+            hide_index=True,
+            width="stretch",
         )
         if rows.more:
             st.caption(md_text(f"{rows.more:,} more entries not shown."))

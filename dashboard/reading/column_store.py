@@ -109,7 +109,13 @@ class ColumnStore:
 
     def columns(self) -> tuple[str, ...]:
         def group(col: str) -> int:
-            return 0 if col.startswith("neuron_counts.") else 1 if col.startswith("capacity_by_region.") else 2
+            return (
+                0
+                if col.startswith("neuron_counts.")
+                else 1
+                if col.startswith("capacity_by_region.")
+                else 2
+            )
 
         extra = sorted(self._extra, key=group)  # stable: first appearance within each group
         return (*FRAME_COLUMNS[self.name], *extra)
@@ -120,7 +126,13 @@ class ColumnStore:
             columns = self.columns()
             growable = all(self._dtypes.get(c) != "str" for c in columns)
             self._snapshot = FrameSnapshot(
-                self.name, tuple(self._chunks), tuple(self._cuts), columns,
-                self._dtypes, self.dedup, self._cache if growable else None, self._nrows,
+                self.name,
+                tuple(self._chunks),
+                tuple(self._cuts),
+                columns,
+                self._dtypes,
+                self.dedup,
+                self._cache if growable else None,
+                self._nrows,
             )
         return self._snapshot

@@ -84,9 +84,14 @@ class DirectoryReader:
         self._min_block_bytes = min_block_bytes
         self.exists = False
         self.not_a_directory = False
-        self._tailers: dict[str, tuple[int, int, RotatingTailer]] = {}  # name -> (src, rank, tailer)
+        self._tailers: dict[
+            str, tuple[int, int, RotatingTailer]
+        ] = {}  # name -> (src, rank, tailer)
         self._refused: dict[str, str] = {}  # file name -> why it is not read (reported once)
-        self._stores = {name: ColumnStore(name, dedup=name == "metrics_history") for name in EVENT_KINDS.values()}
+        self._stores = {
+            name: ColumnStore(name, dedup=name == "metrics_history")
+            for name in EVENT_KINDS.values()
+        }
         self._nonfinite = NonFiniteLog()
         self._metadata = MetadataScanner(self.directory, fs=fs)
         self._seq = 0
@@ -121,8 +126,13 @@ class DirectoryReader:
         for name in sorted(names):
             rank = log_file_rank(name)
             if rank is not None and name not in self._tailers:
-                tailer = RotatingTailer(self.directory, name, fs=self._fs,
-                                        max_line_bytes=self._max_line_bytes, check=self._check_file)
+                tailer = RotatingTailer(
+                    self.directory,
+                    name,
+                    fs=self._fs,
+                    max_line_bytes=self._max_line_bytes,
+                    check=self._check_file,
+                )
                 self._tailers[name] = (len(self._tailers), rank, tailer)
                 changed = True
         before = (self.bad_line_count, len(self.restarts))
@@ -138,7 +148,11 @@ class DirectoryReader:
             except OSError as exc:  # transient (permissions, NFS hiccup): keep data, retry later
                 _log.debug("reading %s failed: %s", name, exc)
                 self.errors.append(f"cannot read {name}: {exc}")
-        if self._seq != seq_before and self._max_metric_step is not None and self.log_mtime is not None:
+        if (
+            self._seq != seq_before
+            and self._max_metric_step is not None
+            and self.log_mtime is not None
+        ):
             self._activity.append((self.log_mtime, self._max_metric_step))
         meta_changed, meta_bad = self._metadata.update(n for n in names if is_metadata_name(n))
         for bad in meta_bad:
@@ -155,7 +169,9 @@ class DirectoryReader:
         self.bad_line_count += 1
         self.bad_lines.append(bad)
 
-    def _handle(self, name: str, src: int, rank: int, item: Block | Overlong | Reset | Refused) -> None:
+    def _handle(
+        self, name: str, src: int, rank: int, item: Block | Overlong | Reset | Refused
+    ) -> None:
         if isinstance(item, Refused):
             self.errors.append(item.reason)
             if self._refused.get(name) != item.reason:
@@ -171,13 +187,18 @@ class DirectoryReader:
             self._parse_lines(name, src, rank, item)
 
     def _parse_fast(self, src: int, rank: int, block: Block) -> bool:
-        if (self._block_parser is None or len(block.data) < self._min_block_bytes
-                or src in self._rules.pending_reset):
+        if (
+            self._block_parser is None
+            or len(block.data) < self._min_block_bytes
+            or src in self._rules.pending_reset
+        ):
             return False
         last = self._rules.last_metric_step(src, rank)  # its docstring says why this is safe
         try:
             parsed = self._block_parser(block.data, last_step=last)
-        except Exception as exc:  # never lose a block to the fast path: the line parser is the reference
+        except (
+            Exception
+        ) as exc:  # never lose a block to the fast path: the line parser is the reference
             _log.debug("block parser failed, reading the block line by line: %r", exc)
             parsed = None
         if parsed is None:
@@ -268,8 +289,11 @@ class DirectoryReader:
         meta_time = self._metadata.latest_mtime
         # Lines without wall_time (older Thalia logs): the log files' mtimes say when data came.
         log_time = self.log_mtime if self.max_wall_time is None else None
-        times = [t for t in (self.max_wall_time, meta_time, log_time)
-                 if t is not None and not math.isnan(t)]
+        times = [
+            t
+            for t in (self.max_wall_time, meta_time, log_time)
+            if t is not None and not math.isnan(t)
+        ]
         snaps = {name: store.snapshot() for name, store in self._stores.items()}
         nonfinite = self._nonfinite.snapshot(snaps["metrics_history"])
         return RunState(

@@ -66,7 +66,9 @@ class _Merge:
 
     __slots__ = ("ends", "first", "out", "rows")
 
-    def __init__(self, rows: np.ndarray, first: np.ndarray, ends: np.ndarray, out: np.ndarray) -> None:
+    def __init__(
+        self, rows: np.ndarray, first: np.ndarray, ends: np.ndarray, out: np.ndarray
+    ) -> None:
         self.rows, self.first, self.ends, self.out = rows, first, ends, out
 
     def values(self, column: np.ndarray) -> np.ndarray:
@@ -82,9 +84,15 @@ class FrameSnapshot(BuildOnce):
     """A frame as it was when the snapshot was taken; calling it builds (once) the DataFrame."""
 
     def __init__(
-        self, name: str, chunks: tuple[Chunk, ...], cuts: tuple[Cut, ...],
-        columns: tuple[str, ...], dtypes: Mapping[str, str], dedup: bool,
-        cache: GrowCache | None = None, rows: int | None = None,
+        self,
+        name: str,
+        chunks: tuple[Chunk, ...],
+        cuts: tuple[Cut, ...],
+        columns: tuple[str, ...],
+        dtypes: Mapping[str, str],
+        dedup: bool,
+        cache: GrowCache | None = None,
+        rows: int | None = None,
     ) -> None:
         self.name = name
         self.cache = cache
@@ -110,7 +118,11 @@ class FrameSnapshot(BuildOnce):
             return self._build_full(cache if self.rows >= cache.raw else None)
 
     def _order(
-        self, step: np.ndarray, rank: np.ndarray, seq: np.ndarray, src: np.ndarray | None,
+        self,
+        step: np.ndarray,
+        rank: np.ndarray,
+        seq: np.ndarray,
+        src: np.ndarray | None,
     ) -> tuple[np.ndarray | None, _Merge | None]:
         """Row positions that survive cuts, sorted by (step, rank, read order) (None = all, in
         place), and for a merged frame the groups of rows sharing (step, rank), of which only
@@ -145,7 +157,8 @@ class FrameSnapshot(BuildOnce):
                 keep_at = np.flatnonzero(last)
                 merge = _Merge(
                     shared if idx is None else idx[shared],
-                    np.flatnonzero(first[shared])[group], ends,
+                    np.flatnonzero(first[shared])[group],
+                    ends,
                     np.searchsorted(keep_at, shared[ends]),
                 )
                 idx = keep_at if idx is None else idx[keep_at]
@@ -154,7 +167,9 @@ class FrameSnapshot(BuildOnce):
     def _extend(self, cache: GrowCache) -> pd.DataFrame | None:
         """Append the rows after ``cache.raw`` to the cached columns, or None (full build)."""
         start = cache.raw
-        cols = {n: tail_column(self.chunks, n, "int64", start) for n in ("step", "rank", "_seq", "_src")}
+        cols = {
+            n: tail_column(self.chunks, n, "int64", start) for n in ("step", "rank", "_seq", "_src")
+        }
         idx, merge = self._order(cols["step"], cols["rank"], cols["_seq"], cols["_src"])
         step, rank = cols["step"], cols["rank"]
         if idx is not None:

@@ -290,5 +290,3 @@ def _run_start_fields(obj: dict[str, Any], fields: dict[str, Any]) -> None:
         raise BadRecord(f"'pid' must be an integer >= 0, got {_show(pid)}")
     fields["pid"] = math.nan if pid is None else float(pid)
     fields["_config"] = safe_config(obj["config"])
-
-

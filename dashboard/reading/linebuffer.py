@@ -67,7 +67,9 @@ class LineBuffer:
     returned (the start of the held tail, or of the overlong line being skipped).
     """
 
-    def __init__(self, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, start_offset: int = 0) -> None:
+    def __init__(
+        self, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, start_offset: int = 0
+    ) -> None:
         if max_line_bytes < 1:
             raise ValueError("max_line_bytes must be at least 1")
         self.max_line_bytes = max_line_bytes

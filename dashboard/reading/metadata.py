@@ -43,8 +43,6 @@ MAX_METADATA_BYTES = 16 << 20
 MAX_DEPTH = 64
 
 
-
-
 def normalise_warnings(raw: Any) -> tuple[HealthWarning, ...]:
     """Metadata ``warnings`` as HealthWarnings: a plain string is severity ``"warning"``; an
     object needs ``message`` (unknown severities read as ``"warning"``); other items are shown
@@ -130,7 +128,9 @@ def parse_metadata(data: bytes, notes: list[str] | None = None) -> dict[str, Any
     for key, (ok, what) in _OPTIONAL.items():
         if result.get(key) is not None and not ok(result[key]):
             if notes is not None:
-                notes.append(f"metadata field {key!r} must be {what}, got {_short(obj[key])}; ignored")
+                notes.append(
+                    f"metadata field {key!r} must be {what}, got {_short(obj[key])}; ignored"
+                )
             del result[key]
     return result
 
@@ -213,7 +213,9 @@ class MetadataScanner:
             self._choose()
         return changed, bad
 
-    def _unreadable(self, name: str, entry: _Entry | None, exc: OSError, bad: list[BadLine]) -> None:
+    def _unreadable(
+        self, name: str, entry: _Entry | None, exc: OSError, bad: list[BadLine]
+    ) -> None:
         """``name`` cannot be read: said once per reason; its last valid content is kept."""
         key: tuple[Any, ...] = ("unreadable", str(exc))
         if entry is None or entry.key != key:

@@ -45,8 +45,13 @@ class NonFiniteSnapshot(BuildOnce):
     """The entries and cuts at one moment; calling it with the metrics frame builds (once) the
     frame described in the module docstring. Immutable, thread-safe."""
 
-    def __init__(self, chunks: tuple[dict[str, np.ndarray], ...], cuts: tuple[Cut, ...],
-                 names: tuple[str, ...], metrics: Callable[[], pd.DataFrame]) -> None:
+    def __init__(
+        self,
+        chunks: tuple[dict[str, np.ndarray], ...],
+        cuts: tuple[Cut, ...],
+        names: tuple[str, ...],
+        metrics: Callable[[], pd.DataFrame],
+    ) -> None:
         self._chunks, self._cuts, self._names, self._metrics = chunks, cuts, names, metrics
         super().__init__()
 
@@ -69,11 +74,16 @@ class NonFiniteSnapshot(BuildOnce):
             return empty_frame("nonfinite")
         order = np.flatnonzero(keep)
         order = order[np.argsort(e["seq"][order], kind="stable")]
-        frame = pd.DataFrame({
-            "step": e["step"][order], "rank": e["rank"][order],
-            "column": pd.Series(np.asarray(self._names, dtype=object)[e["col"][order]], dtype="str"),
-            "value": e["value"][order],
-        })
+        frame = pd.DataFrame(
+            {
+                "step": e["step"][order],
+                "rank": e["rank"][order],
+                "column": pd.Series(
+                    np.asarray(self._names, dtype=object)[e["col"][order]], dtype="str"
+                ),
+                "value": e["value"][order],
+            }
+        )
         frame = frame.drop_duplicates(["step", "rank", "column"], keep="last")
         frame = frame.sort_values(["step", "rank", "column"], kind="stable", ignore_index=True)
         return frame
@@ -114,8 +124,15 @@ class NonFiniteLog:
         self._snapshot: NonFiniteSnapshot | None = None
         self._snap_for: object = None
 
-    def add(self, seq: int, src: int, rank: int, step: int, fields: dict[str, float],
-            names: tuple[str, ...]) -> None:
+    def add(
+        self,
+        seq: int,
+        src: int,
+        rank: int,
+        step: int,
+        fields: dict[str, float],
+        names: tuple[str, ...],
+    ) -> None:
         """Record that line ``seq`` (file ``src``) logged ``fields[name]`` non-finite."""
         for name in names:
             col = self._ids.get(name)
@@ -134,7 +151,9 @@ class NonFiniteLog:
         if not self._pending:
             return
         rows = self._pending
-        chunk = {k: np.array([r[i] for r in rows], dtype=np.int64) for i, k in enumerate(_INT_FIELDS)}
+        chunk = {
+            k: np.array([r[i] for r in rows], dtype=np.int64) for i, k in enumerate(_INT_FIELDS)
+        }
         chunk["value"] = np.array([r[5] for r in rows], dtype=np.float64)
         self._chunks = [*self._chunks, chunk]
         self._pending = []
@@ -143,7 +162,8 @@ class NonFiniteLog:
     def snapshot(self, metrics: Callable[[], pd.DataFrame]) -> NonFiniteSnapshot:
         """The committed entries, checked against ``metrics`` (the same snapshot's builder)."""
         if self._snapshot is None or self._snap_for is not metrics:
-            self._snapshot = NonFiniteSnapshot(tuple(self._chunks), tuple(self._cuts),
-                                               tuple(self._names), metrics)
+            self._snapshot = NonFiniteSnapshot(
+                tuple(self._chunks), tuple(self._cuts), tuple(self._names), metrics
+            )
             self._snap_for = metrics
         return self._snapshot

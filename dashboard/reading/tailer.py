@@ -164,7 +164,6 @@ class Tailer:
                     break
 
 
-
 class RotatingTailer:
     """Tails ``directory/name`` and its rotated segments ``name.1``, ``name.2``, ... as one stream.
 

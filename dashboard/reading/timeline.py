@@ -125,7 +125,9 @@ class TimelineRules:
         timeline.max_metric = last_step
         timeline.behind = 0
 
-    def run_start(self, name: str, src: int, rank: int, seq: int, resumed: float, wall: float) -> None:
+    def run_start(
+        self, name: str, src: int, rank: int, seq: int, resumed: float, wall: float
+    ) -> None:
         """A logger opened: the file follows the ``run_start`` rule from now on; a resume from
         step R drops the rows of this file and rank written before with step > R."""
         self.has_run_start.add(src)
@@ -135,7 +137,9 @@ class TimelineRules:
             self.restarts.append(Restart(name, "resumed", step, self._when(wall)))
             self._cut(Cut(src, rank, seq, step + 1))
 
-    def legacy_metric(self, name: str, src: int, rank: int, seq: int, step: int, wall: float) -> None:
+    def legacy_metric(
+        self, name: str, src: int, rank: int, seq: int, step: int, wall: float
+    ) -> None:
         """The legacy rule (see the module docstring) for one metric line of a file without
         ``run_start``."""
         t = self._timelines.get((src, rank))

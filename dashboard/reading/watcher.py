@@ -82,8 +82,10 @@ class RunWatcher:
         self._clock = clock
         self._lock = threading.Lock()
         self._reader = DirectoryReader(
-            self.checkpoint_dir, fs=fs,
-            wall_clock=wall_clock, max_line_bytes=max_line_bytes,
+            self.checkpoint_dir,
+            fs=fs,
+            wall_clock=wall_clock,
+            max_line_bytes=max_line_bytes,
         )
         self._dirty = True
         self._next_poll = -float("inf")
@@ -96,6 +98,7 @@ class RunWatcher:
             if observer_factory is not None:
                 factory = observer_factory
             elif polling_observer:
+
                 def factory() -> Any:
                     return PollingObserver(timeout=poll_interval_s)
             else:
@@ -123,10 +126,17 @@ class RunWatcher:
         if self._observer is None or self._watched or not self.checkpoint_dir.is_dir():
             return
         try:
-            self._observer.schedule(_DirtyHandler(self.mark_dirty), str(self.checkpoint_dir), recursive=False)
+            self._observer.schedule(
+                _DirtyHandler(self.mark_dirty), str(self.checkpoint_dir), recursive=False
+            )
             self._watched = True
         except OSError as exc:  # e.g. inotify watch limit: polling still works
-            _log.warning("cannot watch %s (%s); polling every %.1f s", self.checkpoint_dir, exc, self.poll_interval_s)
+            _log.warning(
+                "cannot watch %s (%s); polling every %.1f s",
+                self.checkpoint_dir,
+                exc,
+                self.poll_interval_s,
+            )
             self._watched = True
 
     def refresh(self) -> RunState:
@@ -169,7 +179,10 @@ class RunWatcher:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 

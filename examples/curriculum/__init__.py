@@ -11,4 +11,11 @@ from .config import TrainConfig, parse_args
 from .model import GrowthError, RegionMLP
 from .trainer import CurriculumTrainer, RunSummary
 
-__all__ = ["CurriculumTrainer", "GrowthError", "RegionMLP", "RunSummary", "TrainConfig", "parse_args"]
+__all__ = [
+    "CurriculumTrainer",
+    "GrowthError",
+    "RegionMLP",
+    "RunSummary",
+    "TrainConfig",
+    "parse_args",
+]

@@ -60,15 +60,23 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         description="Train a growing region MLP through a synthetic curriculum, logging with "
         "thalia_logging.CurriculumLogger (watch it with: thalia-dashboard LOG_DIR).",
     )
-    parser.add_argument("--log-dir", type=Path, default=TrainConfig.log_dir,
-                        help="checkpoint directory (logs, metadata, checkpoint_*.pt)")
+    parser.add_argument(
+        "--log-dir",
+        type=Path,
+        default=TrainConfig.log_dir,
+        help="checkpoint directory (logs, metadata, checkpoint_*.pt)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="a run of a few seconds (tests)")
     parser.add_argument("--stages", type=int, help=f"1-{len(DEFAULT_STAGES)} curriculum stages")
     parser.add_argument("--weeks-per-stage", type=int)
     parser.add_argument("--steps-per-week", type=int)
-    parser.add_argument("--step-delay", type=float, default=0.0,
-                        help="seconds to pause after each step, to watch a run live")
+    parser.add_argument(
+        "--step-delay",
+        type=float,
+        default=0.0,
+        help="seconds to pause after each step, to watch a run live",
+    )
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--quiet", action="store_true", help="no console output")
     ns = parser.parse_args(argv)
@@ -114,4 +122,3 @@ def device_problem(device: str) -> str | None:
     elif dev.type not in ("cpu", "cuda", "mps"):
         return f"--device {device}: only cpu, cuda and mps are supported"
     return None
-

@@ -108,7 +108,10 @@ class CurriculumTrainer:
             "optimizer": self.optimizer.state_dict(),
             "buffer": self.buffer.state_dict(),
             "progress": {
-                "step": p.step, "stage": p.stage, "week": p.week, "milestones": p.milestones,
+                "step": p.step,
+                "stage": p.stage,
+                "week": p.week,
+                "milestones": p.milestones,
                 "best_accuracy": {str(k): v for k, v in p.best_accuracy.items()},
             },
             "rng": {"torch": torch.get_rng_state(), "gen": self.gen.get_state()},
@@ -163,8 +166,11 @@ class CurriculumTrainer:
                 self._checkpoint(logger, done, last)
         final = {} if last is None else {"performance": last.accuracy, "loss": last.loss}
         return RunSummary(
-            self.progress.step, resumed_from, dict(self.progress.milestones),
-            self.model.widths, final,
+            self.progress.step,
+            resumed_from,
+            dict(self.progress.milestones),
+            self.model.widths,
+            final,
         )
 
     def _week(self, logger: Any, spec: StageSpec) -> BatchStats:
@@ -271,12 +277,24 @@ class CurriculumTrainer:
         for s, acc in self._earlier_accuracy.items():
             best = self.progress.best_accuracy.get(s, acc)
             if best - acc > 0.15:
-                out.append({"severity": "warning", "message": (
-                    f"forgetting: stage {s} ({self.stages[s].name}) accuracy fell from "
-                    f"{best:.2f} to {acc:.2f}; consider more replay (TrainConfig.nrem_steps, rem_steps)")})
+                out.append(
+                    {
+                        "severity": "warning",
+                        "message": (
+                            f"forgetting: stage {s} ({self.stages[s].name}) accuracy fell from "
+                            f"{best:.2f} to {acc:.2f}; consider more replay (TrainConfig.nrem_steps, rem_steps)"
+                        ),
+                    }
+                )
         if stats.dead_fraction > 0.5:
-            out.append({"severity": "warning", "message": (
-                f"{stats.dead_fraction:.0%} of hidden units never fire on the evaluation set")})
+            out.append(
+                {
+                    "severity": "warning",
+                    "message": (
+                        f"{stats.dead_fraction:.0%} of hidden units never fire on the evaluation set"
+                    ),
+                }
+            )
         return out
 
     def _checkpoint(self, logger: Any, done: tuple[int, int], stats: BatchStats) -> None:

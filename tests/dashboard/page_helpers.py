@@ -32,7 +32,9 @@ def make_metrics(n: int = 10, **columns: Any) -> pd.DataFrame:
         "loss": np.linspace(2.0, 1.0, n),
     }
     for key, value in columns.items():
-        data[key] = np.asarray(value, dtype=np.float64) if not np.isscalar(value) else np.full(n, value)
+        data[key] = (
+            np.asarray(value, dtype=np.float64) if not np.isscalar(value) else np.full(n, value)
+        )
     return pd.DataFrame(data)
 
 
@@ -44,11 +46,16 @@ def logged_nonfinite(metrics: pd.DataFrame, *columns: str) -> pd.DataFrame:
     for column in columns:
         values = metrics[column].to_numpy(dtype=np.float64)
         bad = ~np.isfinite(values)
-        parts.append(pd.DataFrame({
-            "step": metrics["step"].to_numpy(dtype=np.int64)[bad],
-            "rank": metrics["rank"].to_numpy(dtype=np.int64)[bad],
-            "column": pd.Series([column] * int(bad.sum()), dtype="str"),
-            "value": values[bad]}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "step": metrics["step"].to_numpy(dtype=np.int64)[bad],
+                    "rank": metrics["rank"].to_numpy(dtype=np.int64)[bad],
+                    "column": pd.Series([column] * int(bad.sum()), dtype="str"),
+                    "value": values[bad],
+                }
+            )
+        )
     frame = pd.concat(parts, ignore_index=True)
     return frame.sort_values(["step", "rank", "column"], kind="stable", ignore_index=True)
 
@@ -94,8 +101,13 @@ def write_lines(path: Path, records: list[dict[str, Any]], *, raw_tail: str = ""
 def write_metadata(directory: Path, step: int, **fields: Any) -> Path:
     """Write ``metadata_{step}.json`` with the older-Thalia fields plus ``fields``."""
     body: dict[str, Any] = {
-        "current_stage": 1, "step": step, "current_week": 2, "total_weeks": 4,
-        "metrics": {}, "milestones": {}, "warnings": [],
+        "current_stage": 1,
+        "step": step,
+        "current_week": 2,
+        "total_weeks": 4,
+        "metrics": {},
+        "milestones": {},
+        "warnings": [],
     }
     body.update(fields)
     path = directory / f"metadata_{step}.json"

@@ -137,8 +137,10 @@ def test_only_the_dashboards_own_origin_gets_in(
             expect(sidebar.get_by_text(str(run.resolve()), exact=True)).to_be_visible()
             assert sidebar.get_by_test_id("stTextInput").count() == 0
             # no free-text box anywhere (the metric picker's search only filters metric names)
-            free_text = ("xpath=//textarea | //input[@type='text' and "
-                         "not(ancestor::*[@data-testid='stMultiSelect'])]")
+            free_text = (
+                "xpath=//textarea | //input[@type='text' and "
+                "not(ancestor::*[@data-testid='stMultiSelect'])]"
+            )
             assert own.locator(free_text).count() == 0
             assert own.get_by_role("button", name="Deploy").count() == 0
         finally:

@@ -26,14 +26,23 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PAGE_TIMEOUT_MS = 90_000
 
 if not CHROMIUM.exists():
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{CHROMIUM} is missing; CI installs it with scripts/ensure-chromium.sh",
-                    pytrace=False)
+        pytest.fail(
+            f"{CHROMIUM} is missing; CI installs it with scripts/ensure-chromium.sh", pytrace=False
+        )
     pytest.skip(f"{CHROMIUM} is missing (make browser installs it)", allow_module_level=True)
 
 from playwright.sync_api import sync_playwright  # noqa: E402
@@ -45,18 +54,43 @@ def _write_run(directory: Path) -> None:
     regions = ("cortex", "hippocampus", "thalamus")
     with (directory / "training_log.jsonl").open("w", encoding="utf-8") as f:
         for i in range(26):  # 250 s of training up to a few seconds ago: "4 min 10 s"
-            f.write(json.dumps({
-                "event_type": "metric", "step": i * 100, "wall_time": now - 252 + i * 10,
-                "firing_rate": 0.1, "capacity": 0.5, "performance": 0.5 + i / 100,
-                "loss": 2.0 - i / 50, "neuron_counts": {r: 100 + i for r in regions},
-                "capacity_by_region": {r: 0.3 + 0.3 * j for j, r in enumerate(regions)},
-                "gpu_mem_bytes": 2e9, "gpu_mem_total_bytes": 8e9}) + "\n")
-    (directory / "metadata_2500.json").write_text(json.dumps({
-        "current_stage": 2, "step": 2500, "current_week": 3, "total_weeks": 4,
-        "stage_name": "phonology", "total_steps": 1_000_000, "metrics": {}, "milestones": {},
-        "warnings": []}), encoding="utf-8")
+            f.write(
+                json.dumps(
+                    {
+                        "event_type": "metric",
+                        "step": i * 100,
+                        "wall_time": now - 252 + i * 10,
+                        "firing_rate": 0.1,
+                        "capacity": 0.5,
+                        "performance": 0.5 + i / 100,
+                        "loss": 2.0 - i / 50,
+                        "neuron_counts": {r: 100 + i for r in regions},
+                        "capacity_by_region": {r: 0.3 + 0.3 * j for j, r in enumerate(regions)},
+                        "gpu_mem_bytes": 2e9,
+                        "gpu_mem_total_bytes": 8e9,
+                    }
+                )
+                + "\n"
+            )
+    (directory / "metadata_2500.json").write_text(
+        json.dumps(
+            {
+                "current_stage": 2,
+                "step": 2500,
+                "current_week": 3,
+                "total_weeks": 4,
+                "stage_name": "phonology",
+                "total_steps": 1_000_000,
+                "metrics": {},
+                "milestones": {},
+                "warnings": [],
+            }
+        ),
+        encoding="utf-8",
+    )
     (directory / "console.log").write_text(
-        "".join(f"INFO step {i} | loss {2 - i / 500:.4f}\n" for i in range(500)), encoding="utf-8")
+        "".join(f"INFO step {i} | loss {2 - i / 500:.4f}\n" for i in range(500)), encoding="utf-8"
+    )
 
 
 def _free_port() -> int:
@@ -70,8 +104,19 @@ def dashboard(tmp_path: Path) -> Iterator[str]:
     _write_run(tmp_path / "run")
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.commands.launcher", str(tmp_path / "run"), "--port", str(port)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "dashboard.commands.launcher",
+            str(tmp_path / "run"),
+            "--port",
+            str(port),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     children: list[psutil.Process] = []
     try:
         assert wait_for_health(f"http://127.0.0.1:{port}/_stcore/health", proc) == 200
@@ -97,25 +142,29 @@ _CONSOLE = """() => { const box = document.querySelector('.st-key-console_tail')
 
 def test_cards_whole_and_console_at_its_end_at_1280_px(dashboard: str) -> None:
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-                                     headless=True)
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.goto(dashboard, wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_MS)
             page.get_by_role("heading", name="Training information").wait_for(
-                timeout=PAGE_TIMEOUT_MS)
+                timeout=PAGE_TIMEOUT_MS
+            )
             page.get_by_text("INFO step 499").wait_for(timeout=PAGE_TIMEOUT_MS)
             eta = page.get_by_test_id("stMetric").filter(has_text="ETA")
             assert " h " in eta.inner_text() or " d " in eta.inner_text()  # a long ETA
-            assert "4 min" in page.get_by_test_id("stMetric").filter(
-                has_text="Duration").inner_text()
+            assert (
+                "4 min" in page.get_by_test_id("stMetric").filter(has_text="Duration").inner_text()
+            )
             assert page.evaluate(_CUT_VALUES) == []
             console = page.evaluate(_CONSOLE)
             assert console["box"] <= 340  # height-bounded, not a 4,500-px block
             # it opens at its end (the newest line): wait for the (smooth) scroll to get there
             page.wait_for_function(
                 f"(() => {{ const c = ({_CONSOLE})(); return c.top + c.client >= c.height - 2; }})()",
-                timeout=15_000)
+                timeout=15_000,
+            )
             page.set_viewport_size({"width": 1280, "height": 4000})
             page.wait_for_timeout(1000)
             ARTIFACTS.mkdir(exist_ok=True)

@@ -156,9 +156,9 @@ def test_pick_survives_an_alert_and_a_constant_draws_flat(dashboard: tuple[str, 
             # A live refresh in which an alert appears: the pick stays.
             with (directory / "training_log.jsonl").open("a", encoding="utf-8") as fh:
                 fh.write(_line(3000, firing_rate=0.9))
-            expect(page.get_by_test_id("stAlertContentWarning").get_by_text("above the healthy band")).to_be_visible(
-                timeout=LIVE_TIMEOUT_MS
-            )
+            expect(
+                page.get_by_test_id("stAlertContentWarning").get_by_text("above the healthy band")
+            ).to_be_visible(timeout=LIVE_TIMEOUT_MS)
             assert _picked(page) == ["lr"]
             assert page.evaluate("window.__noReload") == 42
 

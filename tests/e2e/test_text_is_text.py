@@ -31,15 +31,24 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PAGE_TIMEOUT_MS = 90_000
 WORD_JOINER = "\u2060"
 
 if not CHROMIUM.exists():
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{CHROMIUM} is missing; CI installs it with scripts/ensure-chromium.sh",
-                    pytrace=False)
+        pytest.fail(
+            f"{CHROMIUM} is missing; CI installs it with scripts/ensure-chromium.sh", pytrace=False
+        )
     pytest.skip(f"{CHROMIUM} is missing (make browser installs it)", allow_module_level=True)
 
 from playwright.sync_api import Page, Request, sync_playwright  # noqa: E402
@@ -50,11 +59,28 @@ def corpus(port: int) -> list[str]:
     """One string per construct; each would become an element (or a request) if rendered."""
     base = f"http://127.0.0.1:{port}"
     return [
-        "**bold**", f"[link]({base}/x)", f"![img]({base}/img.png)",
-        f'<img src="{base}/tag.png" onerror="window.__xss=1">', f'<a href="{base}/a">a</a>',
-        f"{base}/auto", "www.example.com", "mail@example.com", ":material/home:", ":red[red]",
-        ":rocket:", "$x^2$", "`code`", "# heading", "- item", "1. first", "> quote", "***",
-        "| a | b |", "~~strike~~", "&lt;b&gt;", "_em_",
+        "**bold**",
+        f"[link]({base}/x)",
+        f"![img]({base}/img.png)",
+        f'<img src="{base}/tag.png" onerror="window.__xss=1">',
+        f'<a href="{base}/a">a</a>',
+        f"{base}/auto",
+        "www.example.com",
+        "mail@example.com",
+        ":material/home:",
+        ":red[red]",
+        ":rocket:",
+        "$x^2$",
+        "`code`",
+        "# heading",
+        "- item",
+        "1. first",
+        "> quote",
+        "***",
+        "| a | b |",
+        "~~strike~~",
+        "&lt;b&gt;",
+        "_em_",
     ]
 
 
@@ -91,50 +117,116 @@ def _write_run(directory: Path, texts: list[str]) -> None:
     joined = " ".join(texts)
     now = time.time()
     lines: list[dict[str, Any]] = [
-        {"event_type": "run_start", "step": 0, "wall_time": now - 300, "schema_version": 1,
-         "run_id": joined, "resumed_from_step": None, "config": {t: t for t in texts}},
+        {
+            "event_type": "run_start",
+            "step": 0,
+            "wall_time": now - 300,
+            "schema_version": 1,
+            "run_id": joined,
+            "resumed_from_step": None,
+            "config": {t: t for t in texts},
+        },
         {"event_type": "stage", "step": 0, "wall_time": now - 300, "stage": 1, "name": joined},
     ]
     regions = texts[:3]  # three regions: the capacity bars must still show every label
     for i, step in enumerate(range(0, 2000, 100)):
         line: dict[str, Any] = {
-            "event_type": "metric", "step": step, "wall_time": now - 200 + i, "firing_rate": 0.1,
-            "capacity": 0.5, "performance": 0.5 + i / 100, "loss": 1.0 - i / 100,
+            "event_type": "metric",
+            "step": step,
+            "wall_time": now - 200 + i,
+            "firing_rate": 0.1,
+            "capacity": 0.5,
+            "performance": 0.5 + i / 100,
+            "loss": 1.0 - i / 100,
             "neuron_counts": {r: 100 + 10 * i + j for j, r in enumerate(regions)},
             "capacity_by_region": {r: 0.3 + 0.3 * j for j, r in enumerate(regions)},
-            "gpu_mem_bytes": 2e9 + i * 1e7, "gpu_mem_total_bytes": 8e9}
+            "gpu_mem_bytes": 2e9 + i * 1e7,
+            "gpu_mem_total_bytes": 8e9,
+        }
         line.update({t: float(j) for j, t in enumerate(texts[3:8])})  # metric names
         lines.append(line)
     for j, text in enumerate(texts):
-        lines.append({"event_type": "growth", "step": 100 + j, "wall_time": now - 100,
-                      "region": text, "neurons_added": 10, "new_total": 110, "reason": text})
-    lines.append({"event_type": "consolidation", "step": 1500, "wall_time": now - 50,
-                  "sleep_stage": "NREM", "patterns_replayed": 100, "duration_steps": 20})
-    lines.append({"event_type": "stage", "step": 1600, "wall_time": now - 40, "stage": 2,
-                  "name": texts[0]})
+        lines.append(
+            {
+                "event_type": "growth",
+                "step": 100 + j,
+                "wall_time": now - 100,
+                "region": text,
+                "neurons_added": 10,
+                "new_total": 110,
+                "reason": text,
+            }
+        )
+    lines.append(
+        {
+            "event_type": "consolidation",
+            "step": 1500,
+            "wall_time": now - 50,
+            "sleep_stage": "NREM",
+            "patterns_replayed": 100,
+            "duration_steps": 20,
+        }
+    )
+    lines.append(
+        {"event_type": "stage", "step": 1600, "wall_time": now - 40, "stage": 2, "name": texts[0]}
+    )
     lines.sort(key=lambda r: r["step"])
     with (directory / "training_log.jsonl").open("w", encoding="utf-8") as f:
         for record in lines:
             f.write(json.dumps(record) + "\n")
         for text in texts[:6]:  # bad lines whose excerpts are injection strings
             f.write(text + "\n")
-        f.write(json.dumps({"event_type": "consolidation", "step": 1950, "sleep_stage": joined,
-                            "patterns_replayed": 1, "duration_steps": 1}) + "\n")
-        f.write(json.dumps({"event_type": "growth", "step": 1960, "region": {"x": joined},
-                            "neurons_added": 1, "new_total": 1, "reason": [joined]}) + "\n")
+        f.write(
+            json.dumps(
+                {
+                    "event_type": "consolidation",
+                    "step": 1950,
+                    "sleep_stage": joined,
+                    "patterns_replayed": 1,
+                    "duration_steps": 1,
+                }
+            )
+            + "\n"
+        )
+        f.write(
+            json.dumps(
+                {
+                    "event_type": "growth",
+                    "step": 1960,
+                    "region": {"x": joined},
+                    "neurons_added": 1,
+                    "new_total": 1,
+                    "reason": [joined],
+                }
+            )
+            + "\n"
+        )
     metadata = {
-        "current_stage": 1, "step": 1900, "current_week": joined,
-        "total_weeks": [joined, 10**40, True], "stage_name": joined, "run_id": joined,
-        "total_stages": joined, "started_at": joined, "updated_at": joined, "total_steps": joined,
-        "metrics": {t: t for t in texts}, "milestones": {t: j % 2 == 0 for j, t in enumerate(texts)},
-        "warnings": [*texts[:6], *({"severity": sev, "message": t}
-                                    for sev, t in zip(("critical", "warning", "info") * 6, texts[6:],
-                                                      strict=False))],
+        "current_stage": 1,
+        "step": 1900,
+        "current_week": joined,
+        "total_weeks": [joined, 10**40, True],
+        "stage_name": joined,
+        "run_id": joined,
+        "total_stages": joined,
+        "started_at": joined,
+        "updated_at": joined,
+        "total_steps": joined,
+        "metrics": {t: t for t in texts},
+        "milestones": {t: j % 2 == 0 for j, t in enumerate(texts)},
+        "warnings": [
+            *texts[:6],
+            *(
+                {"severity": sev, "message": t}
+                for sev, t in zip(("critical", "warning", "info") * 6, texts[6:], strict=False)
+            ),
+        ],
     }
     (directory / "metadata_1900.json").write_text(json.dumps(metadata), encoding="utf-8")
     # an older checkpoint with a stage the reader refuses: a bad line quoting the whole value
-    (directory / "metadata_1800.json").write_text(json.dumps(
-        {**metadata, "step": 1800, "current_stage": {"name": joined}}), encoding="utf-8")
+    (directory / "metadata_1800.json").write_text(
+        json.dumps({**metadata, "step": 1800, "current_stage": {"name": joined}}), encoding="utf-8"
+    )
     (directory / "console.log").write_text("\n".join(texts) + "\n", encoding="utf-8")
 
 
@@ -150,8 +242,19 @@ def dashboard(tmp_path: Path, listener: tuple[int, list[str]]) -> Iterator[tuple
     _write_run(tmp_path / "run", texts)
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.commands.launcher", str(tmp_path / "run"), "--port", str(port)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "dashboard.commands.launcher",
+            str(tmp_path / "run"),
+            "--port",
+            str(port),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     children: list[psutil.Process] = []
     try:
         assert wait_for_health(f"http://127.0.0.1:{port}/_stcore/health", proc) == 200
@@ -217,19 +320,22 @@ def _hover_charts(page: Page) -> list[str]:
 
 
 def _body_text(page: Page) -> str:
-    return str(page.evaluate("document.querySelector('[data-testid=\"stMain\"]').innerText")).replace(
-        WORD_JOINER, "")
+    return str(
+        page.evaluate("document.querySelector('[data-testid=\"stMain\"]').innerText")
+    ).replace(WORD_JOINER, "")
 
 
-def test_injection_corpus_shows_literally(dashboard: tuple[str, list[str]],
-                                          listener: tuple[int, list[str]]) -> None:
+def test_injection_corpus_shows_literally(
+    dashboard: tuple[str, list[str]], listener: tuple[int, list[str]]
+) -> None:
     url, texts = dashboard
     _port, hits = listener
     origin = url.rstrip("/")
     foreign: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-                                     headless=True)
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
 
@@ -240,7 +346,8 @@ def test_injection_corpus_shows_literally(dashboard: tuple[str, list[str]],
             page.on("request", on_request)
             page.goto(url, wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_MS)
             page.get_by_role("heading", name="Training information").wait_for(
-                timeout=PAGE_TIMEOUT_MS)
+                timeout=PAGE_TIMEOUT_MS
+            )
             # Open every closed expander (alerts, bad lines) so their contents are in the DOM.
             closed = page.locator('[data-testid="stExpander"] details:not([open]) summary')
             for _ in range(10):

@@ -102,8 +102,9 @@ def test_region_capacity_is_the_share_of_used_units() -> None:
 )
 def test_growth_policy(capacity: float, accuracy: float, width: int, expected: list) -> None:
     policy = GrowthPolicy(saturation=0.9, growth_factor=0.5, min_new=4, max_width=32)
-    decisions = policy.decide({"cortex": width}, {"cortex": capacity}, accuracy=accuracy,
-                              target=0.9)
+    decisions = policy.decide(
+        {"cortex": width}, {"cortex": capacity}, accuracy=accuracy, target=0.9
+    )
     assert [(d.region, d.neurons_added, d.new_total) for d in decisions] == expected
     assert all("capacity" in d.reason and "target" in d.reason for d in decisions)
 
@@ -148,8 +149,14 @@ def test_sleep_phase_replays_and_restores_the_learning_rate(stage: str, noise: f
     buf = ReplayBuffer(per_stage=16)
     buf.add(0, torch.randn(16, 10), torch.randint(0, 3, (16,)))
     before = [p.detach().clone() for p in model.parameters()]
-    result = sleep_phase(model, opt, buf, SleepPhase(stage, 3, 8, noise_std=noise),  # type: ignore[arg-type]
-                         generator=torch.Generator().manual_seed(0), device=torch.device("cpu"))
+    result = sleep_phase(
+        model,
+        opt,
+        buf,
+        SleepPhase(stage, 3, 8, noise_std=noise),  # type: ignore[arg-type]
+        generator=torch.Generator().manual_seed(0),
+        device=torch.device("cpu"),
+    )
     assert (result.sleep_stage, result.patterns_replayed, result.duration_steps) == (stage, 24, 3)
     assert math.isfinite(result.mean_loss)
     assert opt.param_groups[0]["lr"] == 0.2
@@ -158,13 +165,16 @@ def test_sleep_phase_replays_and_restores_the_learning_rate(stage: str, noise: f
 
 def test_checkpoints_are_atomic_pruned_and_the_newest_loadable_one_wins(tmp_path: Path) -> None:
     for step in (10, 20, 30, 40):
-        checkpoint.save(tmp_path, step, {"step": step, "w": torch.full((2,), float(step))},
-                        keep_last=3)
+        checkpoint.save(
+            tmp_path, step, {"step": step, "w": torch.full((2,), float(step))}, keep_last=3
+        )
     assert [s for s, _ in checkpoint.list_checkpoints(tmp_path)] == [40, 30, 20]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
     (tmp_path / "checkpoint_50.pt").write_bytes(b"half a checkpoint")
     step, payload = checkpoint.load_latest(tmp_path)  # type: ignore[misc]
-    assert step == 40 and payload["step"] == 40 and torch.equal(payload["w"], torch.full((2,), 40.0))
+    assert (
+        step == 40 and payload["step"] == 40 and torch.equal(payload["w"], torch.full((2,), 40.0))
+    )
     assert checkpoint.load_latest(tmp_path / "missing") is None
 
 

@@ -85,10 +85,21 @@ def test_quick_run_loads_with_growth_consolidation_stages_and_milestones(quick_r
     assert state.bad_line_count == 0 and not state.restarts
     metrics = state.metrics_history
     assert len(metrics) > 50 and metrics["step"].is_unique
-    for column in ("firing_rate", "capacity", "performance", "loss", "grad_norm", "lr",
-                   "val_loss", "val_accuracy", "neuron_counts.sensory", "capacity_by_region.motor",
-                   "dead_unit_fraction", "dead_unit_fraction.sensory",
-                   "dead_unit_fraction.motor"):
+    for column in (
+        "firing_rate",
+        "capacity",
+        "performance",
+        "loss",
+        "grad_norm",
+        "lr",
+        "val_loss",
+        "val_accuracy",
+        "neuron_counts.sensory",
+        "capacity_by_region.motor",
+        "dead_unit_fraction",
+        "dead_unit_fraction.sensory",
+        "dead_unit_fraction.motor",
+    ):
         assert column in metrics.columns, column
     # held-out evaluation (one row per week) is its own series, never in the training ones
     train = metrics[metrics["grad_norm"].notna()]
@@ -112,16 +123,25 @@ def test_quick_run_loads_with_growth_consolidation_stages_and_milestones(quick_r
     assert (sleep["patterns_replayed"] > 0).all() and (sleep["duration_steps"] > 0).all()
     assert state.stage_events["stage"].tolist() == [0, 1, 2]
     assert state.stage_events["name"].tolist() == [
-        "sensory_orientation", "pattern_discrimination", "categorisation"
+        "sensory_orientation",
+        "pattern_discrimination",
+        "categorisation",
     ]
     meta = state.metadata
     assert meta is not None and meta["current_stage"] == 2 and meta["total_stages"] == 3
     assert set(meta["milestones"]) == {
-        "binary_discrimination", "four_way_discrimination", "six_way_categorisation"
+        "binary_discrimination",
+        "four_way_discrimination",
+        "six_way_categorisation",
     }
     assert any(meta["milestones"].values())
     assert set(meta["metrics"]) == {
-        "firing_rate", "capacity", "performance", "loss", "val_loss", "val_accuracy"
+        "firing_rate",
+        "capacity",
+        "performance",
+        "loss",
+        "val_loss",
+        "val_accuracy",
     }
     last_train = train.iloc[-1]  # the headline measures are the training ones, not the eval's
     assert meta["metrics"]["performance"] == last_train["performance"]
@@ -147,8 +167,14 @@ def test_quick_run_renders_in_the_page(quick_run: Path, monkeypatch: pytest.Monk
     at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60).run()
     assert not at.exception, [e.value for e in at.exception]
     subheaders = [s.value for s in at.subheader]
-    for section in ("Current metrics", "Metric history", "Growth", "Consolidation",
-                    "Milestone checklist", "Training information"):
+    for section in (
+        "Current metrics",
+        "Metric history",
+        "Growth",
+        "Consolidation",
+        "Milestone checklist",
+        "Training information",
+    ):
         assert section in subheaders, (section, subheaders)
     texts = [t.value for t in at.text]
     assert not [t for t in texts if t.startswith("No ")], texts  # no empty-section notes
@@ -180,8 +206,11 @@ def test_killed_trainer_resumes_and_ends_like_an_uninterrupted_run(
     from dashboard import load_training_state
 
     # --step-delay paces the first run so that SIGKILL lands mid-run, after a checkpoint.
-    proc = subprocess.Popen(_trainer(tmp_path, "--step-delay", "0.02"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _trainer(tmp_path, "--step-delay", "0.02"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         _wait_for_checkpoint(proc, tmp_path)
         proc.send_signal(signal.SIGKILL)
@@ -209,10 +238,18 @@ def test_killed_trainer_resumes_and_ends_like_an_uninterrupted_run(
     reference = load_training_state(quick_run).metrics_history
     assert metrics["step"].tolist() == reference["step"].tolist()
     # bit-for-bit the same run: model, optimizer, replay buffer and RNGs all came back
-    for column in ("loss", "performance", "capacity", "firing_rate", "neuron_counts.sensory",
-                   "val_loss", "val_accuracy"):  # equal, NaN where the reference has NaN
-        assert np.array_equal(metrics[column].to_numpy(), reference[column].to_numpy(),
-                              equal_nan=True), column
+    for column in (
+        "loss",
+        "performance",
+        "capacity",
+        "firing_rate",
+        "neuron_counts.sensory",
+        "val_loss",
+        "val_accuracy",
+    ):  # equal, NaN where the reference has NaN
+        assert np.array_equal(
+            metrics[column].to_numpy(), reference[column].to_numpy(), equal_nan=True
+        ), column
     last = f"metadata_{final_steps[-1]}.json"
     mine, theirs = (json.loads((d / last).read_text()) for d in (tmp_path, quick_run))
     assert mine["metrics"] == theirs["metrics"] and mine["milestones"] == theirs["milestones"]

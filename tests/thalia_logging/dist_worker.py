@@ -30,8 +30,12 @@ def log_run(log_dir: str, per_rank: bool) -> None:
             dist.all_reduce(mean)
             mean /= dist.get_world_size()
             logger.log_metrics(
-                step, loss=mean, local_loss=local, performance=0.1 * step,
-                neuron_counts={"cortex": 10 + rank}, capacity_by_region={"cortex": 0.5},
+                step,
+                loss=mean,
+                local_loss=local,
+                performance=0.1 * step,
+                neuron_counts={"cortex": 10 + rank},
+                capacity_by_region={"cortex": 0.5},
             )
         logger.log_growth(3, "cortex", 1, 11 + rank, reason=f"rank {rank}")
         logger.write_metadata(3, current_stage=0, current_week=1, total_weeks=1)

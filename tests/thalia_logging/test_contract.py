@@ -32,7 +32,10 @@ def test_non_finite_strings_are_the_schema_enum() -> None:
     enum = next(item["enum"] for item in number if "enum" in item)
     assert list(contract.NON_FINITE) == enum
     assert math.isnan(contract.NON_FINITE["NaN"])
-    assert contract.NON_FINITE["Infinity"] == math.inf and contract.NON_FINITE["-Infinity"] == -math.inf
+    assert (
+        contract.NON_FINITE["Infinity"] == math.inf
+        and contract.NON_FINITE["-Infinity"] == -math.inf
+    )
     for text, value in contract.NON_FINITE.items():
         assert contract.non_finite_text(value) == text
 
@@ -40,14 +43,18 @@ def test_non_finite_strings_are_the_schema_enum() -> None:
 def test_schema_version_is_the_schema_const() -> None:
     assert _schema("run_start")["properties"]["schema_version"]["const"] == contract.SCHEMA_VERSION
     # metadata of every version so far stays valid; the newest is the one the logger writes
-    assert max(_schema("metadata")["properties"]["schema_version"]["enum"]) == contract.SCHEMA_VERSION
+    assert (
+        max(_schema("metadata")["properties"]["schema_version"]["enum"]) == contract.SCHEMA_VERSION
+    )
     assert records.SCHEMA_VERSION is contract.SCHEMA_VERSION
     assert records.EVENT_TYPES is contract.EVENT_TYPES
 
 
 def test_severities_are_the_schema_enum_in_order() -> None:
     warning = _schema("metadata")["$defs"]["warning"]["oneOf"]
-    enum = next(item for item in warning if item.get("type") == "object")["properties"]["severity"]["enum"]
+    enum = next(item for item in warning if item.get("type") == "object")["properties"]["severity"][
+        "enum"
+    ]
     assert contract.SEVERITIES == tuple(enum) == ("info", "warning", "critical")
     assert get_args(get_type_hints(WarningRecord)["severity"]) == contract.SEVERITIES
 

@@ -221,7 +221,15 @@ def test_a_fast_run_writes_a_directory_that_follows_the_schemas(tmp_path: Path):
     run_dir = tmp_path / "demo"
     run_demo(run_dir, simulate(SMALL), speed=math.inf)
     kinds = _validate_dir(run_dir)
-    assert set(kinds) == {"run_start", "stage", "metric", "growth", "consolidation", "metadata", "run_end"}
+    assert set(kinds) == {
+        "run_start",
+        "stage",
+        "metric",
+        "growth",
+        "consolidation",
+        "metadata",
+        "run_end",
+    }
     assert kinds["metric"] == SMALL.total_steps // SMALL.stride + 1
     assert (run_dir / "console.log").stat().st_size > 0
     latest = json.loads((run_dir / f"metadata_{SMALL.total_steps}.json").read_text())

@@ -61,8 +61,9 @@ def test_console_log_false_still_writes_console_file(make_logger, caplog, tmp_pa
     assert _messages(caplog) == []
     lines = (tmp_path / "console.log").read_text(encoding="utf-8").splitlines()
     assert re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO run .* started", lines[0])
-    assert re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO step 10 \| growth \| cortex",
-                    lines[1])
+    assert re.match(
+        r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO step 10 \| growth \| cortex", lines[1]
+    )
 
 
 def test_two_loggers_do_not_share_console_files(make_logger, tmp_path: Path) -> None:
@@ -104,11 +105,20 @@ def test_formatters() -> None:
         "step 3 | capacity inf | perf 1"
     )
     assert format_growth(1, "a", 2, 3, "") == "step 1 | growth | a grew by 2 neurons to 3"
-    assert format_consolidation(1, "NREM", 0, 0).endswith("NREM sleep replayed 0 patterns over 0 steps")
+    assert format_consolidation(1, "NREM", 0, 0).endswith(
+        "NREM sleep replayed 0 patterns over 0 steps"
+    )
     assert format_stage(4, 0, "") == "step 4 | stage 0 entered"
 
 
 def test_throttle_prints_after_resume_going_back() -> None:
     console = ConsoleLog(".", console=False, file_log=False, every=100)
     assert [console.wants_metrics(s) for s in (0, 50, 100, 150, 20, 60, 120)] == [
-        True, False, True, False, True, False, True]
+        True,
+        False,
+        True,
+        False,
+        True,
+        False,
+        True,
+    ]

@@ -22,8 +22,12 @@ def _python(code: str, *args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("RANK", None)
     env.pop("LOCAL_RANK", None)
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _wait_for(predicate, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
@@ -74,12 +78,15 @@ def test_sigkill_leaves_only_whole_lines(tmp_path: Path, every_line: str) -> Non
     assert steps == list(range(len(steps)))
 
     # A new logger on the same file ends the torn line first, so its own lines stay whole.
-    proc2 = _python("""
+    proc2 = _python(
+        """
         import sys
         from thalia_logging import CurriculumLogger
         with CurriculumLogger(sys.argv[1], console_log=False, file_log=False) as lg:
             lg.log_metrics(10**6, loss=1.0)
-    """, str(tmp_path))
+    """,
+        str(tmp_path),
+    )
     assert proc2.wait(timeout=60) == 0, proc2.stderr.read().decode()  # type: ignore[union-attr]
     lines = path.read_bytes().split(b"\n")
     assert lines[-1] == b""
@@ -122,12 +129,12 @@ def test_metadata_never_seen_partial(tmp_path: Path) -> None:
         proc.wait(timeout=60)
     assert proc.returncode == 0, proc.stderr.read().decode()  # type: ignore[union-attr]
     assert reads > 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["metadata_100.json",
-                                                           "training_log.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metadata_100.json", "training_log.jsonl"]
 
 
 def test_buffered_lines_are_written_at_interpreter_exit(tmp_path: Path) -> None:
-    proc = _python("""
+    proc = _python(
+        """
         import sys
         from thalia_logging import CurriculumLogger
         logger = CurriculumLogger(sys.argv[1], console_log=False, file_log=False,
@@ -137,7 +144,9 @@ def test_buffered_lines_are_written_at_interpreter_exit(tmp_path: Path) -> None:
             logger.log_metrics(step, loss=0.5)
         assert logger._sink.pending == 25
         # no close(), no flush(): the atexit finalizer must write them
-    """, str(tmp_path))
+    """,
+        str(tmp_path),
+    )
     assert proc.wait(timeout=60) == 0, proc.stderr.read().decode()  # type: ignore[union-attr]
     records = read_records(tmp_path / "training_log.jsonl")
     assert [r["step"] for r in records[1:-1]] == list(range(25))
@@ -149,8 +158,14 @@ def test_buffered_lines_are_written_when_logger_is_collected(tmp_path: Path) -> 
 
     from thalia_logging import CurriculumLogger
 
-    logger = CurriculumLogger(tmp_path, console_log=False, file_log=False, flush_every=10_000,
-                              background_flush=False, clock=lambda: 1.0)
+    logger = CurriculumLogger(
+        tmp_path,
+        console_log=False,
+        file_log=False,
+        flush_every=10_000,
+        background_flush=False,
+        clock=lambda: 1.0,
+    )
     for step in range(5):
         logger.log_metrics(step, loss=0.5)
     del logger

@@ -50,8 +50,12 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
         pytest.skip("mounting a small tmpfs needs root (the RLIMIT_FSIZE test covers the rest)")
     mount_point = tmp_path / "fs"
     mount_point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
     try:
@@ -75,16 +79,18 @@ def _fill(directory: Path) -> Path:
 
 
 def _warnings(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
-    return [r.getMessage() for r in caplog.records
-            if r.name == SINK_LOGGER and text in r.getMessage()]
+    return [
+        r.getMessage() for r in caplog.records if r.name == SINK_LOGGER and text in r.getMessage()
+    ]
 
 
 def test_full_tmpfs_keeps_lines_whole_says_once_and_retries(
     small_fs: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger=SINK_LOGGER)
-    logger = CurriculumLogger(small_fs, console_log=False, file_log=False, flush_every=7,
-                              capture_gpu_memory=False)
+    logger = CurriculumLogger(
+        small_fs, console_log=False, file_log=False, flush_every=7, capture_gpu_memory=False
+    )
     try:
         filler = _fill(small_fs)
         steps = 0
@@ -103,7 +109,8 @@ def test_full_tmpfs_keeps_lines_whole_says_once_and_retries(
         assert logger.log_path is not None
         written = _whole_lines(logger.log_path)  # whole lines only, even on a full disk
         assert [r["step"] for r in written if r["event_type"] == "metric"] == list(
-            range(len(written) - 1))
+            range(len(written) - 1)
+        )
 
         filler.unlink()  # space comes back: the next flush writes what was kept
         logger.flush()
@@ -111,8 +118,9 @@ def test_full_tmpfs_keeps_lines_whole_says_once_and_retries(
         assert logger.lost_lines == 0
         recovered = _warnings(caplog, "works again after")
         assert len(recovered) == 1 and "0 lines were lost" in recovered[0]
-        metric_steps = [r["step"] for r in _whole_lines(logger.log_path)
-                        if r["event_type"] == "metric"]
+        metric_steps = [
+            r["step"] for r in _whole_lines(logger.log_path) if r["event_type"] == "metric"
+        ]
         assert metric_steps == list(range(steps))
     finally:
         logger.close()
@@ -130,8 +138,10 @@ def test_background_flusher_meets_the_full_disk_and_survives(small_fs: Path) -> 
         assert sink.flusher_thread is not None and sink.flusher_thread.is_alive()
         _whole_lines(sink.path)
         filler.unlink()
-        _wait_for(lambda: sink.pending == 0 and sink.write_error is None,
-                  "the flusher to write the kept lines")
+        _wait_for(
+            lambda: sink.pending == 0 and sink.write_error is None,
+            "the flusher to write the kept lines",
+        )
         assert sink.flusher_thread.is_alive()
         assert [r["step"] for r in _whole_lines(sink.path)] == list(range(600))
     finally:
@@ -142,8 +152,9 @@ def test_bound_on_kept_lines_drops_the_oldest_and_counts_them(
     small_fs: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger=SINK_LOGGER)
-    sink = JsonlSink(small_fs / "log.jsonl", flush_every=1, background_flush=False,
-                     max_pending_bytes=1_000)
+    sink = JsonlSink(
+        small_fs / "log.jsonl", flush_every=1, background_flush=False, max_pending_bytes=1_000
+    )
     try:
         filler = _fill(small_fs)
         lines = [json.dumps({"step": s, "pad": "z" * 80}).encode() + b"\n" for s in range(100)]
@@ -163,8 +174,15 @@ def test_bound_on_kept_lines_drops_the_oldest_and_counts_them(
 
 
 def test_strict_mode_raises_a_clear_error(small_fs: Path) -> None:
-    logger = CurriculumLogger(small_fs, console_log=False, file_log=False, flush_every=1,
-                              strict=True, background_flush=False, capture_gpu_memory=False)
+    logger = CurriculumLogger(
+        small_fs,
+        console_log=False,
+        file_log=False,
+        flush_every=1,
+        strict=True,
+        background_flush=False,
+        capture_gpu_memory=False,
+    )
     filler = _fill(small_fs)
     with pytest.raises(LogWriteError, match="strict=False") as info:
         for step in range(10_000):
@@ -177,8 +195,7 @@ def test_strict_mode_raises_a_clear_error(small_fs: Path) -> None:
     assert logger.pending_lines == 0
     logger.close()
     assert logger.log_path is not None
-    metric_steps = [r["step"] for r in _whole_lines(logger.log_path)
-                    if r["event_type"] == "metric"]
+    metric_steps = [r["step"] for r in _whole_lines(logger.log_path) if r["event_type"] == "metric"]
     assert metric_steps == list(range(step + 1))
 
 
@@ -186,8 +203,13 @@ def test_metadata_on_a_full_disk_warns_and_training_goes_on(
     small_fs: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
-    logger = CurriculumLogger(small_fs, console_log=False, file_log=False,
-                              background_flush=False, capture_gpu_memory=False)
+    logger = CurriculumLogger(
+        small_fs,
+        console_log=False,
+        file_log=False,
+        background_flush=False,
+        capture_gpu_memory=False,
+    )
     _fill(small_fs)
     assert logger.write_metadata(10, metrics={"loss": 0.5}) is None
     assert any("metadata_10.json" in r.getMessage() for r in caplog.records)
@@ -234,8 +256,14 @@ _FSIZE_SCRIPT = textwrap.dedent(r"""
 @pytest.mark.parametrize("mode", ["lenient", "strict"])
 def test_file_size_limit_in_a_subprocess(tmp_path: Path, mode: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-c", _FSIZE_SCRIPT, str(tmp_path), "20000", mode],
-                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", _FSIZE_SCRIPT, str(tmp_path), "20000", mode],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     full, after = out["full"], out["after"]
@@ -246,7 +274,8 @@ def test_file_size_limit_in_a_subprocess(tmp_path: Path, mode: str) -> None:
         assert "File too large" in full["error"] and full["pending"] > 0
     assert full["alive"]
     assert [s for s in out["said"] if "could not write" in s] and len(
-        [s for s in out["said"] if "could not write" in s]) == 1
+        [s for s in out["said"] if "could not write" in s]
+    ) == 1
     assert after == {"error": None, "pending": 0, "lost": 0}
     assert len([s for s in out["said"] if "works again after" in s]) == 1
     records = _whole_lines(tmp_path / "training_log.jsonl")

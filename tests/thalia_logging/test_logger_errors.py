@@ -58,17 +58,47 @@ CASES: list[tuple[str, str, tuple[Any, ...], dict[str, Any], type, str]] = [
     ("meta milestone", "write_metadata", (1,), {"milestones": {"a": 1}}, T, "True or False"),
     ("meta metrics", "write_metadata", (1,), {"metrics": {"loss": "low"}}, T, "metrics['loss']"),
     ("meta warnings", "write_metadata", (1,), {"warnings": "careful"}, T, "wrap a single"),
-    ("meta severity", "write_metadata", (1,), {"warnings": [{"severity": "bad", "message": "x"}]},
-     V, "use one of info, warning, critical"),
+    (
+        "meta severity",
+        "write_metadata",
+        (1,),
+        {"warnings": [{"severity": "bad", "message": "x"}]},
+        V,
+        "use one of info, warning, critical",
+    ),
     ("meta own field", "write_metadata", (1,), {"run_id": "x"}, V, "sets 'run_id' itself"),
     # integers the reader keeps as int64, reserved "_" names, lone surrogates (issue 8)
     ("step beyond int64", "log_metrics", (2**63,), {"loss": 0.1}, V, "signed 64-bit int"),
-    ("fast step beyond int64", "log_metrics", (2**63,),
-     {"firing_rate": 0.1, "capacity": 0.1, "performance": 0.1, "loss": 0.1,
-      "neuron_counts": {"a": 1}, "capacity_by_region": {"a": 0.5}}, V, "signed 64-bit int"),
-    ("count beyond int64", "log_metrics", (1,),
-     {"firing_rate": 0.1, "capacity": 0.1, "performance": 0.1, "loss": 0.1,
-      "neuron_counts": {"a": 2**63}, "capacity_by_region": {"a": 0.5}}, V, "signed 64-bit"),
+    (
+        "fast step beyond int64",
+        "log_metrics",
+        (2**63,),
+        {
+            "firing_rate": 0.1,
+            "capacity": 0.1,
+            "performance": 0.1,
+            "loss": 0.1,
+            "neuron_counts": {"a": 1},
+            "capacity_by_region": {"a": 0.5},
+        },
+        V,
+        "signed 64-bit int",
+    ),
+    (
+        "count beyond int64",
+        "log_metrics",
+        (1,),
+        {
+            "firing_rate": 0.1,
+            "capacity": 0.1,
+            "performance": 0.1,
+            "loss": 0.1,
+            "neuron_counts": {"a": 2**63},
+            "capacity_by_region": {"a": 0.5},
+        },
+        V,
+        "signed 64-bit",
+    ),
     ("growth total beyond int64", "log_growth", (1, "cortex", 5, 2**63), {}, V, "64-bit"),
     ("growth step beyond int64", "log_growth", (2**64, "cortex", 5, 6), {}, V, "64-bit"),
     ("patterns beyond int64", "log_consolidation", (1, "REM", 2**63, 5), {}, V, "64-bit"),
@@ -78,17 +108,40 @@ CASES: list[tuple[str, str, tuple[Any, ...], dict[str, Any], type, str]] = [
     ("underscore metric", "log_metrics", (1,), {"_nonfinite": 1.0}, V, "reserved"),
     ("underscore seq", "log_metrics", (1,), {"_seq": 3}, V, "rename your metric"),
     ("surrogate region", "log_growth", (1, "cor\ud800tex", 5, 6), {}, V, "lone surrogate"),
-    ("surrogate reason", "log_growth", (1, "cortex", 5, 6), {"reason": "\udc80"}, V,
-     "text.encode('utf-8', 'replace')"),
+    (
+        "surrogate reason",
+        "log_growth",
+        (1, "cortex", 5, 6),
+        {"reason": "\udc80"},
+        V,
+        "text.encode('utf-8', 'replace')",
+    ),
     ("surrogate stage name", "log_stage", (1, 2), {"name": "\ud800"}, V, "lone surrogate"),
     ("surrogate metric name", "log_metrics", (1,), {"lo\ud800ss": 0.5}, V, "lone surrogate"),
-    ("surrogate region key", "log_metrics", (1,),
-     {"firing_rate": 0.1, "capacity": 0.1, "performance": 0.1, "loss": 0.1,
-      "neuron_counts": {"\ud800": 1}, "capacity_by_region": {"a": 0.5}}, V, "lone surrogate"),
-    ("surrogate milestone", "write_metadata", (1,), {"milestones": {"\ud800": True}}, V,
-     "lone surrogate"),
-    ("surrogate warning", "write_metadata", (1,), {"warnings": ["\ud800"]}, V,
-     "lone surrogate"),
+    (
+        "surrogate region key",
+        "log_metrics",
+        (1,),
+        {
+            "firing_rate": 0.1,
+            "capacity": 0.1,
+            "performance": 0.1,
+            "loss": 0.1,
+            "neuron_counts": {"\ud800": 1},
+            "capacity_by_region": {"a": 0.5},
+        },
+        V,
+        "lone surrogate",
+    ),
+    (
+        "surrogate milestone",
+        "write_metadata",
+        (1,),
+        {"milestones": {"\ud800": True}},
+        V,
+        "lone surrogate",
+    ),
+    ("surrogate warning", "write_metadata", (1,), {"warnings": ["\ud800"]}, V, "lone surrogate"),
 ]
 
 
@@ -96,11 +149,19 @@ def _snapshot(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
 
 
-@pytest.mark.parametrize(("method", "args", "kwargs", "exc", "fragment"),
-                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("method", "args", "kwargs", "exc", "fragment"),
+    [c[1:] for c in CASES],
+    ids=[c[0] for c in CASES],
+)
 def test_bad_argument_raises_and_writes_nothing(
-    make_logger, tmp_path: Path, method: str, args: tuple[Any, ...], kwargs: dict[str, Any],
-    exc: type, fragment: str,
+    make_logger,
+    tmp_path: Path,
+    method: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    exc: type,
+    fragment: str,
 ) -> None:
     logger = make_logger(file_log=True, console_log=True, console_every=1)
     logger.log_metrics(0, loss=0.5)
@@ -120,8 +181,12 @@ def test_logging_after_close_raises(make_logger) -> None:
     logger = make_logger()
     logger.close()
     logger.close()  # idempotent
-    for call in (lambda: logger.log_metrics(1), lambda: logger.log_stage(1, 1),
-                 lambda: logger.log_growth(1, "a", 1, 1), lambda: logger.write_metadata(1)):
+    for call in (
+        lambda: logger.log_metrics(1),
+        lambda: logger.log_stage(1, 1),
+        lambda: logger.log_growth(1, "a", 1, 1),
+        lambda: logger.write_metadata(1),
+    ):
         with pytest.raises(LoggerClosedError, match="closed"):
             call()
 

@@ -14,7 +14,10 @@ from thalia_logging.metadata import write_atomic
 def test_older_thalia_call_shape(make_logger, tmp_path: Path) -> None:
     logger = make_logger(clock=iter(range(100, 200)).__next__)
     path = logger.write_metadata(
-        50000, current_stage=0, current_week=2, total_weeks=4,
+        50000,
+        current_stage=0,
+        current_week=2,
+        total_weeks=4,
         metrics={"firing_rate": 0.112, "capacity": 0.75, "performance": 0.92, "loss": 0.234},
         milestones={"mnist_accuracy": True, "sequence_prediction": True},
         warnings=[],
@@ -22,10 +25,17 @@ def test_older_thalia_call_shape(make_logger, tmp_path: Path) -> None:
     record = orjson.loads(path.read_bytes())
     validate_metadata(record)
     assert record == {
-        "step": 50000, "current_stage": 0, "current_week": 2, "total_weeks": 4,
+        "step": 50000,
+        "current_stage": 0,
+        "current_week": 2,
+        "total_weeks": 4,
         "metrics": {"firing_rate": 0.112, "capacity": 0.75, "performance": 0.92, "loss": 0.234},
-        "milestones": {"mnist_accuracy": True, "sequence_prediction": True}, "warnings": [],
-        "run_id": logger.run_id, "started_at": 100.0, "updated_at": 102.0, "schema_version": 2,
+        "milestones": {"mnist_accuracy": True, "sequence_prediction": True},
+        "warnings": [],
+        "run_id": logger.run_id,
+        "started_at": 100.0,
+        "updated_at": 102.0,
+        "schema_version": 2,
     }
 
 
@@ -65,18 +75,23 @@ def test_leftover_metadata_temp_files_are_removed_at_open(tmp_path: Path) -> Non
     left = tmp_path / f".metadata_500.json.{dead_pid}.0a1b2c3d.tmp"
     stale_live = tmp_path / f".metadata_600.json.{os.getpid()}.00ff00ff.tmp"
     fresh_live = tmp_path / f".metadata_700.json.{os.getpid()}.12345678.tmp"
-    others = [tmp_path / n for n in (
-        ".metadata_5.json.tmp", "notes.tmp", f".metadata_x.json.{dead_pid}.0a1b2c3d.tmp",
-        f".metadata_5.json.{dead_pid}.0A1B2C3D.tmp", "metadata_5.json",
-        f"metadata_5.json.{dead_pid}.0a1b2c3d.tmp",
-    )]
+    others = [
+        tmp_path / n
+        for n in (
+            ".metadata_5.json.tmp",
+            "notes.tmp",
+            f".metadata_x.json.{dead_pid}.0a1b2c3d.tmp",
+            f".metadata_5.json.{dead_pid}.0A1B2C3D.tmp",
+            "metadata_5.json",
+            f"metadata_5.json.{dead_pid}.0a1b2c3d.tmp",
+        )
+    ]
     for path in [left, stale_live, fresh_live, *others]:
         path.write_bytes(b"{")
     old = time.time() - STALE_TEMP_AGE_S - 60
     os.utime(stale_live, (old, old))
     (tmp_path / f".metadata_9.json.{dead_pid}.aaaaaaaa.tmp").mkdir()  # not a regular file
-    logger = CurriculumLogger(tmp_path, console_log=False, file_log=False,
-                              background_flush=False)
+    logger = CurriculumLogger(tmp_path, console_log=False, file_log=False, background_flush=False)
     logger.close()
     assert not left.exists() and not stale_live.exists()
     assert fresh_live.exists() and all(p.exists() for p in others)

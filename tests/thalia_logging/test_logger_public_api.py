@@ -42,16 +42,27 @@ def test_logger_signature_matches_design() -> None:
     assert sig.parameters["log_dir"].default == "checkpoints/curriculum"
     metrics = inspect.signature(thalia_logging.CurriculumLogger.log_metrics)
     assert list(metrics.parameters)[1:9] == [
-        "step", "firing_rate", "capacity", "performance", "loss", "neuron_counts",
-        "capacity_by_region", "more",
+        "step",
+        "firing_rate",
+        "capacity",
+        "performance",
+        "loss",
+        "neuron_counts",
+        "capacity_by_region",
+        "more",
     ]
     growth = inspect.signature(thalia_logging.CurriculumLogger.log_growth)
     assert list(growth.parameters)[1:] == ["step", "region", "neurons_added", "new_total", "reason"]
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_import_does_not_pull_dashboard_libraries_or_torch() -> None:
@@ -78,4 +89,6 @@ def test_works_when_torch_is_not_installed(tmp_path) -> None:
     """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
-    assert len((tmp_path / "training_log.jsonl").read_bytes().splitlines()) == 3  # run_start, metric, run_end
+    assert (
+        len((tmp_path / "training_log.jsonl").read_bytes().splitlines()) == 3
+    )  # run_start, metric, run_end

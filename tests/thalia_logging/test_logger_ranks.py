@@ -10,17 +10,26 @@ import pytest
 from thalia_logging.ranks import detect_rank, plan_for_rank, rank_log_name
 
 
-@pytest.mark.parametrize(("env", "rank"), [
-    ({}, 0), ({"RANK": "3"}, 3), ({"LOCAL_RANK": "2"}, 2), ({"RANK": "1", "LOCAL_RANK": "0"}, 1),
-    ({"RANK": "x"}, 0), ({"RANK": "-1", "LOCAL_RANK": "4"}, 4), ({"RANK": " "}, 0),
-])
+@pytest.mark.parametrize(
+    ("env", "rank"),
+    [
+        ({}, 0),
+        ({"RANK": "3"}, 3),
+        ({"LOCAL_RANK": "2"}, 2),
+        ({"RANK": "1", "LOCAL_RANK": "0"}, 1),
+        ({"RANK": "x"}, 0),
+        ({"RANK": "-1", "LOCAL_RANK": "4"}, 4),
+        ({"RANK": " "}, 0),
+    ],
+)
 def test_rank_from_env(env: dict[str, str], rank: int) -> None:
     assert detect_rank(env=env, distributed=None) == rank
 
 
 def _dist(initialized: bool, rank: int) -> SimpleNamespace:
-    return SimpleNamespace(is_available=lambda: True, is_initialized=lambda: initialized,
-                           get_rank=lambda: rank)
+    return SimpleNamespace(
+        is_available=lambda: True, is_initialized=lambda: initialized, get_rank=lambda: rank
+    )
 
 
 def test_torch_distributed_wins_when_initialised() -> None:

@@ -20,12 +20,24 @@ def _full_session(logger) -> None:
     counts = {"cortex": 4096, "hippocampus": 1024, "thalamus": 512}
     for step in range(0, 500, 50):
         logger.log_metrics(
-            step, firing_rate=0.112, capacity=0.75, performance=0.92, loss=0.2341,
-            neuron_counts=counts, capacity_by_region={"cortex": 0.8, "hippocampus": 0.6},
-            lr=1e-3, grad_norm=np.float32(1.5), gpu_mem_bytes=123456789,
+            step,
+            firing_rate=0.112,
+            capacity=0.75,
+            performance=0.92,
+            loss=0.2341,
+            neuron_counts=counts,
+            capacity_by_region={"cortex": 0.8, "hippocampus": 0.6},
+            lr=1e-3,
+            grad_norm=np.float32(1.5),
+            gpu_mem_bytes=123456789,
         )
-    logger.log_metrics(500, loss=math.nan, grad_norm=math.inf, val_loss=-math.inf,
-                       capacity_by_region={"cortex": math.nan})
+    logger.log_metrics(
+        500,
+        loss=math.nan,
+        grad_norm=math.inf,
+        val_loss=-math.inf,
+        capacity_by_region={"cortex": math.nan},
+    )
     logger.log_metrics(501)  # only the step: still a valid metric line
     logger.log_growth(510, "cortex", 256, 4352, reason="capacity 0.91 > 0.90")
     logger.log_growth(511, "thalamus", 0, 512)
@@ -42,9 +54,19 @@ def test_every_line_validates(make_logger, tmp_path: Path) -> None:
     records = read_records(tmp_path / "training_log.jsonl")
     assert [r["event_type"] for r in records].count("metric") == 12
     assert {r["event_type"] for r in records} == {
-        "run_start", "metric", "growth", "consolidation", "stage", "run_end"
+        "run_start",
+        "metric",
+        "growth",
+        "consolidation",
+        "stage",
+        "run_end",
     }
-    assert records[-1] == {**records[-1], "event_type": "run_end", "status": "finished", "step": 501}
+    assert records[-1] == {
+        **records[-1],
+        "event_type": "run_end",
+        "status": "finished",
+        "step": 501,
+    }
     for record in records:
         validate_record(record)
         assert isinstance(record["wall_time"], float)
@@ -81,11 +103,15 @@ def test_metadata_validates(make_logger, tmp_path: Path) -> None:
     logger = make_logger()
     logger.log_stage(0, 1, "phonology")
     path = logger.write_metadata(
-        50000, current_week=2, total_weeks=4,
+        50000,
+        current_week=2,
+        total_weeks=4,
         metrics={"firing_rate": 0.112, "capacity": 0.75, "performance": 0.92, "loss": math.nan},
         milestones={"mnist_accuracy": True, "phoneme_discrimination": np.bool_(False)},
         warnings=["low firing", {"severity": "critical", "message": "loss is NaN"}],
-        total_stages=5, total_steps=200000, notes={"gpu": "cpu"},
+        total_stages=5,
+        total_steps=200000,
+        notes={"gpu": "cpu"},
     )
     assert path == tmp_path / "metadata_50000.json"
     record = orjson.loads(path.read_bytes())

@@ -101,8 +101,11 @@ def test_fork_child_does_not_repeat_parent_lines(make_logger, tmp_path: Path) ->
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
     logger.close()
-    steps = [r["step"] for r in read_records(tmp_path / "training_log.jsonl")
-             if r["event_type"] != "run_end"]
+    steps = [
+        r["step"]
+        for r in read_records(tmp_path / "training_log.jsonl")
+        if r["event_type"] != "run_end"
+    ]
     assert sorted(steps) == [0, 0, 1, 2, 3, 4, 100]
 
 

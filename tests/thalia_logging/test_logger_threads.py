@@ -26,9 +26,13 @@ def test_threads_hammering_one_logger(make_logger, tmp_path: Path, flush_every_l
                 if i % 100 == 50:
                     logger.log_growth(i, f"region{worker}", 1, i, reason="x" * (i % 50))
                 else:
-                    logger.log_metrics(i, loss=float(worker), worker=worker,
-                                       neuron_counts={f"r{worker}": i},
-                                       capacity_by_region={"pad" * (i % 40): 0.5})
+                    logger.log_metrics(
+                        i,
+                        loss=float(worker),
+                        worker=worker,
+                        neuron_counts={f"r{worker}": i},
+                        capacity_by_region={"pad" * (i % 40): 0.5},
+                    )
                 if i % 250 == 0:
                     logger.flush()
         except BaseException as exc:  # pragma: no cover - reported below

@@ -22,15 +22,31 @@ from thalia_logging.values import (
 )
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (0.25, 0.25), (3, 3), (-0.0, -0.0), (math.nan, "NaN"), (math.inf, "Infinity"),
-    (-math.inf, "-Infinity"), (np.float16(0.5), 0.5), (np.float32(0.25), 0.25),
-    (np.float64(0.125), 0.125), (np.int8(-3), -3), (np.uint64(2**63), 2**63),
-    (np.float32("nan"), "NaN"), (np.array(1.5), 1.5), (Fraction(1, 4), 0.25),
-    (torch.tensor(0.5), 0.5), (torch.tensor(7), 7), (torch.tensor([2.5]), 2.5),
-    (torch.tensor(float("inf")), "Infinity"), (torch.tensor(0.5, requires_grad=True), 0.5),
-    (torch.tensor(0.5, dtype=torch.bfloat16), 0.5),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0.25, 0.25),
+        (3, 3),
+        (-0.0, -0.0),
+        (math.nan, "NaN"),
+        (math.inf, "Infinity"),
+        (-math.inf, "-Infinity"),
+        (np.float16(0.5), 0.5),
+        (np.float32(0.25), 0.25),
+        (np.float64(0.125), 0.125),
+        (np.int8(-3), -3),
+        (np.uint64(2**63), 2**63),
+        (np.float32("nan"), "NaN"),
+        (np.array(1.5), 1.5),
+        (Fraction(1, 4), 0.25),
+        (torch.tensor(0.5), 0.5),
+        (torch.tensor(7), 7),
+        (torch.tensor([2.5]), 2.5),
+        (torch.tensor(float("inf")), "Infinity"),
+        (torch.tensor(0.5, requires_grad=True), 0.5),
+        (torch.tensor(0.5, dtype=torch.bfloat16), 0.5),
+    ],
+)
 def test_number_coercion(value: object, expected: object) -> None:
     got = number("x", value)
     assert got == expected and type(got) is type(expected)
@@ -68,21 +84,37 @@ def test_cheap_dict_checks() -> None:
 
 
 def test_json_safe_config() -> None:
-    config = {"path": Path("/x"), "lr": np.float32(0.5), "nested": {"nan": math.nan},
-              "layers": (1, 2), 3: None, "flag": True, "t": torch.ones(2)}
+    config = {
+        "path": Path("/x"),
+        "lr": np.float32(0.5),
+        "nested": {"nan": math.nan},
+        "layers": (1, 2),
+        3: None,
+        "flag": True,
+        "t": torch.ones(2),
+    }
     assert json_safe("config", config) == {
-        "path": "/x", "lr": 0.5, "nested": {"nan": "NaN"}, "layers": [1, 2], "3": None,
-        "flag": True, "t": "tensor([1., 1.])",
+        "path": "/x",
+        "lr": 0.5,
+        "nested": {"nan": "NaN"},
+        "layers": [1, 2],
+        "3": None,
+        "flag": True,
+        "t": "tensor([1., 1.])",
     }
 
 
 def test_numpy_and_torch_values_through_the_logger(make_logger, tmp_path: Path) -> None:
     logger = make_logger()
     logger.log_metrics(
-        np.int64(10), firing_rate=np.float32(0.125), capacity=torch.tensor(0.75),
-        performance=np.float64(0.5), loss=torch.tensor(float("nan")),
+        np.int64(10),
+        firing_rate=np.float32(0.125),
+        capacity=torch.tensor(0.75),
+        performance=np.float64(0.5),
+        loss=torch.tensor(float("nan")),
         neuron_counts={"cortex": np.int32(4096), "thalamus": torch.tensor(512)},
-        capacity_by_region={"cortex": np.float16(0.5)}, grad_norm=torch.tensor([3.0]),
+        capacity_by_region={"cortex": np.float16(0.5)},
+        grad_norm=torch.tensor([3.0]),
     )
     logger.log_growth(torch.tensor(11), "cortex", np.int64(256), torch.tensor(4352))
     logger.close()

@@ -20,10 +20,16 @@ from dashboard.page.views import metadata_cards
 from dashboard.reading.directory import DirectoryReader
 
 REFERENCE_METADATA = {
-    "current_stage": 0, "step": 50000, "current_week": 2, "total_weeks": 4,
+    "current_stage": 0,
+    "step": 50000,
+    "current_week": 2,
+    "total_weeks": 4,
     "metrics": {"firing_rate": 0.112, "capacity": 0.75, "performance": 0.92, "loss": 0.234},
-    "milestones": {"mnist_accuracy": True, "sequence_prediction": True,
-                   "phoneme_discrimination": False},
+    "milestones": {
+        "mnist_accuracy": True,
+        "sequence_prediction": True,
+        "phoneme_discrimination": False,
+    },
     "warnings": [],
 }
 
@@ -32,8 +38,18 @@ def append_legacy(path: Path, steps: range, *, mtime: float) -> None:
     """Older Thalia lines: plain JSON objects with ``step`` and the metrics, nothing else."""
     with path.open("a", encoding="utf-8") as f:
         for s in steps:
-            f.write(json.dumps({"step": s, "firing_rate": 0.1, "capacity": 0.5,
-                                "performance": 0.5, "loss": 1.0 - s / 1e4}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "step": s,
+                        "firing_rate": 0.1,
+                        "capacity": 0.5,
+                        "performance": 0.5,
+                        "loss": 1.0 - s / 1e4,
+                    }
+                )
+                + "\n"
+            )
     os.utime(path, (mtime, mtime))
 
 
@@ -80,8 +96,10 @@ def test_legacy_log_without_metadata_is_not_waiting(tmp_path: Path) -> None:
 
 def test_lines_with_wall_time_keep_their_own_times(tmp_path: Path) -> None:
     log = tmp_path / "training_log.jsonl"
-    log.write_text(json.dumps({"event_type": "metric", "step": 1, "wall_time": 1000.0,
-                               "loss": 1.0}) + "\n", encoding="utf-8")
+    log.write_text(
+        json.dumps({"event_type": "metric", "step": 1, "wall_time": 1000.0, "loss": 1.0}) + "\n",
+        encoding="utf-8",
+    )
     reader = DirectoryReader(tmp_path)
     reader.update()
     assert reader.state(1).last_update == 1000.0  # not the file's mtime
@@ -91,7 +109,10 @@ def test_metadata_cards_from_the_reference_metadata() -> None:
     cards = metadata_cards(REFERENCE_METADATA)
     assert cards is not None
     assert [(c.label, c.value) for c in cards] == [
-        ("Firing rate", "11.2%"), ("Capacity", "75.0%"), ("Performance", "92.0%"),
-        ("Loss", "0.234")]
+        ("Firing rate", "11.2%"),
+        ("Capacity", "75.0%"),
+        ("Performance", "92.0%"),
+        ("Loss", "0.234"),
+    ]
     assert metadata_cards({"metrics": {}}) is None and metadata_cards(None) is None
     assert metadata_cards({"metrics": {"loss": True}}) is None

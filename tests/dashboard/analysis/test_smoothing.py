@@ -66,8 +66,10 @@ finite_floats = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False, allo
 weights = st.sampled_from([0.001, 0.3, 0.6, 0.9, 0.99, 0.999]) | st.floats(0.0, 0.999)
 
 
-@given(values=st.lists(finite_floats | st.just(math.nan) | st.just(math.inf), max_size=300),
-       weight=weights)
+@given(
+    values=st.lists(finite_floats | st.just(math.nan) | st.just(math.inf), max_size=300),
+    weight=weights,
+)
 def test_output_stays_within_the_running_min_and_max(values: list[float], weight: float) -> None:
     out = ema(values, weight)
     seen: list[float] = []
@@ -94,5 +96,9 @@ def test_long_series_match_the_recurrence(weight: float) -> None:
     """The blocked evaluation (blocks joined by carries) equals the point-by-point recurrence."""
     rng = np.random.default_rng(7)
     values = (rng.normal(size=700_000) * 3 + np.linspace(100, 0, 700_000)).tolist()
-    np.testing.assert_allclose(ema(values, weight), tensorboard_smooth(values, weight),
-                               rtol=1e-11, atol=1e-12 * max(map(abs, values)))
+    np.testing.assert_allclose(
+        ema(values, weight),
+        tensorboard_smooth(values, weight),
+        rtol=1e-11,
+        atol=1e-12 * max(map(abs, values)),
+    )

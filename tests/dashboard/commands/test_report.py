@@ -44,7 +44,9 @@ def test_exit_code_and_diagnosis(
     assert "📊 Training diagnostics" in stdout
     assert out.stat().st_size > 100_000  # the Vega bundle is inlined
     if code:
-        assert "→ try" in stdout.lower() or "consider" in stdout.lower()  # every alert suggests a fix
+        assert (
+            "→ try" in stdout.lower() or "consider" in stdout.lower()
+        )  # every alert suggests a fix
 
 
 def test_json_summary_matches_the_reader(tmp_path: Path) -> None:
@@ -215,9 +217,15 @@ def test_train_val_panels_are_the_run_pages(tmp_path: Path, bundle: str) -> None
 
     charts, _ = report_charts(run_facts(load_training_state(run)))
     keys = {c.key for c in charts}
-    assert {"train-val:val_loss", "gap:val_loss", "improvement:val_loss",
-            "stability:val_loss"} <= keys
-    panels = [c for c in charts if c.key.split(":")[0] in ("train-val", "gap", "improvement", "stability")]
+    assert {
+        "train-val:val_loss",
+        "gap:val_loss",
+        "improvement:val_loss",
+        "stability:val_loss",
+    } <= keys
+    panels = [
+        c for c in charts if c.key.split(":")[0] in ("train-val", "gap", "improvement", "stability")
+    ]
     assert len(panels) == 4 and {c.section for c in panels} == {"Train / validation"}
     page = render_html(run_facts(load_training_state(run)), bundle=bundle)
     assert "Train / validation" in page

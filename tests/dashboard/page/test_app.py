@@ -41,8 +41,11 @@ def metrics(at: AppTest) -> dict[str, tuple[str, Any]]:
 
 
 def alerts(at: AppTest) -> dict[str, list[str]]:
-    return {"error": [e.value for e in at.error], "warning": [w.value for w in at.warning],
-            "info": [i.value for i in at.info]}
+    return {
+        "error": [e.value for e in at.error],
+        "warning": [w.value for w in at.warning],
+        "info": [i.value for i in at.info],
+    }
 
 
 def charts_shown(at: AppTest) -> list[Any]:
@@ -54,31 +57,72 @@ def texts(at: AppTest) -> list[str]:
 
 
 def metric_line(step: int, loss: float, **extra: Any) -> dict[str, Any]:
-    return {"event_type": "metric", "step": step, "wall_time": time.time() - 600 + step / 100,
-            "firing_rate": 0.12, "capacity": 0.6, "performance": 0.8 + step / 1e6, "loss": loss,
-            "neuron_counts": {"cortex": 1000 + step // 100, XSS: 50},
-            "capacity_by_region": {"cortex": 0.5, XSS: 0.7}, **extra}
+    return {
+        "event_type": "metric",
+        "step": step,
+        "wall_time": time.time() - 600 + step / 100,
+        "firing_rate": 0.12,
+        "capacity": 0.6,
+        "performance": 0.8 + step / 1e6,
+        "loss": loss,
+        "neuron_counts": {"cortex": 1000 + step // 100, XSS: 50},
+        "capacity_by_region": {"cortex": 0.5, XSS: 0.7},
+        **extra,
+    }
 
 
 def normal_run(d: Path) -> None:
     now = time.time()
     records: list[dict[str, Any]] = [
-        {"event_type": "run_start", "step": 0, "wall_time": now - 600, "schema_version": 1,
-         "run_id": "r1", "resumed_from_step": None, "config": {}},
+        {
+            "event_type": "run_start",
+            "step": 0,
+            "wall_time": now - 600,
+            "schema_version": 1,
+            "run_id": "r1",
+            "resumed_from_step": None,
+            "config": {},
+        },
         {"event_type": "stage", "step": 0, "wall_time": now - 600, "stage": 1, "name": "sensory"},
     ]
     records += [metric_line(s, 2.0 - s / 10_000) for s in range(0, 5000, 100)]
-    records += [{"event_type": "growth", "step": 2000, "wall_time": now - 500, "region": XSS,
-                 "neurons_added": 50, "new_total": 1050, "reason": "capacity **high**"}]
-    records += [{"event_type": "consolidation", "step": s, "wall_time": now - 400,
-                 "sleep_stage": "NREM" if s % 2000 else "REM", "patterns_replayed": 100 + s // 100,
-                 "duration_steps": 40} for s in (1000, 2000, 3000)]
+    records += [
+        {
+            "event_type": "growth",
+            "step": 2000,
+            "wall_time": now - 500,
+            "region": XSS,
+            "neurons_added": 50,
+            "new_total": 1050,
+            "reason": "capacity **high**",
+        }
+    ]
+    records += [
+        {
+            "event_type": "consolidation",
+            "step": s,
+            "wall_time": now - 400,
+            "sleep_stage": "NREM" if s % 2000 else "REM",
+            "patterns_replayed": 100 + s // 100,
+            "duration_steps": 40,
+        }
+        for s in (1000, 2000, 3000)
+    ]
     records.sort(key=lambda r: r["step"])  # a logger writes in step order
     write_lines(d / "training_log.jsonl", records)
-    write_metadata(d, 4900, current_stage=1, stage_name="sensory", total_steps=10_000,
-                   milestones={"mnist_accuracy": True, "sequence_prediction": True,
-                               "phoneme_discrimination": False},
-                   warnings=[{"severity": "info", "message": "checkpoint _saved_ to [disk](x)"}])
+    write_metadata(
+        d,
+        4900,
+        current_stage=1,
+        stage_name="sensory",
+        total_steps=10_000,
+        milestones={
+            "mnist_accuracy": True,
+            "sequence_prediction": True,
+            "phoneme_discrimination": False,
+        },
+        warnings=[{"severity": "info", "message": "checkpoint _saved_ to [disk](x)"}],
+    )
     (d / "console.log").write_text("step 4800 loss=1.52\nstep 4900 loss=1.51\n", encoding="utf-8")
 
 
@@ -89,7 +133,8 @@ def test_normal_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shown = metrics(at)
     assert shown["Stage"][0] == "1" and "sensory" in [t.value for t in at.text]
     assert [m.value for m in at.markdown if "badge" in m.value] == [
-        ":green-badge[:material/play_circle: Running]"]
+        ":green-badge[:material/play_circle: Running]"
+    ]
     colors = {m.label: Metric.MetricColor.Name(m.proto.color) for m in at.metric}
     # firing rate and capacity have no good direction (grey); loss went down: good (green)
     assert (colors["Firing rate"], colors["Capacity"], colors["Loss"]) == ("GRAY", "GRAY", "GREEN")
@@ -140,12 +185,14 @@ def test_nan_loss_shows_critical_warning(tmp_path: Path, monkeypatch: pytest.Mon
     assert len(at.error) == 1
     assert at.error[0].value == escape_markdown(
         "Loss became NaN at step 1,000 (3 non-finite points so far): training has diverged. "
-        "Consider a lower learning rate.")
+        "Consider a lower learning rate."
+    )
     assert metrics(at)["Loss"] == ("NaN", "")  # AppTest shows "no delta" as ""
 
 
-def test_nan_loss_then_recovery_is_a_warning(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nan_loss_then_recovery_is_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lines = [metric_line(s, 1.0) for s in range(0, 1000, 100)]
     lines += [metric_line(1000, float("nan"))]
     lines += [metric_line(s, 0.9) for s in range(1100, 5000, 100)]
@@ -153,20 +200,27 @@ def test_nan_loss_then_recovery_is_a_warning(tmp_path: Path,
     write_metadata(tmp_path, 4900)
     at = run_page(tmp_path, monkeypatch)
     assert at.error == []
-    assert alerts(at)["warning"] == [escape_markdown(
-        "Non-finite loss at step 1,000 (1 point) — recovered since step 1,100: the losses logged "
-        "since then are finite.")]
+    assert alerts(at)["warning"] == [
+        escape_markdown(
+            "Non-finite loss at step 1,000 (1 point) — recovered since step 1,100: the losses logged "
+            "since then are finite."
+        )
+    ]
 
 
 def test_bad_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_lines(tmp_path / "training_log.jsonl", [metric_line(0, 1.0)],
-                raw_tail='{"step": 100, "loss": \n' + "not json at all\n")
+    write_lines(
+        tmp_path / "training_log.jsonl",
+        [metric_line(0, 1.0)],
+        raw_tail='{"step": 100, "loss": \n' + "not json at all\n",
+    )
     write_lines(tmp_path / "training_log.jsonl", [metric_line(200, 0.9)])
     write_metadata(tmp_path, 200)
     at = run_page(tmp_path, monkeypatch)
     assert metrics(at)["Bad lines skipped"][0] == "2"
-    assert alerts(at)["warning"] == [escape_markdown(
-        "2 bad lines skipped; see Training information for details.")]
+    assert alerts(at)["warning"] == [
+        escape_markdown("2 bad lines skipped; see Training information for details.")
+    ]
     table = at.dataframe[-1].value
     assert table["File"].tolist() == ["training_log.jsonl"] * 2
     assert table["Line (start)"].tolist()[-1].startswith("not json")
@@ -183,8 +237,14 @@ def test_older_thalia_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         '"patterns_replayed": 150, "duration_steps": 20}',
     ]
     (tmp_path / "training_log.json").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    write_metadata(tmp_path, 50000, current_stage=0, metrics={"loss": 0.234},
-                   milestones={"mnist_accuracy": True}, warnings=["Capacity nearly full"])
+    write_metadata(
+        tmp_path,
+        50000,
+        current_stage=0,
+        metrics={"loss": 0.234},
+        milestones={"mnist_accuracy": True},
+        warnings=["Capacity nearly full"],
+    )
     at = run_page(tmp_path, monkeypatch)
     shown = metrics(at)
     assert shown["Training step"][0] == "50,000" and shown["Stage"][0] == "0"
@@ -197,8 +257,10 @@ def test_older_thalia_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_rank_selector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_lines(tmp_path / "training_log.jsonl", [metric_line(0, 1.0), metric_line(100, 0.5)])
-    write_lines(tmp_path / "training_log.rank1.jsonl",
-                [metric_line(0, 3.0, rank=1), metric_line(100, 2.5, rank=1)])
+    write_lines(
+        tmp_path / "training_log.rank1.jsonl",
+        [metric_line(0, 3.0, rank=1), metric_line(100, 2.5, rank=1)],
+    )
     write_metadata(tmp_path, 100)
     at = run_page(tmp_path, monkeypatch)
     assert at.selectbox(key="rank").value == 0
@@ -207,20 +269,51 @@ def test_rank_selector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert metrics(at)["Loss"][0] == "2.5"
 
 
-@pytest.mark.parametrize(("minutes_ago", "total_steps", "badge", "warning", "eta"), [
-    (47, None, ":orange-badge[:material/pause_circle: Stalled for 47 min]",
-     "No new data for 47 min", "—"),
-    (47, 5000, ":orange-badge[:material/pause_circle: Stalled for 47 min]",
-     "No new data for 47 min", "—"),  # stalled: no ETA
-    (47, 900, ":blue-badge[:material/check_circle: Finished]", None, "done"),  # not "0 s"
-])
-def test_header_run_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, minutes_ago: int,
-                           total_steps: int | None, badge: str | None, warning: str | None,
-                           eta: str) -> None:
+@pytest.mark.parametrize(
+    ("minutes_ago", "total_steps", "badge", "warning", "eta"),
+    [
+        (
+            47,
+            None,
+            ":orange-badge[:material/pause_circle: Stalled for 47 min]",
+            "No new data for 47 min",
+            "—",
+        ),
+        (
+            47,
+            5000,
+            ":orange-badge[:material/pause_circle: Stalled for 47 min]",
+            "No new data for 47 min",
+            "—",
+        ),  # stalled: no ETA
+        (47, 900, ":blue-badge[:material/check_circle: Finished]", None, "done"),  # not "0 s"
+    ],
+)
+def test_header_run_status(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    minutes_ago: int,
+    total_steps: int | None,
+    badge: str | None,
+    warning: str | None,
+    eta: str,
+) -> None:
     then = time.time() - minutes_ago * 60
-    write_lines(tmp_path / "training_log.jsonl", [
-        {"event_type": "metric", "step": s, "wall_time": then - 900 + s, "firing_rate": 0.1,
-         "capacity": 0.5, "performance": 0.5, "loss": 1.0} for s in range(0, 901, 100)])
+    write_lines(
+        tmp_path / "training_log.jsonl",
+        [
+            {
+                "event_type": "metric",
+                "step": s,
+                "wall_time": then - 900 + s,
+                "firing_rate": 0.1,
+                "capacity": 0.5,
+                "performance": 0.5,
+                "loss": 1.0,
+            }
+            for s in range(0, 901, 100)
+        ],
+    )
     extra = {} if total_steps is None else {"total_steps": total_steps}
     meta = write_metadata(tmp_path, 900, **extra)
     os.utime(meta, (then, then))
@@ -229,7 +322,7 @@ def test_header_run_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, minu
     assert badges == ([badge] if badge else [])
     stalled = [w for w in alerts(at)["warning"] if "no new data" in w.lower()]
     assert len(stalled) <= 1, stalled  # said once, not by the header and the health check both
-    assert (stalled[0].startswith(warning) if warning else not stalled), stalled
+    assert stalled[0].startswith(warning) if warning else not stalled, stalled
     assert metrics(at)["ETA"][0] == eta
 
 
@@ -243,8 +336,9 @@ def test_a_file_is_not_a_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert at.code[0].value == str(log)
 
 
-def test_missing_grad_norm_is_no_alarm_a_logged_nan_is(tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_grad_norm_is_no_alarm_a_logged_nan_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The real trainer's last metric line had no grad_norm: no "exploding gradients" for that."""
     lines = [metric_line(s, 1.0 - s / 10_000, grad_norm=0.5) for s in range(0, 1000, 100)]
     lines.append(metric_line(1000, 0.9))  # no grad_norm on the final line
@@ -257,13 +351,19 @@ def test_missing_grad_norm_is_no_alarm_a_logged_nan_is(tmp_path: Path,
     assert [e for e in alerts(at)["error"] if "grad" in e and "NaN at step 1,100" in e], alerts(at)
 
 
-def test_picked_metric_survives_alerts_and_metadata(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_picked_metric_survives_alerts_and_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The metric pick (and the other widgets) stay put while alerts and the first metadata come
     and go above them; only the picked metrics are charted."""
     log = tmp_path / "training_log.jsonl"
-    write_lines(log, [metric_line(s, 1.0 - s / 1e5, lr=0.05, **{f"extra_{k}": k for k in range(30)})
-                      for s in range(0, 1000, 100)])
+    write_lines(
+        log,
+        [
+            metric_line(s, 1.0 - s / 1e5, lr=0.05, **{f"extra_{k}": k for k in range(30)})
+            for s in range(0, 1000, 100)
+        ],
+    )
     at = run_page(tmp_path, monkeypatch)
     assert "No checkpoint metadata yet" in alerts(at)["info"][0]
     assert len(at.multiselect(key="metric_pick").options) == 4 + 1 + 30
@@ -297,16 +397,27 @@ def _legacy_lines(path: Path, steps: range) -> None:
     """Older Thalia lines written with plain json: no event_type, no wall_time."""
     with path.open("a", encoding="utf-8") as f:
         for s in steps:
-            f.write(json.dumps({"step": s, "firing_rate": 0.1, "capacity": 0.5,
-                                "performance": 0.5, "loss": 1.0}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "step": s,
+                        "firing_rate": 0.1,
+                        "capacity": 0.5,
+                        "performance": 0.5,
+                        "loss": 1.0,
+                    }
+                )
+                + "\n"
+            )
 
 
 def _badges(at: AppTest) -> list[str]:
     return [m.value for m in at.markdown if "badge" in m.value]
 
 
-def test_live_legacy_run_under_old_metadata_is_running(tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_live_legacy_run_under_old_metadata_is_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     meta = write_metadata(tmp_path, 0, total_steps=10_000)
     three_hours_ago = time.time() - 3 * 3600
     os.utime(meta, (three_hours_ago, three_hours_ago))
@@ -318,16 +429,18 @@ def test_live_legacy_run_under_old_metadata_is_running(tmp_path: Path,
     assert "ago" in metrics(at)["Last update"][0] and "h" not in metrics(at)["Last update"][0]
 
 
-def test_legacy_log_without_metadata_is_not_waiting(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_legacy_log_without_metadata_is_not_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _legacy_lines(tmp_path / "training_log.json", range(50))
     at = run_page(tmp_path, monkeypatch)
     assert len(_badges(at)) == 1 and "Running" in _badges(at)[0], _badges(at)
     assert metrics(at)["Last update"][0] != "—"
 
 
-def test_old_finished_legacy_log_is_not_running(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_old_finished_legacy_log_is_not_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     log = tmp_path / "training_log.json"
     _legacy_lines(log, range(50))
     yesterday = time.time() - 86_400
@@ -336,15 +449,33 @@ def test_old_finished_legacy_log_is_not_running(tmp_path: Path,
     assert len(_badges(at)) == 1 and "Stalled" in _badges(at)[0], _badges(at)
 
 
-def test_metadata_only_run_shows_its_metrics_block(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_metadata_only_run_shows_its_metrics_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The reference README's metadata_50000.json, and no log at all."""
-    (tmp_path / "metadata_50000.json").write_text(json.dumps({
-        "current_stage": 0, "step": 50000, "current_week": 2, "total_weeks": 4,
-        "metrics": {"firing_rate": 0.112, "capacity": 0.75, "performance": 0.92, "loss": 0.234},
-        "milestones": {"mnist_accuracy": True, "sequence_prediction": True,
-                       "phoneme_discrimination": False},
-        "warnings": []}), encoding="utf-8")
+    (tmp_path / "metadata_50000.json").write_text(
+        json.dumps(
+            {
+                "current_stage": 0,
+                "step": 50000,
+                "current_week": 2,
+                "total_weeks": 4,
+                "metrics": {
+                    "firing_rate": 0.112,
+                    "capacity": 0.75,
+                    "performance": 0.92,
+                    "loss": 0.234,
+                },
+                "milestones": {
+                    "mnist_accuracy": True,
+                    "sequence_prediction": True,
+                    "phoneme_discrimination": False,
+                },
+                "warnings": [],
+            }
+        ),
+        encoding="utf-8",
+    )
     at = run_page(tmp_path, monkeypatch)
     shown = metrics(at)
     assert shown["Loss"][0] == "0.234" and shown["Firing rate"][0] == "11.2%"

@@ -17,12 +17,24 @@ from streamlit.testing.v1 import AppTest
 from dashboard.page.text import WORD_JOINER, md_text
 
 APP = str(Path(__file__).resolve().parents[3] / "dashboard" / "app.py")
-INJECTION = ("**bold** [link](http://127.0.0.1:9/x) ![img](http://127.0.0.1:9/i.png) "
-             "<img src=x onerror=alert(1)> www.example.com :material/home: :red[red] :rocket: "
-             "$x^2$ `code`")
+INJECTION = (
+    "**bold** [link](http://127.0.0.1:9/x) ![img](http://127.0.0.1:9/i.png) "
+    "<img src=x onerror=alert(1)> www.example.com :material/home: :red[red] :rocket: "
+    "$x^2$ `code`"
+)
 #: What must never reach a markdown-rendering element verbatim (it would become an element).
-RAW = ("**bold**", "](http", "://", "www.", ":material/", ":red[", ":rocket:", "$x^2$", "<img",
-       "`code`")
+RAW = (
+    "**bold**",
+    "](http",
+    "://",
+    "www.",
+    ":material/",
+    ":red[",
+    ":rocket:",
+    "$x^2$",
+    "<img",
+    "`code`",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -39,8 +51,15 @@ def run_page(directory: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
 
 
 def metric_line(step: int, **extra: Any) -> dict[str, Any]:
-    line = {"event_type": "metric", "step": step, "wall_time": time.time() - 60 + step / 1000,
-            "firing_rate": 0.1, "capacity": 0.5, "performance": 0.5, "loss": 1.0}
+    line = {
+        "event_type": "metric",
+        "step": step,
+        "wall_time": time.time() - 60 + step / 1000,
+        "firing_rate": 0.1,
+        "capacity": 0.5,
+        "performance": 0.5,
+        "loss": 1.0,
+    }
     return {**line, **extra}
 
 
@@ -56,20 +75,53 @@ def markdown_texts(at: AppTest) -> list[str]:
     return out
 
 
-def test_run_text_never_reaches_markdown_raw(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    write_lines(tmp_path / "training_log.jsonl", [
-        {"event_type": "stage", "step": 0, "wall_time": time.time() - 60, "stage": 1,
-         "name": INJECTION},
-        *(metric_line(s, neuron_counts={INJECTION: 10}, capacity_by_region={INJECTION: 0.5},
-                      **{INJECTION: 1.0}) for s in (0, 100)),
-        {"event_type": "growth", "step": 100, "wall_time": time.time(), "region": INJECTION,
-         "neurons_added": 1, "new_total": 11, "reason": INJECTION},
-    ], raw_tail=INJECTION + "\n")
-    write_metadata(tmp_path, 100, current_week=INJECTION, total_weeks={"w": INJECTION},
-                   stage_name=INJECTION, milestones={INJECTION: True},
-                   warnings=[INJECTION, {"severity": "critical", "message": INJECTION},
-                             {"severity": INJECTION, "message": INJECTION}])
+def test_run_text_never_reaches_markdown_raw(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_lines(
+        tmp_path / "training_log.jsonl",
+        [
+            {
+                "event_type": "stage",
+                "step": 0,
+                "wall_time": time.time() - 60,
+                "stage": 1,
+                "name": INJECTION,
+            },
+            *(
+                metric_line(
+                    s,
+                    neuron_counts={INJECTION: 10},
+                    capacity_by_region={INJECTION: 0.5},
+                    **{INJECTION: 1.0},
+                )
+                for s in (0, 100)
+            ),
+            {
+                "event_type": "growth",
+                "step": 100,
+                "wall_time": time.time(),
+                "region": INJECTION,
+                "neurons_added": 1,
+                "new_total": 11,
+                "reason": INJECTION,
+            },
+        ],
+        raw_tail=INJECTION + "\n",
+    )
+    write_metadata(
+        tmp_path,
+        100,
+        current_week=INJECTION,
+        total_weeks={"w": INJECTION},
+        stage_name=INJECTION,
+        milestones={INJECTION: True},
+        warnings=[
+            INJECTION,
+            {"severity": "critical", "message": INJECTION},
+            {"severity": INJECTION, "message": INJECTION},
+        ],
+    )
     (tmp_path / "console.log").write_text(INJECTION + "\n", encoding="utf-8")
     at = run_page(tmp_path, monkeypatch)
     shown = markdown_texts(at)
@@ -80,9 +132,12 @@ def test_run_text_never_reaches_markdown_raw(tmp_path: Path,
     week = {m.label: m for m in at.metric}["Week"]
     assert week.value == md_text(f'{INJECTION}/{{"w": "{INJECTION}"}}')
     assert week.proto.help == week.value  # too long for the card: whole in its tooltip
-    assert [w.value for w in at.warning if "unexpected type" in w.value] == [md_text(
-        "The latest checkpoint metadata has fields of an unexpected type (shown as text above): "
-        "current_week, total_weeks.")]
+    assert [w.value for w in at.warning if "unexpected type" in w.value] == [
+        md_text(
+            "The latest checkpoint metadata has fields of an unexpected type (shown as text above): "
+            "current_week, total_weeks."
+        )
+    ]
     # the metadata warnings are shown, each literally (a severity that is run text is "warning")
     assert [e.value for e in at.error].count(md_text(INJECTION)) == 1
     assert [w.value for w in at.warning].count(md_text(INJECTION)) == 2
@@ -97,34 +152,43 @@ def test_run_text_never_reaches_markdown_raw(tmp_path: Path,
 
 
 def test_alerts_grouped_by_severity_critical_first_and_open(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_lines(tmp_path / "training_log.jsonl", [metric_line(s) for s in (0, 100)])
-    warnings = ([{"severity": "info", "message": f"note {i}"} for i in range(3)]
-                + [f"plain warning {i}" for i in range(6)]
-                + [{"severity": "critical", "message": f"critical {i}"} for i in range(3)])
+    warnings = (
+        [{"severity": "info", "message": f"note {i}"} for i in range(3)]
+        + [f"plain warning {i}" for i in range(6)]
+        + [{"severity": "critical", "message": f"critical {i}"} for i in range(3)]
+    )
     write_metadata(tmp_path, 100, warnings=warnings)
     at = run_page(tmp_path, monkeypatch)
     assert "Alerts: 3 critical · 6 warnings · 3 info" in [c.value for c in at.caption]
-    groups = [(e.label, e.proto.expanded) for e in at.expander if e.label.startswith(
-        ("Critical", "Warnings", "Info"))]
+    groups = [
+        (e.label, e.proto.expanded)
+        for e in at.expander
+        if e.label.startswith(("Critical", "Warnings", "Info"))
+    ]
     assert groups == [("Critical (3)", True), ("Warnings (6)", False), ("Info (3)", False)]
     assert [e.value for e in at.error] == [f"critical {i}" for i in range(3)]
     assert [w.value for w in at.warning] == [f"plain warning {i}" for i in range(6)]
     assert [i.value for i in at.info] == [f"note {i}" for i in range(3)]
 
 
-def test_few_warnings_without_critical_are_open(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_few_warnings_without_critical_are_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_lines(tmp_path / "training_log.jsonl", [metric_line(s) for s in (0, 100)])
     write_metadata(tmp_path, 100, warnings=["disk nearly full"])
     at = run_page(tmp_path, monkeypatch)
     assert [(e.label, e.proto.expanded) for e in at.expander if e.label.startswith("Warn")] == [
-        ("Warnings (1)", True)]
+        ("Warnings (1)", True)
+    ]
 
 
 def test_zero_delta_is_neutral(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_lines(tmp_path / "training_log.jsonl",
-                [metric_line(0, loss=1.0), metric_line(100, loss=0.9)])
+    write_lines(
+        tmp_path / "training_log.jsonl", [metric_line(0, loss=1.0), metric_line(100, loss=0.9)]
+    )
     at = run_page(tmp_path, monkeypatch)
     cards = {m.label: m for m in at.metric}
     capacity, loss = cards["Capacity"], cards["Loss"]
@@ -136,32 +200,43 @@ def test_zero_delta_is_neutral(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert Metric.MetricDirection.Name(loss.proto.direction) == "DOWN"
 
 
-def test_empty_sections_say_what_they_wait_for(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_empty_sections_say_what_they_wait_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_lines(tmp_path / "training_log.jsonl", [metric_line(s) for s in (0, 100)])
     write_metadata(tmp_path, 100)
     at = run_page(tmp_path, monkeypatch)
     captions = " | ".join(c.value.replace("\\", "").replace(WORD_JOINER, "") for c in at.caption)
-    for waits_for in ("No neuron counts yet", "No per-region capacity yet",
-                      "No growth events yet — the trainer logs them with log_growth",
-                      "No consolidation (sleep replay) events yet", "log_consolidation",
-                      "No milestones yet", "No console.log yet"):
+    for waits_for in (
+        "No neuron counts yet",
+        "No per-region capacity yet",
+        "No growth events yet — the trainer logs them with log_growth",
+        "No consolidation (sleep replay) events yet",
+        "log_consolidation",
+        "No milestones yet",
+        "No console.log yet",
+    ):
         assert waits_for in captions, waits_for
     assert at.dataframe == []  # no empty growth or consolidation table
     assert at.text == [] or all("No " not in t.value for t in at.text)  # one look: captions
 
 
 def test_console_tail_is_bounded_and_ends_at_the_newest_line(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_lines(tmp_path / "training_log.jsonl", [metric_line(s) for s in (0, 100)])
     lines = [f"2026-01-01 INFO step {i} | loss 0.1" for i in range(500)]
     (tmp_path / "console.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
     at = run_page(tmp_path, monkeypatch)
     tail = at.code[-1].value.split("\n")
     assert tail[-1] == lines[-1] and len(tail) == 200
-    holders = [node for node in _walk(at.main) if lines[-1] in _codes(node)
-               and getattr(node.proto, "height_config", None) is not None
-               and node.proto.height_config.pixel_height]
+    holders = [
+        node
+        for node in _walk(at.main)
+        if lines[-1] in _codes(node)
+        and getattr(node.proto, "height_config", None) is not None
+        and node.proto.height_config.pixel_height
+    ]
     assert [h.proto.height_config.pixel_height for h in holders] == [320]  # scrolls inside 320 px
     assert holders[0].proto.autoscroll is True  # opened at its end (the newest line)
 

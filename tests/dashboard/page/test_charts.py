@@ -37,8 +37,9 @@ def test_metric_chart_downsamples_and_marks_nan() -> None:
     loss[150_000] = 40.0
     loss[190_000:190_010] = math.nan
     metrics = make_metrics(n, loss=loss)
-    chart = charts.metric_chart(metrics, "loss", title="Loss",
-                                nonfinite=logged_nonfinite(metrics, "loss"))
+    chart = charts.metric_chart(
+        metrics, "loss", title="Loss", nonfinite=logged_nonfinite(metrics, "loss")
+    )
     assert chart is not None
     sizes = sorted(len(rows) for rows in datasets(chart).values())
     assert max(sizes) <= 5000 and 10 in sizes
@@ -73,16 +74,26 @@ def test_extra_column_nan_means_not_logged() -> None:
 
 
 def test_restart_and_stage_rules_with_tooltips() -> None:
-    stages = pd.DataFrame({"step": [0, 500], "wall_time": [0.0, 1.0], "rank": [0, 0],
-                           "stage": [0, 1], "name": ["sensory", XSS]})
+    stages = pd.DataFrame(
+        {
+            "step": [0, 500],
+            "wall_time": [0.0, 1.0],
+            "rank": [0, 0],
+            "stage": [0, 1],
+            "name": ["sensory", XSS],
+        }
+    )
     restart = Restart("training_log.jsonl", "resumed", 300, 0.0)
     chart = charts.metric_chart(make_metrics(10), "loss", restarts=[restart], stage_events=stages)
     assert chart is not None
     rule = layers(chart)[-1]
     assert rule["mark"]["type"] == "rule"
     labels = [r["label"] for rows in datasets(chart).values() for r in rows if "label" in r]
-    assert labels == ["Restart (resumed) to step 300 in training_log.jsonl", "Stage 0: sensory",
-                      f"Stage 1: {XSS}"]
+    assert labels == [
+        "Restart (resumed) to step 300 in training_log.jsonl",
+        "Stage 0: sensory",
+        f"Stage 1: {XSS}",
+    ]
 
 
 def test_neuron_counts_from_columns_compresses_step_lines() -> None:
@@ -101,37 +112,64 @@ def test_neuron_counts_from_columns_compresses_step_lines() -> None:
 
 
 def test_neuron_counts_from_growth_events_when_no_columns() -> None:
-    growth = pd.DataFrame({"step": [100, 200, 300], "wall_time": [0.0] * 3, "rank": [0] * 3,
-                           "region": ["cortex", "hippocampus", "cortex"],
-                           "neurons_added": [10, 5, 10], "new_total": [110, 55, 120],
-                           "reason": ["capacity"] * 3})
+    growth = pd.DataFrame(
+        {
+            "step": [100, 200, 300],
+            "wall_time": [0.0] * 3,
+            "rank": [0] * 3,
+            "region": ["cortex", "hippocampus", "cortex"],
+            "neurons_added": [10, 5, 10],
+            "new_total": [110, 55, 120],
+            "reason": ["capacity"] * 3,
+        }
+    )
     chart = charts.neuron_count_chart(make_metrics(5), growth)
     assert chart is not None
     rows = next(iter(datasets(chart).values()))
     assert [(r["region"], r["neurons"]) for r in rows] == [
-        ("cortex", 110), ("cortex", 120), ("hippocampus", 55)]
+        ("cortex", 110),
+        ("cortex", 120),
+        ("hippocampus", 55),
+    ]
     assert charts.neuron_count_chart(make_metrics(5), None) is None
 
 
 def test_capacity_by_region_latest_values_and_threshold_rule() -> None:
-    metrics = make_metrics(5, **{"capacity_by_region.cortex": [0.1, 0.2, 0.3, 0.4, 0.97],
-                                 f"capacity_by_region.{XSS}": [0.5, 0.5, 0.5, math.nan, math.nan]})
+    metrics = make_metrics(
+        5,
+        **{
+            "capacity_by_region.cortex": [0.1, 0.2, 0.3, 0.4, 0.97],
+            f"capacity_by_region.{XSS}": [0.5, 0.5, 0.5, math.nan, math.nan],
+        },
+    )
     chart = charts.capacity_by_region_chart(metrics)
     assert chart is not None
-    data = {r["region"]: r["capacity"] for rows in datasets(chart).values() for r in rows
-            if "region" in r}
+    data = {
+        r["region"]: r["capacity"]
+        for rows in datasets(chart).values()
+        for r in rows
+        if "region" in r
+    }
     assert data == {"cortex": 0.97, XSS: 0.5}
-    thresholds = [r["threshold"] for rows in datasets(chart).values() for r in rows
-                  if "threshold" in r]
+    thresholds = [
+        r["threshold"] for rows in datasets(chart).values() for r in rows if "threshold" in r
+    ]
     assert thresholds == [0.95]
     assert charts.capacity_by_region_chart(make_metrics(5)) is None
 
 
 def test_consolidation_timeline_colours_sleep_stages() -> None:
     n = 12_000
-    events = pd.DataFrame({"step": np.arange(n) * 10, "wall_time": 0.0, "rank": 0,
-                           "sleep_stage": np.where(np.arange(n) % 3, "NREM", "REM"),
-                           "patterns_replayed": np.arange(n) % 500, "duration_steps": 100})
+    events = pd.DataFrame(
+        {
+            "step": np.arange(n) * 10,
+            "wall_time": 0.0,
+            "rank": 0,
+            "sleep_stage": np.where(np.arange(n) % 3, "NREM", "REM"),
+            "patterns_replayed": np.arange(n) % 500,
+            "duration_steps": 100,
+        }
+    )
     chart = charts.consolidation_chart(events)
     assert chart is not None
     spec = chart.to_dict()
@@ -144,7 +182,9 @@ def test_consolidation_timeline_colours_sleep_stages() -> None:
 def test_gpu_memory_chart_only_when_column_exists() -> None:
     assert charts.gpu_memory_chart(make_metrics(5)) is None
     gib = 1024**3
-    chart = charts.gpu_memory_chart(make_metrics(5, gpu_mem_bytes=2 * gib, gpu_mem_total_bytes=8 * gib))
+    chart = charts.gpu_memory_chart(
+        make_metrics(5, gpu_mem_bytes=2 * gib, gpu_mem_total_bytes=8 * gib)
+    )
     assert chart is not None
     rows = next(iter(datasets(chart).values()))
     assert {(r["series"], r["gib"]) for r in rows} == {("used", 2.0), ("total", 8.0)}
@@ -152,22 +192,43 @@ def test_gpu_memory_chart_only_when_column_exists() -> None:
 
 def _all_builders() -> list[Any]:
     n = 300
-    metrics = make_metrics(n, **{"neuron_counts.cortex": np.arange(n) // 10 + 100.0,
-                                 "capacity_by_region.cortex": np.full(n, 0.97),
-                                 "gpu_mem_bytes": 1e9, "gpu_mem_total_bytes": 8e9})
+    metrics = make_metrics(
+        n,
+        **{
+            "neuron_counts.cortex": np.arange(n) // 10 + 100.0,
+            "capacity_by_region.cortex": np.full(n, 0.97),
+            "gpu_mem_bytes": 1e9,
+            "gpu_mem_total_bytes": 8e9,
+        },
+    )
     metrics.loc[150, "loss"] = math.nan
-    stages = pd.DataFrame({"step": [0], "wall_time": [0.0], "rank": [0], "stage": [0],
-                           "name": ["sensory"]})
-    events = pd.DataFrame({"step": [10, 20], "wall_time": 0.0, "rank": 0,
-                           "sleep_stage": ["NREM", "REM"], "patterns_replayed": [5, 6],
-                           "duration_steps": [3, 4]})
+    stages = pd.DataFrame(
+        {"step": [0], "wall_time": [0.0], "rank": [0], "stage": [0], "name": ["sensory"]}
+    )
+    events = pd.DataFrame(
+        {
+            "step": [10, 20],
+            "wall_time": 0.0,
+            "rank": 0,
+            "sleep_stage": ["NREM", "REM"],
+            "patterns_replayed": [5, 6],
+            "duration_steps": [3, 4],
+        }
+    )
     restart = Restart("training_log.jsonl", "resumed", 300, 0.0)
     return [
-        charts.metric_chart(metrics, "loss", restarts=[restart], stage_events=stages,
-                            nonfinite=logged_nonfinite(metrics, "loss")),
+        charts.metric_chart(
+            metrics,
+            "loss",
+            restarts=[restart],
+            stage_events=stages,
+            nonfinite=logged_nonfinite(metrics, "loss"),
+        ),
         charts.metric_chart(metrics, "loss", smoothing=0.6, log_scale=True),
-        charts.neuron_count_chart(metrics), charts.capacity_by_region_chart(metrics),
-        charts.consolidation_chart(events), charts.gpu_memory_chart(metrics),
+        charts.neuron_count_chart(metrics),
+        charts.capacity_by_region_chart(metrics),
+        charts.consolidation_chart(events),
+        charts.gpu_memory_chart(metrics),
     ]
 
 
@@ -180,14 +241,25 @@ def test_every_builder_makes_a_valid_vega_lite_spec() -> None:
 
 
 def test_event_legend_shows_only_kinds_that_exist() -> None:
-    stages = pd.DataFrame({"step": [0, 500], "wall_time": [0.0, 1.0], "rank": [0, 0],
-                           "stage": [0, 1], "name": ["a", "b"]})
+    stages = pd.DataFrame(
+        {
+            "step": [0, 500],
+            "wall_time": [0.0, 1.0],
+            "rank": [0, 0],
+            "stage": [0, 1],
+            "name": ["a", "b"],
+        }
+    )
     restart = Restart("training_log.jsonl", "resumed", 300, 0.0)
-    cases = [((), stages, ["stage change"]), ([restart], None, ["restart"]),
-             ([restart], stages, ["restart", "stage change"])]
+    cases = [
+        ((), stages, ["stage change"]),
+        ([restart], None, ["restart"]),
+        ([restart], stages, ["restart", "stage change"]),
+    ]
     for restarts, stage_events, domain in cases:
-        chart = charts.metric_chart(make_metrics(10), "loss", restarts=restarts,
-                                    stage_events=stage_events)
+        chart = charts.metric_chart(
+            make_metrics(10), "loss", restarts=restarts, stage_events=stage_events
+        )
         assert chart is not None
         scale = layers(chart)[-1]["encoding"]["color"]["scale"]
         assert scale == {"domain": domain, "range": [charts.EVENT_COLORS[k] for k in domain]}
@@ -197,8 +269,9 @@ def test_event_legend_shows_only_kinds_that_exist() -> None:
 
 def test_growth_charts_keep_long_region_names_readable() -> None:
     long_name = "hippocampus_CA3_recurrent_collaterals_" * 3
-    metrics = make_metrics(5, **{f"neuron_counts.{long_name}": 100.0,
-                                 f"capacity_by_region.{long_name}": 0.5})
+    metrics = make_metrics(
+        5, **{f"neuron_counts.{long_name}": 100.0, f"capacity_by_region.{long_name}": 0.5}
+    )
     lines = charts.neuron_count_chart(metrics)
     assert lines is not None
     legend = lines.to_dict()["encoding"]["color"]["legend"]
@@ -213,18 +286,21 @@ def test_growth_charts_keep_long_region_names_readable() -> None:
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.6, 0.999])
 @pytest.mark.parametrize("log_scale", [False, True])
-def test_a_constant_series_draws_flat_with_a_padded_domain(smoothing: float,
-                                                           log_scale: bool) -> None:
-    chart = charts.metric_chart(make_metrics(3000, lr=0.05), "lr", smoothing=smoothing,
-                                log_scale=log_scale)
+def test_a_constant_series_draws_flat_with_a_padded_domain(
+    smoothing: float, log_scale: bool
+) -> None:
+    chart = charts.metric_chart(
+        make_metrics(3000, lr=0.05), "lr", smoothing=smoothing, log_scale=log_scale
+    )
     assert chart is not None
     rows = next(iter(datasets(chart).values()))
     assert {r["value"] for r in rows} == {0.05}
     if smoothing:
         assert {r["smoothed"] for r in rows} == {0.05}
     domain = layers(chart)[-1]["encoding"]["y"]["scale"]["domain"]
-    assert domain[0] < 0.05 < domain[1] and domain == ([0.025, 0.1] if log_scale else
-                                                         pytest.approx([0.045, 0.055]))
+    assert domain[0] < 0.05 < domain[1] and domain == (
+        [0.025, 0.1] if log_scale else pytest.approx([0.045, 0.055])
+    )
 
 
 def test_zero_constant_gets_a_domain_too() -> None:

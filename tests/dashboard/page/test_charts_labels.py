@@ -14,8 +14,10 @@ def _layers(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_capacity_bars_keep_every_label_and_show_values() -> None:
-    regions = {f"capacity_by_region.{name}": 0.3 + 0.3 * i
-               for i, name in enumerate(("cortex", "hippocampus", "thalamus"))}
+    regions = {
+        f"capacity_by_region.{name}": 0.3 + 0.3 * i
+        for i, name in enumerate(("cortex", "hippocampus", "thalamus"))
+    }
     chart = charts.capacity_by_region_chart(make_metrics(3, **regions))
     assert chart is not None
     spec = chart.to_dict(validate=True)

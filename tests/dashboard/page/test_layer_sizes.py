@@ -11,7 +11,11 @@ import pytest
 
 DASHBOARD = Path(__file__).resolve().parents[3] / "dashboard"
 FILES = sorted(
-    [p for layer in ("reading", "analysis", "page", "commands") for p in (DASHBOARD / layer).rglob("*.py")]
+    [
+        p
+        for layer in ("reading", "analysis", "page", "commands")
+        for p in (DASHBOARD / layer).rglob("*.py")
+    ]
     + [DASHBOARD / "app.py"]
 )
 MAX_MODULE_LINES = 300

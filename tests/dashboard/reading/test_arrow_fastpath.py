@@ -34,8 +34,9 @@ def legacy(step: int, **extra: Any) -> bytes:
     return line(obj)
 
 
-def compare(lines: list[bytes], cuts: tuple[int, ...] | list[int] = (), *,
-            read_options: Any = None) -> int:
+def compare(
+    lines: list[bytes], cuts: tuple[int, ...] | list[int] = (), *, read_options: Any = None
+) -> int:
     """Read ``lines`` (in updates cut at ``cuts``) with the block parser and line by line;
     assert the same result; return how many blocks the fast path took."""
     taken = 0
@@ -52,7 +53,9 @@ def compare(lines: list[bytes], cuts: tuple[int, ...] | list[int] = (), *,
     with TemporaryDirectory() as tmp:
         log = Path(tmp, "training_log.jsonl")
         log.write_bytes(b"")
-        fast = DirectoryReader(tmp, min_block_bytes=0, block_parser=counting, wall_clock=lambda: 1.0)
+        fast = DirectoryReader(
+            tmp, min_block_bytes=0, block_parser=counting, wall_clock=lambda: 1.0
+        )
         slow = DirectoryReader(tmp, block_parser=None, wall_clock=lambda: 1.0)
         for a, b in zip([0, *points], [*points, len(lines)], strict=True):
             with open(log, "ab") as fh:
@@ -74,23 +77,46 @@ ACCEPTED = {
     "extra column on one metric row of a mixed block": [metric(0), growth(1), metric(2, lr=0.1)],
     "ints in a float column": [metric(0, lr=1), metric(1, lr=0.5), metric(2, lr=2)],
     "an int-only column": [metric(0, gpu_mem_bytes=2**40), metric(1, gpu_mem_bytes=3)],
-    "a region on some rows": [metric(0), metric(1, neuron_counts={"cortex": 3, "new": 4}), metric(2)],
+    "a region on some rows": [
+        metric(0),
+        metric(1, neuron_counts={"cortex": 3, "new": 4}),
+        metric(2),
+    ],
     "nested column absent on some metric rows": [metric(0), metric(1, capacity_by_region=None)],
-    "no wall_time on some rows": [metric(0), line({"event_type": "metric", "step": 1, "loss": 0.5})],
+    "no wall_time on some rows": [
+        metric(0),
+        line({"event_type": "metric", "step": 1, "loss": 0.5}),
+    ],
     "no wall_time at all": [line({"step": 1, "loss": 0.5}), line({"step": 2, "loss": 0.25})],
-    "growth without reason or with null": [growth(1), line({
-        "event_type": "growth", "step": 2, "region": "cortex", "neurons_added": 1, "new_total": 2,
-    }), growth(3, reason=None)],
+    "growth without reason or with null": [
+        growth(1),
+        line(
+            {
+                "event_type": "growth",
+                "step": 2,
+                "region": "cortex",
+                "neurons_added": 1,
+                "new_total": 2,
+            }
+        ),
+        growth(3, reason=None),
+    ],
     "event rows with extra fields": [metric(0), growth(1, loss=0.5, note="x"), metric(2)],
     "same step on several lines": [metric(1), growth(1), metric(1, loss=0.25)],
 }
 
 REFUSED = {
     "a negative neuron count": [metric(0), metric(1, neuron_counts={"cortex": -1})],
-    "a bare NaN on an event row": [metric(0), b'{"event_type": "growth", "step": 1, "wall_time": NaN, '
-                                   b'"region": "c", "neurons_added": 1, "new_total": 2}\n'],
+    "a bare NaN on an event row": [
+        metric(0),
+        b'{"event_type": "growth", "step": 1, "wall_time": NaN, '
+        b'"region": "c", "neurons_added": 1, "new_total": 2}\n',
+    ],
     "an empty region": [metric(0), growth(1, region="")],
-    "a missing count": [metric(0), line({"event_type": "growth", "step": 1, "region": "c", "new_total": 2})],
+    "a missing count": [
+        metric(0),
+        line({"event_type": "growth", "step": 1, "region": "c", "new_total": 2}),
+    ],
     "a null count": [growth(1, neurons_added=None), metric(2)],
     "a negative event count": [growth(1, neurons_added=-1), metric(2)],
     "an unknown sleep stage": [metric(0), consolidation(1, "DEEP")],
@@ -121,7 +147,9 @@ def test_fast_path_refuses_and_the_line_parser_decides(lines: list[bytes]) -> No
 def test_all_metric_reads_sliced_chunks() -> None:
     assert _all_metric(pa.chunked_array([pa.array(["growth", "metric", "metric"]).slice(1)]))
     assert not _all_metric(pa.chunked_array([pa.array(["metric", "growth"]).slice(1)]))
-    assert not _all_metric(pa.chunked_array([pa.array(["metricmetric", ""])]))  # same bytes, other cuts
+    assert not _all_metric(
+        pa.chunked_array([pa.array(["metricmetric", ""])])
+    )  # same bytes, other cuts
     assert _all_metric(pa.chunked_array([pa.array(["metric"]), pa.array(["metric", "metric"])]))
 
 
@@ -150,10 +178,14 @@ def render(kind: str, step: int, extra: dict[str, Any]) -> bytes:
 
 
 @settings(max_examples=40, deadline=None)
-@given(rows=st.lists(st.tuples(ROW, st.integers(0, 2)), min_size=1, max_size=40),
-       cuts=st.lists(st.integers(0, 40), max_size=3), small=st.booleans())
-def test_mostly_clean_streams_agree(rows: list[tuple[tuple[str, dict[str, Any]], int]], cuts: list[int],
-                                    small: bool) -> None:
+@given(
+    rows=st.lists(st.tuples(ROW, st.integers(0, 2)), min_size=1, max_size=40),
+    cuts=st.lists(st.integers(0, 40), max_size=3),
+    small=st.booleans(),
+)
+def test_mostly_clean_streams_agree(
+    rows: list[tuple[tuple[str, dict[str, Any]], int]], cuts: list[int], small: bool
+) -> None:
     """Steps never go back here, so most blocks take the fast path (all-metric, mixed, legacy,
     with columns on some rows only, ints among floats), and a few fall back (a "NaN" string,
     event_type on some lines only): either way both readers agree."""
@@ -162,4 +194,3 @@ def test_mostly_clean_streams_agree(rows: list[tuple[tuple[str, dict[str, Any]],
         step += gap
         lines.append(render(kind, step, extra))
     compare(lines, cuts, read_options=SMALL_BLOCKS if small else None)
-

@@ -19,8 +19,14 @@ from dashboard.reading.column_store import ColumnStore
 
 def block(start: int, n: int, *, extra: bool = False) -> dict[str, np.ndarray]:
     steps = np.arange(start, start + n, dtype=np.int64)
-    cols = {"step": steps, "wall_time": steps * 0.5, "rank": np.zeros(n, dtype=np.int64),
-            "_seq": steps.copy(), "_src": np.zeros(n, dtype=np.int64), "loss": steps * 0.25}
+    cols = {
+        "step": steps,
+        "wall_time": steps * 0.5,
+        "rank": np.zeros(n, dtype=np.int64),
+        "_seq": steps.copy(),
+        "_src": np.zeros(n, dtype=np.int64),
+        "loss": steps * 0.25,
+    }
     if extra:
         cols["lr"] = np.full(n, 0.1)
     return cols
@@ -31,10 +37,17 @@ def small_chunks(store: ColumnStore) -> int:
 
 
 @settings(max_examples=30, deadline=None)
-@given(sizes=st.lists(st.one_of(st.integers(1, 40), st.integers(500, 3000), st.integers(20_000, 70_000)),
-                      min_size=1, max_size=120),
-       extra_at=st.integers(0, 120))
-def test_any_append_sizes_keep_few_small_chunks_and_the_same_rows(sizes: list[int], extra_at: int) -> None:
+@given(
+    sizes=st.lists(
+        st.one_of(st.integers(1, 40), st.integers(500, 3000), st.integers(20_000, 70_000)),
+        min_size=1,
+        max_size=120,
+    ),
+    extra_at=st.integers(0, 120),
+)
+def test_any_append_sizes_keep_few_small_chunks_and_the_same_rows(
+    sizes: list[int], extra_at: int
+) -> None:
     store = ColumnStore("metrics_history", dedup=True)
     start = 0
     snaps = []

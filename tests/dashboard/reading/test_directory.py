@@ -37,8 +37,13 @@ class Clock:
 
 
 def watcher(directory: Path, clock: Clock | None = None) -> RunWatcher:
-    return RunWatcher(directory, use_watchdog=False, poll_interval_s=1.0, clock=clock or Clock(),
-                      wall_clock=lambda: 5.0)
+    return RunWatcher(
+        directory,
+        use_watchdog=False,
+        poll_interval_s=1.0,
+        clock=clock or Clock(),
+        wall_clock=lambda: 5.0,
+    )
 
 
 def append(path: Path, data: bytes) -> None:
@@ -74,18 +79,36 @@ def test_empty_and_missing_frames_have_their_columns(tmp_path: Path) -> None:
 
 def test_frames_columns_and_dtypes(tmp_path: Path) -> None:
     (tmp_path / "training_log.jsonl").write_bytes(
-        metric(1) + growth(2) + consolidation(3, "REM") + stage(4) + run_start(0) + metric(5, lr=0.1, grad_norm=2)
+        metric(1)
+        + growth(2)
+        + consolidation(3, "REM")
+        + stage(4)
+        + run_start(0)
+        + metric(5, lr=0.1, grad_norm=2)
     )
     state = load_training_state(tmp_path)
     m = state.metrics_history
-    assert list(m.columns) == [*FRAME_COLUMNS["metrics_history"], "neuron_counts.cortex",
-                               "neuron_counts.hippocampus", "capacity_by_region.cortex",
-                               "capacity_by_region.hippocampus", "lr", "grad_norm"]
+    assert list(m.columns) == [
+        *FRAME_COLUMNS["metrics_history"],
+        "neuron_counts.cortex",
+        "neuron_counts.hippocampus",
+        "capacity_by_region.cortex",
+        "capacity_by_region.hippocampus",
+        "lr",
+        "grad_norm",
+    ]
     assert m["step"].tolist() == [1, 5] and str(m["neuron_counts.cortex"].dtype) == "float64"
     assert math.isnan(m["lr"].iloc[0]) and m["lr"].iloc[1] == 0.1
     g = state.growth_events
-    assert g.iloc[0].to_dict() == {"step": 2, "wall_time": 1002.0, "rank": 0, "region": "cortex",
-                                   "neurons_added": 8, "new_total": 108, "reason": "full"}
+    assert g.iloc[0].to_dict() == {
+        "step": 2,
+        "wall_time": 1002.0,
+        "rank": 0,
+        "region": "cortex",
+        "neurons_added": 8,
+        "new_total": 108,
+        "reason": "full",
+    }
     assert state.consolidation_events["sleep_stage"].tolist() == ["REM"]
     assert state.stage_events["name"].tolist() == ["phonology"]
     assert math.isnan(state.run_starts["resumed_from_step"].iloc[0])
@@ -121,9 +144,18 @@ BAD_LINES = [
     (b'{"step": 1, "loss": "high"}\n', "'loss' must be a number"),
     (b'{"step": 1, "flag": true}\n', "'flag' must be a number"),
     (b'{"step": 1, "neuron_counts": {"a": -2}}\n', "'neuron_counts.a' must be an integer >= 0"),
-    (b'{"event_type": "growth", "step": 1, "region": "a", "neurons_added": 1}\n', "missing required field 'new_total'"),
-    (b'{"event_type": "consolidation", "step": 1, "sleep_stage": "DEEP", "patterns_replayed": 1, "duration_steps": 1}\n', "sleep_stage"),
-    (b'{"event_type": "run_start", "step": 0, "schema_version": 3, "run_id": "x", "resumed_from_step": null, "config": {}}\n', "schema_version"),
+    (
+        b'{"event_type": "growth", "step": 1, "region": "a", "neurons_added": 1}\n',
+        "missing required field 'new_total'",
+    ),
+    (
+        b'{"event_type": "consolidation", "step": 1, "sleep_stage": "DEEP", "patterns_replayed": 1, "duration_steps": 1}\n',
+        "sleep_stage",
+    ),
+    (
+        b'{"event_type": "run_start", "step": 0, "schema_version": 3, "run_id": "x", "resumed_from_step": null, "config": {}}\n',
+        "schema_version",
+    ),
     (b'{"step": 1, "loss": "\xff\xfe"}\n', "not valid UTF-8"),
     (b"[1, 2, 3]\n", "expected a JSON object, got a JSON array"),
     (b'"just a string"\n', "expected a JSON object"),
@@ -132,7 +164,9 @@ BAD_LINES = [
 
 
 @pytest.mark.parametrize(("bad", "reason"), BAD_LINES, ids=[r for _, r in BAD_LINES])
-def test_every_kind_of_bad_line_is_counted_kept_and_skipped(tmp_path: Path, bad: bytes, reason: str) -> None:
+def test_every_kind_of_bad_line_is_counted_kept_and_skipped(
+    tmp_path: Path, bad: bytes, reason: str
+) -> None:
     before = metric(1)
     (tmp_path / "training_log.jsonl").write_bytes(before + bad + metric(2))
     state = load_training_state(tmp_path)
@@ -162,7 +196,10 @@ def test_resume_newer_wins_abandoned_timeline_dropped_restart_recorded(tmp_path:
 def test_steps_going_back_without_run_start_is_a_resume(tmp_path: Path) -> None:
     # a sustained regression (RESUME_AFTER metric lines going on from step 2) in a legacy log
     (tmp_path / "training_log.jsonl").write_bytes(
-        b"".join(metric(s) for s in range(1, 10)) + metric(2, loss=7.0) + b"".join(metric(s) for s in range(3, 7)))
+        b"".join(metric(s) for s in range(1, 10))
+        + metric(2, loss=7.0)
+        + b"".join(metric(s) for s in range(3, 7))
+    )
     state = load_training_state(tmp_path)
     assert state.metrics_history["step"].tolist() == [1, 2, 3, 4, 5, 6]
     assert state.metrics_history["loss"].tolist()[1] == 7.0
@@ -215,9 +252,13 @@ STREAM = st.lists(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(lines=STREAM, cuts=st.lists(st.integers(0, 10_000), max_size=8))
-def test_any_chunking_across_refreshes_gives_the_same_frames(tmp_path_factory: pytest.TempPathFactory, lines: list[bytes], cuts: list[int]) -> None:
+def test_any_chunking_across_refreshes_gives_the_same_frames(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[bytes], cuts: list[int]
+) -> None:
     stream = b"".join(lines)
     one = tmp_path_factory.mktemp("one")
     (one / "training_log.jsonl").write_bytes(stream)
@@ -233,24 +274,40 @@ def test_any_chunking_across_refreshes_gives_the_same_frames(tmp_path_factory: p
         state = w.refresh()
     assert_same_frames(state, expected)
     assert state.bad_line_count == expected.bad_line_count
-    assert [(r.kind, r.step) for r in state.restarts] == [(r.kind, r.step) for r in expected.restarts]
+    assert [(r.kind, r.step) for r in state.restarts] == [
+        (r.kind, r.step) for r in expected.restarts
+    ]
 
 
 @settings(max_examples=30, deadline=None)
-@given(lines=st.lists(st.one_of(
-    st.integers(0, 50).map(metric),
-    st.integers(0, 50).map(lambda s: metric(s, extra_count=3)),
-    st.integers(0, 50).map(lambda s: metric(s, grad_norm=0.5)),
-    st.integers(0, 50).map(growth),
-    st.integers(0, 50).map(consolidation),
-    st.integers(0, 50).map(lambda s: line({"step": s, "loss": 0.5})),
-    st.integers(0, 50).map(lambda s: metric(s, loss="NaN")),
-    st.integers(0, 50).map(lambda s: metric(s, grad_norm="-Infinity", lr="NaN")),
-    st.integers(0, 50).map(lambda s: f'{{"step": {s}, "grad_norm": NaN}}\n'.encode()),
-    st.integers(0, 50).map(lambda s: run_start(s, resumed_from_step=s)),
-    st.sampled_from([b"{broken\n", b"\n", b'{"step": 1, "flag": true}\n', b'{"step": 2, "rank": 1}\n',
-                     b'{"step": 3, "loss": Inf}\n']),
-), min_size=1, max_size=30), cuts=st.lists(st.integers(0, 30), max_size=4))
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.integers(0, 50).map(metric),
+            st.integers(0, 50).map(lambda s: metric(s, extra_count=3)),
+            st.integers(0, 50).map(lambda s: metric(s, grad_norm=0.5)),
+            st.integers(0, 50).map(growth),
+            st.integers(0, 50).map(consolidation),
+            st.integers(0, 50).map(lambda s: line({"step": s, "loss": 0.5})),
+            st.integers(0, 50).map(lambda s: metric(s, loss="NaN")),
+            st.integers(0, 50).map(lambda s: metric(s, grad_norm="-Infinity", lr="NaN")),
+            st.integers(0, 50).map(lambda s: f'{{"step": {s}, "grad_norm": NaN}}\n'.encode()),
+            st.integers(0, 50).map(lambda s: run_start(s, resumed_from_step=s)),
+            st.sampled_from(
+                [
+                    b"{broken\n",
+                    b"\n",
+                    b'{"step": 1, "flag": true}\n',
+                    b'{"step": 2, "rank": 1}\n',
+                    b'{"step": 3, "loss": Inf}\n',
+                ]
+            ),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    cuts=st.lists(st.integers(0, 30), max_size=4),
+)
 def test_block_parser_agrees_with_the_line_parser(lines: list[bytes], cuts: list[int]) -> None:
     """Same frames and the same ``nonfinite`` record whichever path reads a block: the lines
     arrive in a few updates (cut at line boundaries), so clean blocks take the pyarrow path and

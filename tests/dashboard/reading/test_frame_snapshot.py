@@ -105,18 +105,24 @@ def test_older_snapshot_built_after_a_newer_one(tmp_path: Path) -> None:
 def test_two_ranks_in_one_file(tmp_path: Path) -> None:
     with watcher(tmp_path) as w:
         for start in range(0, 40, 10):
-            append(tmp_path, b"".join(metric(s, rank=r) for s in range(start, start + 10)
-                                      for r in (0, 1)))
+            append(
+                tmp_path,
+                b"".join(metric(s, rank=r) for s in range(start, start + 10) for r in (0, 1)),
+            )
             state = w.refresh()
             assert len(state.metrics_history) == 2 * (start + 10)
             assert_same_frames(state, load_training_state(tmp_path))
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.tuples(st.integers(-15, 15), st.integers(0, 12), st.booleans()),
-                min_size=1, max_size=8))
+@given(
+    st.lists(
+        st.tuples(st.integers(-15, 15), st.integers(0, 12), st.booleans()), min_size=1, max_size=8
+    )
+)
 def test_any_sequence_of_appends_equals_a_fresh_load(
-    tmp_path_factory: object, batches: list[tuple[int, int, bool]],
+    tmp_path_factory: object,
+    batches: list[tuple[int, int, bool]],
 ) -> None:
     directory = tmp_path_factory.mktemp("grow")  # type: ignore[attr-defined]
     step = 0

@@ -27,7 +27,11 @@ def collect(buf: LineBuffer, chunks: list[bytes]) -> tuple[list[tuple[int, bytes
         ([b"a", b"b\n"], [(0, b"ab")], 0),
         ([b"a\nb", b"c\n"], [(0, b"a"), (2, b"bc")], 0),
         ([b"\n\n"], [(0, b""), (1, b"")], 0),
-        ([b'{"s": "x\xe2\x80\xa8y"}\n'], [(0, b'{"s": "x\xe2\x80\xa8y"}')], 0),  # U+2028 is not a newline
+        (
+            [b'{"s": "x\xe2\x80\xa8y"}\n'],
+            [(0, b'{"s": "x\xe2\x80\xa8y"}')],
+            0,
+        ),  # U+2028 is not a newline
         ([b"a\r\n"], [(0, b"a\r")], 0),
         ([b""], [], 0),
     ],

@@ -19,7 +19,9 @@ def write(path: Path, obj: object) -> None:
 
 def test_latest_is_by_inner_step_not_file_name(tmp_path: Path) -> None:
     write(tmp_path / "metadata_900.json", {"step": 100, "current_stage": 0})
-    write(tmp_path / "metadata_a.json", {"step": 5000, "current_stage": 2, "metrics": {"loss": "NaN"}})
+    write(
+        tmp_path / "metadata_a.json", {"step": 5000, "current_stage": 2, "metrics": {"loss": "NaN"}}
+    )
     write(tmp_path / "metadata_50000.json", {"step": 300, "current_stage": 1})
     state = load_training_state(tmp_path)
     assert state.metadata_file == "metadata_a.json"
@@ -40,7 +42,10 @@ def test_half_written_metadata_keeps_previous(tmp_path: Path) -> None:
         assert state.metadata_file == "metadata_1.json" and state.metadata["step"] == 1  # type: ignore[index]
         assert state.warnings == (HealthWarning("warning", "slow"),)
         assert state.bad_line_count == 2
-        assert {(b.file, b.offset) for b in state.bad_lines} == {("metadata_1.json", 0), ("metadata_2.json", 0)}
+        assert {(b.file, b.offset) for b in state.bad_lines} == {
+            ("metadata_1.json", 0),
+            ("metadata_2.json", 0),
+        }
         clock[0] += 10
         assert w.refresh().bad_line_count == 2  # unchanged files are not re-read nor re-reported
         write(tmp_path / "metadata_2.json", {"step": 2, "current_stage": 1})
@@ -54,7 +59,10 @@ def test_half_written_metadata_keeps_previous(tmp_path: Path) -> None:
         (["a"], (HealthWarning("warning", "a"),)),
         ([{"severity": "critical", "message": "b"}], (HealthWarning("critical", "b"),)),
         ([{"severity": "odd", "message": "c"}], (HealthWarning("warning", "c"),)),
-        ([{"severity": "info", "message": "d"}, "e"], (HealthWarning("info", "d"), HealthWarning("warning", "e"))),
+        (
+            [{"severity": "info", "message": "d"}, "e"],
+            (HealthWarning("info", "d"), HealthWarning("warning", "e")),
+        ),
         ("not a list", ()),
     ],
 )
@@ -62,7 +70,9 @@ def test_warnings_normalised(raw: object, expected: tuple[HealthWarning, ...]) -
     assert normalise_warnings(raw) == expected
 
 
-@pytest.mark.parametrize("content", [b"", b"[1]", b'{"step": "x", "current_stage": 0}', b'{"step": 1}'])
+@pytest.mark.parametrize(
+    "content", [b"", b"[1]", b'{"step": "x", "current_stage": 0}', b'{"step": 1}']
+)
 def test_invalid_metadata_is_a_bad_line(tmp_path: Path, content: bytes) -> None:
     (tmp_path / "metadata_1.json").write_bytes(content)
     state = load_training_state(tmp_path)

@@ -18,7 +18,12 @@ SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
 
 def _new_lines(tailer: Tailer) -> list[tuple[int, bytes]]:
     """The new complete lines as ``(offset, line)``; overlong reports and resets are dropped."""
-    return [pair for item in tailer.read_blocks() if isinstance(item, Block) for pair in split_lines(item)]
+    return [
+        pair
+        for item in tailer.read_blocks()
+        if isinstance(item, Block)
+        for pair in split_lines(item)
+    ]
 
 
 def test_tailer_offsets_read_only_and_resets(tmp_path: Path) -> None:
@@ -59,16 +64,45 @@ def _schema(name: str) -> dict[str, Any]:
 
 VALID = {
     "metric": {"event_type": "metric", "step": 1},
-    "growth": {"event_type": "growth", "step": 1, "region": "a", "neurons_added": 1, "new_total": 2},
-    "consolidation": {"event_type": "consolidation", "step": 1, "sleep_stage": "REM", "patterns_replayed": 1, "duration_steps": 1},
+    "growth": {
+        "event_type": "growth",
+        "step": 1,
+        "region": "a",
+        "neurons_added": 1,
+        "new_total": 2,
+    },
+    "consolidation": {
+        "event_type": "consolidation",
+        "step": 1,
+        "sleep_stage": "REM",
+        "patterns_replayed": 1,
+        "duration_steps": 1,
+    },
     "stage": {"event_type": "stage", "step": 1, "stage": 0},
-    "run_start": {"event_type": "run_start", "step": 0, "schema_version": 2, "run_id": "r", "resumed_from_step": None, "config": {}, "host": "h", "pid": 7},
-    "run_end": {"event_type": "run_end", "step": 3, "status": "failed", "error_type": "E", "message": "m"},
+    "run_start": {
+        "event_type": "run_start",
+        "step": 0,
+        "schema_version": 2,
+        "run_id": "r",
+        "resumed_from_step": None,
+        "config": {},
+        "host": "h",
+        "pid": 7,
+    },
+    "run_end": {
+        "event_type": "run_end",
+        "step": 3,
+        "status": "failed",
+        "error_type": "E",
+        "message": "m",
+    },
 }
 
 
 def test_parser_knows_exactly_the_schema_event_types() -> None:
-    names = {p.name.removesuffix(".schema.json") for p in SCHEMAS.glob("*.schema.json")} - {"metadata"}
+    names = {p.name.removesuffix(".schema.json") for p in SCHEMAS.glob("*.schema.json")} - {
+        "metadata"
+    }
     assert names == set(EVENT_KINDS) == set(VALID)
     for name in names:
         assert _schema(name)["properties"]["event_type"]["const"] == name

@@ -27,8 +27,14 @@ class Clock:
 
 def test_public_names_are_pinned() -> None:
     # The product's API (DESIGN.md): adding or removing a name is a deliberate change.
-    assert sorted(dashboard.__all__) == ["BadLine", "HealthWarning", "Restart", "RunState",
-                                         "RunWatcher", "load_training_state"]
+    assert sorted(dashboard.__all__) == [
+        "BadLine",
+        "HealthWarning",
+        "Restart",
+        "RunState",
+        "RunWatcher",
+        "load_training_state",
+    ]
     for name in dashboard.__all__:
         assert getattr(dashboard, name) is not None
 
@@ -84,8 +90,12 @@ def test_watchdog_event_marks_dirty(tmp_path: Path, polling_observer: bool) -> N
     clock = Clock()  # never advances: only an event can make the watcher look again
     log = tmp_path / "training_log.jsonl"
     log.write_bytes(metric(1))
-    with RunWatcher(tmp_path, poll_interval_s=0.05 if polling_observer else 3600,
-                    polling_observer=polling_observer, clock=clock) as w:
+    with RunWatcher(
+        tmp_path,
+        poll_interval_s=0.05 if polling_observer else 3600,
+        polling_observer=polling_observer,
+        clock=clock,
+    ) as w:
         assert w.observer is not None and w.observer.is_alive()
         assert len(w.refresh().metrics_history) == 1
         with open(log, "ab") as fh:
