@@ -15,7 +15,7 @@ and sends through apprise URLs (``json://``, ``slack://``, ``mailto://``, ``ntfy
 - a run that finishes, fails, is killed or crashes (to every URL, whatever its minimum);
 - ``--cooldown`` seconds: an alarm that starts again within that time of its last resolution is
   not sent again (nor its resolution): flapping checks stay quiet;
-- ``--digest daily``: once a day, one summary per URL of every run's status and active alarms.
+- ``--digest daily``: a daily summary per URL of every run's status and active alarms.
 
 Messages that cannot be sent stay queued in the state file and are retried with exponential
 backoff (said on stderr once per failure streak); watching never stops for a channel. The state
@@ -25,12 +25,11 @@ checkpoint directory: a restart sends nothing twice. SIGTERM/SIGINT stop the loo
 ``--once`` evaluates once (sending what is due) and exits 0 healthy, 1 warnings, 2 critical
 (a failed or crashed run counts as critical).
 
-A ROOT is searched for runs (directories holding ``training_log*`` or ``metadata_*.json``) down
-to ``--depth`` levels, at every poll, so new runs are picked up.
+A ROOT is searched for runs (``training_log*`` or ``metadata_*.json``) to ``--depth`` levels
+at every poll, so new runs are picked up.
 
-This module holds the argument parsing and the poll loop (:class:`WatchLoop`); the channels,
-their retry and the message texts are in :mod:`dashboard.commands.notify`, the run search and
-the state file in :mod:`dashboard.commands.watch_state`.
+Here: argument parsing and the poll loop (:class:`WatchLoop`); channels, retry and message
+texts in :mod:`dashboard.commands.notify`; run search and state file in :mod:`.watch_state`.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from dashboard.page.chart_base import (
     page_chart,
     unvalidated,
 )
+from dashboard.page.charts_events import consolidation_chart, gpu_memory_chart
 from dashboard.page.region_charts import (
     capacity_by_region_chart,
     latest_region_capacity,
@@ -54,7 +55,6 @@ __all__ = [
     "neuron_count_chart",
 ]
 
-_GIB = 1024**3
 EVENT_COLORS = {"restart": "#ff7f0e", "stage change": "#7f7f7f"}
 
 
@@ -246,84 +246,3 @@ def _value_scale(values: np.ndarray, *, log_scale: bool) -> alt.Scale:
         pad = abs(c) * 0.1 if c != 0 else 1.0
         return alt.Scale(zero=False, domain=[c - pad, c + pad])
     return alt.Scale(type="log") if log_scale else alt.Scale(zero=False)
-
-
-@unvalidated
-def consolidation_chart(
-    events: pd.DataFrame, *, max_points: int = DEFAULT_MAX_POINTS
-) -> alt.Chart | None:
-    """Consolidation events over steps: patterns replayed, coloured by sleep stage (NREM/REM)."""
-    if events is None or events.empty:
-        return None
-    data = events[["step", "sleep_stage", "patterns_replayed", "duration_steps"]]
-    if len(data) > max_points:
-        data = data.iloc[downsample(float_column(data, "patterns_replayed"), max_points).finite]
-    POINT_STATS.record(len(data), len(data))
-    return page_chart(
-        alt.Chart(data)
-        .mark_circle(size=45, opacity=0.8)
-        .encode(
-            x=alt.X("step:Q", title="Step"),
-            y=alt.Y("patterns_replayed:Q", title="Patterns replayed"),
-            color=alt.Color(
-                "sleep_stage:N",
-                title="Sleep stage",
-                scale=alt.Scale(domain=["NREM", "REM"], range=["#4c72b0", "#dd8452"]),
-            ),
-            tooltip=[
-                alt.Tooltip("step:Q", format=","),
-                alt.Tooltip("sleep_stage:N", title="Stage"),
-                alt.Tooltip("patterns_replayed:Q", format=",", title="Patterns"),
-                alt.Tooltip("duration_steps:Q", format=",", title="Duration (steps)"),
-            ],
-        )
-        .properties(height=260)
-    )
-
-
-@unvalidated
-def gpu_memory_chart(
-    metrics: pd.DataFrame, *, max_points: int = DEFAULT_MAX_POINTS
-) -> alt.Chart | None:
-    """GPU memory in GiB over steps (used, and the total when ``gpu_mem_total_bytes`` exists),
-    with a legend naming each line (colour and dash merged into one legend)."""
-    if "gpu_mem_bytes" not in metrics.columns:
-        return None
-    steps = metrics["step"].to_numpy(dtype=np.int64)
-    parts = []
-    for column, series in (("gpu_mem_bytes", "used"), ("gpu_mem_total_bytes", "total")):
-        if column not in metrics.columns:
-            continue
-        v = float_column(metrics, column)
-        ok = np.isfinite(v)
-        s, v = steps[ok], v[ok]
-        if v.size:
-            pos = downsample(v, max_points // 2).finite
-            parts.append(pd.DataFrame({"step": s[pos], "gib": v[pos] / _GIB, "series": series}))
-    if not parts:
-        return None
-    data = pd.concat(parts, ignore_index=True)
-    POINT_STATS.record(len(data), max(len(p) for p in parts))
-    return page_chart(
-        alt.Chart(data)
-        .mark_line()
-        .encode(
-            x=alt.X("step:Q", title="Step"),
-            y=alt.Y("gib:Q", title="GPU memory (GiB)"),
-            color=alt.Color(
-                "series:N",
-                title=None,
-                scale=alt.Scale(domain=["used", "total"]),
-                legend=alt.Legend(orient="top", direction="horizontal"),
-            ),
-            strokeDash=alt.StrokeDash(
-                "series:N", title=None, scale=alt.Scale(domain=["used", "total"])
-            ),
-            tooltip=[
-                alt.Tooltip("step:Q", format=","),
-                alt.Tooltip("series:N", title=""),
-                alt.Tooltip("gib:Q", format=".2f", title="GiB"),
-            ],
-        )
-        .properties(height=260)
-    )

@@ -29,6 +29,7 @@ from dashboard.errors import BadRecord
 from dashboard.reading.arrow_fastpath import MIN_BLOCK_BYTES, parse_block
 from dashboard.reading.chunks import LOGGED_NAN, Cut
 from dashboard.reading.column_store import ColumnStore
+from dashboard.reading.freshness import Freshness
 from dashboard.reading.fs import LOCAL_FS, FileSystem
 from dashboard.reading.line_parser import EVENT_KINDS, parse_line
 from dashboard.reading.linebuffer import DEFAULT_MAX_LINE_BYTES, Block, Overlong, split_lines
@@ -99,13 +100,10 @@ class DirectoryReader:
         self.bad_lines: collections.deque[BadLine] = collections.deque(maxlen=MAX_BAD_LINES)
         self.bad_line_count = 0
         self.restarts: list[Restart] = self._rules.restarts
-        self.max_wall_time: float | None = None
+        self.freshness = Freshness()
         self.errors: list[str] = []
         # When new lines were seen: the log file's mtime then, and the highest step read so far
         # (how "last update" and speed work for legacy lines without wall_time).
-        self._activity: collections.deque[tuple[float, int]] = collections.deque(maxlen=512)
-        self.log_mtime: float | None = None
-        self._max_metric_step: int | None = None  # highest metric step read (activity samples)
         # The newest run_start's config: (wall_time or -inf, seq) orders them across files.
         self._config: tuple[tuple[float, int], dict[str, Any]] | None = None
 
@@ -144,16 +142,14 @@ class DirectoryReader:
                     got.add(file)
                     self._handle(file, src, rank, item)
                 for file in got:
-                    self._note_mtime(self._fs.stat(os.path.join(self.directory, file)).st_mtime)
+                    self.freshness.note_mtime(
+                        self._fs.stat(os.path.join(self.directory, file)).st_mtime
+                    )
             except OSError as exc:  # transient (permissions, NFS hiccup): keep data, retry later
                 _log.debug("reading %s failed: %s", name, exc)
                 self.errors.append(f"cannot read {name}: {exc}")
-        if (
-            self._seq != seq_before
-            and self._max_metric_step is not None
-            and self.log_mtime is not None
-        ):
-            self._activity.append((self.log_mtime, self._max_metric_step))
+        if self._seq != seq_before:
+            self.freshness.sample()
         meta_changed, meta_bad = self._metadata.update(n for n in names if is_metadata_name(n))
         for bad in meta_bad:
             self._bad(bad)
@@ -207,7 +203,7 @@ class DirectoryReader:
         self._seq += parsed.lines
         metric_rows = parsed.frames.get("metrics_history")
         if metric_rows is not None and len(metric_rows[0]):
-            self._note_metric_step(int(metric_rows[1]["step"].max()))
+            self.freshness.note_metric_step(int(metric_rows[1]["step"].max()))
             self._rules.block_read(src, rank, int(metric_rows[1]["step"][-1]))
         for frame, (positions, cols) in parsed.frames.items():
             n = len(positions)
@@ -215,7 +211,7 @@ class DirectoryReader:
             cols["_seq"] = positions + base
             cols["_src"] = _full_int(n, src)
             self._stores[frame].add_columns(n, cols)
-        self._note_wall(parsed.max_wall_time)
+        self.freshness.note_wall(parsed.max_wall_time)
         return True
 
     def _parse_lines(self, name: str, src: int, file_rank: int, block: Block) -> None:
@@ -241,7 +237,7 @@ class DirectoryReader:
                 self._note_config(seq, wall, fields.pop("_config", None))
             else:
                 if kind == "metrics_history":
-                    self._note_metric_step(step)
+                    self.freshness.note_metric_step(step)
                     if src not in rules.has_run_start:
                         rules.legacy_metric(name, src, rank, seq, step, wall)
                 if src in rules.pending_reset:
@@ -255,7 +251,7 @@ class DirectoryReader:
             fields["_seq"] = seq
             fields["_src"] = src
             stores[kind].add_row(fields)
-            self._note_wall(wall)
+            self.freshness.note_wall(wall)
 
     def _note_config(self, seq: int, wall: float, config: dict[str, Any] | None) -> None:
         """Keep the config of the newest ``run_start`` (by wall time, then read order)."""
@@ -270,30 +266,11 @@ class DirectoryReader:
             store.add_cut(cut)
         self._nonfinite.add_cut(cut)
 
-    def _note_metric_step(self, step: int) -> None:
-        if self._max_metric_step is None or step > self._max_metric_step:
-            self._max_metric_step = step
-
-    def _note_mtime(self, mtime: float) -> None:
-        if self.log_mtime is None or mtime > self.log_mtime:
-            self.log_mtime = mtime
-
-    def _note_wall(self, wall: float) -> None:
-        if not math.isnan(wall) and (self.max_wall_time is None or wall > self.max_wall_time):
-            self.max_wall_time = wall
-
     # -- snapshot ------------------------------------------------------------------------------
     def state(self, version: int, error: str | None = None) -> RunState:
         """An immutable snapshot of everything committed so far."""
         latest = self._metadata.latest
         meta_time = self._metadata.latest_mtime
-        # Lines without wall_time (older Thalia logs): the log files' mtimes say when data came.
-        log_time = self.log_mtime if self.max_wall_time is None else None
-        times = [
-            t
-            for t in (self.max_wall_time, meta_time, log_time)
-            if t is not None and not math.isnan(t)
-        ]
         snaps = {name: store.snapshot() for name, store in self._stores.items()}
         nonfinite = self._nonfinite.snapshot(snaps["metrics_history"])
         return RunState(
@@ -307,8 +284,8 @@ class DirectoryReader:
             bad_lines=tuple(self.bad_lines),
             bad_line_count=self.bad_line_count,
             restarts=tuple(self.restarts),
-            last_update=max(times) if times else None,
-            activity=tuple(self._activity),
+            last_update=self.freshness.last_update(meta_time),
+            activity=tuple(self.freshness.activity),
             config=self._config[1] if self._config is not None else None,
             log_files=tuple(self._tailers),
             version=version,
