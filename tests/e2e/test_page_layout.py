@@ -7,6 +7,7 @@ unless CI=true.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -99,19 +100,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def dashboard(tmp_path: Path) -> Iterator[str]:
-    _write_run(tmp_path / "run")
+@contextlib.contextmanager
+def _serve(run: Path) -> Iterator[str]:
+    """``thalia-dashboard RUN`` on a free port until the block ends; no process left behind."""
     port = _free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dashboard.commands.launcher",
-            str(tmp_path / "run"),
-            "--port",
-            str(port),
-        ],
+        [sys.executable, "-m", "dashboard.commands.launcher", str(run), "--port", str(port)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -128,6 +122,13 @@ def dashboard(tmp_path: Path) -> Iterator[str]:
         _gone, alive = psutil.wait_procs(children, timeout=10)
         assert not alive, f"leaked processes: {alive}"
         assert proc.returncode == 0, err
+
+
+@pytest.fixture
+def dashboard(tmp_path: Path) -> Iterator[str]:
+    _write_run(tmp_path / "run")
+    with _serve(tmp_path / "run") as url:
+        yield url
 
 
 _CUT_VALUES = """() => Array.from(document.querySelectorAll('[data-testid="stMetricValue"]'))
@@ -169,5 +170,39 @@ def test_cards_whole_and_console_at_its_end_at_1280_px(dashboard: str) -> None:
             page.wait_for_timeout(1000)
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "e2e-layout-1280.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_symlinks_out_of_the_run_are_not_followed(tmp_path: Path) -> None:
+    """A log and a console.log that are symlinks to files outside the run directory: neither
+    file's text reaches the browser; the page says the console is not shown and counts the
+    refused log as a bad line."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.jsonl").write_text(
+        json.dumps({"event_type": "metric", "step": 5, "loss": 0.1, "secret_metric_xyz": 1.0})
+        + "\n",
+        encoding="utf-8",
+    )
+    (outside / "secret.log").write_text("SECRET_CONSOLE_LINE root:x:0:0\n", encoding="utf-8")
+    run = tmp_path / "run"
+    _write_run(run)
+    (run / "console.log").unlink()
+    (run / "console.log").symlink_to(outside / "secret.log")
+    (run / "training_log.rank1.jsonl").symlink_to(outside / "secret.jsonl")
+    with _serve(run) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 3000})
+            page.goto(url, wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_MS)
+            page.get_by_text("log not shown").wait_for(timeout=PAGE_TIMEOUT_MS)
+            page.get_by_text("bad line").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+            text = page.locator("body").inner_text()
+            assert "SECRET_CONSOLE_LINE" not in text
+            assert "secret_metric_xyz" not in text
+            assert page.get_by_test_id("stSelectbox").count() == 0  # no rank 1 from outside
         finally:
             browser.close()
