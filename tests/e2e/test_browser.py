@@ -8,19 +8,14 @@ screenshot goes to ``artifacts/``. Skipped without Debian's /usr/bin/chromium, u
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 import pytest
-from server_helpers import wait_for_health
+from server_helpers import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve_dashboard
 
 from thalia_logging import CurriculumLogger
 from thalia_logging.demo import write_event
@@ -30,20 +25,11 @@ pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 XSS = '<img src=x onerror="window.__xss=1">'
 PAGE_TIMEOUT_MS = 90_000
 LIVE_TIMEOUT_MS = 45_000
 
-if not CHROMIUM.exists():
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{CHROMIUM} is missing; CI installs it with scripts/ensure-chromium.sh",
-                    pytrace=False)  # fmt: skip
-    pytest.skip(f"{CHROMIUM} is missing (make browser installs it)", allow_module_level=True)
+require_chromium()
 
 from playwright.sync_api import Locator, Page, expect, sync_playwright  # noqa: E402
 
@@ -96,22 +82,8 @@ def _free_port() -> int:
 @pytest.fixture
 def dashboard(tmp_path: Path) -> Iterator[tuple[str, Run]]:
     run = _write_run(tmp_path / "run")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.commands.launcher", str(run.directory), "--port", str(port)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    children: list[psutil.Process] = []
-    try:
-        assert wait_for_health(f"http://127.0.0.1:{port}/_stcore/health", proc) == 200
-        children = psutil.Process(proc.pid).children(recursive=True)
-        yield f"http://127.0.0.1:{port}/", run
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=30)
-        _gone, alive = psutil.wait_procs(children, timeout=10)
-        assert not alive, f"leaked processes: {alive}"
-        assert proc.returncode == 0, err
+    with serve_dashboard(run.directory) as url:
+        yield url, run
 
 
 def _metric(page: Page, label: str) -> Locator:

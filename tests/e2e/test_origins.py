@@ -5,7 +5,6 @@ point the server at another directory. Skipped without Debian's /usr/bin/chromiu
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -15,26 +14,17 @@ from pathlib import Path
 
 import psutil
 import pytest
-from server_helpers import wait_for_health
+from server_helpers import CHROMIUM, CHROMIUM_ARGS, require_chromium, wait_for_health
 
 from thalia_logging import CurriculumLogger
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 PAGE_TIMEOUT_MS = 90_000
 REGION = "region-marker-5K"
 
-if not CHROMIUM.exists():
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{CHROMIUM} is missing; CI installs it with scripts/ensure-chromium.sh",
-                    pytrace=False)  # fmt: skip
-    pytest.skip(f"{CHROMIUM} is missing (make browser installs it)", allow_module_level=True)
+require_chromium()
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 

@@ -7,44 +7,21 @@ unless CI=true.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
-from server_helpers import wait_for_health
+from server_helpers import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve_dashboard
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGE_TIMEOUT_MS = 90_000
 
-if not CHROMIUM.exists():
-    if os.environ.get("CI") == "true":
-        pytest.fail(
-            f"{CHROMIUM} is missing; CI installs it with scripts/ensure-chromium.sh", pytrace=False
-        )
-    pytest.skip(f"{CHROMIUM} is missing (make browser installs it)", allow_module_level=True)
+require_chromium()
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
@@ -94,40 +71,10 @@ def _write_run(directory: Path) -> None:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _serve(run: Path) -> Iterator[str]:
-    """``thalia-dashboard RUN`` on a free port until the block ends; no process left behind."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.commands.launcher", str(run), "--port", str(port)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    children: list[psutil.Process] = []
-    try:
-        assert wait_for_health(f"http://127.0.0.1:{port}/_stcore/health", proc) == 200
-        children = psutil.Process(proc.pid).children(recursive=True)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=30)
-        _gone, alive = psutil.wait_procs(children, timeout=10)
-        assert not alive, f"leaked processes: {alive}"
-        assert proc.returncode == 0, err
-
-
 @pytest.fixture
 def dashboard(tmp_path: Path) -> Iterator[str]:
     _write_run(tmp_path / "run")
-    with _serve(tmp_path / "run") as url:
+    with serve_dashboard(tmp_path / "run") as url:
         yield url
 
 
@@ -191,7 +138,7 @@ def test_symlinks_out_of_the_run_are_not_followed(tmp_path: Path) -> None:
     (run / "console.log").unlink()
     (run / "console.log").symlink_to(outside / "secret.log")
     (run / "training_log.rank1.jsonl").symlink_to(outside / "secret.jsonl")
-    with _serve(run) as url, sync_playwright() as pw:
+    with serve_dashboard(run) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
         )

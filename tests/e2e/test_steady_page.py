@@ -8,45 +8,23 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import psutil
 import pytest
-from server_helpers import wait_for_health
+from server_helpers import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve_dashboard
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGE_TIMEOUT_MS = 90_000
 LIVE_TIMEOUT_MS = 45_000
 LINE_RGB = np.array([0x1F, 0x77, 0xB4])  # dashboard.page.charts.LINE_COLOR
 
-if not CHROMIUM.exists():
-    if os.environ.get("CI") == "true":
-        pytest.fail(
-            f"{CHROMIUM} is missing; CI installs it with scripts/ensure-chromium.sh", pytrace=False
-        )
-    pytest.skip(f"{CHROMIUM} is missing (make browser installs it)", allow_module_level=True)
+require_chromium()
 
 from PIL import Image  # noqa: E402
 from playwright.sync_api import Locator, Page, expect, sync_playwright  # noqa: E402
@@ -78,27 +56,8 @@ def dashboard(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     (directory / "training_log.jsonl").write_text(
         "".join(_line(s) for s in range(0, 3000, 10)), encoding="utf-8"
     )
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.commands.launcher", str(directory), "--port", str(port)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    children: list[psutil.Process] = []
-    try:
-        assert wait_for_health(f"http://127.0.0.1:{port}/_stcore/health", proc) == 200
-        children = psutil.Process(proc.pid).children(recursive=True)
-        yield f"http://127.0.0.1:{port}/", directory
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=30)
-        _gone, alive = psutil.wait_procs(children, timeout=10)
-        assert not alive, f"leaked processes: {alive}"
-        assert proc.returncode == 0, err
+    with serve_dashboard(directory) as url:
+        yield url, directory
 
 
 def _tags(page: Page) -> Locator:

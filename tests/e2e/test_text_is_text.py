@@ -11,45 +11,24 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
-from server_helpers import wait_for_health
+from server_helpers import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve_dashboard
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGE_TIMEOUT_MS = 90_000
 WORD_JOINER = "\u2060"
 
-if not CHROMIUM.exists():
-    if os.environ.get("CI") == "true":
-        pytest.fail(
-            f"{CHROMIUM} is missing; CI installs it with scripts/ensure-chromium.sh", pytrace=False
-        )
-    pytest.skip(f"{CHROMIUM} is missing (make browser installs it)", allow_module_level=True)
+require_chromium()
 
 from playwright.sync_api import Page, Request, sync_playwright  # noqa: E402
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
@@ -240,32 +219,8 @@ def _free_port() -> int:
 def dashboard(tmp_path: Path, listener: tuple[int, list[str]]) -> Iterator[tuple[str, list[str]]]:
     texts = corpus(listener[0])
     _write_run(tmp_path / "run", texts)
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dashboard.commands.launcher",
-            str(tmp_path / "run"),
-            "--port",
-            str(port),
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    children: list[psutil.Process] = []
-    try:
-        assert wait_for_health(f"http://127.0.0.1:{port}/_stcore/health", proc) == 200
-        children = psutil.Process(proc.pid).children(recursive=True)
-        yield f"http://127.0.0.1:{port}/", texts
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=30)
-        _gone, alive = psutil.wait_procs(children, timeout=10)
-        assert not alive, f"leaked processes: {alive}"
-        assert proc.returncode == 0, err
+    with serve_dashboard(tmp_path / "run") as url:
+        yield url, texts
 
 
 #: Elements that run text must never become, counted in the main area: links other than the
