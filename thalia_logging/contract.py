@@ -23,6 +23,7 @@ __all__ = [
     "NON_FINITE",
     "RANK_LOG_GLOB",
     "RANK_LOG_PATTERN",
+    "RUN_END_STATUSES",
     "SCHEMA_VERSION",
     "SEVERITIES",
     "is_metadata_name",
@@ -46,6 +47,9 @@ SEVERITIES = ("info", "warning", "critical")
 """Warning severities, least severe first; a plain-string warning is ``"warning"``."""
 
 CORE_METRICS = ("firing_rate", "capacity", "performance", "loss")
+
+RUN_END_STATUSES = ("finished", "failed", "killed")
+"""How a logger says its run ended (``run_end.status``, contract version 2)."""
 """The metric fields every Thalia run logs and the page shows as cards, in display order."""
 
 LOG_NAME = "training_log.jsonl"

@@ -40,9 +40,11 @@ import weakref
 from types import FrameType
 from typing import Any, Literal, Protocol
 
+from .contract import RUN_END_STATUSES
+
 __all__ = ["END_STATUSES", "EndStatus", "Endable", "register", "run_end_event", "unregister"]
 
-END_STATUSES = ("finished", "failed", "killed")
+END_STATUSES = RUN_END_STATUSES
 EndStatus = Literal["finished", "failed", "killed"]
 _SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), signal.SIGINT) if s is not None)
 _MESSAGE_MAX = 2000

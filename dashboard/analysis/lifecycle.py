@@ -38,6 +38,7 @@ import pandas as pd
 
 from dashboard.analysis.units import format_age
 from dashboard.run_state import RunState
+from thalia_logging.contract import RUN_END_STATUSES
 
 __all__ = [
     "ENDED",
@@ -118,7 +119,7 @@ def _ended(end: pd.Series) -> Lifecycle:
     elif kind == "killed":
         text = f"killed ({message})" if message else "killed"
     return Lifecycle(
-        kind if kind in ("finished", "failed", "killed") else "finished",  # type: ignore[arg-type]
+        kind if kind in RUN_END_STATUSES else "finished",  # type: ignore[arg-type]
         text.rstrip(": "),
         int(end["step"]),
         float(end["wall_time"]),

@@ -8,8 +8,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from dashboard.analysis.series import CARD_METRICS, extra_metric_columns
+from dashboard.analysis.series import extra_metric_columns
 from dashboard.run_state import RunState
+from thalia_logging.contract import CORE_METRICS
 
 __all__ = [
     "CORE_METRICS",
@@ -22,10 +23,6 @@ __all__ = [
 
 
 Direction = Literal["down", "up", "neutral"]
-
-
-#: The core metric columns, in the page's order (no Altair import: the terminal view uses this).
-CORE_METRICS = tuple(name for name, _label in CARD_METRICS)
 
 
 def direction(name: str) -> Direction:

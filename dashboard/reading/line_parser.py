@@ -33,7 +33,7 @@ import orjson
 
 from dashboard.errors import BadRecord
 from dashboard.reading.config_values import CONFIG_MAX_DEPTH, CONFIG_TOO_DEEP, safe_config
-from thalia_logging.contract import NON_FINITE
+from thalia_logging.contract import NON_FINITE, RUN_END_STATUSES, SCHEMA_VERSION
 
 __all__ = [
     "CONFIG_MAX_DEPTH",
@@ -59,8 +59,7 @@ EVENT_KINDS: dict[str, str] = {
     "run_end": "run_ends",
 }
 #: the ``schema_version`` values of ``run_start`` this reader knows (2 added ``run_end``)
-SCHEMA_VERSIONS = (1, 2)
-RUN_END_STATUSES = ("finished", "failed", "killed")
+SCHEMA_VERSIONS = tuple(range(1, SCHEMA_VERSION + 1))
 _NESTED = ("neuron_counts", "capacity_by_region")
 _JSON_TYPES = {
     list: "array",

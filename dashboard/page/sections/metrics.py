@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.analysis.series import extra_metric_columns
+from dashboard.analysis.series import CARD_METRICS, extra_metric_columns
 from dashboard.page import charts
 from dashboard.page.sections.widgets import card, waiting
 from dashboard.page.text import escape_markdown
@@ -40,12 +40,7 @@ def metrics_now(metrics: pd.DataFrame, metadata: dict[str, Any] | None = None) -
         card(col, item.label, item.value, item.delta, item.delta_color, item.delta_arrow)
 
 
-_CORE_LABELS = {
-    "firing_rate": "Firing rate",
-    "capacity": "Capacity",
-    "performance": "Performance",
-    "loss": "Loss",
-}
+_CORE_LABELS = dict(CARD_METRICS)  # the core metrics and their labels, in page order
 
 
 #: page-wide caches of derived values (shared by the browser sessions of this server)
