@@ -261,11 +261,7 @@ def render_html(facts: RunFacts, *, bundle: str | None = None) -> str:
     generated = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(facts.now))
     code = exit_code(facts.alerts)
     verdict = ["healthy", "warnings", "critical"][code]
-    status_kind = (
-        facts.status.kind
-        if facts.status.kind in ("running", "stalled", "finished", "waiting")
-        else "waiting"
-    )
+    status_kind = facts.status.kind  # one CSS class per LifecycleKind (report_style)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data:">

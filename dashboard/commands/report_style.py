@@ -17,6 +17,7 @@ overflow-wrap:anywhere}
 .badge{display:inline-block;border-radius:12px;padding:2px 10px;color:#fff;font-weight:600}
 .running{background:#1a7f37}.stalled{background:#bc4c00}.finished{background:#0969da}
 .waiting{background:#6e7781}
+.failed,.crashed{background:#cf222e}.killed{background:#8250df}
 .alert{border-radius:6px;padding:6px 10px;margin:6px 0;overflow-wrap:anywhere}
 .critical{background:#ffebe9;border:1px solid #ff8182}.warning{background:#fff8c5;
 border:1px solid #d4a72c}.info{background:#ddf4ff;border:1px solid #54aeff}

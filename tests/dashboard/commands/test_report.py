@@ -229,3 +229,32 @@ def test_train_val_panels_are_the_run_pages(tmp_path: Path, bundle: str) -> None
     assert len(panels) == 4 and {c.section for c in panels} == {"Train / validation"}
     page = render_html(run_facts(load_training_state(run)), bundle=bundle)
     assert "Train / validation" in page
+
+
+@pytest.mark.parametrize("end", ["failed", "killed", "crashed"])
+def test_status_badge_names_every_lifecycle_kind(tmp_path: Path, bundle: str, end: str) -> None:
+    """A run that ended badly is not drawn in the grey "waiting" badge: every lifecycle kind
+    has its own CSS class."""
+    from typing import get_args
+
+    from dashboard.analysis.lifecycle import LifecycleKind
+    from dashboard.commands.report_style import CSS
+
+    for kind in get_args(LifecycleKind):
+        assert f".{kind}" in CSS, kind
+    run = tmp_path / "run"
+    run.mkdir()
+    # a logger on another host that wrote run_start; it ends with run_end, or (crashed) goes
+    # quiet for days without one
+    start = {"event_type": "run_start", "step": 0, "wall_time": 1_000_000.0, "host": "node-7"}
+    start |= {"schema_version": 2, "run_id": "r1", "resumed_from_step": None, "config": {}}
+    start["pid"] = 4242
+    records = [start] + [metric(s) for s in range(11)]
+    if end != "crashed":
+        records.append(
+            {"event_type": "run_end", "step": 10, "wall_time": 1_000_010.0, "status": end}
+        )
+    write_lines(run / "training_log.jsonl", records)
+    facts = run_facts(load_training_state(run))
+    assert facts.status.kind == end
+    assert f'class="badge {end}"' in render_html(facts, bundle=bundle)
