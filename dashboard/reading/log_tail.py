@@ -1,0 +1,139 @@
+"""The head and the tail of a log file as small frames: what a runs overview needs of a run
+without reading its history.
+
+:func:`window_lines` reads one byte window of a file (``fs.open``, one seek, one read) and keeps
+only its complete lines: a window that does not start at 0 drops the bytes before its first
+``\\n`` (the end of a line cut in two), and the bytes after the last ``\\n`` are not a line yet.
+:func:`parse_records` parses them with the reference line parser (a bad line is counted and
+skipped, never raised); :func:`tail_frames` turns the records into the frames of a
+:class:`~dashboard.run_state.RunState` (metric rows sharing ``(rank, step)`` merged field by
+field, events sorted by step, explicitly logged non-finite values in ``nonfinite``).
+
+What it guarantees is only about the window: the frames hold the lines of the window, not the
+run's history, and the timeline rules of :mod:`dashboard.reading.directory` (resumes dropping an
+abandoned timeline) are not applied. The run page's :class:`RunWatcher` is the reader of record.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dashboard.errors import BadRecord
+from dashboard.reading.fs import FileSystem
+from dashboard.reading.line_parser import EVENT_KINDS, parse_line
+from dashboard.run_state import FRAME_COLUMNS
+
+__all__ = [
+    "HEAD_BYTES",
+    "TAIL_BYTES",
+    "TailRecords",
+    "parse_records",
+    "tail_frames",
+    "window_lines",
+]
+
+TAIL_BYTES = 64 << 10
+HEAD_BYTES = 16 << 10
+
+
+def window_lines(fs: FileSystem, path: str, start: int, length: int) -> list[bytes]:
+    """The complete lines among the ``length`` bytes of ``path`` from ``start``."""
+    if length <= 0:
+        return []
+    with fs.open(path) as fh:
+        fh.seek(start)
+        data = fh.read(length)
+    end = data.rfind(b"\n")
+    if end < 0:
+        return []
+    first = 0
+    if start > 0:
+        first = data.find(b"\n") + 1  # the end of a line that began before the window
+    return [line for line in data[first:end].split(b"\n") if line.strip()]
+
+
+@dataclass
+class TailRecords:
+    """Parsed records by frame name, the newest ``run_start`` config, and the bad-line count."""
+
+    rows: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {kind: [] for kind in EVENT_KINDS.values()}
+    )
+    nonfinite: list[tuple[int, int, str, float]] = field(default_factory=list)
+    config: dict[str, Any] | None = None
+    config_key: tuple[float, int] = (-math.inf, -1)
+    bad: int = 0
+    max_wall_time: float | None = None
+
+
+def parse_records(
+    lines: Iterable[bytes], rank: int, into: TailRecords | None = None
+) -> TailRecords:
+    """Parse ``lines`` of a log file of ``rank`` (later lines are newer) into ``into``."""
+    out = into if into is not None else TailRecords()
+    seq = sum(len(rows) for rows in out.rows.values())
+    for line in lines:
+        try:
+            kind, fields = parse_line(line)
+        except (BadRecord, ValueError, TypeError, RecursionError):
+            out.bad += 1
+            continue
+        seq += 1
+        fields.setdefault("rank", rank)
+        config = fields.pop("_config", None)
+        wall = fields["wall_time"]
+        if not math.isnan(wall):
+            out.max_wall_time = wall if out.max_wall_time is None else max(out.max_wall_time, wall)
+        if config is not None:
+            key = (-math.inf if math.isnan(wall) else wall, seq)
+            if key >= out.config_key:
+                out.config, out.config_key = config, key
+        for column in fields.pop("_nonfinite", ()):
+            out.nonfinite.append((fields["step"], fields["rank"], column, fields[column]))
+        out.rows[kind].append(fields)
+    return out
+
+
+def _frame(name: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    base = FRAME_COLUMNS[name]
+    frame = pd.DataFrame(rows) if rows else pd.DataFrame()
+    data: dict[str, Any] = {}
+    for column, dtype in base.items():
+        if column in frame.columns:
+            values = frame[column]
+            if dtype == "str":
+                data[column] = values.fillna("").astype(str)
+            elif dtype == "int64":
+                data[column] = values.fillna(0).astype(np.int64)
+            else:
+                data[column] = values.astype(np.float64)
+        else:
+            fill: Any = "" if dtype == "str" else (0 if dtype == "int64" else math.nan)
+            data[column] = pd.Series([fill] * len(frame), dtype=object if dtype == "str" else dtype)
+    for column in frame.columns:
+        if column not in base:
+            data[column] = pd.to_numeric(frame[column], errors="coerce").astype(np.float64)
+    out = pd.DataFrame(data)
+    if name == "metrics_history" and len(out):
+        # lines sharing (rank, step) merge field by field, the later value winning
+        out = out.groupby(["rank", "step"], sort=True, as_index=False).last()
+        out = out[list(data)]
+    return out.sort_values("step", kind="stable", ignore_index=True)
+
+
+def tail_frames(records: TailRecords) -> dict[str, pd.DataFrame]:
+    """The frames of :class:`~dashboard.run_state.RunState` (by name) built from ``records``."""
+    frames = {kind: _frame(kind, rows) for kind, rows in records.rows.items()}
+    nonfinite = pd.DataFrame(
+        records.nonfinite or None, columns=["step", "rank", "column", "value"]
+    ).astype({"step": np.int64, "rank": np.int64, "column": object, "value": np.float64})
+    frames["nonfinite"] = nonfinite.sort_values(
+        ["step", "rank", "column"], kind="stable", ignore_index=True
+    )
+    return frames
