@@ -58,6 +58,9 @@ def stage_text(summary: RunSummary) -> str:
     events = state.stage_events
     if not events.empty and int(events["step"].iloc[-1]) > meta_step:
         stage, name = int(events["stage"].iloc[-1]), str(events["name"].iloc[-1])
+    elif not (isinstance(name, str) and name) and not events.empty:
+        named = events[events["stage"] == stage]  # the metadata says no name: the event does
+        name = str(named["name"].iloc[-1]) if len(named) else ""
     if stage is None:
         return ""
     return f"{stage} · {name}" if isinstance(name, str) and name else str(stage)

@@ -27,9 +27,7 @@ class LauncherArgs:
     root: Path | None = None  # --root: one server over every run under it (dirs is then empty)
 
 
-def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
-    """Parse ``DIR [DIR ...] | --root ROOT`` and ``[--port P] [--host H] [--poll]``; argparse
-    exits 2 on bad input (no directory and no root, or both)."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="thalia-dashboard",
         usage="%(prog)s (DIR [DIR ...] | --root ROOT) [--port P] [--host H] [--poll] "
@@ -63,6 +61,13 @@ def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
         metavar="FILE",
         help="health thresholds: a TOML file or a preset (conservative, moderate, aggressive)",
     )
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
+    """Parse ``DIR [DIR ...] | --root ROOT`` and ``[--port P] [--host H] [--poll]``; argparse
+    exits 2 on bad input (no directory and no root, or both)."""
+    parser = _parser()
     ns = parser.parse_args(argv)
     if bool(ns.dirs) == (ns.root is not None):
         parser.error("give checkpoint directories (DIR ...) or --root ROOT, not both"

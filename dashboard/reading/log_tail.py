@@ -17,7 +17,7 @@ abandoned timeline) are not applied. The run page's :class:`RunWatcher` is the r
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,16 +73,23 @@ class TailRecords:
 
 
 def parse_records(
-    lines: Iterable[bytes], rank: int, into: TailRecords | None = None
+    lines: Iterable[bytes],
+    rank: int,
+    into: TailRecords | None = None,
+    *,
+    keep: Collection[str] | None = None,
 ) -> TailRecords:
-    """Parse ``lines`` of a log file of ``rank`` (later lines are newer) into ``into``."""
+    """Parse ``lines`` of a log file of ``rank`` (later lines are newer) into ``into``; with
+    ``keep``, only records of those frames (and bad lines are not counted)."""
     out = into if into is not None else TailRecords()
     seq = sum(len(rows) for rows in out.rows.values())
     for line in lines:
         try:
             kind, fields = parse_line(line)
         except (BadRecord, ValueError, TypeError, RecursionError):
-            out.bad += 1
+            out.bad += keep is None
+            continue
+        if keep is not None and kind not in keep:
             continue
         seq += 1
         fields.setdefault("rank", rank)

@@ -7,8 +7,8 @@ metadata files have the same (inode, size, mtime) as at the last refresh keeps i
 :class:`RunSummary` (no read at all); a changed one reads only:
 
 * the last ``tail_bytes`` of each rank-0 log (``training_log.jsonl`` / ``training_log.json``)
-  and, when the file is longer, its first ``HEAD_BYTES`` (where ``run_start`` and its config
-  are), parsed into small frames (:mod:`dashboard.reading.log_tail`);
+  and, when the file is longer, the ``run_start`` and ``stage`` lines of its first
+  ``HEAD_BYTES`` (where the config is), parsed into small frames (:mod:`dashboard.reading.log_tail`);
 * the metadata files through a :class:`~dashboard.reading.metadata.MetadataScanner` (changed
   files only): the latest one, and every checkpoint's step, metrics and milestones;
 * growth / consolidation counts: :class:`~dashboard.reading.event_counts.EventCounter` per log
@@ -42,9 +42,11 @@ from dashboard.reading.safefile import check_file
 from dashboard.run_state import RunState
 from thalia_logging.contract import log_file_rank
 
-__all__ = ["SCAN_BUDGET", "Checkpoint", "OverviewReader", "RunSummary"]
+__all__ = ["HEAD_KINDS", "SCAN_BUDGET", "Checkpoint", "OverviewReader", "RunSummary"]
 
 SCAN_BUDGET = 256 << 20
+#: what the overview takes from a log's head: the config and process of the run, its stages
+HEAD_KINDS = frozenset(("run_starts", "stage_events"))
 
 
 @dataclass(frozen=True)
@@ -184,14 +186,11 @@ class OverviewReader:
                 errors.append(f"cannot count events in {name}: {exc}")
         return used
 
-    def _read(
-        self,
-        run: RunEntry,
-        cache: _RunCache,
-        logs: dict[str, tuple[str, Any]],
-        meta: list[str],
-        errors: list[str],
-    ) -> tuple[RunState, tuple[Checkpoint, ...]]:
+    def _tails(
+        self, logs: dict[str, tuple[str, Any]], errors: list[str]
+    ) -> tuple[TailRecords, float | None]:
+        """The rank-0 logs' tails (and the ``run_start`` / ``stage`` lines of their heads), and
+        the newest log mtime."""
         records = TailRecords()
         log_mtime = None
         for name, (path, st) in logs.items():
@@ -200,11 +199,22 @@ class OverviewReader:
             log_mtime = max(log_mtime or 0.0, st.st_mtime)
             try:
                 start = max(0, st.st_size - self._tail_bytes)
-                if start > 0:
-                    parse_records(window_lines(self._fs, path, 0, HEAD_BYTES), 0, records)
+                head = window_lines(self._fs, path, 0, min(HEAD_BYTES, start))
+                parse_records(head, 0, records, keep=HEAD_KINDS)
                 parse_records(window_lines(self._fs, path, start, st.st_size - start), 0, records)
             except OSError as exc:
                 errors.append(f"cannot read {name}: {exc}")
+        return records, log_mtime
+
+    def _read(
+        self,
+        run: RunEntry,
+        cache: _RunCache,
+        logs: dict[str, tuple[str, Any]],
+        meta: list[str],
+        errors: list[str],
+    ) -> tuple[RunState, tuple[Checkpoint, ...]]:
+        records, log_mtime = self._tails(logs, errors)
         _changed, bad = cache.scanner.update(meta)
         errors.extend(f"{b.file}: {b.reason}" for b in bad)
         latest = cache.scanner.latest

@@ -77,9 +77,9 @@ def _inside(path: str, root: str) -> bool:
 
 
 def _subdirs(fs: FileSystem, folder: str, names: list[str], root: str) -> list[tuple[str, str]]:
-    """(name, real path) of the sub-folders worth walking: real folders, or symlinks to folders
-    inside ``root``."""
-    out = []
+    """(name, real path) of the sub-folders worth walking: real folders, then symlinks to folders
+    inside ``root`` (so a folder seen both ways keeps its real name)."""
+    out, links = [], []
     for name in sorted(names):
         if name.startswith("."):
             continue
@@ -88,16 +88,13 @@ def _subdirs(fs: FileSystem, folder: str, names: list[str], root: str) -> list[t
             mode = fs.lstat(path).st_mode
             if stat_mod.S_ISLNK(mode):
                 real = fs.realpath(path, strict=True)
-                if not _inside(real, root) or not stat_mod.S_ISDIR(fs.stat(real).st_mode):
-                    continue
+                if _inside(real, root) and stat_mod.S_ISDIR(fs.stat(real).st_mode):
+                    links.append((name, real))
             elif stat_mod.S_ISDIR(mode):
-                real = fs.realpath(path)
-            else:
-                continue
+                out.append((name, fs.realpath(path)))
         except OSError:  # gone meanwhile, a loop, no access: not a run we can show
             continue
-        out.append((name, real))
-    return out
+    return out + links
 
 
 def discover_runs(
