@@ -21,7 +21,7 @@ import pytest
 from server_helpers import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve_dashboard
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
-from runs_helpers import append_metric, write_run  # noqa: E402
+from runs_helpers import append_metric, write_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
