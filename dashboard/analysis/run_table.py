@@ -11,6 +11,7 @@ every checkpoint's ``metrics.performance``; the run page computes it over every 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,14 @@ from dashboard.analysis.series import rank_frame, whole_number
 from dashboard.analysis.thresholds import DEFAULT_THRESHOLDS, HealthThresholds
 from dashboard.reading.overview import RunSummary
 
-__all__ = ["OverviewRow", "best_performance", "overview_row", "overview_rows", "stage_text"]
+__all__ = [
+    "OverviewRow",
+    "RowCache",
+    "best_performance",
+    "overview_row",
+    "overview_rows",
+    "stage_text",
+]
 
 
 @dataclass(frozen=True)
@@ -135,3 +143,46 @@ def overview_rows(
 ) -> list[OverviewRow]:
     """:func:`overview_row` of each summary, in order."""
     return [overview_row(s, now=now, thresholds=thresholds) for s in summaries]
+
+
+class RowCache:
+    """Overview rows kept between refreshes: a run's row is computed again when its summary
+    changed (a new :class:`RunSummary` object), and otherwise when it is older than
+    ``max_age_s`` (status and alerts follow the clock: running turns stalled without a byte
+    written), at most ``max_stale`` such rows per call, oldest first, so an idle refresh of a
+    hundred runs stays cheap. Thread-safe."""
+
+    def __init__(self, *, max_age_s: float = 10.0, max_stale: int = 10) -> None:
+        self.max_age_s = max_age_s
+        self.max_stale = max_stale
+        self._rows: dict[str, tuple[RunSummary, float, OverviewRow]] = {}
+        self._lock = threading.Lock()
+
+    def rows(
+        self,
+        summaries: Iterable[RunSummary],
+        *,
+        now: float,
+        thresholds: HealthThresholds = DEFAULT_THRESHOLDS,
+    ) -> list[OverviewRow]:
+        """The rows of ``summaries`` (in order) at ``now``."""
+        summaries = list(summaries)
+        with self._lock:
+            kept = self._rows
+            stale = sorted(
+                (kept[s.name][1], s.name)
+                for s in summaries
+                if s.name in kept
+                and kept[s.name][0] is s
+                and now - kept[s.name][1] > self.max_age_s
+            )
+            redo = {name for _, name in stale[: self.max_stale]}
+            fresh: dict[str, tuple[RunSummary, float, OverviewRow]] = {}
+            for s in summaries:
+                hit = kept.get(s.name)
+                if hit is not None and hit[0] is s and s.name not in redo:
+                    fresh[s.name] = hit
+                else:
+                    fresh[s.name] = (s, now, overview_row(s, now=now, thresholds=thresholds))
+            self._rows = fresh
+            return [fresh[s.name][2] for s in summaries]

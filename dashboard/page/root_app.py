@@ -27,6 +27,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard.analysis.run_table import RowCache
 from dashboard.page.text import md_text
 from dashboard.reading.overview import OverviewReader, RunSummary
 from dashboard.reading.runs import run_path
@@ -37,6 +38,7 @@ __all__ = [
     "parse_root",
     "render",
     "root_args",
+    "row_cache",
     "run_directory",
     "summaries",
 ]
@@ -77,6 +79,12 @@ def root_args() -> tuple[str, bool]:
 def overview_reader(root: str) -> OverviewReader:
     """One overview reader per root for the whole server (thread-safe inside)."""
     return OverviewReader(root)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def row_cache(root: str) -> RowCache:
+    """The overview rows of ``root``, kept between refreshes for the whole server."""
+    return RowCache()
 
 
 def summaries(root: str) -> list[RunSummary]:

@@ -16,11 +16,13 @@ from urllib.parse import quote
 import pandas as pd
 import streamlit as st
 
-from dashboard.analysis.run_table import OverviewRow, overview_rows
+from dashboard.analysis.run_table import OverviewRow
+from dashboard.analysis.threshold_files import ThresholdsError, thresholds_from_env
+from dashboard.analysis.thresholds import DEFAULT_THRESHOLDS, HealthThresholds
 from dashboard.page import root_app
 from dashboard.page.text import md_text, plain
 
-__all__ = ["COLUMNS", "live", "render", "rows_frame", "run_link"]
+__all__ = ["COLUMNS", "live", "render", "rows_frame", "run_link", "thresholds"]
 
 COLUMNS = {
     "run": st.column_config.TextColumn("Run", help="Path under the root", pinned=True),
@@ -75,11 +77,20 @@ def rows_frame(rows: list[OverviewRow]) -> pd.DataFrame:
     return pd.DataFrame(data, columns=list(COLUMNS))
 
 
+def thresholds() -> HealthThresholds:
+    """The thresholds of the run page (``THALIA_THRESHOLDS``), the defaults when it is bad (the
+    run page says why)."""
+    try:
+        return thresholds_from_env()
+    except ThresholdsError:
+        return DEFAULT_THRESHOLDS
+
+
 def live(root: str) -> None:
     """The part that refreshes: find the runs again, summarise, draw the table."""
     summaries = root_app.summaries(root)
     discovery = root_app.overview_reader(root).discovery
-    rows = overview_rows(summaries, now=time.time())
+    rows = root_app.row_cache(root).rows(summaries, now=time.time(), thresholds=thresholds())
     if not rows:
         st.info(
             md_text(

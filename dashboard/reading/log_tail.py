@@ -107,40 +107,44 @@ def parse_records(
     return out
 
 
-def _frame(name: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
+def _column(rows: list[dict[str, Any]], column: str, dtype: str) -> np.ndarray:
+    if dtype == "str":
+        out = np.empty(len(rows), dtype=object)
+        out[:] = [str(r.get(column, "")) for r in rows]
+        return out
+    if dtype == "int64":
+        return np.array([r.get(column, 0) for r in rows], dtype=np.int64)
+    return np.array([r.get(column, math.nan) for r in rows], dtype=np.float64)
+
+
+def _frame(name: str, rows: list[dict[str, Any]]) -> pd.DataFrame | None:
+    """The frame of ``rows`` (None when there are none: the state builds the empty frame)."""
+    if not rows:
+        return None
     base = FRAME_COLUMNS[name]
-    frame = pd.DataFrame(rows) if rows else pd.DataFrame()
-    data: dict[str, Any] = {}
-    for column, dtype in base.items():
-        if column in frame.columns:
-            values = frame[column]
-            if dtype == "str":
-                data[column] = values.fillna("").astype(str)
-            elif dtype == "int64":
-                data[column] = values.fillna(0).astype(np.int64)
-            else:
-                data[column] = values.astype(np.float64)
-        else:
-            fill: Any = "" if dtype == "str" else (0 if dtype == "int64" else math.nan)
-            data[column] = pd.Series([fill] * len(frame), dtype=object if dtype == "str" else dtype)
-    for column in frame.columns:
-        if column not in base:
-            data[column] = pd.to_numeric(frame[column], errors="coerce").astype(np.float64)
-    out = pd.DataFrame(data)
-    if name == "metrics_history" and len(out):
+    columns = dict(base)
+    for row in rows:
+        for key in row:
+            columns.setdefault(key, "float64")  # extra numeric fields, in order of appearance
+    out = pd.DataFrame({c: _column(rows, c, dtype) for c, dtype in columns.items()})
+    if name == "metrics_history":
         # lines sharing (rank, step) merge field by field, the later value winning
-        out = out.groupby(["rank", "step"], sort=True, as_index=False).last()
-        out = out[list(data)]
+        order = np.lexsort((out["step"].to_numpy(), out["rank"].to_numpy()))
+        out = out.iloc[order]
+        keys = out[["rank", "step"]].to_numpy()
+        if len(out) > 1 and (keys[1:] == keys[:-1]).all(axis=1).any():
+            out = out.groupby(["rank", "step"], sort=True, as_index=False).last()[list(columns)]
     return out.sort_values("step", kind="stable", ignore_index=True)
 
 
-def tail_frames(records: TailRecords) -> dict[str, pd.DataFrame]:
-    """The frames of :class:`~dashboard.run_state.RunState` (by name) built from ``records``."""
+def tail_frames(records: TailRecords) -> dict[str, pd.DataFrame | None]:
+    """The frames of :class:`~dashboard.run_state.RunState` (by name) built from ``records``;
+    None for a frame without rows."""
     frames = {kind: _frame(kind, rows) for kind, rows in records.rows.items()}
-    nonfinite = pd.DataFrame(
-        records.nonfinite or None, columns=["step", "rank", "column", "value"]
-    ).astype({"step": np.int64, "rank": np.int64, "column": object, "value": np.float64})
-    frames["nonfinite"] = nonfinite.sort_values(
-        ["step", "rank", "column"], kind="stable", ignore_index=True
-    )
+    frames["nonfinite"] = None
+    if records.nonfinite:
+        nonfinite = pd.DataFrame(records.nonfinite, columns=["step", "rank", "column", "value"])
+        frames["nonfinite"] = nonfinite.astype(
+            {"step": np.int64, "rank": np.int64, "column": object, "value": np.float64}
+        ).sort_values(["step", "rank", "column"], kind="stable", ignore_index=True)
     return frames

@@ -12,8 +12,8 @@ metadata files have the same (inode, size, mtime) as at the last refresh keeps i
 * the metadata files through a :class:`~dashboard.reading.metadata.MetadataScanner` (changed
   files only): the latest one, and every checkpoint's step, metrics and milestones;
 * growth / consolidation counts: :class:`~dashboard.reading.event_counts.EventCounter` per log
-  file, which scans new bytes only, at most ``scan_budget`` bytes per refresh over all runs
-  (counts stay None until a file was scanned to its end).
+  file, which scans new bytes only, at most ``scan_budget`` bytes and about ``scan_seconds``
+  per refresh over all runs (counts stay None until a file was scanned to its end).
 
 Runs that disappeared are dropped with their caches. Thread-safe: one lock around a refresh
 (the Streamlit server shares one reader per root between sessions).
@@ -21,8 +21,10 @@ Runs that disappeared are dropped with their caches. Thread-safe: one lock aroun
 
 from __future__ import annotations
 
+import math
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,9 +44,18 @@ from dashboard.reading.safefile import check_file
 from dashboard.run_state import RunState
 from thalia_logging.contract import log_file_rank
 
-__all__ = ["HEAD_KINDS", "SCAN_BUDGET", "Checkpoint", "OverviewReader", "RunSummary"]
+__all__ = [
+    "HEAD_KINDS",
+    "SCAN_BUDGET",
+    "SCAN_SECONDS",
+    "Checkpoint",
+    "OverviewReader",
+    "RunSummary",
+]
 
 SCAN_BUDGET = 256 << 20
+#: seconds of event counting per refresh at most (the first paint of a big root stays quick)
+SCAN_SECONDS = 0.5
 #: what the overview takes from a log's head: the config and process of the run, its stages
 HEAD_KINDS = frozenset(("run_starts", "stage_events"))
 
@@ -93,12 +104,15 @@ class OverviewReader:
         fs: FileSystem = LOCAL_FS,
         tail_bytes: int = TAIL_BYTES,
         scan_budget: int = SCAN_BUDGET,
+        scan_seconds: float = SCAN_SECONDS,
         max_depth: int | None = None,
     ) -> None:
         self.root = root
         self._fs = fs
         self._tail_bytes = tail_bytes
         self._scan_budget = scan_budget
+        self._scan_seconds = scan_seconds
+        self._deadline = math.inf
         self._depth = {} if max_depth is None else {"max_depth": max_depth}
         self._runs: dict[str, _RunCache] = {}
         self._lock = threading.Lock()
@@ -112,6 +126,7 @@ class OverviewReader:
             for gone in [n for n in self._runs if n not in names]:
                 del self._runs[gone]
             budget = self._scan_budget
+            self._deadline = time.monotonic() + self._scan_seconds
             out = []
             for run in self.discovery.runs:
                 cache = self._runs.get(run.name)
@@ -181,7 +196,7 @@ class OverviewReader:
             counter = cache.counters.setdefault(name, EventCounter(path))
             counter.path = path
             try:
-                used += counter.scan(self._fs, budget - used)
+                used += counter.scan(self._fs, budget - used, self._deadline)
             except OSError as exc:
                 errors.append(f"cannot count events in {name}: {exc}")
         return used
