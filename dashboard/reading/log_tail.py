@@ -27,13 +27,17 @@ import pandas as pd
 from dashboard.errors import BadRecord
 from dashboard.reading.fs import FileSystem
 from dashboard.reading.line_parser import EVENT_KINDS, parse_line
-from dashboard.run_state import FRAME_COLUMNS
+from dashboard.run_state import FRAME_COLUMNS, empty_frame
 
 __all__ = [
     "HEAD_BYTES",
     "TAIL_BYTES",
     "TailRecords",
+    "empty",
+    "frame_of",
+    "nonfinite_frame",
     "parse_records",
+    "read_lines",
     "tail_frames",
     "window_lines",
 ]
@@ -42,20 +46,27 @@ TAIL_BYTES = 64 << 10
 HEAD_BYTES = 16 << 10
 
 
-def window_lines(fs: FileSystem, path: str, start: int, length: int) -> list[bytes]:
-    """The complete lines among the ``length`` bytes of ``path`` from ``start``."""
+def read_lines(fs: FileSystem, path: str, start: int, length: int) -> tuple[list[bytes], int]:
+    """The complete lines among the ``length`` bytes of ``path`` from ``start``, and the offset
+    just after the last of them (``start`` when there is none)."""
     if length <= 0:
-        return []
+        return [], start
     with fs.open(path) as fh:
         fh.seek(start)
         data = fh.read(length)
     end = data.rfind(b"\n")
     if end < 0:
-        return []
+        return [], start
     first = 0
     if start > 0:
         first = data.find(b"\n") + 1  # the end of a line that began before the window
-    return [line for line in data[first:end].split(b"\n") if line.strip()]
+    lines = [line for line in data[first:end].split(b"\n") if line.strip()]
+    return lines, start + end + 1
+
+
+def window_lines(fs: FileSystem, path: str, start: int, length: int) -> list[bytes]:
+    """The complete lines among the ``length`` bytes of ``path`` from ``start``."""
+    return read_lines(fs, path, start, length)[0]
 
 
 @dataclass
@@ -117,10 +128,22 @@ def _column(rows: list[dict[str, Any]], column: str, dtype: str) -> np.ndarray:
     return np.array([r.get(column, math.nan) for r in rows], dtype=np.float64)
 
 
-def _frame(name: str, rows: list[dict[str, Any]]) -> pd.DataFrame | None:
-    """The frame of ``rows`` (None when there are none: the state builds the empty frame)."""
+_EMPTY: dict[str, pd.DataFrame] = {}
+
+
+def empty(name: str) -> pd.DataFrame:
+    """The empty frame ``name``, built once per process and shared (frames are read-only)."""
+    frame = _EMPTY.get(name)
+    if frame is None:
+        frame = _EMPTY[name] = empty_frame(name)
+    return frame
+
+
+def frame_of(name: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The frame ``name`` of ``rows``: columns and dtypes as :data:`FRAME_COLUMNS`, extra numeric
+    fields after them, metric rows sharing ``(rank, step)`` merged, sorted by step."""
     if not rows:
-        return None
+        return empty(name)
     base = FRAME_COLUMNS[name]
     columns = dict(base)
     for row in rows:
@@ -137,14 +160,18 @@ def _frame(name: str, rows: list[dict[str, Any]]) -> pd.DataFrame | None:
     return out.sort_values("step", kind="stable", ignore_index=True)
 
 
-def tail_frames(records: TailRecords) -> dict[str, pd.DataFrame | None]:
-    """The frames of :class:`~dashboard.run_state.RunState` (by name) built from ``records``;
-    None for a frame without rows."""
-    frames = {kind: _frame(kind, rows) for kind, rows in records.rows.items()}
-    frames["nonfinite"] = None
-    if records.nonfinite:
-        nonfinite = pd.DataFrame(records.nonfinite, columns=["step", "rank", "column", "value"])
-        frames["nonfinite"] = nonfinite.astype(
-            {"step": np.int64, "rank": np.int64, "column": object, "value": np.float64}
-        ).sort_values(["step", "rank", "column"], kind="stable", ignore_index=True)
+def tail_frames(records: TailRecords) -> dict[str, pd.DataFrame]:
+    """The frames of :class:`~dashboard.run_state.RunState` (by name) built from ``records``."""
+    frames = {kind: frame_of(kind, rows) for kind, rows in records.rows.items()}
+    frames["nonfinite"] = nonfinite_frame(records.nonfinite)
     return frames
+
+
+def nonfinite_frame(entries: list[tuple[int, int, str, float]]) -> pd.DataFrame:
+    """The ``nonfinite`` frame of ``(step, rank, column, value)`` entries."""
+    if not entries:
+        return empty("nonfinite")
+    frame = pd.DataFrame(entries, columns=["step", "rank", "column", "value"])
+    return frame.astype(
+        {"step": np.int64, "rank": np.int64, "column": object, "value": np.float64}
+    ).sort_values(["step", "rank", "column"], kind="stable", ignore_index=True)

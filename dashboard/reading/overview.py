@@ -8,7 +8,8 @@ metadata files have the same (inode, size, mtime) as at the last refresh keeps i
 
 * the last ``tail_bytes`` of each rank-0 log (``training_log.jsonl`` / ``training_log.json``)
   and, when the file is longer, the ``run_start`` and ``stage`` lines of its first
-  ``HEAD_BYTES`` (where the config is), parsed into small frames (:mod:`dashboard.reading.log_tail`);
+  ``HEAD_BYTES`` (where the config is), then only the lines appended since, parsed into small
+  frames (:class:`~dashboard.reading.tail_follow.RunTail`, :mod:`dashboard.reading.log_tail`);
 * the metadata files through a :class:`~dashboard.reading.metadata.MetadataScanner` (changed
   files only): the latest one, and every checkpoint's step, metrics and milestones;
 * growth / consolidation counts: :class:`~dashboard.reading.event_counts.EventCounter` per log
@@ -30,22 +31,15 @@ from typing import Any
 
 from dashboard.reading.event_counts import EventCounter
 from dashboard.reading.fs import LOCAL_FS, FileSystem
-from dashboard.reading.log_tail import (
-    HEAD_BYTES,
-    TAIL_BYTES,
-    TailRecords,
-    parse_records,
-    tail_frames,
-    window_lines,
-)
+from dashboard.reading.log_tail import TAIL_BYTES
 from dashboard.reading.metadata import MetadataScanner, is_metadata_name, normalise_warnings
 from dashboard.reading.runs import Discovery, RunEntry, discover_runs
 from dashboard.reading.safefile import check_file
+from dashboard.reading.tail_follow import RunTail
 from dashboard.run_state import RunState
 from thalia_logging.contract import log_file_rank
 
 __all__ = [
-    "HEAD_KINDS",
     "SCAN_BUDGET",
     "SCAN_SECONDS",
     "Checkpoint",
@@ -56,8 +50,6 @@ __all__ = [
 SCAN_BUDGET = 256 << 20
 #: seconds of event counting per refresh at most (the first paint of a big root stays quick)
 SCAN_SECONDS = 0.5
-#: what the overview takes from a log's head: the config and process of the run, its stages
-HEAD_KINDS = frozenset(("run_starts", "stage_events"))
 
 
 @dataclass(frozen=True)
@@ -89,6 +81,7 @@ class RunSummary:
 @dataclass
 class _RunCache:
     scanner: MetadataScanner
+    tail: RunTail
     key: tuple[Any, ...] | None = None
     summary: RunSummary | None = None
     counters: dict[str, EventCounter] = field(default_factory=dict)
@@ -131,7 +124,10 @@ class OverviewReader:
             for run in self.discovery.runs:
                 cache = self._runs.get(run.name)
                 if cache is None:
-                    cache = self._runs[run.name] = _RunCache(MetadataScanner(run.path, fs=self._fs))
+                    cache = self._runs[run.name] = _RunCache(
+                        MetadataScanner(run.path, fs=self._fs),
+                        RunTail(self._fs, tail_bytes=self._tail_bytes),
+                    )
                 summary, used = self._summary(run, cache, budget)
                 budget -= used
                 out.append(summary)
@@ -201,26 +197,6 @@ class OverviewReader:
                 errors.append(f"cannot count events in {name}: {exc}")
         return used
 
-    def _tails(
-        self, logs: dict[str, tuple[str, Any]], errors: list[str]
-    ) -> tuple[TailRecords, float | None]:
-        """The rank-0 logs' tails (and the ``run_start`` / ``stage`` lines of their heads), and
-        the newest log mtime."""
-        records = TailRecords()
-        log_mtime = None
-        for name, (path, st) in logs.items():
-            if log_file_rank(name) != 0:
-                continue
-            log_mtime = max(log_mtime or 0.0, st.st_mtime)
-            try:
-                start = max(0, st.st_size - self._tail_bytes)
-                head = window_lines(self._fs, path, 0, min(HEAD_BYTES, start))
-                parse_records(head, 0, records, keep=HEAD_KINDS)
-                parse_records(window_lines(self._fs, path, start, st.st_size - start), 0, records)
-            except OSError as exc:
-                errors.append(f"cannot read {name}: {exc}")
-        return records, log_mtime
-
     def _read(
         self,
         run: RunEntry,
@@ -229,7 +205,9 @@ class OverviewReader:
         meta: list[str],
         errors: list[str],
     ) -> tuple[RunState, tuple[Checkpoint, ...]]:
-        records, log_mtime = self._tails(logs, errors)
+        tail = cache.tail
+        tail.update(logs, errors)
+        records, log_mtime = tail.records, tail.log_mtime
         _changed, bad = cache.scanner.update(meta)
         errors.extend(f"{b.file}: {b.reason}" for b in bad)
         latest = cache.scanner.latest
@@ -242,7 +220,7 @@ class OverviewReader:
             )
             if t is not None
         ]
-        frames = tail_frames(records)
+        frames = tail.frames()
         state = RunState(
             run.path,
             True,

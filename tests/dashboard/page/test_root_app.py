@@ -149,6 +149,9 @@ def test_run_page_shows_the_run_named_in_the_url(
     assert at.selectbox(key="root_run").value == "sweep/live"
     assert str(root / "sweep" / "live") in [t.value for t in at.text]
     assert at.title[0].value == "Thalia curriculum training monitor"
+    summary = at.table[0].value  # the run page's summary per metric (cells as safe text)
+    assert summary.loc["loss", "direction"] == "↓ lower is better"
+    assert summary.loc["performance", "best step"] == "990"
 
 
 @pytest.mark.parametrize("bad", ["../outside", "/etc", "sweep", "done/../../outside"])

@@ -14,6 +14,7 @@ from dashboard.reading.event_counts import EventCounter
 from dashboard.reading.fs import LocalFileSystem
 from dashboard.reading.log_tail import parse_records, tail_frames, window_lines
 from dashboard.reading.overview import OverviewReader
+from dashboard.reading.tail_follow import RunTail
 from dashboard.reading.watcher import load_training_state
 
 
@@ -143,3 +144,76 @@ def test_a_log_that_cannot_be_read_is_said_and_the_rest_is_kept(tmp_path: Path) 
     summaries = {s.name: s for s in OverviewReader(str(tmp_path)).refresh()}
     assert summaries["a"].errors == ()
     assert any("FIFO" in e or "not a regular file" in e for e in summaries["b"].errors)
+
+
+class ReadCountingFS(LocalFileSystem):
+    """The local disk, counting the bytes read through ``open``."""
+
+    def __init__(self) -> None:
+        self.read_bytes = 0
+
+    def open(self, path: str) -> IO[bytes]:
+        fh = super().open(path)
+        fs = self
+
+        class Counting:
+            def __enter__(self) -> Counting:
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                fh.close()
+
+            def seek(self, offset: int) -> int:
+                return fh.seek(offset)
+
+            def read(self, n: int = -1) -> bytes:
+                data = fh.read(n)
+                fs.read_bytes += len(data)
+                return data
+
+        return Counting()  # type: ignore[return-value]
+
+
+def _logs(run: Path) -> dict[str, tuple[str, os.stat_result]]:
+    path = run / "training_log.jsonl"
+    return {"training_log.jsonl": (str(path), path.stat())}
+
+
+def test_run_tail_reads_only_appended_lines_and_holds_a_partial_one(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "r", steps=2_000)
+    fs = ReadCountingFS()
+    tail = RunTail(fs, tail_bytes=8 << 10)
+    tail.update(_logs(run), [])
+    first = tail.frames()
+    rows = len(first["metrics_history"])
+    fs.read_bytes = 0
+    append_metric(run, 50_000, 0.25)
+    with (run / "training_log.jsonl").open("a") as fh:
+        fh.write('{"event_type": "metric", "step": 50010, "lo')  # the writer is mid-line
+    tail.update(_logs(run), [])
+    frames = tail.frames()
+    assert fs.read_bytes < 300  # the new bytes only
+    assert frames["metrics_history"]["step"].tolist()[-1] == 50_000
+    assert len(frames["metrics_history"]) == rows + 1
+    assert frames["growth_events"] is first["growth_events"]  # unchanged: not rebuilt
+    with (run / "training_log.jsonl").open("a") as fh:
+        fh.write('ss": 0.2}\n')
+    tail.update(_logs(run), [])
+    assert tail.frames()["metrics_history"]["step"].tolist()[-1] == 50_010
+
+
+def test_run_tail_starts_over_after_truncation_or_a_big_jump(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "r", steps=200, config={"lr": 1})
+    tail = RunTail(LocalFileSystem(), tail_bytes=4 << 10, max_rows=50)
+    tail.update(_logs(run), [])
+    assert len(tail.frames()["metrics_history"]) <= 50
+    write_run(run, steps=3, config={"lr": 2})  # rewritten from the start (shorter)
+    tail.update(_logs(run), [])
+    assert tail.frames()["metrics_history"]["step"].tolist() == [0, 10, 20]
+    assert tail.records.config == {"lr": 2}
+    with (run / "training_log.jsonl").open("a") as fh:
+        for step in range(1_000, 2_000):
+            fh.write(json.dumps({"event_type": "metric", "step": step, "loss": 1.0}) + "\n")
+    tail.update(_logs(run), [])  # more than tail_bytes appended: a fresh window, bounded
+    steps = tail.frames()["metrics_history"]["step"].tolist()
+    assert steps[-1] == 1_999 and len(steps) <= 50 and tail.records.config == {"lr": 2}
