@@ -154,6 +154,9 @@ def show(root: str, choice: Choice, polling: bool) -> None:
             continue
         chart = compare_charts.overlay_chart(frame, list(states), metric, choice.axis)
         st.altair_chart(chart, width="stretch", key=f"cmp_chart_{metric}")
+        missing = [name for name in states if name not in set(frame["run"])]
+        if missing:
+            st.caption(md_text(f"No {metric} on this axis for: {', '.join(missing)}"))
     summaries = compare_tables.summary_section(states, choice.metrics)
     plain_states = {name: state for name, (state, _rows) in states.items()}
     compare_tables.config_section(plain_states, summaries, choice.metrics)

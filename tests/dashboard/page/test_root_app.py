@@ -129,6 +129,8 @@ def test_compare_writes_its_view_into_the_url(root: Path, monkeypatch: pytest.Mo
     assert at.multiselect(key="cmp_runs").value == ["done", "old"]  # the first two by default
     at.radio(key="cmp_x").set_value("relative").run()
     assert url(at, "x") == ["relative"]
+    said = " ".join(c.value for c in at.caption)
+    assert "No loss on this axis for" in said and "old" in said  # a legacy log: no wall times
     assert url(at, "runs") == ["done", "old"]
     assert url(at, "metrics") == ["loss", "performance"]
 
