@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.analysis.compare import X_AXES, XAxis, overlay_frame, row_stages
-from dashboard.analysis.config_diff import config_values
+from dashboard.analysis.config_diff import config_values, flat_config
 from dashboard.analysis.metric_summary import metric_columns
 from dashboard.analysis.series import rank_frame
 from dashboard.analysis.smoothing import MAX_WEIGHT
@@ -57,7 +57,7 @@ def match_name(name: str, pattern: str) -> bool:
 
 
 def _filtered(summaries: list[RunSummary]) -> list[str]:
-    deep_links.seed("cmp_filter", "filter", [st.query_params.get("filter", "")], "")
+    deep_links.seed_text("cmp_filter", "filter")
     pattern = st.text_input("Filter runs by name (glob or text)", key="cmp_filter")
     deep_links.publish("filter", pattern or None)
     configs = {s.name: s.state.config for s in summaries}
@@ -74,8 +74,6 @@ def _filtered(summaries: list[RunSummary]) -> list[str]:
         keep = right.multiselect("Values", values[key], key="cmp_cfg_values")
         deep_links.publish_list("cfgv", keep)
         if keep:
-            from dashboard.analysis.config_diff import flat_config
-
             names = [n for n in names if flat_config(configs[n]).get(key) in keep]
     return names
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-__all__ = ["publish", "publish_list", "seed", "seed_float", "seed_list"]
+__all__ = ["publish", "publish_list", "seed", "seed_float", "seed_list", "seed_text"]
 
 
 def seed(key: str, param: str, choices: Sequence[str], default: str | None) -> None:
@@ -23,6 +23,12 @@ def seed(key: str, param: str, choices: Sequence[str], default: str | None) -> N
         return
     value = st.query_params.get(param)
     st.session_state[key] = value if value in choices else default
+
+
+def seed_text(key: str, param: str, default: str = "") -> None:
+    """Start a text input from ``?param=`` (any text: it is only ever shown in the input)."""
+    if key not in st.session_state:
+        st.session_state[key] = st.query_params.get(param, default)
 
 
 def seed_list(key: str, param: str, choices: Sequence[str], default: Sequence[str]) -> None:

@@ -140,6 +140,9 @@ def test_compare_filters_runs_by_name_and_config(
 ) -> None:
     at = goto(start(root, monkeypatch), COMPARE, filter="sweep/*")
     assert at.multiselect(key="cmp_runs").options == ["sweep/live"]
+    at.text_input(key="cmp_filter").set_value("done").run()  # typed: kept, and in the URL
+    assert at.multiselect(key="cmp_runs").options == ["done"]
+    assert url(at, "filter") == ["done"]
     at = goto(start(root, monkeypatch), COMPARE, cfg="lr", cfgv="0.1")  # a new session
     assert at.multiselect(key="cmp_runs").options == ["done"]
 
