@@ -3,7 +3,8 @@
 Run it with ``thalia-dashboard DIR`` or ``streamlit run dashboard/app.py -- --checkpoint-dir DIR``
 (``--poll`` forces polling instead of filesystem events). Without arguments the directory comes
 from ``THALIA_CHECKPOINT_DIR`` (and polling from ``THALIA_POLL=1``), else
-``checkpoints/curriculum``.
+``checkpoints/curriculum``. With ``--root ROOT`` (or ``THALIA_ROOT``) it serves every run under
+ROOT instead: Runs, Compare and Run pages (:mod:`dashboard.page.root_app`).
 
 The directory is fixed at launch: the sidebar shows it, no visitor can point the server at
 another one. Requests from other hosts or origins (DNS rebinding) are refused by
@@ -25,7 +26,7 @@ if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file
 
 import streamlit as st
 
-from dashboard.page import guard, run_page
+from dashboard.page import guard, root_app, run_page
 
 
 def main() -> None:
@@ -33,6 +34,10 @@ def main() -> None:
     st.set_page_config(page_title="Thalia training monitor", layout="wide")
     if run_page.refuse_foreign_session():
         st.stop()
+    root, polling = root_app.parse_root(sys.argv[1:])
+    if root is not None:  # many runs in one server: the Runs / Compare / Run pages
+        root_app.render(str(Path(root).expanduser().resolve()), polling)
+        return
     directory, polling = run_page.parse_cli(sys.argv[1:])
     run_page.render(str(Path(directory).expanduser().resolve()), polling)
 

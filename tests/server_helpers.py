@@ -42,12 +42,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_dashboard(run: Path, port: int | None = None) -> Iterator[str]:
-    """``thalia-dashboard RUN`` on ``port`` (a free one by default) until the block ends; yields
-    the page URL. On exit: SIGTERM, a clean exit code, and no child process left behind."""
+def serve_dashboard(run: Path, port: int | None = None, *, root: bool = False) -> Iterator[str]:
+    """``thalia-dashboard RUN`` (``--root RUN`` with ``root``) on ``port`` (a free one by
+    default) until the block ends; yields the page URL. On exit: SIGTERM, a clean exit code,
+    and no child process left behind."""
     port = free_port() if port is None else port
+    where = ["--root", str(run)] if root else [str(run)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.commands.launcher", str(run), "--port", str(port)],
+        [sys.executable, "-m", "dashboard.commands.launcher", *where, "--port", str(port)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -24,16 +24,24 @@ class LauncherArgs:
     host: str
     poll: bool
     thresholds: str | None = None  # a TOML file or preset name (analysis.threshold_files)
+    root: Path | None = None  # --root: one server over every run under it (dirs is then empty)
 
 
-def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
-    """Parse ``DIR [DIR ...] [--port P] [--host H] [--poll]``; argparse exits 2 on bad input."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="thalia-dashboard",
-        usage="%(prog)s DIR [DIR ...] [--port P] [--host H] [--poll] [--thresholds FILE]",
-        description="Start one read-only Thalia dashboard per checkpoint directory.",
+        usage="%(prog)s (DIR [DIR ...] | --root ROOT) [--port P] [--host H] [--poll] "
+        "[--thresholds FILE]",
+        description="Start one read-only Thalia dashboard per checkpoint directory, or one "
+        "dashboard over every run under ROOT (--root).",
     )
-    parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="checkpoint directory")
+    parser.add_argument("dirs", nargs="*", type=Path, metavar="DIR", help="checkpoint directory")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        help="one server for every run under ROOT (folders holding training_log* or "
+        "metadata_*.json, up to 4 levels down): Runs, Compare and Run pages",
+    )
     parser.add_argument("--port", type=int, default=8501, help="first port (default 8501)")
     parser.add_argument(
         "--host",
@@ -53,7 +61,17 @@ def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
         metavar="FILE",
         help="health thresholds: a TOML file or a preset (conservative, moderate, aggressive)",
     )
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
+    """Parse ``DIR [DIR ...] | --root ROOT`` and ``[--port P] [--host H] [--poll]``; argparse
+    exits 2 on bad input (no directory and no root, or both)."""
+    parser = _parser()
     ns = parser.parse_args(argv)
+    if bool(ns.dirs) == (ns.root is not None):
+        parser.error("give checkpoint directories (DIR ...) or --root ROOT, not both"
+                     if ns.dirs else "give a checkpoint directory (DIR) or --root ROOT")  # fmt: skip
     if not 1 <= ns.port <= MAX_PORT:
         parser.error(f"--port must be between 1 and {MAX_PORT}, got {ns.port}")
     problem = validate_host(ns.host)
@@ -69,8 +87,9 @@ def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
         if Path(thresholds).exists():
             thresholds = str(Path(thresholds).resolve())
     return LauncherArgs(
-        dirs=tuple(ns.dirs), port=ns.port, host=host, poll=ns.poll, thresholds=thresholds
-    )
+        dirs=tuple(ns.dirs), port=ns.port, host=host, poll=ns.poll, thresholds=thresholds,
+        root=ns.root,
+    )  # fmt: skip
 
 
 def validate_host(host: str) -> str | None:

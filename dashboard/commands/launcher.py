@@ -1,6 +1,11 @@
 """``thalia-dashboard``: one Streamlit server per checkpoint directory, ports counting up.
 
     thalia-dashboard DIR [DIR ...] [--port 8501] [--host 127.0.0.1] [--poll]
+    thalia-dashboard --root ROOT [--port 8501] ...
+
+With ``--root`` one server shows every run under ROOT (Runs, Compare and Run pages; see
+:mod:`dashboard.page.root_app`); a single DIR that holds no log but run folders below it is
+served the same way, said on stderr.
 
 Each directory gets its own ``python -m streamlit run dashboard/app.py`` child on the next free
 port from ``--port`` (ports something else listens on are skipped, said in one line on stderr;
@@ -25,6 +30,7 @@ table, wait, stop). Their names are re-exported here.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -53,6 +59,7 @@ from dashboard.commands.supervise import (
     supervise,
 )
 from dashboard.page import guard
+from dashboard.reading.runs import discover_runs, holds_run_files
 
 __all__ = [
     "APP_PATH",
@@ -63,6 +70,7 @@ __all__ = [
     "Dashboard",
     "LauncherArgs",
     "LauncherError",
+    "as_root",
     "bind_problem",
     "build_command",
     "display_url",
@@ -89,11 +97,13 @@ def build_command(
     python: str = sys.executable,
     app_path: Path = APP_PATH,
     allowed_hosts: Sequence[str] = (),
+    root: bool = False,
 ) -> list[str]:
     """The argv of one Streamlit child (through :mod:`dashboard.page.serve`, which installs the
     same-origin guard first): headless, no usage stats, no file watcher on the code, the viewer
     toolbar (no "Deploy" button on a read-only monitor), XSRF and CORS protection on, and
-    Streamlit's own WebSocket Host allow-list set to the names this server answers to."""
+    Streamlit's own WebSocket Host allow-list set to the names this server answers to.
+    ``root``: ``directory`` is a root of runs (``--root``), not one run."""
     names = sorted(guard.allowed_names(host, allowed_hosts))
     cmd = [
         python, "-m", "dashboard.page.serve", "run", str(app_path),
@@ -107,7 +117,7 @@ def build_command(
         "--server.enableCORS", "true",
         *[arg for name in names for arg in ("--server.allowedHosts", name)],
         "--",
-        "--checkpoint-dir", str(directory),
+        "--root" if root else "--checkpoint-dir", str(directory),
     ]  # fmt: skip
     if poll:
         cmd.append("--poll")
@@ -130,8 +140,8 @@ def main(
     stderr: IO[str] | None = None,
 ) -> int:
     """Console script entry point; returns the process exit code (0 after Ctrl-C/SIGTERM)."""
-    args = parse_args(argv)
     out, err = stdout or sys.stdout, stderr or sys.stderr
+    args = as_root(parse_args(argv), err)
     dashboards = _plan(args, app_path, err)
     if dashboards is None:
         return 2
@@ -150,7 +160,7 @@ def _refused(args: LauncherArgs, app_path: Path, err: IO[str]) -> bool:
     note = wide_open_note(args.host)
     if note:
         print(note, file=err)
-    files = [d for d in args.dirs if d.exists() and not d.is_dir()]
+    files = [d for d in (*args.dirs, *filter(None, [args.root])) if d.exists() and not d.is_dir()]
     for d in files:
         print(
             f"thalia-dashboard: {d} is a file, not a directory; give the checkpoint directory "
@@ -160,11 +170,34 @@ def _refused(args: LauncherArgs, app_path: Path, err: IO[str]) -> bool:
     return bool(files)
 
 
+def as_root(args: LauncherArgs, err: IO[str]) -> LauncherArgs:
+    """``args`` in root mode when its one directory holds no run files but runs below it (said
+    on stderr: the page would otherwise wait for logs that never come); else unchanged."""
+    if args.root is not None or len(args.dirs) != 1 or not args.dirs[0].is_dir():
+        return args
+    directory = args.dirs[0]
+    try:
+        if holds_run_files(os.listdir(directory)):
+            return args
+    except OSError:
+        return args
+    runs = discover_runs(str(directory)).runs
+    if not runs:
+        return args
+    print(
+        f"thalia-dashboard: {directory} holds no training log but {len(runs)} run "
+        "folder(s) below it; serving them all in one dashboard (as with --root)",
+        file=err,
+    )
+    return dataclasses.replace(args, dirs=(), root=directory)
+
+
 def _plan(args: LauncherArgs, app_path: Path, err: IO[str]) -> list[Dashboard] | None:
     """The dashboards to start (directory, port, URL), or None after saying why none can."""
     if _refused(args, app_path, err):
         return None
-    for d in args.dirs:
+    dirs = args.dirs if args.root is None else (args.root,)
+    for d in dirs:
         if not d.is_dir():
             print(
                 f"thalia-dashboard: {d} does not exist yet; its dashboard will wait for it",
@@ -175,15 +208,11 @@ def _plan(args: LauncherArgs, app_path: Path, err: IO[str]) -> list[Dashboard] |
         print(f"thalia-dashboard: cannot bind --host {args.host!r}: {problem}", file=err)
         return None
     try:
-        ports = pick_ports(
-            len(args.dirs), args.port, args.host, warn=lambda msg: print(msg, file=err)
-        )
+        ports = pick_ports(len(dirs), args.port, args.host, warn=lambda msg: print(msg, file=err))
     except LauncherError as exc:
         print(f"thalia-dashboard: {exc}", file=err)
         return None
-    return [
-        Dashboard(d, p, display_url(args.host, p)) for d, p in zip(args.dirs, ports, strict=True)
-    ]
+    return [Dashboard(d, p, display_url(args.host, p)) for d, p in zip(dirs, ports, strict=True)]
 
 
 def _child_env() -> dict[str, str]:
@@ -209,7 +238,7 @@ def _serve(
         for dash in dashboards:
             cmd = build_command(
                 dash.directory.resolve(), dash.port, args.host, poll=args.poll,
-                app_path=app_path, allowed_hosts=extra_hosts,
+                app_path=app_path, allowed_hosts=extra_hosts, root=args.root is not None,
             )  # fmt: skip
             # stdout only carries Streamlit's own "you can now view" banner: the table replaces
             # it. Errors and tracebacks go to stderr, which the child shares with us.

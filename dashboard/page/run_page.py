@@ -23,6 +23,7 @@ from dashboard.analysis.threshold_files import ThresholdsError, thresholds_from_
 from dashboard.analysis.thresholds import DEFAULT_THRESHOLDS, HealthThresholds
 from dashboard.analysis.units import format_bytes
 from dashboard.page import alert_history, guard, sections, system_section, trainval_panels
+from dashboard.page.summary_section import summary_section
 from dashboard.page.text import md_text
 from dashboard.reading.directory import log_file_rank
 from dashboard.reading.watcher import RunWatcher
@@ -151,6 +152,7 @@ def live(watcher: RunWatcher, options: sections.Options) -> None:
     sections.growth(state, metrics, details=options.show_growth)
     sections.consolidation(state, details=options.show_consolidation)
     sections.milestones(state)
+    summary_section(state, metrics, rank)
     sections.training_info(state, facts)
     system_section.config(state)
     alert_history.section(history, run_lifecycle(state, facts.step, now=now))

@@ -213,6 +213,10 @@ class MetadataScanner:
             self._choose()
         return changed, bad
 
+    def contents(self) -> dict[str, dict[str, Any]]:
+        """Each metadata file's last valid content, by file name (:attr:`latest` is one of them)."""
+        return {name: e.data for name, e in self._entries.items() if e.data is not None}
+
     def _unreadable(
         self, name: str, entry: _Entry | None, exc: OSError, bad: list[BadLine]
     ) -> None:

@@ -1,0 +1,61 @@
+"""Which config keys differ between runs (the TensorBoard HParams / W&B config diff idea); pure.
+
+Each run's ``run_start`` config is flattened to dotted keys (:func:`~dashboard.analysis.config
+.config_rows`). A key differs when two runs hold different values or one run lacks it (shown as
+``MISSING``, not as an empty value). Values compare by their JSON text, so ``1`` and ``1.0``
+differ (a config logged as a float is another config). :func:`config_values` lists every value a
+key takes, for filtering runs by config.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from dashboard.analysis.config import config_rows
+
+__all__ = ["MISSING", "config_diff", "config_values", "flat_config", "value_text"]
+
+MISSING = "—"
+
+
+def value_text(value: Any) -> str:
+    """One config value as compact text (strings as they are, the rest as JSON)."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, sort_keys=True, allow_nan=True, default=str)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def flat_config(config: Mapping[str, Any] | None) -> dict[str, str]:
+    """``config`` as ``{dotted key: value text}``."""
+    return {key: value_text(value) for key, value in config_rows(config).rows}
+
+
+def config_diff(configs: Mapping[str, Mapping[str, Any] | None]) -> pd.DataFrame:
+    """Runs (rows, in the given order) × the config keys whose values differ between them
+    (columns, in first-seen order); a run without the key shows :data:`MISSING`. With fewer than
+    two runs nothing differs (an empty frame with the runs as index)."""
+    flat = {name: flat_config(config) for name, config in configs.items()}
+    keys: dict[str, None] = {}
+    for values in flat.values():
+        keys.update(dict.fromkeys(values))
+    differing = [
+        key for key in keys if len({values.get(key, MISSING) for values in flat.values()}) > 1
+    ]
+    data = {key: [flat[name].get(key, MISSING) for name in flat] for key in differing}
+    return pd.DataFrame(data, index=pd.Index(list(flat), name="run"))
+
+
+def config_values(configs: Mapping[str, Mapping[str, Any] | None]) -> dict[str, list[str]]:
+    """Every dotted key and the sorted distinct values it takes across ``configs``."""
+    out: dict[str, set[str]] = {}
+    for config in configs.values():
+        for key, value in flat_config(config).items():
+            out.setdefault(key, set()).add(value)
+    return {key: sorted(values) for key, values in sorted(out.items())}

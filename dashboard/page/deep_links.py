@@ -1,0 +1,68 @@
+"""The view in the URL: widget values kept in ``st.query_params`` so a pasted link reproduces it.
+
+Each bound widget has a session key and a query parameter. :func:`seed` runs before the widget:
+the first time a session draws it, the widget starts from the URL's value (when valid) or the
+default. :func:`publish` runs after it and writes the widget's value back into the URL. Values
+from the URL are only hints: a value that is not among the choices is dropped, never shown as
+something the run wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import streamlit as st
+
+__all__ = ["publish", "publish_list", "seed", "seed_float", "seed_list", "seed_text"]
+
+
+def seed(key: str, param: str, choices: Sequence[str], default: str | None) -> None:
+    """Start widget ``key`` from ``?param=`` when it is one of ``choices``, else ``default``."""
+    if key in st.session_state and st.session_state[key] in choices:
+        return
+    value = st.query_params.get(param)
+    st.session_state[key] = value if value in choices else default
+
+
+def seed_text(key: str, param: str, default: str = "") -> None:
+    """Start a text input from ``?param=`` (any text: it is only ever shown in the input)."""
+    if key not in st.session_state:
+        st.session_state[key] = st.query_params.get(param, default)
+
+
+def seed_list(key: str, param: str, choices: Sequence[str], default: Sequence[str]) -> None:
+    """Start a multiselect from ``?param=a&param=b`` (the values among ``choices``)."""
+    if key in st.session_state:
+        st.session_state[key] = [v for v in st.session_state[key] if v in choices]
+        return
+    values = [v for v in st.query_params.get_all(param) if v in choices]
+    st.session_state[key] = values if values else [v for v in default if v in choices]
+
+
+def seed_float(key: str, param: str, low: float, high: float, default: float) -> None:
+    """Start a slider from ``?param=x`` when it is a number within ``[low, high]``."""
+    if key in st.session_state:
+        return
+    try:
+        value = float(st.query_params.get(param, ""))
+    except ValueError:
+        value = default
+    st.session_state[key] = value if low <= value <= high else default
+
+
+def publish(param: str, value: Any) -> None:
+    """Write ``value`` into the URL (removing ``param`` for None)."""
+    if value is None:
+        if param in st.query_params:
+            del st.query_params[param]
+        return
+    text = str(value)
+    if st.query_params.get(param) != text:
+        st.query_params[param] = text
+
+
+def publish_list(param: str, values: Sequence[str]) -> None:
+    """Write ``values`` into the URL as repeated ``param``."""
+    if list(st.query_params.get_all(param)) != list(values):
+        st.query_params[param] = list(values)

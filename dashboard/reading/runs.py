@@ -1,0 +1,146 @@
+"""The runs under one root directory: which folders are runs, found again on every refresh.
+
+A *run* is a directory holding a log file (``training_log.jsonl``, ``training_log.json`` or a
+per-rank ``training_log.rank{N}.jsonl``) or a ``metadata_*.json`` file. :func:`discover_runs`
+walks ``root`` breadth-first through :class:`~dashboard.reading.fs.FileSystem` (one ``listdir``
+per folder, one ``lstat`` per entry that may be a folder), down to ``max_depth`` folders below
+it. It assumes nothing about names beyond the contract's; it guarantees:
+
+* a run's own sub-folders are not searched (checkpoint folders inside a run are not runs);
+* hidden folders (``.git``, ``.cache``) are skipped;
+* a symlinked folder is followed only when its target lies inside ``root``, and no folder is
+  visited twice (a symlink loop ends);
+* at most ``max_dirs`` folders are listed and ``max_runs`` runs returned; :attr:`Discovery.capped`
+  says so when a limit cut the walk short;
+* a folder that cannot be listed (permissions, gone meanwhile) is skipped and said in
+  :attr:`Discovery.errors`.
+
+Run names are the paths relative to ``root`` with ``/`` (``"."`` when ``root`` itself is a run);
+:func:`run_path` turns a name back into a path only when it is one of the runs found, so a name
+from a URL can never reach outside ``root``.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+from dataclasses import dataclass
+
+from dashboard.reading.fs import LOCAL_FS, FileSystem
+from thalia_logging.contract import is_metadata_name, log_file_rank
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_DIRS",
+    "MAX_RUNS",
+    "Discovery",
+    "RunEntry",
+    "discover_runs",
+    "holds_run_files",
+    "run_path",
+]
+
+MAX_DEPTH = 4
+MAX_DIRS = 5_000
+MAX_RUNS = 1_000
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    """One run: ``name`` relative to the root (``/``-separated) and its absolute ``path``."""
+
+    name: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What one walk found: the runs sorted by name, folders it could not list, and whether a
+    limit (``max_dirs`` / ``max_runs``) stopped it early."""
+
+    root: str
+    runs: tuple[RunEntry, ...]
+    errors: tuple[str, ...] = ()
+    capped: bool = False
+
+    def names(self) -> list[str]:
+        return [run.name for run in self.runs]
+
+
+def holds_run_files(names: list[str]) -> bool:
+    """Whether a folder listing holds a log file or a metadata file (the folder is a run)."""
+    return any(log_file_rank(n) is not None or is_metadata_name(n) for n in names)
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _subdirs(fs: FileSystem, folder: str, names: list[str], root: str) -> list[tuple[str, str]]:
+    """(name, real path) of the sub-folders worth walking: real folders, then symlinks to folders
+    inside ``root`` (so a folder seen both ways keeps its real name)."""
+    out, links = [], []
+    for name in sorted(names):
+        if name.startswith("."):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            mode = fs.lstat(path).st_mode
+            if stat_mod.S_ISLNK(mode):
+                real = fs.realpath(path, strict=True)
+                if _inside(real, root) and stat_mod.S_ISDIR(fs.stat(real).st_mode):
+                    links.append((name, real))
+            elif stat_mod.S_ISDIR(mode):
+                out.append((name, fs.realpath(path)))
+        except OSError:  # gone meanwhile, a loop, no access: not a run we can show
+            continue
+    return out + links
+
+
+def discover_runs(
+    root: str,
+    *,
+    fs: FileSystem = LOCAL_FS,
+    max_depth: int = MAX_DEPTH,
+    max_dirs: int = MAX_DIRS,
+    max_runs: int = MAX_RUNS,
+) -> Discovery:
+    """The runs under ``root`` (see the module docstring for the rules)."""
+    real_root = fs.realpath(root)
+    queue: list[tuple[str, str, int]] = [(".", real_root, 0)]  # (name, real path, depth)
+    seen = {real_root}
+    runs: list[RunEntry] = []
+    errors: list[str] = []
+    listed = 0
+    capped = False
+    while queue:
+        name, folder, depth = queue.pop(0)
+        if listed >= max_dirs or len(runs) >= max_runs:
+            capped = True
+            break
+        listed += 1
+        try:
+            names = fs.listdir(folder)
+        except OSError as exc:
+            if name != ".":
+                errors.append(f"cannot list {name}: {exc.strerror or exc}")
+            continue
+        if holds_run_files(names):
+            runs.append(RunEntry(name, folder if name == "." else os.path.join(root, name)))
+            continue
+        if depth >= max_depth:
+            continue
+        for child, real in _subdirs(fs, folder, names, real_root):
+            if real not in seen:
+                seen.add(real)
+                queue.append((child if name == "." else f"{name}/{child}", real, depth + 1))
+    runs.sort(key=lambda r: r.name)
+    return Discovery(real_root, tuple(runs), tuple(errors), capped)
+
+
+def run_path(discovery: Discovery, name: str) -> str | None:
+    """The path of the run called ``name``, or None when no run of this root has that name."""
+    for run in discovery.runs:
+        if run.name == name:
+            return run.path
+    return None
