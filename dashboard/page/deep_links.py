@@ -3,8 +3,10 @@
 Each bound widget has a session key and a query parameter. :func:`seed` runs before the widget:
 the first time a session draws it, the widget starts from the URL's value (when valid) or the
 default. :func:`publish` runs after it and writes the widget's value back into the URL. Values
-from the URL are only hints: a value that is not among the choices is dropped, never shown as
-something the run wrote.
+from the URL are only hints: a value that is not among the choices is dropped (with a visible
+note naming it), never shown as something the run wrote. A list may be given as repeated
+parameters (``?runs=a&runs=b``, what :func:`publish_list` writes) or comma-separated
+(``?runs=a,b``, what people type).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.page.text import md_text
+
 __all__ = ["publish", "publish_list", "seed", "seed_float", "seed_list", "seed_text"]
 
 
@@ -22,7 +26,14 @@ def seed(key: str, param: str, choices: Sequence[str], default: str | None) -> N
     if key in st.session_state and st.session_state[key] in choices:
         return
     value = st.query_params.get(param)
+    if value is not None and value not in choices:
+        _dropped(param, [value])
     st.session_state[key] = value if value in choices else default
+
+
+def _dropped(param: str, values: Sequence[str]) -> None:
+    shown = ", ".join(repr(v[:80]) for v in values[:5])
+    st.caption(md_text(f"The link's {param}= names {shown}: not offered here, left out."))
 
 
 def seed_text(key: str, param: str, default: str = "") -> None:
@@ -36,8 +47,18 @@ def seed_list(key: str, param: str, choices: Sequence[str], default: Sequence[st
     if key in st.session_state:
         st.session_state[key] = [v for v in st.session_state[key] if v in choices]
         return
-    values = [v for v in st.query_params.get_all(param) if v in choices]
+    given = [part for v in st.query_params.get_all(param) for part in _split(v, choices)]
+    values = [v for v in given if v in choices]
+    if len(values) < len(given):
+        _dropped(param, [v for v in given if v not in choices])
     st.session_state[key] = values if values else [v for v in default if v in choices]
+
+
+def _split(value: str, choices: Sequence[str]) -> list[str]:
+    """One URL value as list items: itself when it is a choice, else its comma-separated parts."""
+    if value in choices or "," not in value:
+        return [value]
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def seed_float(key: str, param: str, low: float, high: float, default: float) -> None:

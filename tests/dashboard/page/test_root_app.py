@@ -187,3 +187,15 @@ def test_a_legacy_run_and_a_stalled_run_read_right(
     os.utime(run / "training_log.jsonl", (old, old))
     at = start(tmp_path, monkeypatch)
     assert at.dataframe[0].value.loc[0, "status"].startswith("stalled")
+
+
+def test_a_typed_link_with_commas_and_unknown_runs(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``?runs=a,b`` (as people type it) selects both; a run not under the root is named in a
+    note and left out, never silently replaced."""
+    at = goto(start(root, monkeypatch), COMPARE, runs="done,sweep/live,../etc", x="warp")
+    assert at.multiselect(key="cmp_runs").value == ["done", "sweep/live"]
+    said = " ".join(c.value for c in at.caption).replace("\\", "")  # markdown escapes
+    assert "runs= names '../etc'" in said and "x= names 'warp'" in said
+    assert at.radio(key="cmp_x").value == "step"
