@@ -35,6 +35,7 @@ from dashboard.reading.line_parser import EVENT_KINDS, parse_line
 from dashboard.reading.linebuffer import DEFAULT_MAX_LINE_BYTES, Block, Overlong, split_lines
 from dashboard.reading.metadata import MetadataScanner, is_metadata_name, normalise_warnings
 from dashboard.reading.nonfinite import NonFiniteLog
+from dashboard.reading.remote_fs import is_remote
 from dashboard.reading.safefile import check_file
 from dashboard.reading.tailer import Refused, Reset, RotatingTailer
 from dashboard.reading.timeline import RESUME_AFTER, TimelineRules
@@ -276,6 +277,7 @@ class DirectoryReader:
         return RunState(
             self.directory,
             self.exists,
+            url=self.directory if is_remote(self.directory) else None,
             not_a_directory=self.not_a_directory,
             nonfinite=nonfinite,
             metadata=latest[1] if latest else None,
