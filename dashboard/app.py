@@ -34,7 +34,7 @@ def main() -> None:
     if run_page.refuse_foreign_session():
         st.stop()
     directory, polling = run_page.parse_cli(sys.argv[1:])
-    run_page.render(str(Path(directory).expanduser().resolve()), polling)
+    run_page.render(run_page.resolve_directory(directory), polling)
 
 
 main()

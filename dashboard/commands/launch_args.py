@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dashboard.analysis.threshold_files import ThresholdsError, load_thresholds
 from dashboard.commands.ports import MAX_PORT
+from dashboard.commands.remote_args import add_storage_option, is_remote, storage_options
 from dashboard.page import guard
 
 __all__ = ["LauncherArgs", "parse_args", "validate_host", "wide_open_note"]
@@ -17,13 +19,15 @@ __all__ = ["LauncherArgs", "parse_args", "validate_host", "wide_open_note"]
 
 @dataclass(frozen=True)
 class LauncherArgs:
-    """Parsed command line: the directories in the order given, the first port, host, poll."""
+    """Parsed command line: the directories in the order given (a URL such as ``s3://bucket/run``
+    stays a string), the first port, host, poll, and the fsspec storage options for URLs."""
 
-    dirs: tuple[Path, ...]
+    dirs: tuple[Path | str, ...]
     port: int
     host: str
     poll: bool
     thresholds: str | None = None  # a TOML file or preset name (analysis.threshold_files)
+    storage_options: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
@@ -33,7 +37,9 @@ def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
         usage="%(prog)s DIR [DIR ...] [--port P] [--host H] [--poll] [--thresholds FILE]",
         description="Start one read-only Thalia dashboard per checkpoint directory.",
     )
-    parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="checkpoint directory")
+    parser.add_argument(
+        "dirs", nargs="+", metavar="DIR", help="checkpoint directory, or an fsspec URL (s3://...)"
+    )
     parser.add_argument("--port", type=int, default=8501, help="first port (default 8501)")
     parser.add_argument(
         "--host",
@@ -53,7 +59,9 @@ def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
         metavar="FILE",
         help="health thresholds: a TOML file or a preset (conservative, moderate, aggressive)",
     )
+    add_storage_option(parser)
     ns = parser.parse_args(argv)
+    options = storage_options(parser, ns, ns.dirs)
     if not 1 <= ns.port <= MAX_PORT:
         parser.error(f"--port must be between 1 and {MAX_PORT}, got {ns.port}")
     problem = validate_host(ns.host)
@@ -69,7 +77,12 @@ def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
         if Path(thresholds).exists():
             thresholds = str(Path(thresholds).resolve())
     return LauncherArgs(
-        dirs=tuple(ns.dirs), port=ns.port, host=host, poll=ns.poll, thresholds=thresholds
+        dirs=tuple(d if is_remote(d) else Path(d) for d in ns.dirs),
+        port=ns.port,
+        host=host,
+        poll=ns.poll,
+        thresholds=thresholds,
+        storage_options=options,
     )
 
 

@@ -13,6 +13,7 @@ import argparse
 import os
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import streamlit as st
 
@@ -25,6 +26,8 @@ from dashboard.analysis.units import format_bytes
 from dashboard.page import alert_history, guard, sections, system_section, trainval_panels
 from dashboard.page.text import md_text
 from dashboard.reading.directory import log_file_rank
+from dashboard.reading.remote_fs import is_remote
+from dashboard.reading.storage_options import storage_options_from_env
 from dashboard.reading.watcher import RunWatcher
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "parse_cli",
     "refuse_foreign_session",
     "render",
+    "resolve_directory",
     "sidebar",
 ]
 
@@ -60,6 +64,13 @@ def parse_cli(
     return directory, polling
 
 
+def resolve_directory(directory: str) -> str:
+    """A local directory as an absolute path (``~`` expanded); an fsspec URL kept as given."""
+    if is_remote(directory):
+        return directory.rstrip("/")
+    return str(Path(directory).expanduser().resolve())
+
+
 def _close(watcher: RunWatcher) -> None:
     watcher.close()
 
@@ -67,8 +78,9 @@ def _close(watcher: RunWatcher) -> None:
 @st.cache_resource(show_spinner=False, max_entries=16, on_release=_close)
 def get_watcher(resolved_dir: str, polling: bool) -> RunWatcher:
     """One watcher per resolved directory for the whole server (thread-safe inside; closed when
-    the cache drops it)."""
-    return RunWatcher(resolved_dir, polling_observer=polling)
+    the cache drops it). A URL is polled with the storage options in ``THALIA_STORAGE_OPTIONS``."""
+    options = storage_options_from_env() if is_remote(resolved_dir) else None
+    return RunWatcher(resolved_dir, polling_observer=polling, storage_options=options)
 
 
 def _export(watcher: RunWatcher, frame: str) -> Callable[[], str]:
@@ -80,6 +92,8 @@ def _export(watcher: RunWatcher, frame: str) -> Callable[[], str]:
 
 def first_read_message(directory: str) -> str:
     """What the page says while it reads a run's logs for the first time (sizes from one stat)."""
+    if is_remote(directory):
+        return f"Reading {directory} (first load; later refreshes fetch only new bytes)..."
     try:
         sizes = [
             entry.stat().st_size

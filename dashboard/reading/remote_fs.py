@@ -48,6 +48,7 @@ __all__ = [
     "RemoteUnavailable",
     "filesystem_for",
     "is_remote",
+    "remote_stat",
 ]
 
 #: default seconds between polls of a remote directory (no filesystem events come from there)
@@ -222,9 +223,7 @@ class FsspecFileSystem:
 
     def fetch(self, path: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` of ``path`` in one range read (counted)."""
-        data = self._call(
-            "read", path, lambda: self.fs.cat_file(path, start=start, end=end)
-        )
+        data = self._call("read", path, lambda: self.fs.cat_file(path, start=start, end=end))
         self.requests += 1
         self.bytes_fetched += len(data)
         return bytes(data)

@@ -111,7 +111,9 @@ class RunWatcher:
         self._next_poll = -float("inf")
         self._version = 0
         self._error: str | None = None
-        self._state = RunState(self.checkpoint_dir, exists=False, url=location if self.remote else None)
+        self._state = RunState(
+            self.checkpoint_dir, exists=False, url=location if self.remote else None
+        )
         self._observer: Any = None
         self._watched = False
         if use_watchdog and not self.remote:

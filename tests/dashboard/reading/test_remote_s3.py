@@ -89,13 +89,11 @@ def test_a_rewritten_object_is_detected(s3: S3, longer: bool) -> None:
     s3.put("runs/run1/training_log.jsonl", rewritten)
     state = watcher.refresh()
     assert state.restarts and state.restarts[0].kind in ("truncated", "replaced")
-    assert list(state.metrics_history["wall_time"])[0] == 2000.0
+    assert state.metrics_history["wall_time"].iloc[0] == 2000.0
     assert len(state.metrics_history) == (150 if longer else 100)
 
 
-def test_bad_credentials_say_so_and_keep_the_data(
-    s3: S3, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_bad_credentials_say_so_and_keep_the_data(s3: S3, monkeypatch: pytest.MonkeyPatch) -> None:
     from moto import settings
 
     s3.put("runs/run1/training_log.jsonl", metric_lines(0, 20))
