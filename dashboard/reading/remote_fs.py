@@ -101,17 +101,17 @@ def filesystem_for(
         return LOCAL_FS, text
     url = cast(str, location).rstrip("/")
     scheme = cast(str, _scheme(url))
-    extra = EXTRAS.get(scheme, scheme)
+    install = (
+        f"pip install 'thalia-monitor[{EXTRAS[scheme]}]'"
+        if scheme in EXTRAS
+        else f"install the fsspec backend that reads {scheme}:// URLs"
+    )
     try:
         import fsspec
 
         fs = fsspec.filesystem(scheme, skip_instance_cache=True, **dict(storage_options or {}))
     except (ImportError, ValueError) as exc:
-        raise RemoteUnavailable(
-            errno.ENOPROTOOPT,
-            f"cannot read {url}: {exc}; install the backend with "
-            f"pip install 'thalia-monitor[{extra}]'",
-        ) from None
+        raise RemoteUnavailable(errno.ENOPROTOOPT, f"cannot read {url}: {exc}; {install}") from None
     except Exception as exc:
         raise RemoteUnavailable(errno.EIO, f"cannot open {url}: {exc}; {_hint(url)}") from None
     return FsspecFileSystem(fs, url=url), url
