@@ -136,3 +136,35 @@ def test_no_observer_thread_for_a_url(s3: S3) -> None:
     with RunWatcher(URL, storage_options=FAST_FAIL) as watcher:
         assert watcher.observer is None and watcher.remote
         assert watcher.poll_interval_s >= 5.0
+
+
+def test_segment_mode_written_to_s3_is_read_live(s3: S3) -> None:
+    from thalia_logging import CurriculumLogger
+
+    clock = [1000.0]
+    url = "s3://runs/live"
+    watcher, fs = _watcher(url)
+    assert not watcher.refresh().exists  # nothing there yet: waited for
+    with CurriculumLogger(
+        url, segment_every_s=10, clock=lambda: clock[0], console_log=False,
+        background_flush=False, storage_options=FAST_FAIL,
+    ) as logger:  # fmt: skip
+        seen = []
+        for step in range(40):
+            clock[0] += 1
+            logger.log_metrics(step, loss=1.0 / (step + 1))
+            if step % 10 == 9:
+                seen.append(len(watcher.refresh().metrics_history))
+        assert seen == sorted(seen) and 0 < seen[-1] < 40  # lags by up to one segment
+        assert logger.write_metadata(39, current_stage=2) == url + "/metadata_39.json"
+        before = fs.bytes_fetched
+        state = watcher.refresh()
+        assert list(state.metrics_history["step"]) == list(range(40))  # flushed first
+        assert state.metadata is not None and state.metadata["current_stage"] == 2
+        fetched = fs.bytes_fetched - before
+    names = [n.rsplit("/", 1)[-1] for n in s3.client.ls("runs/live")]
+    assert "training_log.000000.jsonl" in names and "console.log" not in names
+    state = watcher.refresh()
+    assert state.run_ends is not None and len(state.run_ends) == 1
+    assert state.error is None and state.restarts == () and state.bad_line_count == 0
+    assert fetched < 2000  # only the new segment and the metadata, not the history
