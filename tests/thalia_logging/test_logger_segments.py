@@ -62,7 +62,7 @@ def test_segments_close_by_time_and_at_close(tmp_path: Path) -> None:
     records = _lines(tmp_path)
     for record in records:
         validate_record(record)
-    assert [r["event_type"] for r in records][0] == "run_start"
+    assert records[0]["event_type"] == "run_start"
     assert [r["step"] for r in records if r["event_type"] == "metric"] == list(range(25))
     assert records[-1]["event_type"] == "run_end"
     assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
