@@ -41,8 +41,10 @@ from dashboard.reading.fs import LOCAL_FS, FileSystem
 
 __all__ = [
     "EXTRAS",
+    "FETCH_MIN",
     "MAX_BACKOFF_S",
     "REMOTE_POLL_INTERVAL_S",
+    "TAIL_READAHEAD",
     "FsspecFileSystem",
     "RemoteStat",
     "RemoteUnavailable",
@@ -55,6 +57,10 @@ __all__ = [
 REMOTE_POLL_INTERVAL_S = 5.0
 #: the longest wait between polls after repeated remote errors
 MAX_BACKOFF_S = 60.0
+#: a read smaller than this near the end of an object fetches through to the end at once
+FETCH_MIN = 4096
+#: how near the end ("near": the remaining bytes fit in this many)
+TAIL_READAHEAD = 8 << 20
 #: the pip extra that brings each protocol's fsspec backend
 EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "sftp": "ssh", "ssh": "ssh"}
 
@@ -231,11 +237,16 @@ class FsspecFileSystem:
 
 class _RangeFile(io.RawIOBase):
     """A read-only file over one object: each ``read`` is one range read, up to the size the
-    object had when opened (bytes added later are read at the next poll)."""
+    object had when opened (bytes added later are read at the next poll). A small read past the
+    first byte and within ``TAIL_READAHEAD`` bytes of the end fetches through to the end in the
+    same request: the tailer's fingerprint check just before its offset, then the new bytes, in
+    one request, and no byte fetched that the tailer does not read next (its head fingerprint,
+    at 0, stays a read of its own)."""
 
     def __init__(self, owner: FsspecFileSystem, path: str, size: int) -> None:
         super().__init__()
         self._owner, self._path, self._size, self._pos = owner, path, size, 0
+        self._ahead, self._ahead_at = b"", -1  # bytes fetched past the last read, and where
 
     def readable(self) -> bool:
         return True
@@ -255,8 +266,19 @@ class _RangeFile(io.RawIOBase):
         end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
         if self._pos >= end:
             return b""
-        data = self._owner.fetch(self._path, self._pos, end)
+        if self._ahead_at == self._pos and self._ahead:
+            data, self._ahead = self._ahead[: end - self._pos], self._ahead[end - self._pos :]
+        elif (
+            0 < self._pos
+            and end - self._pos < FETCH_MIN
+            and self._size - self._pos <= TAIL_READAHEAD
+        ):
+            whole = self._owner.fetch(self._path, self._pos, self._size)
+            data, self._ahead = whole[: end - self._pos], whole[end - self._pos :]
+        else:
+            data, self._ahead = self._owner.fetch(self._path, self._pos, end), b""
         self._pos += len(data)
+        self._ahead_at = self._pos
         return data
 
     def readall(self) -> bytes:

@@ -57,11 +57,12 @@ def test_a_growing_object_is_tailed_by_range_reads(s3: S3) -> None:
         new = metric_lines(2000 + 10 * grow, 2010 + 10 * grow)
         history += new
         s3.put("runs/run1/training_log.jsonl", history)  # re-uploaded whole, longer
-        before = fs.bytes_fetched
+        before, requests = fs.bytes_fetched, fs.requests
         state = watcher.refresh()
         fetched = fs.bytes_fetched - before
         # the new bytes plus the two fingerprints that prove the old bytes are unchanged
         assert len(new) <= fetched <= len(new) + 2 * FINGERPRINT_BYTES
+        assert fs.requests - requests == 2  # the head, then the tail through to the end
         assert len(state.metrics_history) == 2010 + 10 * grow
         assert state.restarts == ()
     before = fs.bytes_fetched
