@@ -28,9 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard.reading.remote_fs import FsspecFileSystem, filesystem_for  # noqa: E402
-from dashboard.reading.watcher import RunWatcher, load_training_state  # noqa: E402
-from thalia_logging.contract import segment_name  # noqa: E402
+from dashboard.reading.remote_fs import FsspecFileSystem, filesystem_for
+from dashboard.reading.watcher import RunWatcher, load_training_state
+from thalia_logging.contract import segment_name
 
 
 def lines(start: int, count: int) -> bytes:

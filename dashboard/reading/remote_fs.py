@@ -269,7 +269,7 @@ class _RangeFile(io.RawIOBase):
         if self._ahead_at == self._pos and self._ahead:
             data, self._ahead = self._ahead[: end - self._pos], self._ahead[end - self._pos :]
         elif (
-            0 < self._pos
+            self._pos > 0
             and end - self._pos < FETCH_MIN
             and self._size - self._pos <= TAIL_READAHEAD
         ):
