@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import psutil
@@ -42,12 +42,23 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_dashboard(run: Path, port: int | None = None) -> Iterator[str]:
-    """``thalia-dashboard RUN`` on ``port`` (a free one by default) until the block ends; yields
-    the page URL. On exit: SIGTERM, a clean exit code, and no child process left behind."""
+def serve_dashboard(
+    run: Path | str, port: int | None = None, extra_args: Sequence[str] = ()
+) -> Iterator[str]:
+    """``thalia-dashboard RUN [extra_args]`` on ``port`` (a free one by default) until the block
+    ends; yields the page URL. On exit: SIGTERM, a clean exit code, and no child process left
+    behind."""
     port = free_port() if port is None else port
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.commands.launcher", str(run), "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "dashboard.commands.launcher",
+            str(run),
+            "--port",
+            str(port),
+            *extra_args,
+        ],  # fmt: skip
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
