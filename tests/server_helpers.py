@@ -58,7 +58,7 @@ def serve_dashboard(
             "--port",
             str(port),
             *extra_args,
-        ],  # fmt: skip
+        ],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
