@@ -115,17 +115,20 @@ class FsspecStore:
                 "(or [gcs], [ssh])"
             ) from None
         self.url = url.rstrip("/")
-        scheme = self.url.partition("://")[0]
-        self.fs = fsspec.filesystem(scheme, skip_instance_cache=True, **dict(storage_options or {}))
+        self.fs, _ = fsspec.core.url_to_fs(
+            self.url, skip_instance_cache=True, **dict(storage_options or {})
+        )
 
     def _path(self, name: str) -> str:
-        return f"{self.url}/{name}"
+        """The backend's own form of ``url/name`` (``bucket/run/name``, ``/path/name``)."""
+        return str(self.fs._strip_protocol(f"{self.url}/{name}" if name else self.url))
 
     def names(self) -> list[str]:
         try:
-            self.fs.invalidate_cache(self.url)
+            self.fs.invalidate_cache(self._path(""))
             return [
-                os.path.basename(str(p).rstrip("/")) for p in self.fs.ls(self.url, detail=False)
+                os.path.basename(str(p).rstrip("/"))
+                for p in self.fs.ls(self._path(""), detail=False)
             ]
         except FileNotFoundError:
             return []
@@ -136,8 +139,8 @@ class FsspecStore:
         try:
             self.fs.pipe_file(self._path(name), data)
         except Exception as exc:
-            raise OSError(errno.EIO, f"cannot write {self._path(name)}: {exc}") from None
-        return self._path(name)
+            raise OSError(errno.EIO, f"cannot write {self.url}/{name}: {exc}") from None
+        return f"{self.url}/{name}"
 
     def get(self, name: str) -> bytes:
         return bytes(self.fs.cat_file(self._path(name)))

@@ -37,9 +37,7 @@ def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
         usage="%(prog)s DIR [DIR ...] [--port P] [--host H] [--poll] [--thresholds FILE]",
         description="Start one read-only Thalia dashboard per checkpoint directory.",
     )
-    parser.add_argument(
-        "dirs", nargs="+", metavar="DIR", help="checkpoint directory, or an fsspec URL (s3://...)"
-    )
+    parser.add_argument("dirs", nargs="+", metavar="DIR", help="checkpoint directory or URL")
     parser.add_argument("--port", type=int, default=8501, help="first port (default 8501)")
     parser.add_argument(
         "--host",
@@ -76,14 +74,8 @@ def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
             parser.error(str(exc))
         if Path(thresholds).exists():
             thresholds = str(Path(thresholds).resolve())
-    return LauncherArgs(
-        dirs=tuple(d if is_remote(d) else Path(d) for d in ns.dirs),
-        port=ns.port,
-        host=host,
-        poll=ns.poll,
-        thresholds=thresholds,
-        storage_options=options,
-    )
+    dirs = tuple(d if is_remote(d) else Path(d) for d in ns.dirs)
+    return LauncherArgs(dirs, ns.port, host, ns.poll, thresholds, options)
 
 
 def validate_host(host: str) -> str | None:

@@ -47,7 +47,7 @@ __all__ = ["MAX_BAD_LINES", "RESUME_AFTER", "DirectoryReader", "log_file_rank"]
 
 _log = logging.getLogger(__name__)
 MAX_BAD_LINES = 200
-Stream = RotatingTailer | SegmentStream
+_Stream = RotatingTailer | SegmentStream
 
 
 def _excerpt(line: bytes) -> str:
@@ -88,7 +88,7 @@ class DirectoryReader:
         self._min_block_bytes = min_block_bytes
         self.exists = False
         self.not_a_directory = False
-        self._tailers: dict[str, tuple[int, int, Stream]] = {}  # name -> (src, rank, stream)
+        self._tailers: dict[str, tuple[int, int, _Stream]] = {}  # name -> (src, rank, stream)
         self._refused: dict[str, str] = {}  # file name -> why it is not read (reported once)
         self._stores = {
             name: ColumnStore(name, dedup=name == "metrics_history")
@@ -153,7 +153,7 @@ class DirectoryReader:
         self._nonfinite.commit()
         return changed or meta_changed or before != (self.bad_line_count, len(self.restarts))
 
-    def _stream(self, name: str, rank: int, segment: bool) -> Stream:
+    def _stream(self, name: str, rank: int, segment: bool) -> _Stream:
         opts: dict[str, Any] = {"fs": self._fs, "max_line_bytes": self._max_line_bytes}
         if segment:  # one reader for all of this rank's segments
             return SegmentStream(self.directory, rank, check=self._check_file, **opts)

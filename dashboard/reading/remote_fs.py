@@ -27,7 +27,6 @@ endpoints come from each backend's own environment and config (``AWS_ENDPOINT_UR
 from __future__ import annotations
 
 import errno
-import io
 import os
 import stat as stat_mod
 import zlib
@@ -38,13 +37,12 @@ from typing import IO, Any, TypeVar, cast
 
 from dashboard.errors import RemoteUnavailable, UnsafeFile
 from dashboard.reading.fs import LOCAL_FS, FileSystem
+from dashboard.reading.range_file import RangeFile, read_at
 
 __all__ = [
     "EXTRAS",
-    "FETCH_MIN",
     "MAX_BACKOFF_S",
     "REMOTE_POLL_INTERVAL_S",
-    "TAIL_READAHEAD",
     "FsspecFileSystem",
     "RemoteStat",
     "RemoteUnavailable",
@@ -57,14 +55,12 @@ __all__ = [
 REMOTE_POLL_INTERVAL_S = 5.0
 #: the longest wait between polls after repeated remote errors
 MAX_BACKOFF_S = 60.0
-#: a read smaller than this near the end of an object fetches through to the end at once
-FETCH_MIN = 4096
-#: how near the end ("near": the remaining bytes fit in this many)
-TAIL_READAHEAD = 8 << 20
 #: the pip extra that brings each protocol's fsspec backend
 EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "sftp": "ssh", "ssh": "ssh"}
 
 _T = TypeVar("_T")
+#: backends whose ``cat_file`` ignores ``start``/``end``: read at an offset through ``open``
+_OPEN_READ_PROTOCOLS = frozenset(("sftp", "ssh"))
 
 
 def _scheme(location: str) -> str | None:
@@ -115,12 +111,15 @@ def filesystem_for(
     try:
         import fsspec
 
-        fs = fsspec.filesystem(scheme, skip_instance_cache=True, **dict(storage_options or {}))
+        protocol = fsspec.get_filesystem_class(scheme).protocol
     except (ImportError, ValueError) as exc:
         raise RemoteUnavailable(errno.ENOPROTOOPT, f"cannot read {url}: {exc}; {install}") from None
-    except Exception as exc:
-        raise RemoteUnavailable(errno.EIO, f"cannot open {url}: {exc}; {_hint(url)}") from None
-    return FsspecFileSystem(fs, url=url), url
+    options = dict(storage_options or {})
+
+    def connect() -> Any:
+        return fsspec.core.url_to_fs(url, skip_instance_cache=True, **options)[0]
+
+    return FsspecFileSystem(connect, url=url, protocol=protocol), url
 
 
 @dataclass(frozen=True)
@@ -176,18 +175,34 @@ def remote_stat(path: str, info: Mapping[str, Any]) -> RemoteStat:
 
 
 class FsspecFileSystem:
-    """The :class:`~dashboard.reading.fs.FileSystem` seam over one fsspec file system.
+    """The :class:`~dashboard.reading.fs.FileSystem` seam over one fsspec file system (or a
+    function that makes it: then it connects at first use, inside the error handling, so a
+    refused login is a read error on the state, not an exception from the constructor).
 
-    Paths are what the reader joins (the URL and ``/``-joined names); fsspec strips the protocol.
+    Paths are what the reader joins (the URL and ``/``-joined names); each call hands the
+    backend its own form (``_strip_protocol``: ``bucket/run/...`` for S3, ``/path`` for SSH).
     Read-only: nothing here writes. :attr:`bytes_fetched` and :attr:`requests` count the bytes
     and range reads of :meth:`open`'s files (what a refresh costs on the wire, minus listings).
     """
 
-    def __init__(self, fs: Any, *, url: str = "") -> None:
-        self.fs = fs
+    def __init__(
+        self, fs: Any, *, url: str = "", protocol: str | tuple[str, ...] | None = None
+    ) -> None:
+        self._fs: Any = None if callable(fs) else fs
+        self._connect: Callable[[], Any] | None = fs if callable(fs) else None
         self.url = url
         self.bytes_fetched = 0
         self.requests = 0
+        protocol = protocol if protocol is not None else fs.protocol
+        protocols = protocol if isinstance(protocol, tuple | list) else (protocol,)
+        self._ranged = not _OPEN_READ_PROTOCOLS.intersection(protocols)
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec file system, connected on first use (a failure is retried next time)."""
+        if self._fs is None and self._connect is not None:
+            self._fs = self._connect()
+        return self._fs
 
     def _call(self, what: str, path: str, fn: Callable[[], _T]) -> _T:
         try:
@@ -203,14 +218,17 @@ class FsspecFileSystem:
 
     def listdir(self, path: str) -> list[str]:
         def ls() -> list[str]:
-            self.fs.invalidate_cache(path)
-            entries = self.fs.ls(path, detail=False)
+            native = self.fs._strip_protocol(path)
+            self.fs.invalidate_cache(native)
+            entries = self.fs.ls(native, detail=False)
             return [os.path.basename(str(e).rstrip("/")) for e in entries]
 
         return [n for n in self._call("list", path, ls) if n]
 
     def stat(self, path: str) -> RemoteStat:
-        return remote_stat(path, self._call("stat", path, lambda: self.fs.info(path)))
+        return remote_stat(
+            path, self._call("stat", path, lambda: self.fs.info(self.fs._strip_protocol(path)))
+        )
 
     lstat = stat  # no symlinks on an object store; an SSH server follows them itself
 
@@ -225,66 +243,21 @@ class FsspecFileSystem:
             raise UnsafeFile(
                 errno.EINVAL, f"{os.path.basename(path)} is a directory, not a file: not read"
             )
-        return cast(IO[bytes], _RangeFile(self, path, st.st_size))
+        return cast(IO[bytes], RangeFile(self.fetch, path, st.st_size))
 
     def fetch(self, path: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)`` of ``path`` in one range read (counted)."""
-        data = self._call("read", path, lambda: self.fs.cat_file(path, start=start, end=end))
+        """Bytes ``[start, end)`` of ``path`` in one range read (counted): ``cat_file`` with a
+        range, or for backends whose ``cat_file`` ignores it (sshfs) a seek and a read on the
+        backend's file (SFTP reads at an offset). A backend found ignoring the range at run
+        time is switched over too, that one answer cut to the range asked."""
+        native = self.fs._strip_protocol(path)
+        if self._ranged:
+            data = self._call("read", path, lambda: self.fs.cat_file(native, start=start, end=end))
+        else:
+            data = self._call("read", path, lambda: read_at(self.fs, native, start, end))
         self.requests += 1
         self.bytes_fetched += len(data)
+        if len(data) > end - start:  # the whole object came back
+            self._ranged = False
+            data = data[start:end]
         return bytes(data)
-
-
-class _RangeFile(io.RawIOBase):
-    """A read-only file over one object: each ``read`` is one range read, up to the size the
-    object had when opened (bytes added later are read at the next poll). A small read past the
-    first byte and within ``TAIL_READAHEAD`` bytes of the end fetches through to the end in the
-    same request: the tailer's fingerprint check just before its offset, then the new bytes, in
-    one request, and no byte fetched that the tailer does not read next (its head fingerprint,
-    at 0, stays a read of its own)."""
-
-    def __init__(self, owner: FsspecFileSystem, path: str, size: int) -> None:
-        super().__init__()
-        self._owner, self._path, self._size, self._pos = owner, path, size, 0
-        self._ahead, self._ahead_at = b"", -1  # bytes fetched past the last read, and where
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def read(self, size: int | None = -1) -> bytes:
-        end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
-        if self._pos >= end:
-            return b""
-        if self._ahead_at == self._pos and self._ahead:
-            data, self._ahead = self._ahead[: end - self._pos], self._ahead[end - self._pos :]
-        elif (
-            self._pos > 0
-            and end - self._pos < FETCH_MIN
-            and self._size - self._pos <= TAIL_READAHEAD
-        ):
-            whole = self._owner.fetch(self._path, self._pos, self._size)
-            data, self._ahead = whole[: end - self._pos], whole[end - self._pos :]
-        else:
-            data, self._ahead = self._owner.fetch(self._path, self._pos, end), b""
-        self._pos += len(data)
-        self._ahead_at = self._pos
-        return data
-
-    def readall(self) -> bytes:
-        return self.read(-1)
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)

@@ -89,15 +89,15 @@ class RunWatcher:
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         observer_factory: Callable[[], Any] | None = None,
     ) -> None:
-        if fs is None:
-            fs, location = filesystem_for(checkpoint_dir, storage_options)
-        else:
-            location = os.fspath(checkpoint_dir)
+        fs, location = (
+            filesystem_for(checkpoint_dir, storage_options)
+            if fs is None
+            else (fs, os.fspath(checkpoint_dir))
+        )
         self.remote = is_remote(location)
         self.checkpoint_dir = Path(location)
-        if poll_interval_s is None:
-            poll_interval_s = REMOTE_POLL_INTERVAL_S if self.remote else 2.0
-        self.poll_interval_s = poll_interval_s
+        default_s = REMOTE_POLL_INTERVAL_S if self.remote else 2.0
+        self.poll_interval_s = default_s if poll_interval_s is None else poll_interval_s
         self._failures = 0  # remote reads failed in a row (the poll interval backs off)
         self._clock = clock
         self._lock = threading.Lock()
@@ -116,19 +116,20 @@ class RunWatcher:
         )
         self._observer: Any = None
         self._watched = False
-        if use_watchdog and not self.remote:
-            if observer_factory is not None:
-                factory = observer_factory
-            elif polling_observer:
+        if use_watchdog and not self.remote:  # no filesystem events come from a remote store
+            self._start_observer(observer_factory, polling_observer)
 
-                def factory() -> Any:
-                    return PollingObserver(timeout=poll_interval_s)
-            else:
-                factory = Observer
-            self._observer = factory()
-            self._observer.daemon = True
-            self._observer.start()
-            self._watch()
+    def _start_observer(self, factory: Callable[[], Any] | None, polling: bool) -> None:
+        if factory is None and polling:
+            interval = self.poll_interval_s
+
+            def factory() -> Any:
+                return PollingObserver(timeout=interval)
+
+        self._observer = (factory or Observer)()
+        self._observer.daemon = True
+        self._observer.start()
+        self._watch()
 
     @property
     def observer(self) -> Any:
