@@ -153,3 +153,11 @@ def test_the_background_thread_closes_a_quiet_segment_and_stops(tmp_path: Path) 
 def test_bad_segment_options_are_refused(tmp_path: Path, bad: object) -> None:
     with pytest.raises(ValueError, match="segment_every_s"):
         SegmentSink(LocalStore(tmp_path), every_s=bad, background_flush=False)  # type: ignore[arg-type]
+
+
+def test_the_file_table_in_schemas_names_the_segments() -> None:
+    table = (Path(__file__).resolve().parents[2] / "schemas" / "README.md").read_text()
+    for name in ("training_log.{NNNNNN}.jsonl", "training_log.rank{N}.{NNNNNN}.jsonl"):
+        assert f"`{name}`" in table
+        example = name.replace("{NNNNNN}", "000042").replace("{N}", "3")
+        assert SEGMENT_PATTERN.match(example)

@@ -114,3 +114,11 @@ def test_storage_options_parse_and_travel_as_json() -> None:
         storage_options_from_env({STORAGE_OPTIONS_ENV: "[1]"})
     with pytest.raises(ValueError, match="already set"):
         parse_storage_options(["a=1", "a.b=2"])
+
+
+def test_the_run_page_keeps_a_url_as_given(tmp_path: Path) -> None:
+    from dashboard.page import run_page
+
+    assert run_page.resolve_directory("s3://runs/exp1/") == "s3://runs/exp1"
+    assert run_page.resolve_directory(str(tmp_path / "a" / ".." / "b")) == str(tmp_path / "b")
+    assert "s3://runs/exp1" in run_page.first_read_message("s3://runs/exp1")
