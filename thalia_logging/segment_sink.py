@@ -167,7 +167,17 @@ class SegmentSink:
         self._stop.set()
         if self.flusher_thread is not None:
             self.flusher_thread.join(timeout=30)
-        self.flush()
+        try:
+            self.flush()
+        finally:
+            if self._kept:  # the store still refuses: these lines are lost, and said so
+                _log.warning(
+                    "thalia_logging: closed with %d lines unwritten (%s); they are lost",
+                    len(self._kept),
+                    self.write_error,
+                )
+                self.lost_lines += len(self._kept)
+                self._kept.clear()
 
 
 def open_segment_outputs(

@@ -169,3 +169,24 @@ def test_segment_mode_written_to_s3_is_read_live(s3: S3) -> None:
     assert state.run_ends is not None and len(state.run_ends) == 1
     assert state.error is None and state.restarts == () and state.bad_line_count == 0
     assert fetched < 2000  # only the new segment and the metadata, not the history
+
+
+def test_a_logger_writing_to_a_stopped_server_keeps_training(
+    s3: S3, caplog: pytest.LogCaptureFixture
+) -> None:
+    from thalia_logging import CurriculumLogger
+
+    logger = CurriculumLogger(
+        "s3://runs/down", segment_every_s=3600, console_log=False, background_flush=False,
+        storage_options=FAST_FAIL,
+    )  # fmt: skip
+    logger.log_metrics(1, loss=1.0)
+    logger.flush()
+    s3.stop()
+    logger.log_metrics(2, loss=0.5)
+    logger.flush()  # never raises (strict=False): the lines are kept for a retry
+    assert logger.write_error is not None and logger.pending_lines == 1
+    assert "cannot write s3://runs/down/training_log." in str(logger.write_error)
+    logger.close()
+    assert logger.lost_lines == 2  # the kept line and run_end, said in the log
+    assert any("lines unwritten" in r.message for r in caplog.records)
