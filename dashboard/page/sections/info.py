@@ -70,6 +70,9 @@ def training_info(state: RunState, run: RunFacts) -> None:
                 column_config={"Byte offset": INT_COLUMN},
             )
     st.caption("Console log (last lines, newest at the bottom)")
+    if state.url is not None:  # the tail is read from local disk only
+        waiting("The console log of a remote run is not shown (console.log stays local).")
+        return
     tail = read_log_tail(state.checkpoint_dir / CONSOLE_LOG_NAME)
     if tail is None:
         waiting("No console.log yet — the logger writes it with file_log=True.")
