@@ -85,3 +85,19 @@ def test_a_missing_backend_names_the_extra() -> None:
 def test_an_unknown_protocol_is_said() -> None:
     with pytest.raises(RemoteUnavailable, match="nosuchproto"):
         filesystem_for("nosuchproto://x/y")
+
+
+def test_the_base_install_stays_light() -> None:
+    """fsspec and its backends are imported only for a URL."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dashboard, thalia_logging\n"
+        "from dashboard.commands import launcher, export, watch, report\n"
+        "from dashboard import load_training_state\n"
+        "load_training_state('.')\n"
+        "print(sorted(m for m in ('fsspec', 's3fs', 'gcsfs', 'sshfs') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
