@@ -72,6 +72,7 @@ class SegmentSink:
         self._first = math.inf  # caller's clock at the open segment's first line
         self._first_mono = math.inf
         self._kept: deque[bytes] = deque()  # lines a failed put left, oldest first
+        self._retry_mono = -math.inf
         self._lock = threading.Lock()
         self.lost_lines = 0
         self.write_error: OSError | None = None
@@ -102,7 +103,7 @@ class SegmentSink:
         self._bytes += len(line)
         if self._first == math.inf:
             self._first, self._first_mono = now, time.monotonic()
-        elif self._bytes >= self.max_bytes or now - self._first >= self.every_s:
+        if self._bytes >= self.max_bytes or now - self._first >= self.every_s:
             self.flush()
 
     def write(self, line: bytes, now: float | None = None) -> None:
@@ -113,7 +114,10 @@ class SegmentSink:
         with self._lock:
             n = len(self._queue)
             lines = [self._queue.popleft() for _ in range(n)]
-            self._bytes, self._first, self._first_mono = 0, math.inf, math.inf
+            if self._queue:  # appended meanwhile: they start the next segment's clock
+                self._bytes, self._first_mono = sum(map(len, self._queue)), time.monotonic()
+            else:
+                self._bytes, self._first, self._first_mono = 0, math.inf, math.inf
             if not lines and not self._kept:
                 return
             data = b"".join([*self._kept, *lines])
@@ -140,6 +144,7 @@ class SegmentSink:
                 exc,
             )
         self.write_error = exc
+        self._retry_mono = time.monotonic() + self.every_s  # the thread retries once per interval
         self._kept.extend(lines)
         size = sum(map(len, self._kept))
         while self._kept and size > self.max_pending_bytes:
@@ -153,7 +158,8 @@ class SegmentSink:
 
     def _run(self) -> None:
         while not self._stop.wait(min(1.0, self.every_s / 4)):
-            if time.monotonic() - self._first_mono >= self.every_s or self._kept:
+            now = time.monotonic()
+            if now - self._first_mono >= self.every_s or (self._kept and now >= self._retry_mono):
                 try:
                     self.flush()
                 except Exception as exc:  # the thread survives any error
