@@ -43,6 +43,10 @@ def empty_state(state: RunState) -> bool:
         )
         st.code(where, language=None)
         return True
+    if not state.exists and state.error:  # unreachable (a remote store refusing), not absent
+        st.error("This directory cannot be read now: " + escape_markdown(state.error))
+        st.code(where, language=None)
+        return True
     if not state.exists:
         st.info(
             "Waiting for the checkpoint directory to appear. Start the trainer with a "
