@@ -220,8 +220,10 @@ class FsspecFileSystem:
         def ls() -> list[str]:
             native = self.fs._strip_protocol(path)
             self.fs.invalidate_cache(native)
-            entries = self.fs.ls(native, detail=False)
-            return [os.path.basename(str(e).rstrip("/")) for e in entries]
+            entries = [str(e).rstrip("/") for e in self.fs.ls(native, detail=False)]
+            if entries == [native.rstrip("/")] and self.fs.isfile(native):  # ls of an object
+                raise NotADirectoryError(errno.ENOTDIR, f"{path} is a file, not a directory")
+            return [os.path.basename(e) for e in entries]
 
         return [n for n in self._call("list", path, ls) if n]
 

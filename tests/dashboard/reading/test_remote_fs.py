@@ -101,3 +101,15 @@ def test_the_base_install_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_url_naming_an_object_is_not_a_directory() -> None:
+    from dashboard import load_training_state
+
+    url = f"memory://thalia-{uuid.uuid4().hex}"
+    fs, _ = filesystem_for(url)
+    assert isinstance(fs, FsspecFileSystem)
+    fs.fs.pipe_file(url + "/training_log.jsonl", b'{"step": 1}\n')
+    state = load_training_state(url + "/training_log.jsonl")
+    assert state.not_a_directory and not state.exists
+    assert len(load_training_state(url).metrics_history) == 1
