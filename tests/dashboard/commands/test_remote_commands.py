@@ -122,3 +122,37 @@ def test_the_run_page_keeps_a_url_as_given(tmp_path: Path) -> None:
     assert run_page.resolve_directory("s3://runs/exp1/") == "s3://runs/exp1"
     assert run_page.resolve_directory(str(tmp_path / "a" / ".." / "b")) == str(tmp_path / "b")
     assert "s3://runs/exp1" in run_page.first_read_message("s3://runs/exp1")
+
+
+def test_top_shows_a_url(s3: S3) -> None:
+    import asyncio
+
+    from textual.widgets import Static
+
+    from dashboard.commands.top import TopApp
+
+    async def drive() -> str:
+        app = TopApp(URL, poll_interval_s=0, interval_s=3600,
+                     storage_options={"config_kwargs": {"retries": {"max_attempts": 1}}})  # fmt: skip
+        assert app.watcher.remote and app.watcher.observer is None
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            header = str(app.query_one("#header", Static).content)
+            await pilot.press("q")
+            await pilot.pause()
+        return header
+
+    header = asyncio.run(drive())
+    assert URL in header and "step 49" in header
+
+
+def test_top_refuses_a_url_without_its_backend(capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    from dashboard.commands import top
+
+    if importlib.util.find_spec("gcsfs") is not None:
+        pytest.skip("gcsfs is installed")
+    with pytest.raises(SystemExit) as exc:
+        top.main(["gs://bucket/run"])
+    assert exc.value.code == 2 and "thalia-monitor[gcs]" in capsys.readouterr().err
