@@ -29,6 +29,7 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
+from dashboard.errors import RemoteUnavailable
 from dashboard.reading.directory import DirectoryReader
 from dashboard.reading.fs import FileSystem
 from dashboard.reading.linebuffer import DEFAULT_MAX_LINE_BYTES
@@ -172,13 +173,17 @@ class RunWatcher:
                 return self._state
             self._dirty = False
             try:
-                changed = self._reader.update()
+                changed, failed = self._reader.update(), False
                 error = "; ".join(self._reader.errors) or None
                 self._watch()
             except Exception as exc:  # never out of refresh(): keep the previous data
-                _log.exception("refreshing %s failed", self._reader.directory)
-                changed, error = False, f"{type(exc).__name__}: {exc}"
-            self._failures = self._failures + 1 if error and self.remote else 0
+                if not isinstance(exc, RemoteUnavailable):
+                    _log.exception("refreshing %s failed", self._reader.directory)
+                elif not self._failures:  # expected, and it says why: once per failure streak
+                    _log.warning("%s (retrying with backoff)", exc)
+                changed, failed, error = False, True, f"{type(exc).__name__}: {exc}"
+            # Back off only while the directory itself cannot be read (store down, no access).
+            self._failures = self._failures + 1 if failed and self.remote else 0
             self._next_poll = now + self.poll_delay_s
             if error != self._error:
                 self._error = error
