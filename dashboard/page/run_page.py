@@ -165,7 +165,7 @@ def live(watcher: RunWatcher, options: sections.Options) -> None:
     sections.growth(state, metrics, details=options.show_growth)
     sections.consolidation(state, details=options.show_consolidation)
     sections.milestones(state)
-    sections.training_info(state, facts)
+    sections.training_info(state, facts, log_tail=watcher.read_log_tail)
     system_section.config(state)
     alert_history.section(history, run_lifecycle(state, facts.step, now=now))
 

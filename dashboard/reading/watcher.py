@@ -30,6 +30,7 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from dashboard.errors import RemoteUnavailable
+from dashboard.reading.console_tail import read_log_tail
 from dashboard.reading.directory import DirectoryReader
 from dashboard.reading.fs import FileSystem
 from dashboard.reading.linebuffer import DEFAULT_MAX_LINE_BYTES
@@ -40,6 +41,7 @@ from dashboard.reading.remote_fs import (
     is_remote,
 )
 from dashboard.run_state import RunState
+from thalia_logging.contract import CONSOLE_LOG_NAME
 
 __all__ = ["RunWatcher", "load_training_state"]
 
@@ -102,6 +104,8 @@ class RunWatcher:
         self._failures = 0  # remote reads failed in a row (the poll interval backs off)
         self._clock = clock
         self._lock = threading.Lock()
+        self._fs = fs
+        self._tail: tuple[tuple[int, float] | None, str | None] = (None, None)
         self._reader = DirectoryReader(
             location,
             fs=fs,
@@ -205,6 +209,20 @@ class RunWatcher:
             return self.poll_interval_s
         backoff = max(self.poll_interval_s, 1.0) * 2 ** min(self._failures, 16)
         return max(self.poll_interval_s, min(backoff, MAX_BACKOFF_S))
+
+    def read_log_tail(self) -> str | None:
+        """The tail of the run's ``console.log`` through this watcher's file system (remote
+        too), re-read only when the file changed since the last call (one stat, from the
+        listing a remote poll just made); None when there is none."""
+        path = os.path.join(self._reader.directory, CONSOLE_LOG_NAME)
+        try:
+            st = self._fs.stat(path)
+            key: tuple[int, float] | None = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            key = None  # absent or refused: read_log_tail says which
+        if key is None or key != self._tail[0]:
+            self._tail = (key, read_log_tail(path, fs=self._fs))
+        return self._tail[1]
 
     def close(self) -> None:
         """Stop and join the observer thread (idempotent)."""

@@ -29,9 +29,11 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3]:
 
 def test_a_remote_run_on_the_page(s3: S3) -> None:
     s3.put("runs/page-run/training_log.jsonl", metric_lines(0, 30))
+    s3.put("runs/page-run/console.log", b"step 28 loss=0.03\nstep 29 loss=0.03\n")
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception, [e.value for e in at.exception]
     assert f"Run: {URL}" in [t.value for t in at.text]
+    assert "step 29 loss=0.03" in at.code[-1].value  # the console tail, read remotely
     assert {m.label: m.value for m in at.metric}["Training step"] == "29"
     assert not at.error
 

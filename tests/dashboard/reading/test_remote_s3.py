@@ -190,3 +190,18 @@ def test_a_logger_writing_to_a_stopped_server_keeps_training(
     logger.close()
     assert logger.lost_lines == 2  # the kept line and run_end, said in the log
     assert any("lines unwritten" in r.message for r in caplog.records)
+
+
+def test_the_console_tail_is_read_remotely_and_only_when_it_changed(s3: S3) -> None:
+    s3.put("runs/run1/training_log.jsonl", metric_lines(0, 5))
+    watcher, fs = _watcher()
+    assert watcher.read_log_tail() is None  # no console.log yet
+    s3.put("runs/run1/console.log", b"one\ntwo\n")
+    watcher.refresh()  # the poll lists the directory; the tail's stat comes from that listing
+    assert watcher.read_log_tail() == "one\ntwo"
+    requests = fs.requests
+    assert watcher.read_log_tail() == "one\ntwo"
+    assert fs.requests == requests  # unchanged: nothing fetched
+    s3.put("runs/run1/console.log", b"one\ntwo\nthree\n")
+    watcher.refresh()
+    assert watcher.read_log_tail() == "one\ntwo\nthree"
