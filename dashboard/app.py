@@ -39,7 +39,7 @@ def main() -> None:
         root_app.render(str(Path(root).expanduser().resolve()), polling)
         return
     directory, polling = run_page.parse_cli(sys.argv[1:])
-    run_page.render(str(Path(directory).expanduser().resolve()), polling)
+    run_page.render(run_page.resolve_directory(directory), polling)
 
 
 main()

@@ -5,6 +5,7 @@
     DashboardError                              catch this for "the dashboard refused something"
     ├── BadRecord (ValueError)                  a log line or metadata file is not a valid record
     ├── UnsafeFile (OSError)                    a path is not a regular file inside the run directory
+    ├── RemoteUnavailable (OSError)             a remote directory (s3://, sftp://...) cannot be read now
     ├── InvalidSmoothingWeight (ValueError)     smoothing weight outside [0, MAX_WEIGHT]
     ├── LauncherError (RuntimeError)            the launcher cannot start (no free port, page missing)
     └── ExportError                             the export CLI cannot write what was asked (``code``)
@@ -22,6 +23,7 @@ __all__ = [
     "ExportError",
     "InvalidSmoothingWeight",
     "LauncherError",
+    "RemoteUnavailable",
     "UnsafeFile",
 ]
 
@@ -36,6 +38,11 @@ class BadRecord(DashboardError, ValueError):
 
 class UnsafeFile(DashboardError, OSError):
     """The path is not a regular file inside the directory; ``str(exc)`` says what it is."""
+
+
+class RemoteUnavailable(DashboardError, OSError):
+    """A remote directory cannot be read now (bad credentials, server down, backend missing);
+    ``str(exc)`` names the URL, the backend's reason and what to check. Reading retries later."""
 
 
 class InvalidSmoothingWeight(DashboardError, ValueError):

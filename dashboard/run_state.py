@@ -247,7 +247,9 @@ class RunState:
     ``config`` object of the newest ``run_start`` line (by wall time, then read order), made safe
     to show (nesting capped, lone surrogates replaced, non-finite strings as floats), or None. ``version`` grows whenever anything in the
     snapshot changed, so callers can cache work derived from it. ``error`` is the last unexpected
-    error the loader hit while reading (it then kept the previous data), or None.
+    error the loader hit while reading (it then kept the previous data), or None. ``url`` is the
+    fsspec URL of a remote directory as given (``s3://bucket/run``), else None; :attr:`where`
+    names the directory for display either way.
 
     The frames (``metrics_history``, ``growth_events``, ``consolidation_events``,
     ``stage_events``, ``run_starts``, ``run_ends``, and ``nonfinite``) are given as DataFrames or zero-argument builders and are
@@ -269,6 +271,7 @@ class RunState:
     error: str | None
     activity: tuple[tuple[float, int], ...]
     config: dict[str, Any] | None
+    url: str | None
     _frames: dict[str, _LazyFrame]
 
     def __init__(
@@ -296,6 +299,7 @@ class RunState:
         error: str | None = None,
         activity: tuple[tuple[float, int], ...] = (),
         config: dict[str, Any] | None = None,
+        url: str | None = None,
     ) -> None:
         sources = {
             "metrics_history": metrics_history,
@@ -322,6 +326,7 @@ class RunState:
             "error": error,
             "activity": tuple(activity),
             "config": config,
+            "url": url,
             "_frames": {name: _LazyFrame(name, src) for name, src in sources.items()},
         }
         for key, value in values.items():
@@ -336,6 +341,11 @@ class RunState:
             f"version={self.version}, log_files={self.log_files!r}, "
             f"bad_line_count={self.bad_line_count}, restarts={len(self.restarts)})"
         )
+
+    @property
+    def where(self) -> str:
+        """The directory as the user named it: the URL of a remote one, else the path."""
+        return self.url or str(self.checkpoint_dir)
 
     @property
     def metrics_history(self) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 # Threads that libraries start once per process and keep by design (not a leak of the test's).
-_PROCESS_LIFETIME_THREADS = ("asyncio_", "ThreadPoolExecutor-", "Dummy-")
+_PROCESS_LIFETIME_THREADS = ("asyncio_", "ThreadPoolExecutor-", "Dummy-", "fsspecIO")
 
 
 def _own_threads(before: set[threading.Thread]) -> list[threading.Thread]:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import psutil
@@ -42,14 +42,28 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_dashboard(run: Path, port: int | None = None, *, root: bool = False) -> Iterator[str]:
-    """``thalia-dashboard RUN`` (``--root RUN`` with ``root``) on ``port`` (a free one by
-    default) until the block ends; yields the page URL. On exit: SIGTERM, a clean exit code,
-    and no child process left behind."""
+def serve_dashboard(
+    run: Path | str,
+    port: int | None = None,
+    extra_args: Sequence[str] = (),
+    *,
+    root: bool = False,
+) -> Iterator[str]:
+    """``thalia-dashboard RUN [extra_args]`` (``--root RUN`` with ``root``) on ``port`` (a free
+    one by default) until the block ends; yields the page URL. On exit: SIGTERM, a clean exit
+    code, and no child process left behind."""
     port = free_port() if port is None else port
     where = ["--root", str(run)] if root else [str(run)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.commands.launcher", *where, "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "dashboard.commands.launcher",
+            *where,
+            "--port",
+            str(port),
+            *extra_args,
+        ],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -25,12 +25,15 @@ __all__ = [
     "RANK_LOG_PATTERN",
     "RUN_END_STATUSES",
     "SCHEMA_VERSION",
+    "SEGMENT_PATTERN",
     "SEVERITIES",
     "is_metadata_name",
     "log_file_rank",
     "metadata_name",
     "non_finite_text",
     "rank_log_name",
+    "segment_info",
+    "segment_name",
 ]
 
 SCHEMA_VERSION = 2
@@ -64,6 +67,11 @@ RANK_LOG_GLOB = "training_log.rank*.jsonl"
 RANK_LOG_PATTERN = re.compile(r"training_log\.rank(\d+)\.jsonl\Z")
 """Rank N > 0's own log when logging per rank; group 1 is N."""
 
+SEGMENT_PATTERN = re.compile(r"training_log(?:\.rank(\d+))?\.(\d{6,})\.jsonl\Z")
+"""A closed, immutable segment of the log in segment mode (``training_log.000042.jsonl``, rank
+N > 0: ``training_log.rank{N}.000042.jsonl``); group 1 is N (absent for rank 0), group 2 the
+segment's number. A rank's segments, in number order, are its log."""
+
 CONSOLE_LOG_NAME = "console.log"
 """The human-readable console log (``file_log=True``), rank 0's."""
 
@@ -76,6 +84,23 @@ _METADATA_PREFIX, _METADATA_SUFFIX = METADATA_GLOB.split("*")
 def rank_log_name(rank: int) -> str:
     """``training_log.jsonl`` for rank 0, ``training_log.rank{N}.jsonl`` for rank N > 0."""
     return LOG_NAME if rank == 0 else f"training_log.rank{rank}.jsonl"
+
+
+def segment_name(rank: int, number: int) -> str:
+    """The name of segment ``number`` of rank ``rank``'s log (see :data:`SEGMENT_PATTERN`)."""
+    return (
+        f"training_log.{number:06d}.jsonl"
+        if rank == 0
+        else f"training_log.rank{rank}.{number:06d}.jsonl"
+    )
+
+
+def segment_info(name: str) -> tuple[int, int] | None:
+    """``(rank, number)`` of a segment file name, or None when ``name`` is not a segment."""
+    match = SEGMENT_PATTERN.match(name)
+    if match is None:
+        return None
+    return int(match.group(1) or 0), int(match.group(2))
 
 
 def metadata_name(step: int) -> str:

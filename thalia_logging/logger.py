@@ -23,6 +23,7 @@ import orjson
 
 from . import events, lifecycle
 from .console import format_consolidation, format_growth, format_metrics, format_stage
+from .contract import metadata_name
 from .metadata import (
     build_metadata,
     dumps_metadata,
@@ -32,6 +33,8 @@ from .metadata import (
 )
 from .outputs import LEGACY_LOG_NAME, open_outputs
 from .ranks import detect_rank, plan_for_rank
+from .segment_sink import open_segment_outputs
+from .segments import Store, is_url
 from .sink import MAX_PENDING_BYTES, LogWriteError
 from .system_metrics import DEFAULT_INTERVAL_S, SystemSampler, interval_from_option
 from .torch_support import gpu_memory_fields
@@ -90,6 +93,11 @@ class CurriculumLogger:
     memory, disk and GPU figures on a background thread and merges each sample into the next
     metric line (see :mod:`.system_metrics` for the fields); ``close()`` stops the thread.
 
+    Segment mode (``segment_every_s=`` / ``segment_max_bytes=``, and always for an fsspec URL
+    such as ``"s3://bucket/run"``, opened with ``storage_options``): lines go to immutable
+    numbered segments written whole, one object each (see :mod:`.segments`); ``flush()`` closes
+    the open segment. A remote run's metadata is one put per file; ``console.log`` stays local-only.
+
     Seams (keyword-only): ``clock`` gives ``wall_time`` (Unix seconds), ``rank`` overrides
     detection, ``console_stream`` is the fallback console, ``background_flush`` runs the daemon
     flusher thread, ``console_every`` spaces metric one-liners in steps, ``fsync_metadata``.
@@ -120,12 +128,17 @@ class CurriculumLogger:
         max_pending_bytes: int = MAX_PENDING_BYTES,
         system_metrics: bool | float | SystemSampler = False,
         handle_signals: bool = True,
+        segment_every_s: float | None = None,
+        segment_max_bytes: int | None = None,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         if config is not None and not isinstance(config, Mapping):
             raise LogTypeError(f"config must be a dict, got {type(config).__name__}")
         if run_id is not None:
             run_id = check_name("run_id", run_id)
         self.log_dir = Path(log_dir)
+        self.log_url = str(log_dir) if is_url(log_dir) else None  # then log_dir is not a path
+        self._store: Store | None = None
         self._closed = True  # until everything below has been opened
         self._clock = clock
         self._fsync_metadata = fsync_metadata
@@ -147,22 +160,24 @@ class CurriculumLogger:
         self.config: dict[str, Any] = json_safe("config", dict(config or {}))
         self._stage: int | None = None
         self._stage_name = ""
-        out = open_outputs(
-            self.log_dir,
-            self.plan,
-            console_log=console_log,
-            file_log=file_log,
-            json_log=json_log,
-            resumed_from_step=resumed_from_step,
-            flush_every=flush_every,
-            flush_interval_s=flush_interval_s,
-            flush_every_line=flush_every_line,
-            background_flush=background_flush,
-            console_every=console_every,
-            console_stream=console_stream,
-            strict=strict,
+        common: dict[str, Any] = dict(
+            console_log=console_log, file_log=file_log, json_log=json_log,
+            resumed_from_step=resumed_from_step, background_flush=background_flush,
+            console_every=console_every, console_stream=console_stream, strict=strict,
             max_pending_bytes=max_pending_bytes,
-        )
+        )  # fmt: skip
+        if self.log_url or segment_every_s is not None or segment_max_bytes is not None:
+            out, store = open_segment_outputs(
+                self.log_url or self.log_dir, self.plan, segment_every_s=segment_every_s,
+                segment_max_bytes=segment_max_bytes, storage_options=storage_options,
+                fsync=fsync_metadata, **common,
+            )  # fmt: skip
+            self._store = store if self.log_url else None
+        else:
+            out = open_outputs(
+                self.log_dir, self.plan, flush_every=flush_every,
+                flush_interval_s=flush_interval_s, flush_every_line=flush_every_line, **common,
+            )  # fmt: skip
         self.log_path, self.resumed_from_step = out.log_path, out.resumed_from_step
         self._sink, self._console = out.sink, out.console
         self._write = self._sink.write
@@ -216,7 +231,9 @@ class CurriculumLogger:
         self._sink.flush()
         if self._console_on:
             where = "fresh run" if resumed is None else f"resumed from step {resumed}"
-            self._console.emit(f"run {self.run_id} started ({where}) in {self.log_dir}")
+            self._console.emit(
+                f"run {self.run_id} started ({where}) in {self.log_url or self.log_dir}"
+            )
 
     def log_metrics(
         self,
@@ -330,8 +347,9 @@ class CurriculumLogger:
         total_stages: int | None = None,
         total_steps: int | None = None,
         **extra: Any,
-    ) -> Path | None:
-        """Write ``metadata_{step}.json`` atomically; returns its path (``None`` on ranks > 0).
+    ) -> Path | str | None:
+        """Write ``metadata_{step}.json`` atomically; returns its path, or its URL for a remote
+        run (``None`` on ranks > 0).
 
         ``current_stage`` defaults to the last :meth:`log_stage` (else 0), ``stage_name`` to
         that stage's name. The logger adds ``run_id``, ``started_at``, ``updated_at`` and
@@ -368,9 +386,13 @@ class CurriculumLogger:
         except orjson.JSONEncodeError:  # a lone surrogate in a name or message
             raise events.explain_record(record) from None
         self._sink.flush()
-        target = metadata_path(self.log_dir, step)
+        target: Path | str = metadata_path(self.log_dir, step)
         try:
-            path = write_atomic(target, data, fsync=self._fsync_metadata)
+            path: Path | str
+            if self._store is not None:  # a remote run: one put through fsspec
+                path = target = self._store.put(metadata_name(step), data)
+            else:
+                path = write_atomic(target, data, fsync=self._fsync_metadata)
         except OSError as exc:
             if self._strict:
                 raise LogWriteError(
@@ -386,7 +408,8 @@ class CurriculumLogger:
             )
             return None
         if self._console_on:
-            self._console.emit(f"step {step} | checkpoint metadata written to {path.name}")
+            name = os.path.basename(path)
+            self._console.emit(f"step {step} | checkpoint metadata written to {name}")
         return path
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -441,11 +464,7 @@ class CurriculumLogger:
         if from_signal:
             if self._rank_field is not None:
                 rec["rank"] = self._rank_field
-            fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, _dumps(rec, option=_NEWLINE))
-            finally:
-                os.close(fd)
+            self._sink.write_now(_dumps(rec, option=_NEWLINE))
             return
         self._line(rec, now)
         self._sink.flush()
@@ -486,4 +505,4 @@ class CurriculumLogger:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
-        return f"CurriculumLogger({str(self.log_dir)!r}, rank={self.rank}, {state})"
+        return f"CurriculumLogger({self.log_url or str(self.log_dir)!r}, rank={self.rank}, {state})"

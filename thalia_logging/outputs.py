@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from .console import ConsoleLog
 from .contract import LEGACY_LOG_NAME
@@ -20,6 +20,9 @@ from .ranks import LOG_NAME, RankPlan
 from .resume import resumed_from
 from .sink import MAX_PENDING_BYTES, JsonlSink, NullSink
 from .values import check_step
+
+if TYPE_CHECKING:
+    from .segment_sink import SegmentSink
 
 __all__ = ["LEGACY_LOG_NAME", "Outputs", "open_outputs"]
 
@@ -31,7 +34,7 @@ class Outputs:
     """The open outputs of one logger: close ``sink`` and ``console`` when done."""
 
     log_path: Path | None
-    sink: JsonlSink | NullSink
+    sink: JsonlSink | NullSink | SegmentSink
     console: ConsoleLog
     resumed_from_step: int | None
 

@@ -404,6 +404,15 @@ class JsonlSink:
         """Write every buffered line to the OS now (no fsync)."""
         self._core.flush()
 
+    def write_now(self, line: bytes) -> None:
+        """Append ``line`` to the file at once, without the lock or the buffer (a signal
+        handler: the interrupted thread may hold the lock); O_APPEND keeps it whole."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+
     def close(self) -> None:
         """Flush, stop the flusher thread and close the file; calling it again does nothing.
 
@@ -465,6 +474,9 @@ class NullSink:
         pass
 
     def append_line(self, line: bytes, now: float) -> None:
+        pass
+
+    def write_now(self, line: bytes) -> None:
         pass
 
     def flush(self) -> None:

@@ -1,6 +1,7 @@
 """``thalia-export``: write a run's history as CSV.
 
 Reads the checkpoint directory once (read-only, like the dashboard) and writes one CSV per frame.
+The directory may be an fsspec URL (``s3://bucket/run``; ``--storage-option KEY=VALUE``).
 """
 
 from __future__ import annotations
@@ -11,9 +12,16 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from dashboard.analysis.lifecycle import run_lifecycle
-from dashboard.errors import ExportError
+from dashboard.commands.remote_args import (
+    add_storage_option,
+    is_remote,
+    remote_problem,
+    storage_options,
+)
+from dashboard.errors import ExportError, RemoteUnavailable
 from dashboard.reading.watcher import load_training_state
 from dashboard.run_state import RunState
 
@@ -69,18 +77,32 @@ def _targets(what: str, output: str | None) -> list[tuple[str, str]]:
 
 
 def export(
-    checkpoint_dir: str | os.PathLike[str], what: str = "metrics", output: str | None = None
+    checkpoint_dir: str | os.PathLike[str],
+    what: str = "metrics",
+    output: str | None = None,
+    *,
+    storage_options: dict[str, Any] | None = None,
 ) -> list[str]:
-    """Write the CSV file(s); return the paths written. Raises ExportError."""
+    """Write the CSV file(s); return the paths written. Raises ExportError. ``checkpoint_dir``
+    may be an fsspec URL (read with ``storage_options``)."""
     directory = Path(checkpoint_dir)
-    if not directory.is_dir():
+    remote = is_remote(checkpoint_dir)
+    if not remote and not directory.is_dir():
         raise ExportError(
             f"checkpoint directory {str(directory)!r} does not exist (or is not a directory); "
             "pass the directory the trainer's CurriculumLogger writes to",
             2,
         )
     targets = _targets(what, output)
-    state: RunState = load_training_state(directory)
+    try:
+        state: RunState = load_training_state(
+            checkpoint_dir if remote else directory, storage_options=storage_options
+        )
+    except RemoteUnavailable as exc:
+        raise ExportError(str(exc), 2) from None
+    problem = remote_problem(state)
+    if problem:
+        raise ExportError(problem, 2)
     frames = [(getattr(state, frame), path) for frame, path in targets]
     m = state.metrics_history
     step = int(m["step"].max()) if len(m) else None
@@ -88,7 +110,7 @@ def export(
     if all(df.empty for df, _ in frames):
         which = "events" if what == "all" else f"{what} events"
         found = ", ".join(state.log_files) or "no training_log*.jsonl file"
-        raise ExportError(f"nothing to export: no {which} in {str(directory)!r} (found: {found})")
+        raise ExportError(f"nothing to export: no {which} in {state.where!r} (found: {found})")
     written = []
     for df, path in frames:
         if path == "-":
@@ -119,13 +141,16 @@ def build_parser() -> argparse.ArgumentParser:
         default="metrics",
         help="which history to export (default: metrics)",
     )
+    add_storage_option(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    options = storage_options(parser, args, [args.directory])
     try:
-        written = export(args.directory, args.what, args.output)
+        written = export(args.directory, args.what, args.output, storage_options=options)
     except ExportError as exc:
         print(f"thalia-export: error: {exc}", file=sys.stderr)
         return exc.code

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dashboard.analysis.threshold_files import ThresholdsError, load_thresholds
 from dashboard.commands.ports import MAX_PORT
+from dashboard.commands.remote_args import add_storage_option, is_remote, storage_options
 from dashboard.page import guard
 
 __all__ = ["LauncherArgs", "parse_args", "validate_host", "wide_open_note"]
@@ -17,14 +19,16 @@ __all__ = ["LauncherArgs", "parse_args", "validate_host", "wide_open_note"]
 
 @dataclass(frozen=True)
 class LauncherArgs:
-    """Parsed command line: the directories in the order given, the first port, host, poll."""
+    """Parsed command line: the directories in the order given (a URL such as ``s3://bucket/run``
+    stays a string), the first port, host, poll, and the fsspec storage options for URLs."""
 
-    dirs: tuple[Path, ...]
+    dirs: tuple[Path | str, ...]
     port: int
     host: str
     poll: bool
     thresholds: str | None = None  # a TOML file or preset name (analysis.threshold_files)
     root: Path | None = None  # --root: one server over every run under it (dirs is then empty)
+    storage_options: dict[str, Any] = field(default_factory=dict)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,10 +39,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Start one read-only Thalia dashboard per checkpoint directory, or one "
         "dashboard over every run under ROOT (--root).",
     )
-    parser.add_argument("dirs", nargs="*", type=Path, metavar="DIR", help="checkpoint directory")
+    parser.add_argument(
+        "dirs", nargs="*", metavar="DIR", help="checkpoint directory or URL (s3://, gs://, sftp://)"
+    )
     parser.add_argument(
         "--root",
-        type=Path,
         help="one server for every run under ROOT (folders holding training_log* or "
         "metadata_*.json, up to 4 levels down): Runs, Compare and Run pages",
     )
@@ -61,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="health thresholds: a TOML file or a preset (conservative, moderate, aggressive)",
     )
+    add_storage_option(parser)
     return parser
 
 
@@ -72,6 +78,7 @@ def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
     if bool(ns.dirs) == (ns.root is not None):
         parser.error("give checkpoint directories (DIR ...) or --root ROOT, not both"
                      if ns.dirs else "give a checkpoint directory (DIR) or --root ROOT")  # fmt: skip
+    options = storage_options(parser, ns, ns.dirs)
     if not 1 <= ns.port <= MAX_PORT:
         parser.error(f"--port must be between 1 and {MAX_PORT}, got {ns.port}")
     problem = validate_host(ns.host)
@@ -86,10 +93,11 @@ def parse_args(argv: Sequence[str] | None = None) -> LauncherArgs:
             parser.error(str(exc))
         if Path(thresholds).exists():
             thresholds = str(Path(thresholds).resolve())
-    return LauncherArgs(
-        dirs=tuple(ns.dirs), port=ns.port, host=host, poll=ns.poll, thresholds=thresholds,
-        root=ns.root,
-    )  # fmt: skip
+    dirs = tuple(d if is_remote(d) else Path(d) for d in ns.dirs)
+    if ns.root is not None and is_remote(ns.root):
+        parser.error("--root takes a local directory; give a remote run as DIR (s3://bucket/run)")
+    root = None if ns.root is None else Path(ns.root)
+    return LauncherArgs(dirs, ns.port, host, ns.poll, thresholds, root, options)
 
 
 def validate_host(host: str) -> str | None:

@@ -22,6 +22,10 @@ opens the dashboards to whoever can reach that address (no login, no TLS); the g
 refuses other names than the loopback ones, the ``--host`` value, this machine's name on a
 wildcard bind, and those listed in ``THALIA_ALLOWED_HOSTS`` (comma-separated).
 
+A ``DIR`` may be an fsspec URL (``s3://bucket/run``, ``gs://...``, ``sftp://host/path``): its
+child polls it (no filesystem events from there); ``--storage-option KEY=VALUE`` values reach the
+child as JSON in ``THALIA_STORAGE_OPTIONS``, never on its command line or page.
+
 This module holds the entry point and the child's command line; the pure helpers live apart so
 tests can call them directly: :mod:`.launch_args` (the command line, host checks),
 :mod:`.ports` (free ports, bindable host, URLs) and :mod:`.supervise` (the running children:
@@ -31,6 +35,7 @@ table, wait, stop). Their names are re-exported here.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -60,6 +65,7 @@ from dashboard.commands.supervise import (
 )
 from dashboard.page import guard
 from dashboard.reading.runs import discover_runs, holds_run_files
+from dashboard.reading.storage_options import STORAGE_OPTIONS_ENV
 
 __all__ = [
     "APP_PATH",
@@ -89,7 +95,7 @@ APP_PATH = Path(__file__).resolve().parent.parent / "app.py"
 
 
 def build_command(
-    directory: Path,
+    directory: Path | str,
     port: int,
     host: str,
     *,
@@ -160,7 +166,11 @@ def _refused(args: LauncherArgs, app_path: Path, err: IO[str]) -> bool:
     note = wide_open_note(args.host)
     if note:
         print(note, file=err)
-    files = [d for d in (*args.dirs, *filter(None, [args.root])) if d.exists() and not d.is_dir()]
+    files = [
+        d
+        for d in (*args.dirs, *filter(None, [args.root]))
+        if isinstance(d, Path) and d.exists() and not d.is_dir()
+    ]
     for d in files:
         print(
             f"thalia-dashboard: {d} is a file, not a directory; give the checkpoint directory "
@@ -173,9 +183,11 @@ def _refused(args: LauncherArgs, app_path: Path, err: IO[str]) -> bool:
 def as_root(args: LauncherArgs, err: IO[str]) -> LauncherArgs:
     """``args`` in root mode when its one directory holds no run files but runs below it (said
     on stderr: the page would otherwise wait for logs that never come); else unchanged."""
-    if args.root is not None or len(args.dirs) != 1 or not args.dirs[0].is_dir():
+    if args.root is not None or len(args.dirs) != 1:
         return args
     directory = args.dirs[0]
+    if not isinstance(directory, Path) or not directory.is_dir():  # a URL is one run
+        return args
     try:
         if holds_run_files(os.listdir(directory)):
             return args
@@ -198,7 +210,7 @@ def _plan(args: LauncherArgs, app_path: Path, err: IO[str]) -> list[Dashboard] |
         return None
     dirs = args.dirs if args.root is None else (args.root,)
     for d in dirs:
-        if not d.is_dir():
+        if isinstance(d, Path) and not d.is_dir():
             print(
                 f"thalia-dashboard: {d} does not exist yet; its dashboard will wait for it",
                 file=err,
@@ -213,6 +225,11 @@ def _plan(args: LauncherArgs, app_path: Path, err: IO[str]) -> list[Dashboard] |
         print(f"thalia-dashboard: {exc}", file=err)
         return None
     return [Dashboard(d, p, display_url(args.host, p)) for d, p in zip(dirs, ports, strict=True)]
+
+
+def _resolved(directory: Path | str) -> Path | str:
+    """A local directory made absolute; a URL as given."""
+    return directory.resolve() if isinstance(directory, Path) else directory
 
 
 def _child_env() -> dict[str, str]:
@@ -232,12 +249,14 @@ def _serve(
     child_env = _child_env()
     if args.thresholds:
         child_env[THRESHOLDS_ENV] = args.thresholds
+    if args.storage_options:  # may hold secrets: the environment, never the command line
+        child_env[STORAGE_OPTIONS_ENV] = json.dumps(args.storage_options)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for dash in dashboards:
             cmd = build_command(
-                dash.directory.resolve(), dash.port, args.host, poll=args.poll,
+                _resolved(dash.directory), dash.port, args.host, poll=args.poll,
                 app_path=app_path, allowed_hosts=extra_hosts, root=args.root is not None,
             )  # fmt: skip
             # stdout only carries Streamlit's own "you can now view" banner: the table replaces

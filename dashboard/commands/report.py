@@ -4,7 +4,8 @@ Reads the checkpoint directory once (read-only, like the page), prints the diagn
 (✓ / ⚠️ lines with suggested fixes) and exits 0 when healthy, 1 with warnings, 2 with a
 critical alert; 3 when the directory cannot be reported on (missing, a file, unwritable output).
 Writes one self-contained HTML file (no network), PNGs of the main charts with ``--png`` and a
-``training_metrics.json``-like summary with ``--json``. No Streamlit.
+``training_metrics.json``-like summary with ``--json``. No Streamlit. ``DIR`` may be an fsspec
+URL (``s3://bucket/run``; ``--storage-option KEY=VALUE``).
 """
 
 from __future__ import annotations
@@ -14,10 +15,19 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
+from dashboard.commands.remote_args import (
+    add_storage_option,
+    is_remote,
+    remote_problem,
+    storage_options,
+)
 from dashboard.commands.report_facts import diagnosis_lines, exit_code, run_facts, summary_json
 from dashboard.commands.report_html import render_html, write_pngs
+from dashboard.errors import RemoteUnavailable
 from dashboard.reading.watcher import load_training_state
+from dashboard.run_state import RunState
 
 __all__ = ["EXIT_ERROR", "build_parser", "main"]
 
@@ -39,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--png", metavar="DIR", help="also write PNGs of the main charts into DIR")
     p.add_argument("--json", metavar="FILE", help="also write a JSON summary to FILE")
+    add_storage_option(p)
     return p
 
 
@@ -48,8 +59,12 @@ def _inside(path: str, directory: str) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     directory = args.checkpoint_dir
+    remote = is_remote(directory)
+    if remote:
+        return _remote_report(args, storage_options(parser, args, [directory]))
     if not os.path.exists(directory):
         print(
             f"thalia-report: {directory}: no such directory. Give the checkpoint directory "
@@ -73,7 +88,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return EXIT_ERROR
-    state = load_training_state(directory)
+    return _report(args, load_training_state(directory))
+
+
+def _remote_report(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    try:
+        state = load_training_state(args.checkpoint_dir, storage_options=options)
+    except RemoteUnavailable as exc:
+        print(f"thalia-report: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    problem = remote_problem(state)
+    if problem:
+        print(f"thalia-report: {problem}", file=sys.stderr)
+        return EXIT_ERROR
+    return _report(args, state)
+
+
+def _report(args: argparse.Namespace, state: RunState) -> int:
+    """Write the outputs of one read run and print its diagnosis; the exit code."""
     if state.error:
         print(f"thalia-report: warning: reading failed partly: {state.error}", file=sys.stderr)
     facts = run_facts(state)

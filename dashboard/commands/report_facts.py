@@ -14,7 +14,6 @@ is neutral (no best). ``val_X`` follows ``X``.
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,7 +189,7 @@ def diagnosis_lines(facts: RunFacts) -> list[str]:
     stage = h.stage + (f" ({h.stage_name})" if h.stage_name else "")
     lines = [
         "📊 Training diagnostics",
-        f"Run: {facts.state.checkpoint_dir}",
+        f"Run: {facts.state.where}",
         f"Status: {facts.status.text} · step {step} · stage {stage} · week {h.week} · "
         f"ETA {facts.speed.eta}",
     ]
@@ -235,7 +234,7 @@ def summary_json(facts: RunFacts) -> dict[str, Any]:
     total, passed, items = facts.milestones
     meta = facts.state.metadata or {}
     return {
-        "checkpoint_dir": os.fspath(facts.state.checkpoint_dir),
+        "checkpoint_dir": facts.state.where,
         "generated_at": facts.now,
         "status": facts.status.kind,
         "status_text": facts.status.text,

@@ -265,12 +265,12 @@ def render_html(facts: RunFacts, *, bundle: str | None = None) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data:">
-<title>Thalia run report — {_e(str(state.checkpoint_dir))}</title>
+<title>Thalia run report — {_e(state.where)}</title>
 <style>{_CSS}</style>
 <script>{bundle}</script>
 </head><body>
 <h1>Thalia run report</h1>
-<p class="muted">{_e(str(state.checkpoint_dir))} · generated {html.escape(generated)} ·
+<p class="muted">{_e(state.where)} · generated {html.escape(generated)} ·
 <span class="badge {status_kind}">{_e(facts.status.text)}</span> · verdict: <b id="verdict">{verdict}</b></p>
 {header}
 <p>{_e(h.progress_text)}</p>

@@ -21,9 +21,10 @@ STOP_GRACE_S = 5.0
 
 @dataclass(frozen=True)
 class Dashboard:
-    """One directory, the port its server got and the URL to print."""
+    """One directory (a path, or a remote URL as given), the port its server got and the URL to
+    print."""
 
-    directory: Path
+    directory: Path | str
     port: int
     url: str
 

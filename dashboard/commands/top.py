@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from rich.text import Text
@@ -23,7 +23,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Sparkline, Static
 
 from dashboard.analysis.units import PERCENT_METRICS, format_value
+from dashboard.commands.remote_args import add_storage_option, storage_options
 from dashboard.commands.report_facts import MetricSummary, RunFacts, run_facts
+from dashboard.errors import RemoteUnavailable
 from dashboard.page.text import plain
 from dashboard.reading.watcher import RunWatcher
 
@@ -98,6 +100,7 @@ class TopApp(App[None]):
         interval_s: float = 2.0,
         use_watchdog: bool = True,
         poll_interval_s: float | None = None,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.checkpoint_dir = str(checkpoint_dir)
@@ -106,6 +109,7 @@ class TopApp(App[None]):
             checkpoint_dir,
             use_watchdog=use_watchdog,
             poll_interval_s=interval_s if poll_interval_s is None else poll_interval_s,
+            storage_options=storage_options,
         )
         self.facts: RunFacts | None = None
 
@@ -162,7 +166,7 @@ class TopApp(App[None]):
         h = facts.header
         state = facts.state
         t = Text()
-        t.append(plain(str(state.checkpoint_dir), limit=60), style="bold")
+        t.append(plain(state.where, limit=60), style="bold")
         t.append("  ")
         t.append(
             f" {facts.status.text} ", style="reverse " + _STATUS_STYLE.get(facts.status.kind, "")
@@ -263,11 +267,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--interval", type=float, default=2.0, help="seconds between refreshes (default 2)"
     )
+    add_storage_option(p)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    options = storage_options(parser, args, [args.checkpoint_dir])
     if args.interval <= 0:
         print("thalia-top: --interval must be a positive number of seconds", file=sys.stderr)
         return 3
@@ -278,7 +285,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 3
-    TopApp(args.checkpoint_dir, interval_s=args.interval).run()
+    try:
+        app = TopApp(args.checkpoint_dir, interval_s=args.interval, storage_options=options)
+    except RemoteUnavailable as exc:  # a URL whose fsspec backend is not installed
+        print(f"thalia-top: {exc}", file=sys.stderr)
+        return 3
+    app.run()
     return 0
 
 

@@ -26,7 +26,7 @@ checkpoint directory: a restart sends nothing twice. SIGTERM/SIGINT stop the loo
 (a failed or crashed run counts as critical).
 
 A ROOT is searched for runs (``training_log*`` or ``metadata_*.json``) to ``--depth`` levels
-at every poll, so new runs are picked up.
+at every poll, so new runs are picked up; a URL (``s3://bucket/run``) is one remote run.
 
 Here: argument parsing and the poll loop (:class:`WatchLoop`); channels, retry and message
 texts in :mod:`dashboard.commands.notify`; run search and state file in :mod:`.watch_state`.
@@ -56,15 +56,16 @@ from dashboard.commands.notify import (
     lifecycle_message,
     parse_urls,
 )
+from dashboard.commands.remote_args import add_storage_option, storage_options
 from dashboard.commands.watch_state import (
     STATE_VERSION,
     default_state_file,
     find_runs,
+    latest_step,
     load_state,
     save_state,
 )
 from dashboard.reading.watcher import RunWatcher
-from dashboard.run_state import RunState
 
 __all__ = [
     "STATE_VERSION",
@@ -78,14 +79,6 @@ __all__ = [
 ]
 
 _default_send = default_send  # the default of main(send=...)
-
-
-def _latest_step(state: RunState) -> int | None:
-    m = state.metrics_history
-    steps = [int(m["step"].max())] if len(m) else []
-    meta_step = (state.metadata or {}).get("step")
-    steps += [meta_step] if isinstance(meta_step, int) and not isinstance(meta_step, bool) else []
-    return max(steps, default=None)
 
 
 class WatchLoop:
@@ -105,11 +98,12 @@ class WatchLoop:
         clock: Callable[[], float] = time.time,
         err: Callable[[str], None] | None = None,
         pid_alive: Any = ...,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
         self.paths, self.channels = list(paths), list(channels)
         self.state_file, self.thresholds = state_file, thresholds
         self.cooldown_s, self.digest, self.depth = cooldown_s, digest, depth
-        self.clock = clock
+        self.clock, self.storage_options = clock, storage_options
         self.err = err or (lambda text: print(text, file=sys.stderr, flush=True))
         self._life_kw: dict[str, Any] = {} if pid_alive is ... else {"pid_alive": pid_alive}
         self._watchers: dict[str, RunWatcher] = {}
@@ -141,9 +135,11 @@ class WatchLoop:
     def _poll_run(self, run: str, now: float) -> int:
         watcher = self._watchers.get(run)
         if watcher is None:
-            watcher = self._watchers[run] = RunWatcher(run, use_watchdog=False, poll_interval_s=0)
+            watcher = self._watchers[run] = RunWatcher(
+                run, use_watchdog=False, poll_interval_s=0, storage_options=self.storage_options
+            )
         state = watcher.refresh()
-        step = _latest_step(state)
+        step = latest_step(state)
         warnings = [*state.warnings, *check_health(state, now=now, thresholds=self.thresholds)]
         life = run_lifecycle(
             state, step, now=now, stall_minutes=self.thresholds.stall_minutes, **self._life_kw
@@ -249,13 +245,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--digest", choices=["daily"], help="also send a daily summary")
     p.add_argument("--depth", type=int, default=3, help="how deep to look for runs under a ROOT")
     p.add_argument("--once", action="store_true", help="evaluate once; exit 0/1/2")
+    add_storage_option(p)
     return p
 
 
 def main(
     argv: Sequence[str] | None = None, *, send: Callable[[str, Message], bool] = _default_send
 ) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    options = storage_options(parser, args, args.paths)
     try:
         thresholds = load_thresholds(args.thresholds) if args.thresholds else DEFAULT_THRESHOLDS
     except ThresholdsError as exc:
@@ -281,6 +280,7 @@ def main(
         cooldown_s=args.cooldown,
         digest=args.digest,
         depth=args.depth,
+        storage_options=options,
     )
     try:
         if args.once:

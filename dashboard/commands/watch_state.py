@@ -19,16 +19,30 @@ from typing import Any
 
 from dashboard.analysis.alarms import AlarmLog
 from dashboard.commands.notify import Channel, Message
+from dashboard.reading.remote_fs import is_remote
+from dashboard.run_state import RunState
 
-__all__ = ["STATE_VERSION", "default_state_file", "find_runs", "load_state", "save_state"]
+__all__ = [
+    "STATE_VERSION",
+    "default_state_file",
+    "find_runs",
+    "latest_step",
+    "load_state",
+    "save_state",
+]
 
 STATE_VERSION = 1
 
 
-def find_runs(paths: Sequence[str | os.PathLike[str]], *, depth: int = 3) -> list[Path]:
-    """The run directories: each path that holds logs or metadata, else those below it."""
-    found: list[Path] = []
-    for top in map(Path, paths):
+def find_runs(paths: Sequence[str | os.PathLike[str]], *, depth: int = 3) -> list[Path | str]:
+    """The run directories: each path that holds logs or metadata, else those below it; a URL
+    (``s3://bucket/run``) is kept as it is, as one run."""
+    found: list[Path | str] = []
+    for given in paths:
+        if is_remote(given):
+            found.append(str(given))
+            continue
+        top = Path(given)
         if not top.is_dir() or _is_run(top):
             found.append(top)  # a run, or one that does not exist yet (waited for)
             continue
@@ -44,6 +58,15 @@ def find_runs(paths: Sequence[str | os.PathLike[str]], *, depth: int = 3) -> lis
                     (found if _is_run(sub) else nxt).append(sub)
             level = nxt
     return list(dict.fromkeys(found))
+
+
+def latest_step(state: RunState) -> int | None:
+    """The run's highest step: of its metric lines or its latest metadata."""
+    m = state.metrics_history
+    steps = [int(m["step"].max())] if len(m) else []
+    meta_step = (state.metadata or {}).get("step")
+    steps += [meta_step] if isinstance(meta_step, int) and not isinstance(meta_step, bool) else []
+    return max(steps, default=None)
 
 
 def _is_run(d: Path) -> bool:

@@ -13,6 +13,7 @@ import argparse
 import os
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import streamlit as st
 
@@ -26,6 +27,8 @@ from dashboard.page import alert_history, guard, sections, system_section, train
 from dashboard.page.summary_section import summary_section
 from dashboard.page.text import md_text
 from dashboard.reading.directory import log_file_rank
+from dashboard.reading.remote_fs import is_remote
+from dashboard.reading.storage_options import storage_options_from_env
 from dashboard.reading.watcher import RunWatcher
 
 __all__ = [
@@ -38,6 +41,7 @@ __all__ = [
     "parse_cli",
     "refuse_foreign_session",
     "render",
+    "resolve_directory",
     "sidebar",
 ]
 
@@ -61,6 +65,13 @@ def parse_cli(
     return directory, polling
 
 
+def resolve_directory(directory: str) -> str:
+    """A local directory as an absolute path (``~`` expanded); an fsspec URL kept as given."""
+    if is_remote(directory):
+        return directory.rstrip("/")
+    return str(Path(directory).expanduser().resolve())
+
+
 def _close(watcher: RunWatcher) -> None:
     watcher.close()
 
@@ -68,8 +79,9 @@ def _close(watcher: RunWatcher) -> None:
 @st.cache_resource(show_spinner=False, max_entries=16, on_release=_close)
 def get_watcher(resolved_dir: str, polling: bool) -> RunWatcher:
     """One watcher per resolved directory for the whole server (thread-safe inside; closed when
-    the cache drops it)."""
-    return RunWatcher(resolved_dir, polling_observer=polling)
+    the cache drops it). A URL is polled with the storage options in ``THALIA_STORAGE_OPTIONS``."""
+    options = storage_options_from_env() if is_remote(resolved_dir) else None
+    return RunWatcher(resolved_dir, polling_observer=polling, storage_options=options)
 
 
 def _export(watcher: RunWatcher, frame: str) -> Callable[[], str]:
@@ -81,6 +93,8 @@ def _export(watcher: RunWatcher, frame: str) -> Callable[[], str]:
 
 def first_read_message(directory: str) -> str:
     """What the page says while it reads a run's logs for the first time (sizes from one stat)."""
+    if is_remote(directory):
+        return f"Reading {directory} (first load; later refreshes fetch only new bytes)..."
     try:
         sizes = [
             entry.stat().st_size
@@ -153,7 +167,7 @@ def live(watcher: RunWatcher, options: sections.Options) -> None:
     sections.consolidation(state, details=options.show_consolidation)
     sections.milestones(state)
     summary_section(state, metrics, rank)
-    sections.training_info(state, facts)
+    sections.training_info(state, facts, log_tail=watcher.read_log_tail)
     system_section.config(state)
     alert_history.section(history, run_lifecycle(state, facts.step, now=now))
 

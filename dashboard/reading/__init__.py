@@ -26,6 +26,10 @@ The hops a logged line takes, in order (one module each):
    :mod:`~dashboard.reading.watcher` (which decides when to read again).
 
 :mod:`~dashboard.reading.console_tail` reads the end of ``console.log`` through the same seam.
+A remote directory (``s3://``, ``gs://``, ``sftp://``) is the same seam over fsspec
+(:mod:`~dashboard.reading.remote_fs`, range reads in :mod:`~dashboard.reading.range_file`,
+``--storage-option`` values in :mod:`~dashboard.reading.storage_options`); a log written in
+segment mode is read by :mod:`~dashboard.reading.segments`.
 """
 
 __all__: list[str] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from dashboard.reading.fs import LOCAL_FS, FileSystem
@@ -14,7 +15,7 @@ LOG_TAIL_BYTES = 64 * 1024
 
 
 def read_log_tail(
-    path: Path,
+    path: Path | str,
     *,
     max_bytes: int = LOG_TAIL_BYTES,
     max_lines: int = 200,
@@ -24,9 +25,11 @@ def read_log_tail(
 
     Read only when it is a regular file inside its directory (a symlink only to one inside it),
     opened without blocking (a FIFO named ``console.log`` never hangs the page); otherwise a
-    one-line note saying why it is not shown. Disk access goes through ``fs``."""
+    one-line note saying why it is not shown. Disk access goes through ``fs`` (``path`` may be
+    a URL joined with ``/`` for a remote ``fs``)."""
+    directory, name = os.path.split(os.fspath(path))
     try:
-        real = check_file(str(path.parent), path.name, fs)
+        real = check_file(directory, name, fs)
         with fs.open(real) as f:
             f.seek(0, 2)
             size = f.tell()

@@ -4,10 +4,10 @@
 file and its rotated segments ``name.1``, ``name.2``, ... as one stream), the column stores of
 every frame and the metadata scanner. A log file is read only when it is a regular file inside the
 directory (or a symlink to one there): a FIFO, a directory, a device or a symlink that leaves the
-directory is skipped, said in ``errors`` at each read and counted once as a bad line. Each
+directory is skipped, said in ``errors`` at each read and counted once as a bad line. A log in
+segment mode is one :class:`~dashboard.reading.segments.SegmentStream` per rank. Each
 :meth:`DirectoryReader.update` lists the directory, reads only new bytes and reports whether
-anything changed. It knows nothing about
-threads or filesystem events (that is :mod:`dashboard.reading.watcher`).
+anything changed. It knows nothing about threads or filesystem events (:mod:`.watcher`).
 
 The timeline rules (late lines, evaluator threads, resumes, truncated or replaced files, legacy
 logs) are :mod:`dashboard.reading.timeline`'s.
@@ -35,7 +35,9 @@ from dashboard.reading.line_parser import EVENT_KINDS, parse_line
 from dashboard.reading.linebuffer import DEFAULT_MAX_LINE_BYTES, Block, Overlong, split_lines
 from dashboard.reading.metadata import MetadataScanner, is_metadata_name, normalise_warnings
 from dashboard.reading.nonfinite import NonFiniteLog
+from dashboard.reading.remote_fs import is_remote
 from dashboard.reading.safefile import check_file
+from dashboard.reading.segments import SegmentStream, stream_key
 from dashboard.reading.tailer import Refused, Reset, RotatingTailer
 from dashboard.reading.timeline import RESUME_AFTER, TimelineRules
 from dashboard.run_state import BadLine, Restart, RunState
@@ -45,6 +47,7 @@ __all__ = ["MAX_BAD_LINES", "RESUME_AFTER", "DirectoryReader", "log_file_rank"]
 
 _log = logging.getLogger(__name__)
 MAX_BAD_LINES = 200
+_Stream = RotatingTailer | SegmentStream
 
 
 def _excerpt(line: bytes) -> str:
@@ -85,9 +88,7 @@ class DirectoryReader:
         self._min_block_bytes = min_block_bytes
         self.exists = False
         self.not_a_directory = False
-        self._tailers: dict[
-            str, tuple[int, int, RotatingTailer]
-        ] = {}  # name -> (src, rank, tailer)
+        self._tailers: dict[str, tuple[int, int, _Stream]] = {}  # name -> (src, rank, stream)
         self._refused: dict[str, str] = {}  # file name -> why it is not read (reported once)
         self._stores = {
             name: ColumnStore(name, dedup=name == "metrics_history")
@@ -122,16 +123,10 @@ class DirectoryReader:
         self.not_a_directory = False
         self.exists = True
         for name in sorted(names):
-            rank = log_file_rank(name)
-            if rank is not None and name not in self._tailers:
-                tailer = RotatingTailer(
-                    self.directory,
-                    name,
-                    fs=self._fs,
-                    max_line_bytes=self._max_line_bytes,
-                    check=self._check_file,
-                )
-                self._tailers[name] = (len(self._tailers), rank, tailer)
+            found = stream_key(name)
+            if found is not None and found[0] not in self._tailers:
+                key, rank, segment = found
+                self._tailers[key] = (len(self._tailers), rank, self._stream(name, rank, segment))
                 changed = True
         before = (self.bad_line_count, len(self.restarts))
         seq_before = self._seq
@@ -157,6 +152,12 @@ class DirectoryReader:
             changed = store.commit() or changed
         self._nonfinite.commit()
         return changed or meta_changed or before != (self.bad_line_count, len(self.restarts))
+
+    def _stream(self, name: str, rank: int, segment: bool) -> _Stream:
+        opts: dict[str, Any] = {"fs": self._fs, "max_line_bytes": self._max_line_bytes}
+        if segment:  # one reader for all of this rank's segments
+            return SegmentStream(self.directory, rank, check=self._check_file, **opts)
+        return RotatingTailer(self.directory, name, check=self._check_file, **opts)
 
     def _check_file(self, directory: str, name: str) -> str:
         return check_file(directory, name, self._fs)
@@ -276,6 +277,7 @@ class DirectoryReader:
         return RunState(
             self.directory,
             self.exists,
+            url=self.directory if is_remote(self.directory) else None,
             not_a_directory=self.not_a_directory,
             nonfinite=nonfinite,
             metadata=latest[1] if latest else None,

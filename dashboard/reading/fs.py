@@ -5,8 +5,8 @@ A :class:`~dashboard.reading.directory.DirectoryReader` (and so a
 :class:`~dashboard.reading.watcher.RunWatcher` or :func:`load_training_state`) takes one ``fs``
 and hands it to its tailers, its metadata scanner and the safe-file checks; the console-log tail
 takes it too. :class:`LocalFileSystem` (the default, :data:`LOCAL_FS`) is the real disk. Tests
-pass a subclass that overrides one method (count stats, fail a listing); remote storage (an
-fsspec adapter) would implement the same six methods. Paths are plain strings joined with
+pass a subclass that overrides one method (count stats, fail a listing); remote storage
+implements the same methods over fsspec (:mod:`dashboard.reading.remote_fs`). Paths are plain strings joined with
 ``os.path.join``; nothing here caches.
 
 Contract of each method (errors are ``OSError`` subclasses; ``FileNotFoundError`` for a missing

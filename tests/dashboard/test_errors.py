@@ -11,11 +11,12 @@ import pytest
 from dashboard import errors
 from dashboard.analysis import smoothing
 from dashboard.commands import export, launcher
-from dashboard.reading import line_parser, safefile
+from dashboard.reading import line_parser, remote_fs, safefile
 
 BASES = {
     "BadRecord": ValueError,
     "UnsafeFile": OSError,
+    "RemoteUnavailable": OSError,
     "InvalidSmoothingWeight": ValueError,
     "LauncherError": RuntimeError,
     "ExportError": Exception,
@@ -38,6 +39,7 @@ def test_the_tree() -> None:
     [
         (line_parser, "BadRecord"),
         (safefile, "UnsafeFile"),
+        (remote_fs, "RemoteUnavailable"),
         (smoothing, "InvalidSmoothingWeight"),
         (launcher, "LauncherError"),
         (export, "ExportError"),

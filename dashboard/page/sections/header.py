@@ -34,13 +34,17 @@ _STATUS_BADGE = {
 
 def empty_state(state: RunState) -> bool:
     """Show a calm message when there is nothing to draw yet; True if the page should stop."""
-    where = str(state.checkpoint_dir)
+    where = state.where
     if state.not_a_directory:
         st.error(
             "This path is a file, not a directory. Give the checkpoint directory the trainer "
             "writes into (the folder holding training_log.jsonl), in the sidebar or on the "
             "command line."
         )
+        st.code(where, language=None)
+        return True
+    if not state.exists and state.error:  # unreachable (a remote store refusing), not absent
+        st.error("This directory cannot be read now: " + escape_markdown(state.error))
         st.code(where, language=None)
         return True
     if not state.exists:
@@ -70,7 +74,7 @@ def header(state: RunState, metrics: pd.DataFrame, run: RunFacts, *, now: float)
     facts = header_facts(state, metrics)
     status = run.status
     top = st.columns([5, 1])
-    top[0].text(f"Run: {plain(str(state.checkpoint_dir))}")
+    top[0].text(f"Run: {plain(state.where)}")
     if status.kind in _STATUS_BADGE:
         color, icon = _STATUS_BADGE[status.kind]
         label = status.kind if status.kind in ("failed", "killed", "crashed") else status.text

@@ -3,6 +3,8 @@ counts, bad lines, the console log tail)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import streamlit as st
 
@@ -38,8 +40,11 @@ def milestones(state: RunState) -> None:
         grid[i % len(grid)].text(f"{'✅' if ok else '❌'} {plain(name)}")
 
 
-def training_info(state: RunState, run: RunFacts) -> None:
-    """Duration, speed and ETA (from ``run``), event counts, bad lines and the console tail."""
+def training_info(
+    state: RunState, run: RunFacts, *, log_tail: Callable[[], str | None] | None = None
+) -> None:
+    """Duration, speed and ETA (from ``run``), event counts, bad lines and the console tail
+    (``log_tail``: the watcher's reader, which reaches a remote run too)."""
     st.subheader("Training information")
     speed = run.speed
     # three cards a row: "4 min 10 s" or an ETA of "1 h 23 min" stays whole at 1280 px
@@ -70,7 +75,12 @@ def training_info(state: RunState, run: RunFacts) -> None:
                 column_config={"Byte offset": INT_COLUMN},
             )
     st.caption("Console log (last lines, newest at the bottom)")
-    tail = read_log_tail(state.checkpoint_dir / CONSOLE_LOG_NAME)
+    if log_tail is None and state.url is not None:  # only the watcher's fs reaches a remote run
+        waiting("The console log of a remote run is not shown here.")
+        return
+    tail = (
+        read_log_tail(state.checkpoint_dir / CONSOLE_LOG_NAME) if log_tail is None else log_tail()
+    )
     if tail is None:
         waiting("No console.log yet — the logger writes it with file_log=True.")
         return
