@@ -62,3 +62,15 @@ def test_a_root_that_is_a_file_is_refused(tmp_path: Path) -> None:
     err = io.StringIO()
     code = launcher.main(["--root", str(log)], stdout=io.StringIO(), stderr=err)
     assert code == 2 and "is a file, not a directory" in err.getvalue()
+
+
+def test_a_remote_root_is_refused_and_a_remote_dir_stays_one_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        parse_args(["--root", "s3://bucket/sweep"])
+    assert exc.value.code == 2
+    assert "--root takes a local directory" in capsys.readouterr().err
+    args = parse_args(["s3://bucket/run"])
+    assert args.dirs == ("s3://bucket/run",) and args.root is None
+    assert as_root(args, io.StringIO()) is args  # never listed as a local directory
