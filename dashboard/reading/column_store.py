@@ -43,9 +43,10 @@ class ColumnStore:
     than any cut made before them), so each cut is applied once, by the next rebuild.
     """
 
-    def __init__(self, name: str, *, dedup: bool = False) -> None:
+    def __init__(self, name: str, *, dedup: bool = False, fold_rows: int = FOLD_ROWS) -> None:
         self.name = name
         self.dedup = dedup
+        self._fold_rows = fold_rows
         self._dtypes: dict[str, str] = dict(FRAME_COLUMNS[name])
         self._dtypes.update({k: "int64" for k in _PRIVATE})
         self._extra: list[str] = []  # columns beyond FRAME_COLUMNS, in first-appearance order
@@ -62,6 +63,11 @@ class ColumnStore:
     @property
     def rows(self) -> int:
         return self._nrows
+
+    @property
+    def dtypes(self) -> dict[str, str]:
+        """Every column seen so far (with ``_seq``, ``_src``) and its dtype (a copy)."""
+        return dict(self._dtypes)
 
     def _register(self, col: str) -> None:
         if col not in self._dtypes:
@@ -85,7 +91,7 @@ class ColumnStore:
         for key in cols:
             self._register(key)
         self._append(Chunk(n, cols))
-        if self._waiting >= FOLD_ROWS:
+        if self._waiting >= self._fold_rows:
             self._fold(final=False)
 
     def add_cut(self, cut: Cut) -> None:

@@ -146,7 +146,7 @@ class TableView:
             else:
                 buf = self.arrays.get(col)
                 data[col] = buf[:n] if buf is not None else np.full(n, np.nan)
-        return pd.DataFrame(data, copy=False)
+        return pd.DataFrame(data, index=pd.RangeIndex(n), copy=False)
 
 
 class SortedTable:
@@ -252,7 +252,7 @@ class SortedTable:
         ``fresh``): what follows a load is written in place."""
         if not fresh and total + (total >> 3) <= self._cap:
             return
-        cap = max(total + (total >> 1), _MIN_CAPACITY)
+        cap = max(2 * total, _MIN_CAPACITY)  # untouched room is address space, not memory
         old, n = self._nums, 0 if fresh else self.n
         self._nums, self._cap = {}, cap
         for col in list(old):
