@@ -52,6 +52,7 @@ class ColumnStore:
         self._extra: list[str] = []  # columns beyond FRAME_COLUMNS, in first-appearance order
         self._chunks: list[Chunk] = []  # committed rows not yet in the table
         self._waiting = 0  # rows in _chunks
+        self._moved = 0  # rows moved into the table since the last commit
         self._nrows = 0  # rows committed
         self._rows: list[dict[str, Any]] = []
         self._batch_cols: set[str] = set()
@@ -99,9 +100,13 @@ class ColumnStore:
         self._snapshot = None
 
     def commit(self) -> bool:
-        """Move queued rows into the table; True if anything changed since the last commit."""
+        """Move queued rows into the table; True if anything changed since the last commit.
+        After a long read (a load), the table is given room for half as many rows again."""
         changed = self._flush() or self._snapshot is None
         self._fold(final=True)
+        if self._moved >= self._fold_rows:
+            self._table.make_room(self._table.n // 2)
+        self._moved = 0
         return changed
 
     def _fold(self, *, final: bool) -> None:
@@ -118,6 +123,7 @@ class ColumnStore:
         else:
             self._behind = True  # wait for the commit: one rebuild per refresh
             return
+        self._moved += self._waiting
         self._chunks, self._waiting = [], 0
         self._snapshot = None
 

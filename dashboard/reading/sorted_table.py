@@ -247,13 +247,21 @@ class SortedTable:
         elif not start:
             self.last = None
 
+    def make_room(self, rows: int) -> None:
+        """Spare room for at least ``rows`` more rows (after a load, so that the live appends
+        that follow write in place for a long while)."""
+        if self._cap - self.n < rows:
+            self._grow(self.n + max(rows, self.n), self.n)
+
     def _reserve(self, total: int, *, fresh: bool) -> None:
-        """Room for ``total`` rows with spare room for later appends (new buffers if
-        ``fresh``): what follows a load is written in place."""
-        if not fresh and total + (total >> 3) <= self._cap:
-            return
-        cap = max(2 * total, _MIN_CAPACITY)  # untouched room is address space, not memory
-        old, n = self._nums, 0 if fresh else self.n
+        """Room for ``total`` rows (new buffers if ``fresh``), twice that when it must grow."""
+        if fresh or total > self._cap:
+            self._grow(max(2 * total, _MIN_CAPACITY), 0 if fresh else self.n)
+
+    def _grow(self, cap: int, n: int) -> None:
+        """New buffers of ``cap`` rows holding the first ``n`` rows (untouched room is address
+        space, not memory)."""
+        old = self._nums
         self._nums, self._cap = {}, cap
         for col in list(old):
             buf = old.pop(col)  # dropped one by one: at most one column is held twice
