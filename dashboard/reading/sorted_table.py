@@ -52,6 +52,14 @@ def _empty(n: int, dtype: np.dtype) -> np.ndarray:
     return np.frombuffer(mmap.mmap(-1, nbytes), dtype=dtype, count=n)
 
 
+def _strings(values: np.ndarray) -> pa.Array:
+    """``values`` as Arrow strings, converted as ``Series(values, dtype="str")`` does."""
+    try:  # the common case, all str: Arrow converts them directly
+        return pa.array(values, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # anything else: pandas' own conversion
+        return pa.array(pd.array(values, dtype=STR_DTYPE))
+
+
 class Merge:
     """Rows of a sorted selection that share (step, rank) with another row, and how to merge
     them: ``rows`` = their positions in the unsorted arrays (in sorted order), ``first`` = per
@@ -141,8 +149,7 @@ class TableView:
                 chunks = pa.chunked_array(self.strings.get(col, ()), type=pa.large_string())
                 if len(chunks) != n:  # a column no row of the table has: ""
                     chunks = pa.chunked_array([pa.array([""] * n, type=pa.large_string())])
-                strings = pd.arrays.ArrowStringArray(chunks, dtype=STR_DTYPE)  # type: ignore[call-arg]
-                data[col] = pd.Series(strings, copy=False)
+                data[col] = pd.arrays.ArrowStringArray(chunks, dtype=STR_DTYPE)  # type: ignore[call-arg]
             else:
                 buf = self.arrays.get(col)
                 data[col] = buf[:n] if buf is not None else np.full(n, np.nan)
@@ -282,6 +289,6 @@ class SortedTable:
         if start and not parts:  # a column first seen now: "" in the rows before
             parts.append(pa.array([""] * start, type=pa.large_string()))
         if len(values):
-            parts.append(pa.array(pd.array(values, dtype=STR_DTYPE)))
+            parts.append(_strings(values))
         while len(parts) > 1 and len(parts[-2]) < 2 * len(parts[-1]):  # few chunks, each
             parts[-2:] = [pa.concat_arrays(parts[-2:])]  # row copied O(log n) times
