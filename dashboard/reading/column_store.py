@@ -34,8 +34,9 @@ _PRIVATE = ("_seq", "_src")
 class ColumnStore:
     """The growing columns of one frame (see ``dashboard.run_state`` for the columns).
 
-    Rows added with :meth:`add_row` / :meth:`add_columns` become visible to snapshots only after
-    :meth:`commit`. Every row carries ``step``, ``rank``, ``_seq`` (global read order: larger is
+    Rows added with :meth:`add_row` / :meth:`add_columns` are visible to snapshots after
+    :meth:`commit` (a long read moves them into the table, and so into snapshots, every
+    ``fold_rows`` rows; a snapshot taken before the commit may show some). Every row carries ``step``, ``rank``, ``_seq`` (global read order: larger is
     newer) and ``_src`` (file index). Not thread-safe: the watcher calls it under its lock;
     snapshots are immutable and safe to build from any thread.
 
@@ -83,6 +84,9 @@ class ColumnStore:
                 self._batch_cols.add(key)
                 self._register(key)
         self._rows.append(fields)
+        if len(self._rows) >= self._fold_rows:  # a long read line by line: bounded too
+            self._flush()
+            self._fold(final=False)
 
     def add_columns(self, n: int, cols: dict[str, np.ndarray]) -> None:
         """Append ``n`` rows given as whole columns (from the block parser)."""
