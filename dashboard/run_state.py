@@ -141,9 +141,17 @@ FRAME_COLUMNS: dict[str, dict[str, str]] = {
 }
 
 
+_EMPTY: dict[str, pd.DataFrame] = {}
+
+
 def empty_frame(name: str) -> pd.DataFrame:
-    """An empty frame with the columns and dtypes ``FRAME_COLUMNS[name]`` lists."""
-    return pd.DataFrame({c: pd.Series([], dtype=d) for c, d in FRAME_COLUMNS[name].items()})
+    """An empty frame with the columns and dtypes ``FRAME_COLUMNS[name]`` lists (a new object
+    each call, copied from one built once)."""
+    template = _EMPTY.get(name)
+    if template is None:
+        columns = FRAME_COLUMNS[name].items()
+        template = _EMPTY[name] = pd.DataFrame({c: pd.Series([], dtype=d) for c, d in columns})
+    return template.copy()
 
 
 @dataclass(frozen=True)

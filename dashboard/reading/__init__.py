@@ -17,10 +17,11 @@ The hops a logged line takes, in order (one module each):
    with a reason for every bad line);
 5. :mod:`~dashboard.reading.directory` applies the timeline rules (resumes, restarts) and
    appends rows to a :mod:`~dashboard.reading.column_store` (chunks of numpy columns,
-   :mod:`~dashboard.reading.chunks`; explicitly logged non-finite values go to
-   :mod:`~dashboard.reading.nonfinite`);
-6. :mod:`~dashboard.reading.frame_snapshot`: the committed chunks, built into a DataFrame on
-   first use (sorted by step, rows sharing a step merged);
+   :mod:`~dashboard.reading.chunks`, moved into the one copy of the frame's columns, a
+   :mod:`~dashboard.reading.sorted_table`: sorted by step, rows sharing a step merged;
+   explicitly logged non-finite values go to :mod:`~dashboard.reading.nonfinite`);
+6. :mod:`~dashboard.reading.frame_snapshot`: the table's rows at one moment, a DataFrame of
+   views built on first use;
 7. :class:`~dashboard.run_state.RunState`: the frames, metadata
    (:mod:`~dashboard.reading.metadata`), warnings and bad lines of one refresh, handed out by
    :mod:`~dashboard.reading.watcher` (which decides when to read again).

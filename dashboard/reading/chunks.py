@@ -70,6 +70,8 @@ def fill_column(dtype: str, n: int) -> np.ndarray:
 
 def concat_column(chunks: tuple[Chunk, ...], name: str, dtype: str) -> np.ndarray:
     parts = [c.cols[name] if name in c.cols else fill_column(dtype, c.n) for c in chunks]
+    if not parts:
+        return np.empty(0, dtype=object if dtype == "str" else np.dtype(dtype))
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 

@@ -1,11 +1,15 @@
 """Column stores: the growing columns of one frame, handed out as immutable snapshots.
 
 A :class:`ColumnStore` per frame collects rows (from the per-line parser) and column chunks (from
-the Arrow fast path). :meth:`ColumnStore.commit` turns pending rows into an immutable
-:class:`~dashboard.reading.chunks.Chunk`; nothing is ever concatenated onto the whole history
-during a refresh. :meth:`ColumnStore.snapshot` pins what is committed in a
-:class:`~dashboard.reading.frame_snapshot.FrameSnapshot`, which builds the DataFrame when asked
-(the timeline and merge rules are described there).
+the Arrow fast path) as immutable :class:`~dashboard.reading.chunks.Chunk` objects, and moves them
+into its :class:`~dashboard.reading.sorted_table.SortedTable` (the one copy of the frame's
+columns, in the frame's order): at :meth:`ColumnStore.commit`, and during a long read whenever
+``FOLD_ROWS`` rows wait (so a cold load never holds the history twice). Rows that sort after the
+table's last row are appended in place; anything else (a late line, a cut) rebuilds the table,
+once per commit. Chunks waiting are merged size-tiered (:func:`~dashboard.reading.chunks.merge_start`).
+:meth:`ColumnStore.snapshot` pins the table in a
+:class:`~dashboard.reading.frame_snapshot.FrameSnapshot` (the timeline and merge rules are
+described there).
 """
 
 from __future__ import annotations
@@ -15,10 +19,14 @@ from typing import Any
 import numpy as np
 
 from dashboard.reading.chunks import Chunk, Cut, merge_chunks, merge_start
-from dashboard.reading.frame_snapshot import FrameSnapshot, GrowCache
+from dashboard.reading.frame_snapshot import FrameSnapshot
+from dashboard.reading.sorted_table import SortedTable
 from dashboard.run_state import FRAME_COLUMNS
 
-__all__ = ["ColumnStore"]
+__all__ = ["FOLD_ROWS", "ColumnStore"]
+
+#: During a read, this many waiting rows are moved into the table without waiting for the commit.
+FOLD_ROWS = 1 << 16
 
 _PRIVATE = ("_seq", "_src")
 
@@ -26,29 +34,42 @@ _PRIVATE = ("_seq", "_src")
 class ColumnStore:
     """The growing columns of one frame (see ``dashboard.run_state`` for the columns).
 
-    Rows added with :meth:`add_row` / :meth:`add_columns` become visible to snapshots only after
-    :meth:`commit`. Every row carries ``step``, ``rank``, ``_seq`` (global read order: larger is
+    Rows added with :meth:`add_row` / :meth:`add_columns` are visible to snapshots after
+    :meth:`commit` (a long read moves them into the table, and so into snapshots, every
+    ``fold_rows`` rows; a snapshot taken before the commit may show some). Every row carries ``step``, ``rank``, ``_seq`` (global read order: larger is
     newer) and ``_src`` (file index). Not thread-safe: the watcher calls it under its lock;
     snapshots are immutable and safe to build from any thread.
+
+    A cut drops only rows that exist when it is added (rows read later have a larger ``_seq``
+    than any cut made before them), so each cut is applied once, by the next rebuild.
     """
 
-    def __init__(self, name: str, *, dedup: bool = False) -> None:
+    def __init__(self, name: str, *, dedup: bool = False, fold_rows: int = FOLD_ROWS) -> None:
         self.name = name
         self.dedup = dedup
+        self._fold_rows = fold_rows
         self._dtypes: dict[str, str] = dict(FRAME_COLUMNS[name])
         self._dtypes.update({k: "int64" for k in _PRIVATE})
         self._extra: list[str] = []  # columns beyond FRAME_COLUMNS, in first-appearance order
-        self._chunks: list[Chunk] = []
-        self._nrows = 0  # rows in _chunks
+        self._chunks: list[Chunk] = []  # committed rows not yet in the table
+        self._waiting = 0  # rows in _chunks
+        self._moved = 0  # rows moved into the table since the last commit
+        self._nrows = 0  # rows committed
         self._rows: list[dict[str, Any]] = []
         self._batch_cols: set[str] = set()
-        self._cuts: list[Cut] = []
+        self._cuts: list[Cut] = []  # not yet applied to the table
+        self._behind = False  # the waiting rows go back before the table's last row
         self._snapshot: FrameSnapshot | None = None
-        self._cache = GrowCache()
+        self._table = SortedTable(self._dtypes, dedup)
 
     @property
     def rows(self) -> int:
         return self._nrows
+
+    @property
+    def dtypes(self) -> dict[str, str]:
+        """Every column seen so far (with ``_seq``, ``_src``) and its dtype (a copy)."""
+        return dict(self._dtypes)
 
     def _register(self, col: str) -> None:
         if col not in self._dtypes:
@@ -63,25 +84,58 @@ class ColumnStore:
                 self._batch_cols.add(key)
                 self._register(key)
         self._rows.append(fields)
+        if len(self._rows) >= self._fold_rows:  # a long read line by line: bounded too
+            self._flush()
+            self._fold(final=False)
 
     def add_columns(self, n: int, cols: dict[str, np.ndarray]) -> None:
         """Append ``n`` rows given as whole columns (from the block parser)."""
-        self.commit()
+        self._flush()
         if not n:
             return
         for key in cols:
             self._register(key)
         self._append(Chunk(n, cols))
+        if self._waiting >= self._fold_rows:
+            self._fold(final=False)
 
     def add_cut(self, cut: Cut) -> None:
         self._cuts.append(cut)
         self._snapshot = None
 
     def commit(self) -> bool:
-        """Turn queued rows into a chunk; True if anything changed since the last commit."""
+        """Move queued rows into the table; True if anything changed since the last commit.
+        After a long read (a load), the table is given room for half as many rows again."""
+        changed = self._flush() or self._snapshot is None
+        self._fold(final=True)
+        if self._moved >= self._fold_rows:
+            self._table.make_room(self._table.n // 2)
+        self._moved = 0
+        return changed
+
+    def _fold(self, *, final: bool) -> None:
+        """Move the waiting rows into the table: appended when they all sort after its last row,
+        else (and for a new cut) a rebuild, done at the commit (``final``) or, for a cut,
+        at once (so the rows read after it can be appended)."""
+        if not self._chunks and not self._cuts:
+            return
+        if not self._cuts and not self._behind and self._table.append(self._chunks):
+            pass
+        elif final or self._cuts:
+            self._table.rebuild(self._chunks, self._cuts)
+            self._cuts, self._behind = [], False
+        else:
+            self._behind = True  # wait for the commit: one rebuild per refresh
+            return
+        self._moved += self._waiting
+        self._chunks, self._waiting = [], 0
+        self._snapshot = None
+
+    def _flush(self) -> bool:
+        """Turn queued rows into a chunk; True if there were any."""
         rows = self._rows
         if not rows:
-            return self._snapshot is None
+            return False
         cols: dict[str, np.ndarray] = {}
         for key in self._batch_cols:
             dtype = self._dtypes[key]
@@ -99,9 +153,10 @@ class ColumnStore:
         return True
 
     def _append(self, chunk: Chunk) -> None:
-        chunks = self._chunks = list(self._chunks)  # snapshots keep the old list
+        chunks = self._chunks
         chunks.append(chunk)
         self._nrows += chunk.n
+        self._waiting += chunk.n
         start = merge_start(chunks)
         if start is not None:
             chunks[start:] = [merge_chunks(chunks[start:], self._dtypes)]
@@ -123,16 +178,9 @@ class ColumnStore:
     def snapshot(self) -> FrameSnapshot:
         """The committed rows as an immutable, lazily built frame (same object until a change)."""
         if self._snapshot is None:
-            columns = self.columns()
-            growable = all(self._dtypes.get(c) != "str" for c in columns)
+            self._fold(final=True)
+            view = self._table.view()
             self._snapshot = FrameSnapshot(
-                self.name,
-                tuple(self._chunks),
-                tuple(self._cuts),
-                columns,
-                self._dtypes,
-                self.dedup,
-                self._cache if growable else None,
-                self._nrows,
+                self.name, view, self.columns(), self._dtypes, self._nrows
             )
         return self._snapshot

@@ -89,3 +89,23 @@ def test_steady_appends_copy_each_row_under_three_times(monkeypatch: pytest.Monk
     assert largest <= frames._SMALL_CHUNK + 1000  # no merge much bigger than a closed chunk
     assert small_chunks(store) <= 2 * (frames._FANOUT - 1)
     assert len(store._chunks) <= 640_000 // frames._SMALL_CHUNK + 2 * frames._FANOUT
+
+
+@pytest.mark.parametrize("loaded", [1000, 1337, 2048, 3001, 4095, 5000])
+def test_appends_after_a_load_write_in_place(loaded: int) -> None:
+    """A load leaves room for half its rows again: the live appends that follow write after
+    the rows already handed out, in the same buffers, and never change them."""
+    store = ColumnStore("metrics_history", dedup=True, fold_rows=64)
+    for start in range(0, loaded, 100):
+        store.add_columns(min(100, loaded - start), block(start, min(100, loaded - start)))
+    store.commit()
+    first = store.snapshot()()
+    kept = first.copy(deep=True)
+    steps = range(loaded, loaded + loaded // 2 - 10, 10)
+    for step in steps:
+        store.add_columns(10, block(step, 10))
+        store.commit()
+        frame = store.snapshot()()
+        assert np.shares_memory(frame["loss"].to_numpy(), first["loss"].to_numpy())
+    assert frame["step"].tolist() == list(range(loaded + 10 * len(steps)))
+    pd.testing.assert_frame_equal(first, kept)

@@ -1,0 +1,294 @@
+"""Sorted tables: the committed rows of one frame, held once, already in the frame's order.
+
+A :class:`SortedTable` is the storage of one frame: its rows sorted by (step, rank, read order)
+and, for a merged frame, rows sharing a (step, rank) already merged (the rules are
+:mod:`dashboard.reading.frame_snapshot`'s), so a frame is a view of the first ``n`` rows and no
+second copy of a column exists. Numeric columns live in numpy buffers with spare room: new rows
+are written in place after the last, and a frame handed out earlier views a prefix that is never
+written again (a buffer that must grow is copied into a new one; old frames keep the old one).
+String columns are lists of immutable Arrow ``large_string`` arrays (an append adds one, small
+ones are merged pairwise), which a frame wraps without copying. Every row keeps ``_seq`` (read
+order) and ``_src`` (file index), so a later :class:`~dashboard.reading.chunks.Cut` can drop it.
+
+Two ways in:
+
+* :meth:`SortedTable.append`: rows that all sort after the last row (a live run, a cold load of
+  an ordered log) are sorted and merged among themselves and written after it;
+* :meth:`SortedTable.rebuild`: anything else (a late line at or before the last row, a cut)
+  sorts all rows again into new buffers. A merged row cannot be split again, so the raw rows of
+  each merged group are kept aside (the *shadow* rows; only lines that share a step have them)
+  and a rebuild starts from raw rows only: the unmerged rows of the table, the shadow rows and
+  the new ones. Its result is exactly what one build of all raw rows gives.
+"""
+
+from __future__ import annotations
+
+import mmap
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from dashboard.reading.chunks import Chunk, Cut, concat_column, is_missing
+
+__all__ = ["STR_DTYPE", "Merge", "SortedTable", "TableView", "order_rows"]
+
+#: pandas' string dtype of every string column (what ``Series(..., dtype="str")`` gives)
+STR_DTYPE = pd.array([], dtype="str").dtype
+_KEYS = ("step", "rank", "_seq", "_src")
+_MIN_CAPACITY = 1024
+_MAPPED_BYTES = 1 << 20
+
+
+def _empty(n: int, dtype: np.dtype) -> np.ndarray:
+    """An uninitialised buffer; a big one in its own anonymous mapping, so that its memory goes
+    back to the system when the last view of it goes (freed heap memory often does not) and its
+    spare room costs nothing until written."""
+    nbytes = n * dtype.itemsize
+    if nbytes < _MAPPED_BYTES:
+        return np.empty(n, dtype=dtype)
+    return np.frombuffer(mmap.mmap(-1, nbytes), dtype=dtype, count=n)
+
+
+def _strings(values: np.ndarray) -> pa.Array:
+    """``values`` as Arrow strings, converted as ``Series(values, dtype="str")`` does."""
+    try:  # the common case, all str: Arrow converts them directly
+        return pa.array(values, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # anything else: pandas' own conversion
+        return pa.array(pd.array(values, dtype=STR_DTYPE))
+
+
+class Merge:
+    """Rows of a sorted selection that share (step, rank) with another row, and how to merge
+    them: ``rows`` = their positions in the unsorted arrays (in sorted order), ``first`` = per
+    row the index in ``rows`` of its group's first row, ``ends`` = the index in ``rows`` of each
+    group's last row, ``out`` = each group's row in the output."""
+
+    __slots__ = ("ends", "first", "out", "rows")
+
+    def __init__(
+        self, rows: np.ndarray, first: np.ndarray, ends: np.ndarray, out: np.ndarray
+    ) -> None:
+        self.rows, self.first, self.ends, self.out = rows, first, ends, out
+
+    def values(self, column: np.ndarray) -> np.ndarray:
+        """Per group, the value of the last row that carries one (NaN when none does)."""
+        vals = column[self.rows]
+        pos = np.arange(len(vals))
+        latest = np.maximum.accumulate(np.where(is_missing(vals), -1, pos))[self.ends]
+        found = latest >= self.first[self.ends]
+        return np.where(found, vals[np.maximum(latest, 0)], np.nan)
+
+
+def _drop_cut(
+    step: np.ndarray, rank: np.ndarray, seq: np.ndarray, src: np.ndarray, cuts: Sequence[Cut]
+) -> np.ndarray | None:
+    """Positions of the rows no cut drops (None: all of them)."""
+    keep = np.ones(len(step), dtype=bool)
+    for cut in cuts:
+        hit = (src == cut.src) & (seq < cut.seq) & (step >= cut.min_step)
+        if cut.rank >= 0:
+            hit &= rank == cut.rank
+        keep &= ~hit
+    return None if keep.all() else np.flatnonzero(keep)
+
+
+def order_rows(
+    keys: Mapping[str, np.ndarray], cuts: Sequence[Cut], dedup: bool
+) -> tuple[np.ndarray | None, Merge | None]:
+    """Row positions that survive ``cuts``, sorted by (step, rank, read order) (None = all, in
+    place), and for a merged frame the groups of rows sharing (step, rank), of which only the
+    last position is kept (its values come from :meth:`Merge.values`)."""
+    step, rank, seq = keys["step"], keys["rank"], keys["_seq"]
+    idx = _drop_cut(step, rank, seq, keys["_src"], cuts) if cuts else None
+    s, r, q = (step, rank, seq) if idx is None else (step[idx], rank[idx], seq[idx])
+    if len(s) > 1 and not (np.all(s[1:] >= s[:-1]) and (not dedup or np.all(s[1:] > s[:-1]))):
+        order = np.lexsort((q, r, s))
+        s, r = s[order], r[order]
+        idx = order if idx is None else idx[order]
+    if not dedup or len(s) < 2:
+        return idx, None
+    last = np.ones(len(s), dtype=bool)
+    last[:-1] = (s[1:] != s[:-1]) | (r[1:] != r[:-1])
+    if last.all():
+        return idx, None
+    first = np.ones(len(s), dtype=bool)
+    first[1:] = last[:-1]
+    shared = np.flatnonzero(~(first & last))  # sorted positions in groups of 2+
+    group = np.cumsum(first[shared]) - 1
+    ends = np.flatnonzero(last[shared])
+    keep_at = np.flatnonzero(last)
+    merge = Merge(
+        shared if idx is None else idx[shared],
+        np.flatnonzero(first[shared])[group],
+        ends,
+        np.searchsorted(keep_at, shared[ends]),
+    )
+    return (keep_at if idx is None else idx[keep_at]), merge
+
+
+class TableView:
+    """The first ``n`` rows of a table at one moment (immutable: later appends write after
+    them, and a rebuild writes new buffers)."""
+
+    __slots__ = ("arrays", "n", "strings")
+
+    def __init__(
+        self, n: int, arrays: dict[str, np.ndarray], strings: dict[str, tuple[pa.Array, ...]]
+    ) -> None:
+        self.n, self.arrays, self.strings = n, arrays, strings
+
+    def frame(self, columns: Sequence[str], dtypes: Mapping[str, str]) -> pd.DataFrame:
+        """The DataFrame of ``columns``: views of the buffers, no copy."""
+        n = self.n
+        data: dict[str, Any] = {}
+        for col in columns:
+            if dtypes.get(col) == "str":
+                chunks = pa.chunked_array(self.strings.get(col, ()), type=pa.large_string())
+                if len(chunks) != n:  # a column no row of the table has: ""
+                    chunks = pa.chunked_array([pa.array([""] * n, type=pa.large_string())])
+                data[col] = pd.arrays.ArrowStringArray(chunks, dtype=STR_DTYPE)  # type: ignore[call-arg]
+            else:
+                buf = self.arrays.get(col)
+                data[col] = buf[:n] if buf is not None else np.full(n, np.nan)
+        return pd.DataFrame(data, index=pd.RangeIndex(n), copy=False)
+
+
+class SortedTable:
+    """The rows of one frame, sorted (and merged when ``dedup``); see the module docstring.
+
+    ``dtypes`` is the store's own mapping (columns registered later appear in it); ``n`` rows,
+    ``last`` = the last row's (step, rank) or None. Not thread-safe (the store's caller holds a
+    lock); :meth:`view` pins what exists now for any thread to read.
+    """
+
+    def __init__(self, dtypes: Mapping[str, str], dedup: bool) -> None:
+        self.dtypes = dtypes
+        self.dedup = dedup
+        self.n = 0
+        self.last: tuple[int, int] | None = None
+        self._cap = 0
+        self._nums: dict[str, np.ndarray] = {}
+        self._strs: dict[str, list[pa.Array]] = {}
+        self._shadow: list[Chunk] = []  # raw rows of the merged rows
+        self._derived: list[np.ndarray] = []  # positions of the merged rows
+
+    def view(self) -> TableView:
+        return TableView(self.n, dict(self._nums), {k: tuple(v) for k, v in self._strs.items()})
+
+    def append(self, chunks: Sequence[Chunk]) -> bool:
+        """Write the rows of ``chunks`` after the last row if they all sort after it (a merged
+        frame: strictly after its (step, rank)); False (nothing written) otherwise."""
+        keys = {k: concat_column(tuple(chunks), k, "int64") for k in _KEYS}
+        idx, merge = order_rows(keys, (), self.dedup)
+        if not len(keys["step"]):
+            return True
+        first = idx[0] if idx is not None else 0
+        head = (int(keys["step"][first]), int(keys["rank"][first]))
+        if self.last is not None and (head < self.last or (self.dedup and head == self.last)):
+            return False
+        self._write(tuple(chunks), keys, idx, merge, self.n)
+        return True
+
+    def rebuild(self, chunks: Sequence[Chunk], cuts: Sequence[Cut]) -> None:
+        """Sort (and merge) every raw row again, with ``chunks`` added and ``cuts`` applied,
+        into new buffers (views handed out keep the old ones)."""
+        raw = (*self._raw(), *chunks)
+        keys = {k: concat_column(raw, k, "int64") for k in _KEYS}
+        idx, merge = order_rows(keys, cuts, self.dedup)
+        self._cap, self._shadow, self._derived, self._strs = 0, [], [], {}
+        self._write(raw, keys, idx, merge, 0)
+
+    def _raw(self) -> list[Chunk]:
+        """The raw rows of the table: its unmerged rows, then the shadow rows."""
+        n = self.n
+        if not n:
+            return []
+        keep = slice(None) if not self._derived else np.ones(n, dtype=bool)
+        if self._derived:
+            keep[np.concatenate(self._derived)] = False  # type: ignore[index]
+        cols: dict[str, np.ndarray] = {k: v[:n][keep] for k, v in self._nums.items()}
+        for name, parts in self._strs.items():
+            strings = pa.chunked_array(parts, type=pa.large_string())
+            cols[name] = np.asarray(strings.to_numpy(zero_copy_only=False), dtype=object)[keep]
+        return [Chunk(len(cols["step"]), cols), *self._shadow]
+
+    def _write(
+        self,
+        chunks: tuple[Chunk, ...],
+        keys: dict[str, np.ndarray],
+        idx: np.ndarray | None,
+        merge: Merge | None,
+        start: int,
+    ) -> None:
+        """Write the ordered rows of ``chunks`` from row ``start`` on (0: into new buffers)."""
+        k = len(keys["step"]) if idx is None else len(idx)
+        total = start + k
+        self._reserve(total, fresh=start == 0)
+        shadow: dict[str, np.ndarray] = {}
+        for col, dtype in list(self.dtypes.items()):
+            values = keys[col] if col in keys else concat_column(chunks, col, dtype)
+            if merge is not None:
+                shadow[col] = values[merge.rows]
+            if dtype == "str":
+                self._add_strings(col, values if idx is None else values[idx], start)
+                continue
+            buf = self._buffer(col, dtype, start)
+            if idx is None:
+                buf[start:total] = values
+            elif values.dtype == buf.dtype:
+                np.take(values, idx, out=buf[start:total])
+            else:
+                buf[start:total] = values[idx]
+            if merge is not None and dtype == "float64":
+                buf[start + merge.out] = merge.values(values)
+        if merge is not None:
+            self._shadow.append(Chunk(len(merge.rows), shadow))
+            self._derived.append(start + merge.out)
+        self.n = total
+        if k:
+            step, rank = self._nums["step"], self._nums["rank"]
+            self.last = (int(step[total - 1]), int(rank[total - 1]))
+        elif not start:
+            self.last = None
+
+    def make_room(self, rows: int) -> None:
+        """Spare room for at least ``rows`` more rows (after a load, so that the live appends
+        that follow write in place for a long while)."""
+        if self._cap - self.n < rows:
+            self._grow(self.n + max(rows, self.n), self.n)
+
+    def _reserve(self, total: int, *, fresh: bool) -> None:
+        """Room for ``total`` rows (new buffers if ``fresh``), twice that when it must grow."""
+        if fresh or total > self._cap:
+            self._grow(max(2 * total, _MIN_CAPACITY), 0 if fresh else self.n)
+
+    def _grow(self, cap: int, n: int) -> None:
+        """New buffers of ``cap`` rows holding the first ``n`` rows (untouched room is address
+        space, not memory)."""
+        old = self._nums
+        self._nums, self._cap = {}, cap
+        for col in list(old):
+            buf = old.pop(col)  # dropped one by one: at most one column is held twice
+            new = _empty(cap, buf.dtype)
+            new[:n] = buf[:n]
+            self._nums[col] = new
+
+    def _buffer(self, col: str, dtype: str, start: int) -> np.ndarray:
+        buf = self._nums.get(col)
+        if buf is None:  # a column first seen now: NaN in the rows before
+            buf = self._nums[col] = _empty(self._cap, np.dtype(dtype))
+            if start:
+                buf[:start] = np.nan
+        return buf
+
+    def _add_strings(self, col: str, values: np.ndarray, start: int) -> None:
+        parts = self._strs.setdefault(col, [])
+        if start and not parts:  # a column first seen now: "" in the rows before
+            parts.append(pa.array([""] * start, type=pa.large_string()))
+        if len(values):
+            parts.append(_strings(values))
+        while len(parts) > 1 and len(parts[-2]) < 2 * len(parts[-1]):  # few chunks, each
+            parts[-2:] = [pa.concat_arrays(parts[-2:])]  # row copied O(log n) times
