@@ -6,28 +6,35 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.page import charts
+from dashboard.page import chart_specs, charts
 from dashboard.page.sections.widgets import INT_COLUMN, TABLE_ROWS, card, plain_columns, waiting
 from dashboard.run_state import RunState
 
 __all__ = ["consolidation", "growth"]
 
 
-def growth(state: RunState, metrics: pd.DataFrame, *, details: bool) -> None:
+def growth(state: RunState, metrics: pd.DataFrame, *, details: bool, rank: int = 0) -> None:
+    """Charts kept per state version (:mod:`dashboard.page.chart_specs`); ``metrics`` holds the
+    rows of ``rank``."""
     st.subheader("Growth")
     st.caption("Neuron count per region")
-    chart = charts.neuron_count_chart(metrics, state.growth_events)
+    key = chart_specs.state_key(state, metrics, rank)
+    chart = chart_specs.chart_spec(
+        (*key, "neurons"), lambda: charts.neuron_count_chart(metrics, state.growth_events)
+    )
     if chart is not None:
-        st.altair_chart(chart, width="stretch")
+        chart_specs.draw(chart)
     else:
         waiting(
             "No neuron counts yet — the trainer logs them with "
             "log_metrics(neuron_counts={region: count}) or log_growth."
         )
     st.caption("Capacity by region (latest)")
-    bars = charts.capacity_by_region_chart(metrics)
+    bars = chart_specs.chart_spec(
+        (*key, "capacity"), lambda: charts.capacity_by_region_chart(metrics)
+    )
     if bars is not None:
-        st.altair_chart(bars, width="stretch")
+        chart_specs.draw(bars)
     else:
         waiting(
             "No per-region capacity yet — the trainer logs it with "
@@ -73,9 +80,10 @@ def consolidation(state: RunState, *, details: bool) -> None:
         return
     left, right = st.columns([3, 1])
     with left:
-        chart = charts.consolidation_chart(events)
+        key = (*chart_specs.state_key(state, events), "consolidation")
+        chart = chart_specs.chart_spec(key, lambda: charts.consolidation_chart(events))
         if chart is not None:
-            st.altair_chart(chart, width="stretch")
+            chart_specs.draw(chart)
     with right:
         card(st, "Total events", f"{len(events):,}")
         card(st, "Avg patterns replayed", f"{events['patterns_replayed'].mean():,.1f}")

@@ -6,12 +6,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
 from dashboard.analysis.series import CARD_METRICS, extra_metric_columns
-from dashboard.page import charts
+from dashboard.page import chart_specs, charts
 from dashboard.page.sections.widgets import card, waiting
 from dashboard.page.text import escape_markdown
 from dashboard.page.views import metadata_cards, metric_cards
@@ -68,10 +67,7 @@ def _chartable_columns(state: RunState, metrics: pd.DataFrame, rank: int) -> lis
     return list(columns)
 
 
-_CHART_CACHE: dict[tuple[object, ...], alt.LayerChart | None] = {}
-
-
-def _metric_chart(
+def _metric_spec(
     state: RunState,
     metrics: pd.DataFrame,
     column: str,
@@ -79,37 +75,31 @@ def _metric_chart(
     rank: int,
     log_scale: bool,
     smoothing: float,
-) -> alt.LayerChart | None:
-    """:func:`charts.metric_chart`, kept per state version and options: an idle refresh (nothing
-    new) redraws the same chart without smoothing a long series again."""
+) -> dict[str, Any] | None:
+    """:func:`charts.metric_chart`'s spec, kept per state version and options
+    (:mod:`dashboard.page.chart_specs`): an idle refresh (nothing new) sends the same chart
+    without smoothing, down-sampling or converting a long series again."""
     key = (
-        str(state.checkpoint_dir),
-        state.version,
-        rank,
-        metrics.shape,
+        *chart_specs.state_key(state, metrics, rank),
+        "metric",
         column,
         log_scale,
         smoothing,
         len(state.restarts),
     )
-    with _CACHE_LOCK:
-        if key in _CHART_CACHE:
-            return _CHART_CACHE[key]
-    chart = charts.metric_chart(
-        metrics,
-        column,
-        title=label,
-        log_scale=log_scale,
-        smoothing=smoothing,
-        restarts=state.restarts,
-        stage_events=state.stage_events,
-        nonfinite=state.nonfinite_rows(column, rank),
+    return chart_specs.chart_spec(
+        key,
+        lambda: charts.metric_chart(
+            metrics,
+            column,
+            title=label,
+            log_scale=log_scale,
+            smoothing=smoothing,
+            restarts=state.restarts,
+            stage_events=state.stage_events,
+            nonfinite=state.nonfinite_rows(column, rank),
+        ),
     )
-    with _CACHE_LOCK:
-        while len(_CHART_CACHE) >= 32:
-            _CHART_CACHE.pop(next(iter(_CHART_CACHE)))
-        _CHART_CACHE[key] = chart
-    return chart
 
 
 def metric_history(state: RunState, metrics: pd.DataFrame, *, rank: int = 0) -> None:
@@ -151,13 +141,14 @@ def metric_history(state: RunState, metrics: pd.DataFrame, *, rank: int = 0) -> 
     grid = st.columns(2) if len(picked) > 1 else [st.container()]
     for i, column in enumerate(picked):
         label = _CORE_LABELS.get(column, column)
-        chart = _metric_chart(state, metrics, column, label, rank, log_scale, smoothing)
+        spec = _metric_spec(state, metrics, column, label, rank, log_scale, smoothing)
         with grid[i % len(grid)]:
-            if chart is None:
+            if spec is None:
                 st.caption(f"{escape_markdown(label)}: no values logged yet.")
             else:
-                st.altair_chart(chart, width="stretch")
-    gpu = charts.gpu_memory_chart(metrics)
+                chart_specs.draw(spec)
+    key = (*chart_specs.state_key(state, metrics, rank), "gpu")
+    gpu = chart_specs.chart_spec(key, lambda: charts.gpu_memory_chart(metrics))
     if gpu is not None:
         st.caption("GPU memory")
-        st.altair_chart(gpu, width="stretch")
+        chart_specs.draw(gpu)
