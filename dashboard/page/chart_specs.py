@@ -33,7 +33,7 @@ _SPECS: OrderedDict[Hashable, dict[str, Any] | None] = OrderedDict()
 
 try:  # Streamlit's own Altair → Vega-Lite conversion (datasets as Arrow IPC bytes)
     from streamlit.elements.vega_charts import (
-        _convert_altair_to_vega_lite_spec as _to_spec,  # noqa: PLC2701
+        _convert_altair_to_vega_lite_spec as _to_spec,
     )
 except ImportError:  # pragma: no cover - a Streamlit without it: the plain dict, data inline
 
@@ -48,7 +48,9 @@ def state_key(state: Any, frame: Any = None, rank: int = 0) -> tuple[object, ...
     return (str(state.checkpoint_dir), state.version, rank, shape)
 
 
-def chart_spec(key: Hashable, build: Callable[[], alt.TopLevelMixin | None]) -> dict[str, Any] | None:
+def chart_spec(
+    key: Hashable, build: Callable[[], alt.TopLevelMixin | None]
+) -> dict[str, Any] | None:
     """The Vega-Lite spec of ``build()`` for ``key`` (built and converted on the first call for
     that key only), or None when ``build`` returned None."""
     with _LOCK:

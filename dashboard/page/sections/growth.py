@@ -40,33 +40,36 @@ def growth(state: RunState, metrics: pd.DataFrame, *, details: bool, rank: int =
             "No per-region capacity yet — the trainer logs it with "
             "log_metrics(capacity_by_region={region: fraction})."
         )
-    events = state.growth_events
     if details:
-        st.caption(f"Recent growth events ({len(events):,} in total)")
-        if events.empty:
-            waiting("No growth events yet — the trainer logs them with log_growth.")
-            return
-        table = plain_columns(
-            events.tail(TABLE_ROWS).iloc[::-1][
-                ["step", "region", "neurons_added", "new_total", "reason"]
-            ],
-            "region",
-            "reason",
-        )
-        st.dataframe(
-            table.rename(
-                columns={
-                    "step": "Step",
-                    "region": "Region",
-                    "neurons_added": "Added",
-                    "new_total": "New total",
-                    "reason": "Reason",
-                }
-            ),
-            hide_index=True,
-            width="stretch",
-            column_config={"Step": INT_COLUMN, "Added": INT_COLUMN, "New total": INT_COLUMN},
-        )
+        _growth_table(state.growth_events)
+
+
+def _growth_table(events: pd.DataFrame) -> None:
+    st.caption(f"Recent growth events ({len(events):,} in total)")
+    if events.empty:
+        waiting("No growth events yet — the trainer logs them with log_growth.")
+        return
+    table = plain_columns(
+        events.tail(TABLE_ROWS).iloc[::-1][
+            ["step", "region", "neurons_added", "new_total", "reason"]
+        ],
+        "region",
+        "reason",
+    )
+    st.dataframe(
+        table.rename(
+            columns={
+                "step": "Step",
+                "region": "Region",
+                "neurons_added": "Added",
+                "new_total": "New total",
+                "reason": "Reason",
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={"Step": INT_COLUMN, "Added": INT_COLUMN, "New total": INT_COLUMN},
+    )
 
 
 def consolidation(state: RunState, *, details: bool) -> None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
+from dashboard.analysis.pyramid import SeriesPyramid
 from dashboard.analysis.series import CARD_METRICS, extra_metric_columns
 from dashboard.page import chart_specs, charts
 from dashboard.page.sections.widgets import card, waiting
@@ -67,6 +69,21 @@ def _chartable_columns(state: RunState, metrics: pd.DataFrame, rank: int) -> lis
     return list(columns)
 
 
+_SERIES: dict[tuple[object, ...], SeriesPyramid] = {}
+
+
+def _series(state: RunState, rank: int, column: str, smoothing: float) -> SeriesPyramid:
+    """The column's pyramid kept across versions (extended from the rows appended since)."""
+    key = (str(state.checkpoint_dir), rank, column, smoothing)
+    with _CACHE_LOCK:
+        pyramid = _SERIES.get(key)
+        if pyramid is None:
+            while len(_SERIES) >= 16:
+                _SERIES.pop(next(iter(_SERIES)))
+            pyramid = _SERIES[key] = SeriesPyramid(smoothing)
+    return pyramid
+
+
 def _metric_spec(
     state: RunState,
     metrics: pd.DataFrame,
@@ -78,7 +95,8 @@ def _metric_spec(
 ) -> dict[str, Any] | None:
     """:func:`charts.metric_chart`'s spec, kept per state version and options
     (:mod:`dashboard.page.chart_specs`): an idle refresh (nothing new) sends the same chart
-    without smoothing, down-sampling or converting a long series again."""
+    without smoothing, down-sampling or converting a long series again, and a live one extends the
+    column's pyramid (:func:`_series`) from the appended rows instead of reading the history."""
     key = (
         *chart_specs.state_key(state, metrics, rank),
         "metric",
@@ -87,19 +105,23 @@ def _metric_spec(
         smoothing,
         len(state.restarts),
     )
-    return chart_specs.chart_spec(
-        key,
-        lambda: charts.metric_chart(
-            metrics,
-            column,
-            title=label,
-            log_scale=log_scale,
-            smoothing=smoothing,
-            restarts=state.restarts,
-            stage_events=state.stage_events,
-            nonfinite=state.nonfinite_rows(column, rank),
-        ),
-    )
+    pyramid = _series(state, rank, column, smoothing)
+
+    def build() -> alt.LayerChart | None:
+        with pyramid.lock:
+            return charts.metric_chart(
+                metrics,
+                column,
+                title=label,
+                log_scale=log_scale,
+                smoothing=smoothing,
+                restarts=state.restarts,
+                stage_events=state.stage_events,
+                nonfinite=state.nonfinite_rows(column, rank),
+                pyramid=pyramid,
+            )
+
+    return chart_specs.chart_spec(key, build)
 
 
 def metric_history(state: RunState, metrics: pd.DataFrame, *, rank: int = 0) -> None:

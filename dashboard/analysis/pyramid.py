@@ -1,0 +1,209 @@
+"""Min/max bucket pyramids of growing columns, so a chart of a long run costs O(points shown).
+
+:func:`dashboard.analysis.downsample.downsample` reads the whole series on every call. A live run
+only appends rows, so :class:`MinMaxPyramid` keeps, per level ``k``, the position of the minimum
+and of the maximum of every aligned block of ``2**k`` rows, and extends the levels from the rows
+appended since the last call (each level from the one below: O(new rows) in all).
+:meth:`MinMaxPyramid.picks` then reads one level: the coarsest whose blocks number at most
+``buckets``... the finest such level, so between ``buckets / 2`` and ``buckets`` blocks.
+
+What the picks keep is what ``downsample`` promises, over row positions instead of finite
+positions (the documented equivalent): the first and the last finite value, each block's finite
+minimum and maximum (first occurrence on ties, as ``argmin``), so the global extremes and every
+spike; non-finite rows are skipped inside their block and never picked. At most
+``2 * buckets + 2`` positions; every finite row when ``buckets`` covers the series.
+
+:class:`SeriesPyramid` keeps one chart series (a column, optionally its debiased EMA) with a
+pyramid each, updated from a new snapshot of the column: when the new column starts with the old
+one bit for bit (the rows were only appended) it is extended, otherwise (a cut, a late line before
+the last step, another rank's rows) rebuilt. Results equal a fresh build on the same column.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import numpy.typing as npt
+
+from dashboard.analysis.smoothing import EmaState, ema_extend
+
+__all__ = ["MinMaxPyramid", "SeriesPyramid", "same_prefix"]
+
+_F64 = npt.NDArray[np.float64]
+_IntArray = npt.NDArray[np.intp]
+
+
+class _Growing:
+    """An array that grows at its end with spare room (amortised O(1) per appended item)."""
+
+    def __init__(self, dtype: type) -> None:
+        self.buffer = np.empty(16, dtype=dtype)
+        self.size = 0
+
+    def keep(self, size: int, new: np.ndarray) -> None:
+        """Keep the first ``size`` items, then append ``new``."""
+        end = size + new.size
+        if end > self.buffer.size:
+            grown = np.empty(max(end, 2 * self.buffer.size), dtype=self.buffer.dtype)
+            grown[:size] = self.buffer[:size]
+            self.buffer = grown
+        self.buffer[size:end] = new
+        self.size = end
+
+    @property
+    def array(self) -> np.ndarray:
+        return self.buffer[: self.size]
+
+
+class MinMaxPyramid:
+    """Block extremes of one column, for appended rows only (see the module docstring).
+
+    Assumes every :meth:`extend` gets the previous column plus rows at its end."""
+
+    def __init__(self) -> None:
+        self.values: _F64 = np.empty(0)
+        self.mins: list[_Growing] = []  # level k+1: argmin of each aligned block of 2**(k+1)
+        self.maxs: list[_Growing] = []
+
+    def extend(self, values: _F64) -> None:
+        """Take ``values`` (the previous column plus new rows) and extend every level."""
+        old_n, n = self.values.size, values.size
+        self.values = values
+        level = 0
+        while n >> (level + 1):
+            size = 1 << (level + 1)
+            done, count = old_n // size, n // size
+            if level == len(self.mins):
+                self.mins.append(_Growing(np.intp))
+                self.maxs.append(_Growing(np.intp))
+            if level == 0:
+                left_min = left_max = np.arange(2 * done, 2 * count, 2, dtype=np.intp)
+                right_min = right_max = left_min + 1
+            else:
+                below_min, below_max = self.mins[level - 1].array, self.maxs[level - 1].array
+                left_min, right_min = (
+                    below_min[2 * done : 2 * count : 2],
+                    below_min[2 * done + 1 : 2 * count : 2],
+                )
+                left_max, right_max = (
+                    below_max[2 * done : 2 * count : 2],
+                    below_max[2 * done + 1 : 2 * count : 2],
+                )
+            new_min = np.where(
+                _low(values, right_min) < _low(values, left_min), right_min, left_min
+            )
+            new_max = np.where(
+                _high(values, right_max) > _high(values, left_max), right_max, left_max
+            )
+            self.mins[level].keep(done, new_min)
+            self.maxs[level].keep(done, new_max)
+            level += 1
+
+    def picks(self, buckets: int) -> _IntArray:
+        """Positions to draw with at most ``buckets`` blocks (see the module docstring)."""
+        y = self.values
+        n = y.size
+        if n <= 2 * buckets + 2:
+            return np.flatnonzero(np.isfinite(y))
+        level = max(1, int(np.ceil(np.log2(n / buckets))) - 1)
+        while -(-n // (1 << level)) > buckets:
+            level += 1
+        size = 1 << level
+        count = n // size
+        parts = [self.mins[level - 1].array[:count], self.maxs[level - 1].array[:count]]
+        tail = y[count * size :]
+        ok = np.flatnonzero(np.isfinite(tail))
+        if ok.size:
+            parts.append(count * size + ok[[np.argmin(tail[ok]), np.argmax(tail[ok])]])
+        picked = np.concatenate(parts)
+        picked = picked[np.isfinite(y[picked])]
+        return np.unique(np.concatenate([picked, _first_last_finite(y)]))
+
+
+def _low(values: _F64, at: _IntArray) -> _F64:
+    v = values[at]
+    return np.where(np.isfinite(v), v, np.inf)
+
+
+def _high(values: _F64, at: _IntArray) -> _F64:
+    v = values[at]
+    return np.where(np.isfinite(v), v, -np.inf)
+
+
+def _first_last_finite(y: _F64) -> _IntArray:
+    """The positions of the first and last finite values (scanning windows from each end)."""
+    out: list[int] = []
+    for forward in (True, False):
+        window = 64
+        while True:
+            part = y[:window] if forward else y[max(0, y.size - window) :]
+            ok = np.flatnonzero(np.isfinite(part))
+            if ok.size:
+                out.append(int(ok[0]) if forward else y.size - part.size + int(ok[-1]))
+                break
+            if window >= y.size:
+                break
+            window *= 16
+    return np.asarray(out, dtype=np.intp)
+
+
+def same_prefix(old: _F64, new: _F64) -> bool:
+    """Whether ``new`` starts with ``old``, bit for bit (NaN payloads included)."""
+    if new.size < old.size:
+        return False
+    if old.size == 0:
+        return True
+    if (
+        old.__array_interface__["data"][0] == new.__array_interface__["data"][0]
+        and old.strides == new.strides
+    ):
+        return True  # the same memory: a frame view that is only ever extended
+    return bool(np.array_equal(old.view(np.int64), new[: old.size].view(np.int64)))
+
+
+class SeriesPyramid:
+    """One chart series kept up to date: the values (non-finite rows skipped) with their pyramid,
+    and with ``weight`` > 0 their debiased EMA (``smoothing.ema``) with its own pyramid.
+
+    Not thread-safe by itself: callers that share one hold :attr:`lock` around an update and the
+    reads that follow it."""
+
+    def __init__(self, weight: float = 0.0) -> None:
+        self.weight = weight
+        self.lock = threading.Lock()
+        self.raw = MinMaxPyramid()
+        self.smooth = MinMaxPyramid()
+        self._smoothed = _Growing(np.float64)
+        self._ema = EmaState()
+        self.rebuilds = 0
+
+    def update(self, values: _F64) -> None:
+        """Bring the series to ``values`` (extend when only rows were appended, else rebuild)."""
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        if not same_prefix(self.raw.values, values):
+            self.raw, self.smooth, self._ema = MinMaxPyramid(), MinMaxPyramid(), EmaState()
+            self._smoothed = _Growing(np.float64)
+            self.rebuilds += 1
+        old = self.raw.values.size
+        if values.size == old and old:
+            self.raw.values = values
+            return
+        self.raw.extend(values)
+        if self.weight > 0:
+            added = ema_extend(self._ema, values[old:], self.weight)
+            self._smoothed.keep(old, added)
+            self.smooth.extend(self._smoothed.array)
+
+    @property
+    def smoothed(self) -> _F64:
+        """The EMA of every row so far (non-finite rows unchanged); empty without smoothing."""
+        return self._smoothed.array
+
+    def picks(self, budget: int) -> _IntArray:
+        """Row positions to draw within ``budget`` points (half for each line when smoothed)."""
+        if self.weight <= 0:
+            return self.raw.picks(max((budget - 2) // 2, 2))
+        half = max(budget // 2, 6)
+        buckets = max((half - 2) // 2, 2)
+        return np.union1d(self.raw.picks(buckets), self.smooth.picks(buckets))
