@@ -101,7 +101,9 @@ class MinMaxPyramid:
             level += 1
 
     def picks(self, buckets: int) -> _IntArray:
-        """Positions to draw with at most ``buckets`` blocks (see the module docstring)."""
+        """Positions to draw with at most ``buckets`` (>= 2) blocks (see the module docstring)."""
+        if buckets < 2:
+            raise ValueError(f"buckets={buckets}: pass at least 2")
         y = self.values
         n = y.size
         if n <= 2 * buckets + 2:
@@ -201,9 +203,9 @@ class SeriesPyramid:
         return self._smoothed.array
 
     def picks(self, budget: int) -> _IntArray:
-        """Row positions to draw within ``budget`` points (half for each line when smoothed)."""
+        """Row positions to draw within ``budget`` points (at least 6; 12 when smoothed), half
+        of them for each line when smoothed."""
         if self.weight <= 0:
             return self.raw.picks(max((budget - 2) // 2, 2))
-        half = max(budget // 2, 6)
-        buckets = max((half - 2) // 2, 2)
+        buckets = max((budget - 4) // 4, 2)
         return np.union1d(self.raw.picks(buckets), self.smooth.picks(buckets))
