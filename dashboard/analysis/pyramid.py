@@ -38,7 +38,7 @@ class _Growing:
     """An array that grows at its end with spare room (amortised O(1) per appended item)."""
 
     def __init__(self, dtype: type) -> None:
-        self.buffer = np.empty(16, dtype=dtype)
+        self.buffer: np.ndarray = np.empty(16, dtype=dtype)
         self.size = 0
 
     def keep(self, size: int, new: np.ndarray) -> None:

@@ -31,14 +31,15 @@ MAX_SPECS = 96  # ~ a dozen charts × a few versions / option sets, for a few ru
 _LOCK = threading.Lock()
 _SPECS: OrderedDict[Hashable, dict[str, Any] | None] = OrderedDict()
 
-try:  # Streamlit's own Altair → Vega-Lite conversion (datasets as Arrow IPC bytes)
-    from streamlit.elements.vega_charts import (
-        _convert_altair_to_vega_lite_spec as _to_spec,
-    )
-except ImportError:  # pragma: no cover - a Streamlit without it: the plain dict, data inline
 
-    def _to_spec(chart: Any) -> dict[str, Any]:
+def _to_spec(chart: Any) -> dict[str, Any]:
+    """Streamlit's own Altair → Vega-Lite conversion (datasets as Arrow IPC bytes), or, should a
+    later Streamlit drop it, the plain dict with the data inline."""
+    try:
+        from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
+    except ImportError:  # pragma: no cover - depends on the Streamlit version
         return dict(chart.to_dict())
+    return dict(_convert_altair_to_vega_lite_spec(chart))
 
 
 def state_key(state: Any, frame: Any = None, rank: int = 0) -> tuple[object, ...]:
@@ -58,7 +59,7 @@ def chart_spec(
             _SPECS.move_to_end(key)
             return _SPECS[key]
     chart = build()
-    spec = None if chart is None else dict(_to_spec(chart))
+    spec = None if chart is None else _to_spec(chart)
     with _LOCK:
         _SPECS[key] = spec
         while len(_SPECS) > MAX_SPECS:
