@@ -12,7 +12,7 @@ children (``python -m dashboard.page.serve run SCRIPT``):
   the page once, already down-sampled: nothing read, nothing computed.
 
 Headless Chromium (Playwright, ``/usr/bin/chromium``) opens one of them at a time; rounds
-alternate page, floor, page, floor... and in each a window with nothing new (**idle**) and a
+alternate page, floor (and with ``--baseline`` an older checkout's page, "before"), page, floor... and in each a window with nothing new (**idle**) and a
 window during which 1,000 lines are appended to the run every second (**live**; the floor then
 changes one value of each chart per run, so no payload repeats). Per window it records:
 
@@ -41,6 +41,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks"), str(ROOT / "tests")]
@@ -56,21 +57,34 @@ LINES_PER_S = 1000
 
 
 def capture_floor(run: Path, out: Path) -> None:
-    """Run the page once (AppTest) and pickle what it showed: cards, charts, tables."""
-    import streamlit as st
-    from streamlit.delta_generator import DeltaGenerator
+    """Run the page once (AppTest) and pickle what it showed: cards, charts, tables.
+
+    The charts are recorded where the page builds them (the builders of
+    :mod:`dashboard.page.charts`, looked up on the module at call time), so the floor holds the
+    same Altair objects whatever way the page then sends them."""
     from streamlit.testing.v1 import AppTest
 
+    from dashboard.page import charts as builders
+
     charts: list[object] = []
-    original = DeltaGenerator.altair_chart
 
-    def recording(self: DeltaGenerator, chart: object, *args: object, **kwargs: object) -> object:
-        charts.append(chart)
-        return original(self, chart, *args, **kwargs)  # type: ignore[arg-type]
+    def recording(build: Any) -> Any:
+        def wrapper(*args: object, **kwargs: object) -> object:
+            chart = build(*args, **kwargs)
+            if chart is not None:
+                charts.append(chart)
+            return chart
 
-    DeltaGenerator.altair_chart = recording  # type: ignore[method-assign,assignment]
-    main_recording = recording.__get__(st.altair_chart.__self__)  # st.* are bound at import
-    st.altair_chart = main_recording  # type: ignore[assignment]
+        return wrapper
+
+    for name in (
+        "metric_chart",
+        "neuron_count_chart",
+        "capacity_by_region_chart",
+        "consolidation_chart",
+        "gpu_memory_chart",
+    ):
+        setattr(builders, name, recording(getattr(builders, name)))
     os.environ["THALIA_CHECKPOINT_DIR"] = str(run)
     at = AppTest.from_file(str(APP), default_timeout=900)
     at.run(timeout=900)
@@ -86,14 +100,20 @@ def capture_floor(run: Path, out: Path) -> None:
 
 
 @contextlib.contextmanager
-def server(script: Path, args: list[str]) -> Iterator[tuple[str, psutil.Process]]:
+def server(
+    script: Path, args: list[str], root: Path = ROOT
+) -> Iterator[tuple[str, psutil.Process]]:
+    """A Streamlit server for ``script`` running the code under ``root``."""
     port = free_port()
     cmd = [sys.executable, "-m", "dashboard.page.serve", "run", str(script),
            "--server.port", str(port), "--server.address", "127.0.0.1",
            "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer",
            "--", *args]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    proc = subprocess.Popen(
+        cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         wait_for_health(f"http://127.0.0.1:{port}/_stcore/health", proc)  # type: ignore[arg-type]
         yield f"http://127.0.0.1:{port}/", psutil.Process(proc.pid)
@@ -202,6 +222,11 @@ def main() -> None:
     parser.add_argument("--keep", help="directory holding the generated run (reused if present)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--window", type=float, default=10.0, help="seconds per measured window")
+    parser.add_argument(
+        "--baseline",
+        help="a checkout of older code (e.g. `git archive REV | tar -x -C DIR`): its page is "
+        "measured too, as 'before', in the same interleaved run",
+    )
     parser.add_argument("--capture", nargs=2, metavar=("RUN", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.capture:
@@ -224,38 +249,38 @@ def main() -> None:
 
 
 def run_rounds(args: argparse.Namespace, run: Path, payload: Path, flag: Path):
+    """Alternate the pages, round after round: an idle then a live window each."""
     from playwright.sync_api import sync_playwright
 
     results: dict[tuple[str, str], list[tuple[float, float, float, int]]] = {}
     writer = Writer(run / "training_log.jsonl", args.events + 10_000_000)
-    with (
-        server(APP, ["--checkpoint-dir", str(run)]) as (page_url, page_proc),
-        server(FLOOR, [str(payload), str(flag)]) as (floor_url, floor_proc),
-        sync_playwright() as pw,
-    ):
+    with contextlib.ExitStack() as stack:
+        pages = [("page", *stack.enter_context(server(APP, ["--checkpoint-dir", str(run)])))]
+        pages.append(("floor", *stack.enter_context(server(FLOOR, [str(payload), str(flag)]))))
+        if args.baseline:
+            base = Path(args.baseline).resolve()
+            app = base / "dashboard" / "app.py"
+            pages.append(
+                ("before", *stack.enter_context(server(app, ["--checkpoint-dir", str(run)], base)))
+            )
+        pw = stack.enter_context(sync_playwright())
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            for _ in range(args.rounds):
-                for name, url, proc in (
-                    ("page", page_url, page_proc),
-                    ("floor", floor_url, floor_proc),
-                ):
-                    page, cdp, counters = open_page(
-                        browser, url, real=name == "page", first_timeout_s=900
-                    )
-                    results.setdefault((name, "idle"), []).append(
+        stack.callback(browser.close)
+        for _ in range(args.rounds):
+            for name, url, proc in pages:
+                page, cdp, counters = open_page(
+                    browser, url, real=name != "floor", first_timeout_s=900
+                )
+                results.setdefault((name, "idle"), []).append(
+                    measure(page, cdp, counters, proc, args.window)
+                )
+                with writer if name != "floor" else _flag(flag):
+                    page.wait_for_timeout(2000)
+                    results.setdefault((name, "live"), []).append(
                         measure(page, cdp, counters, proc, args.window)
                     )
-                    live = writer if name == "page" else _flag(flag)
-                    with live:
-                        page.wait_for_timeout(2000)
-                        results.setdefault((name, "live"), []).append(
-                            measure(page, cdp, counters, proc, args.window)
-                        )
-                    page.close()
-                    print(f"  {name}: {counters.kinds}", flush=True)
-        finally:
-            browser.close()
+                page.close()
+                print(f"  {name}: {counters.kinds}", flush=True)
     return results
 
 
@@ -278,13 +303,16 @@ def report(
         med[key] = tuple(statistics.median(r[i] for r in rows) for i in range(4))
         cpu, sent, main_s, n = med[key]
         print(f"{key[0] + ' ' + key[1]:12}{cpu:14.3f}{sent:12,.0f}{main_s:17.3f}{n:11.0f}")
-    for mode in ("idle", "live"):
-        p, f = med[("page", mode)], med[("floor", mode)]
-        ratios = [p[i] / f[i] if f[i] else float("nan") for i in range(3)]
-        print(
-            f"page/floor {mode}: server CPU {ratios[0]:.2f}x, bytes {ratios[1]:.2f}x, "
-            f"Chromium main thread {ratios[2]:.2f}x"
-        )
+    for name in ("before", "page"):
+        for mode in ("idle", "live"):
+            if (name, mode) not in med:
+                continue
+            p, f = med[(name, mode)], med[("floor", mode)]
+            ratios = [p[i] / f[i] if f[i] else float("nan") for i in range(3)]
+            print(
+                f"{name}/floor {mode}: server CPU {ratios[0]:.2f}x, bytes {ratios[1]:.2f}x, "
+                f"Chromium main thread {ratios[2]:.2f}x"
+            )
 
 
 if __name__ == "__main__":

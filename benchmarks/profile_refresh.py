@@ -58,6 +58,8 @@ def main() -> None:
     parser.add_argument("--keep", help="directory holding the generated run (reused if present)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--callers", nargs="*", default=[], help="functions to list callers of")
+    parser.add_argument("--callees", nargs="*", default=[], help="functions to list callees of")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="thalia-profile-"))
     source = Path(args.keep).resolve() if args.keep else tmp / "source"
@@ -79,7 +81,12 @@ def main() -> None:
         for name, before in (("idle", None), ("live", append)):
             cpu = _runs(at, args.runs, before)
             print(f"\n=== {name} refresh at {args.events:,} events: {cpu:.3f} s CPU per refresh")
-            pstats.Stats(PROFILER).sort_stats("cumulative").print_stats(args.top)
+            stats = pstats.Stats(PROFILER).sort_stats("cumulative")
+            stats.print_stats(args.top)
+            for name in args.callers:
+                stats.print_callers(name)
+            for name in args.callees:
+                stats.print_callees(name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
