@@ -38,7 +38,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,15 +101,16 @@ def capture_floor(run: Path, out: Path) -> None:
 
 @contextlib.contextmanager
 def server(
-    script: Path, args: list[str], root: Path = ROOT
+    script: Path, args: list[str], root: Path = ROOT, flags: Sequence[str] = ()
 ) -> Iterator[tuple[str, psutil.Process]]:
-    """A Streamlit server for ``script`` running the code under ``root``."""
+    """A Streamlit server for ``script`` running the code under ``root``, with extra Streamlit
+    ``flags``."""
     port = free_port()
     cmd = [sys.executable, "-m", "dashboard.page.serve", "run", str(script),
            "--server.port", str(port), "--server.address", "127.0.0.1",
            "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer",
-           "--", *args]  # fmt: skip
+           *flags, "--", *args]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(root)}
     proc = subprocess.Popen(
         cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -227,6 +228,14 @@ def main() -> None:
         help="a checkout of older code (e.g. `git archive REV | tar -x -C DIR`): its page is "
         "measured too, as 'before', in the same interleaved run",
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=FLAGS",
+        help="also measure this code's page served with extra Streamlit flags, e.g. "
+        "'nogc=--runner.postScriptGC false'",
+    )
     parser.add_argument("--capture", nargs=2, metavar=("RUN", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.capture:
@@ -263,6 +272,10 @@ def run_rounds(args: argparse.Namespace, run: Path, payload: Path, flag: Path):
             pages.append(
                 ("before", *stack.enter_context(server(app, ["--checkpoint-dir", str(run)], base)))
             )
+        for variant in args.variant:
+            name, _, flags = variant.partition("=")
+            served = server(APP, ["--checkpoint-dir", str(run)], flags=flags.split())
+            pages.append((name, *stack.enter_context(served)))
         pw = stack.enter_context(sync_playwright())
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         stack.callback(browser.close)
@@ -281,6 +294,8 @@ def run_rounds(args: argparse.Namespace, run: Path, payload: Path, flag: Path):
                     )
                 page.close()
                 print(f"  {name}: {counters.kinds}", flush=True)
+        for name, _url, proc in pages:
+            print(f"  {name} server RSS at the end: {proc.memory_info().rss / 2**20:,.0f} MiB")
     return results
 
 
@@ -303,7 +318,9 @@ def report(
         med[key] = tuple(statistics.median(r[i] for r in rows) for i in range(4))
         cpu, sent, main_s, n = med[key]
         print(f"{key[0] + ' ' + key[1]:12}{cpu:14.3f}{sent:12,.0f}{main_s:17.3f}{n:11.0f}")
-    for name in ("before", "page"):
+        each = ", ".join(f"{r[0]:.3f} s / {r[1]:,.0f} B / {r[2]:.3f} s / {r[3]}" for r in rows)
+        print(f"{'':12}  rounds: {each}")
+    for name in sorted({key[0] for key in med} - {"floor"}):
         for mode in ("idle", "live"):
             if (name, mode) not in med:
                 continue
