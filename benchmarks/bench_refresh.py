@@ -241,6 +241,9 @@ def main() -> None:
     if args.capture:
         capture_floor(Path(args.capture[0]), Path(args.capture[1]))
         return
+    if not CHROMIUM.exists():
+        print(f"skipped: {CHROMIUM} is missing (make browser installs it)")
+        return
     tmp = Path(tempfile.mkdtemp(prefix="thalia-bench-refresh-"))
     source = Path(args.keep).resolve() if args.keep else tmp / "source"
     run = tmp / "run"
