@@ -3,14 +3,32 @@ consolidation section (sleep replay events: chart, averages, table)."""
 
 from __future__ import annotations
 
+import threading
+
 import pandas as pd
 import streamlit as st
 
+from dashboard.analysis.change_points import ChangePoints
 from dashboard.page import chart_specs, charts
 from dashboard.page.sections.widgets import INT_COLUMN, TABLE_ROWS, card, plain_columns, waiting
 from dashboard.run_state import RunState
 
 __all__ = ["consolidation", "growth"]
+
+
+_KEPT: dict[tuple[str, int], dict[str, ChangePoints]] = {}
+_KEPT_LOCK = threading.Lock()
+
+
+def _change_points(directory: str, rank: int) -> dict[str, ChangePoints]:
+    """The neuron-count columns' change points of one run and rank, kept across refreshes."""
+    with _KEPT_LOCK:
+        kept = _KEPT.get((directory, rank))
+        if kept is None:
+            while len(_KEPT) >= 8:
+                _KEPT.pop(next(iter(_KEPT)))
+            kept = _KEPT[(directory, rank)] = {}
+    return kept
 
 
 def growth(state: RunState, metrics: pd.DataFrame, *, details: bool, rank: int = 0) -> None:
@@ -19,8 +37,10 @@ def growth(state: RunState, metrics: pd.DataFrame, *, details: bool, rank: int =
     st.subheader("Growth")
     st.caption("Neuron count per region")
     key = chart_specs.state_key(state, metrics, rank)
+    kept = _change_points(str(state.checkpoint_dir), rank)
     chart = chart_specs.chart_spec(
-        (*key, "neurons"), lambda: charts.neuron_count_chart(metrics, state.growth_events)
+        (*key, "neurons"),
+        lambda: charts.neuron_count_chart(metrics, state.growth_events, kept=kept),
     )
     if chart is not None:
         chart_specs.draw(chart)

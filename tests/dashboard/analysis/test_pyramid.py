@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scenarios import SCENARIOS
 
+from dashboard.analysis.change_points import ChangePoints, change_points
 from dashboard.analysis.health import check_health
 from dashboard.analysis.memo import SnapshotMemo
 from dashboard.analysis.pyramid import MinMaxPyramid, SeriesPyramid, same_prefix
@@ -207,3 +208,28 @@ def test_memoised_health_follows_appended_lines(
             state = watcher.refresh()
             now = 1e9 + step
             assert check_health(state, now=now, memo=memo) == check_health(state, now=now)
+
+
+counts_strategy = hnp.arrays(
+    np.float64,
+    st.integers(min_value=0, max_value=600),
+    elements=st.one_of(st.sampled_from([10.0, 11.0, 12.0]), st.just(math.nan)),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(values=counts_strategy, cuts=cuts_strategy)
+def test_change_points_over_appends_equal_a_fresh_scan(values: np.ndarray, cuts: list[int]) -> None:
+    kept = ChangePoints()
+    for prefix in _appended(values, [c % 601 for c in cuts]):
+        got = kept.update(prefix.copy())
+        assert np.array_equal(got, change_points(prefix))
+    assert kept.rebuilds == 0
+
+
+def test_change_points_of_a_changed_prefix_start_over() -> None:
+    kept = ChangePoints()
+    kept.update(np.array([1.0, 1.0, 2.0, 2.0]))
+    changed = np.array([1.0, 3.0, 2.0, 2.0, 2.0, 5.0])
+    assert np.array_equal(kept.update(changed), change_points(changed))
+    assert kept.rebuilds == 1 and change_points(changed).tolist() == [0, 1, 2, 5]

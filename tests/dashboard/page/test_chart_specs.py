@@ -74,3 +74,24 @@ def test_a_kept_spec_is_built_once_per_key() -> None:
     assert first is not None and first["datasets"]  # the data travels with the spec
     assert chart_specs.chart_spec(("run", 2, "loss"), lambda: None) is None
     chart_specs.clear()
+
+
+@settings(max_examples=20, deadline=None)
+@given(sizes=st.lists(st.integers(1, 2_000), min_size=1, max_size=4), gaps=st.booleans())
+def test_kept_change_points_draw_the_fresh_neuron_chart(sizes: list[int], gaps: bool) -> None:
+    n = sum(sizes)
+    rng = np.random.default_rng(n)
+    frame = pd.DataFrame({"step": np.arange(n, dtype=np.int64)})
+    for k, region in enumerate(("cortex", "hippocampus")):
+        counts = (1000 + k + np.cumsum(rng.random(n) < 0.01)).astype(np.float64)
+        if gaps:
+            counts[rng.random(n) < 0.1] = math.nan  # lines without this region's count
+        frame[f"neuron_counts.{region}"] = counts
+    kept: dict[str, object] = {}
+    end = 0
+    for size in sizes:
+        end += size
+        chart = charts.neuron_count_chart(frame.iloc[:end], max_points=300, kept=kept)  # type: ignore[arg-type]
+    fresh = charts.neuron_count_chart(frame, max_points=300)
+    assert chart is not None and fresh is not None
+    pd.testing.assert_frame_equal(_line(chart), _line(fresh))
