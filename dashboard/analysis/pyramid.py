@@ -22,13 +22,14 @@ the last step, another rank's rows) rebuilt. Results equal a fresh build on the 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from dashboard.analysis.smoothing import EmaState, ema_extend
 
-__all__ = ["MinMaxPyramid", "SeriesPyramid", "same_prefix"]
+__all__ = ["BASE_LEVEL", "MinMaxPyramid", "SeriesPyramid", "same_prefix"]
 
 _F64 = npt.NDArray[np.float64]
 _IntArray = npt.NDArray[np.intp]
@@ -56,6 +57,11 @@ class _Growing:
         return self.buffer[: self.size]
 
 
+#: the finest level kept (blocks of 2**BASE_LEVEL rows): finer ones are only read for short
+#: series, computed from the rows then, so a pyramid holds ~n/16 positions, not 2n
+BASE_LEVEL = 6
+
+
 class MinMaxPyramid:
     """Block extremes of one column, for appended rows only (see the module docstring).
 
@@ -63,41 +69,27 @@ class MinMaxPyramid:
 
     def __init__(self) -> None:
         self.values: _F64 = np.empty(0)
-        self.mins: list[_Growing] = []  # level k+1: argmin of each aligned block of 2**(k+1)
+        self.mins: list[_Growing] = []  # [i]: argmin of each aligned block of 2**(BASE_LEVEL+i)
         self.maxs: list[_Growing] = []
 
     def extend(self, values: _F64) -> None:
         """Take ``values`` (the previous column plus new rows) and extend every level."""
         old_n, n = self.values.size, values.size
         self.values = values
-        level = 0
-        while n >> (level + 1):
-            size = 1 << (level + 1)
+        level = BASE_LEVEL
+        while n >> level:
+            size, i = 1 << level, level - BASE_LEVEL
             done, count = old_n // size, n // size
-            if level == len(self.mins):
+            if i == len(self.mins):
                 self.mins.append(_Growing(np.intp))
                 self.maxs.append(_Growing(np.intp))
-            if level == 0:
-                left_min = left_max = np.arange(2 * done, 2 * count, 2, dtype=np.intp)
-                right_min = right_max = left_min + 1
+            if i == 0:
+                new_min, new_max = _block_extremes(values, done * size, count * size, size)
             else:
-                below_min, below_max = self.mins[level - 1].array, self.maxs[level - 1].array
-                left_min, right_min = (
-                    below_min[2 * done : 2 * count : 2],
-                    below_min[2 * done + 1 : 2 * count : 2],
-                )
-                left_max, right_max = (
-                    below_max[2 * done : 2 * count : 2],
-                    below_max[2 * done + 1 : 2 * count : 2],
-                )
-            new_min = np.where(
-                _low(values, right_min) < _low(values, left_min), right_min, left_min
-            )
-            new_max = np.where(
-                _high(values, right_max) > _high(values, left_max), right_max, left_max
-            )
-            self.mins[level].keep(done, new_min)
-            self.maxs[level].keep(done, new_max)
+                new_min = _pairs(values, self.mins[i - 1].array, done, count, _low, np.less)
+                new_max = _pairs(values, self.maxs[i - 1].array, done, count, _high, np.greater)
+            self.mins[i].keep(done, new_min)
+            self.maxs[i].keep(done, new_max)
             level += 1
 
     def picks(self, buckets: int) -> _IntArray:
@@ -113,7 +105,11 @@ class MinMaxPyramid:
             level += 1
         size = 1 << level
         count = n // size
-        parts = [self.mins[level - 1].array[:count], self.maxs[level - 1].array[:count]]
+        if level < BASE_LEVEL:  # a short series: its blocks from the rows
+            parts = list(_block_extremes(y, 0, count * size, size))
+        else:
+            i = level - BASE_LEVEL
+            parts = [self.mins[i].array[:count], self.maxs[i].array[:count]]
         tail = y[count * size :]
         ok = np.flatnonzero(np.isfinite(tail))
         if ok.size:
@@ -121,6 +117,26 @@ class MinMaxPyramid:
         picked = np.concatenate(parts)
         picked = picked[np.isfinite(y[picked])]
         return np.unique(np.concatenate([picked, _first_last_finite(y)]))
+
+
+def _block_extremes(values: _F64, start: int, end: int, size: int) -> tuple[_IntArray, _IntArray]:
+    """Positions of the finite minimum and maximum of each block of ``size`` rows in
+    [``start``, ``end``) (first occurrence on ties; a block without one gives any of its rows)."""
+    block = values[start:end].reshape(-1, size)
+    finite = np.isfinite(block)
+    base = start + np.arange(block.shape[0], dtype=np.intp) * size
+    lows = np.argmin(np.where(finite, block, np.inf), axis=1)
+    highs = np.argmax(np.where(finite, block, -np.inf), axis=1)
+    return base + lows, base + highs
+
+
+def _pairs(
+    values: _F64, below: _IntArray, done: int, count: int, value: Any, better: Any
+) -> _IntArray:
+    """Blocks ``done..count`` of a level from the pairs of blocks of the level below: the right
+    one's extreme where strictly ``better`` than the left one's (so the first occurrence wins)."""
+    left, right = below[2 * done : 2 * count : 2], below[2 * done + 1 : 2 * count : 2]
+    return np.where(better(value(values, right), value(values, left)), right, left)
 
 
 def _low(values: _F64, at: _IntArray) -> _F64:

@@ -142,8 +142,8 @@ def metric_chart(
     if not rules.empty:
         layers.append(_rule_layer(rules))
     POINT_STATS.record(len(line) + len(markers) + len(rules), max(len(line), len(markers)))
-    chart = alt.LayerChart(layer=layers, data=line, height=280).interactive(bind_y=False)
-    return page_chart(chart)
+    chart = alt.LayerChart(layer=layers, data=line, height=280)  # a fixed selection name below:
+    return page_chart(chart.interactive(name="x_zoom", bind_y=False))  # same rows, same bytes
 
 
 _X = alt.X("step:Q", title="Step")

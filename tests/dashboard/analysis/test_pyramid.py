@@ -18,7 +18,7 @@ from scenarios import SCENARIOS
 from dashboard.analysis.change_points import ChangePoints, change_points
 from dashboard.analysis.health import check_health
 from dashboard.analysis.memo import SnapshotMemo
-from dashboard.analysis.pyramid import MinMaxPyramid, SeriesPyramid, same_prefix
+from dashboard.analysis.pyramid import BASE_LEVEL, MinMaxPyramid, SeriesPyramid, same_prefix
 from dashboard.analysis.smoothing import EmaState, ema, ema_extend
 from dashboard.reading.watcher import RunWatcher, load_training_state
 
@@ -52,6 +52,7 @@ def test_extended_pyramid_equals_a_fresh_one(
     assert np.array_equal(grown.picks(buckets), fresh.picks(buckets))
     for a, b in zip(grown.mins + grown.maxs, fresh.mins + fresh.maxs, strict=True):
         assert np.array_equal(a.array, b.array)
+    assert len(fresh.mins) == max(0, values.size.bit_length() - BASE_LEVEL)
 
 
 @settings(max_examples=80, deadline=None)
