@@ -4,8 +4,9 @@
 only appends rows, so :class:`MinMaxPyramid` keeps, per level ``k``, the position of the minimum
 and of the maximum of every aligned block of ``2**k`` rows, and extends the levels from the rows
 appended since the last call (each level from the one below: O(new rows) in all).
-:meth:`MinMaxPyramid.picks` then reads one level: the coarsest whose blocks number at most
-``buckets``... the finest such level, so between ``buckets / 2`` and ``buckets`` blocks.
+:meth:`MinMaxPyramid.picks` then reads one level: the finest whose blocks number at most
+``buckets``, so between ``buckets / 2`` and ``buckets`` blocks. Levels below blocks of
+``2**BASE_LEVEL`` rows are not kept (a series short enough to need them is read directly).
 
 What the picks keep is what ``downsample`` promises, over row positions instead of finite
 positions (the documented equivalent): the first and the last finite value, each block's finite
