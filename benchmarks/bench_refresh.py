@@ -126,8 +126,8 @@ def server(
 class Writer:
     """Appends ``LINES_PER_S`` lines a second to the run's log while running (steps continue)."""
 
-    def __init__(self, log: Path, next_step: int) -> None:
-        self.log, self.step = log, next_step
+    def __init__(self, run: Path, next_step: int) -> None:
+        self.log, self.step = run / "training_log.jsonl", next_step
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -265,19 +265,26 @@ def run_rounds(args: argparse.Namespace, run: Path, payload: Path, flag: Path):
     from playwright.sync_api import sync_playwright
 
     results: dict[tuple[str, str], list[tuple[float, float, float, int]]] = {}
-    writer = Writer(run / "training_log.jsonl", args.events + 10_000_000)
+    runs: dict[str, Path] = {}
+    writers: dict[str, Writer] = {}  # one per run: its steps continue from window to window
+
+    def own_run(name: str) -> list[str]:
+        """A copy of the run for one page: lines appended while another page is measured
+        must not reach this one as a backlog in its idle window."""
+        runs[name] = run.parent / f"run-{name}"
+        shutil.copytree(run, runs[name])
+        return ["--checkpoint-dir", str(runs[name])]
+
     with contextlib.ExitStack() as stack:
-        pages = [("page", *stack.enter_context(server(APP, ["--checkpoint-dir", str(run)])))]
+        pages = [("page", *stack.enter_context(server(APP, own_run("page"))))]
         pages.append(("floor", *stack.enter_context(server(FLOOR, [str(payload), str(flag)]))))
         if args.baseline:
             base = Path(args.baseline).resolve()
             app = base / "dashboard" / "app.py"
-            pages.append(
-                ("before", *stack.enter_context(server(app, ["--checkpoint-dir", str(run)], base)))
-            )
+            pages.append(("before", *stack.enter_context(server(app, own_run("before"), base))))
         for variant in args.variant:
             name, _, flags = variant.partition("=")
-            served = server(APP, ["--checkpoint-dir", str(run)], flags=flags.split())
+            served = server(APP, own_run(name), flags=flags.split())
             pages.append((name, *stack.enter_context(served)))
         pw = stack.enter_context(sync_playwright())
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -290,7 +297,11 @@ def run_rounds(args: argparse.Namespace, run: Path, payload: Path, flag: Path):
                 results.setdefault((name, "idle"), []).append(
                     measure(page, cdp, counters, proc, args.window)
                 )
-                with writer if name != "floor" else _flag(flag):
+                if name == "floor":
+                    live: contextlib.AbstractContextManager[object] = _flag(flag)
+                else:
+                    live = writers.setdefault(name, Writer(runs[name], args.events + 10_000_000))
+                with live:
                     page.wait_for_timeout(2000)
                     results.setdefault((name, "live"), []).append(
                         measure(page, cdp, counters, proc, args.window)
