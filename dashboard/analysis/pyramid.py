@@ -37,7 +37,7 @@ _IntArray = npt.NDArray[np.intp]
 
 
 class _Growing:
-    """An array that grows at its end with spare room (amortised O(1) per appended item)."""
+    """An array that grows at its end with a quarter of spare room (amortised O(1) per item)."""
 
     def __init__(self, dtype: type) -> None:
         self.buffer: np.ndarray = np.empty(16, dtype=dtype)
@@ -47,7 +47,7 @@ class _Growing:
         """Keep the first ``size`` items, then append ``new``."""
         end = size + new.size
         if end > self.buffer.size:
-            grown = np.empty(max(end, 2 * self.buffer.size), dtype=self.buffer.dtype)
+            grown = np.empty(max(end, self.buffer.size * 5 // 4), dtype=self.buffer.dtype)
             grown[:size] = self.buffer[:size]
             self.buffer = grown
         self.buffer[size:end] = new
