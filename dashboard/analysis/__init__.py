@@ -16,7 +16,10 @@ this layer imports only :mod:`dashboard.run_state`, the types of :mod:`dashboard
 - :mod:`.diagnosis` / :mod:`.validation_rules` — the training checks the core rules do not cover
 - :mod:`.run_facts` — one refresh's facts (latest step, status, speed, alerts), computed once
 - :mod:`.downsample` — min/max-per-bucket down-sampling that keeps spikes and NaNs visible
-- :mod:`.smoothing` — TensorBoard-style debiased EMA
+- :mod:`.smoothing` — TensorBoard-style debiased EMA (whole series, or extended chunk by chunk)
+- :mod:`.pyramid` — min/max bucket pyramids of growing columns (a chart costs O(points shown))
+- :mod:`.change_points` — where a growing step series changes value (the neuron-count chart)
+- :mod:`.memo` — work kept per snapshot (the health verdicts of an unchanged run)
 """
 
 __all__: list[str] = []

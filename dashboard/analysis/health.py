@@ -63,6 +63,7 @@ from dashboard.analysis.loss_checks import (
     _plateau,
 )
 from dashboard.analysis.loss_rules import segment_start
+from dashboard.analysis.memo import SnapshotMemo
 from dashboard.analysis.rule_helpers import Rule, warn
 from dashboard.analysis.series import latest_step, rank_frame
 from dashboard.analysis.status import RunStatus, run_status
@@ -71,7 +72,7 @@ from dashboard.analysis.units import format_age
 from dashboard.run_state import HealthWarning, RunState
 from thalia_logging.contract import SEVERITIES
 
-__all__ = ["CHECK_IDS", "RULES", "Rule", "check_health"]
+__all__ = ["CHECK_IDS", "NOW_RULES", "RULES", "Rule", "check_health"]
 
 
 def _firing_rate(
@@ -222,6 +223,13 @@ RULES: tuple[Rule, ...] = (
 CHECK_IDS: dict[Rule, str] = {rule: rule.__name__.lstrip("_") for rule in RULES}
 
 
+#: the rules whose verdict depends on ``now`` (or the status computed for it); every other rule
+#: depends only on the snapshot, the rank and the thresholds, so its verdict can be kept per snapshot
+NOW_RULES: frozenset[Rule] = frozenset({_stalled})
+
+_Verdicts = tuple[tuple[HealthWarning, ...], ...]
+
+
 def check_health(
     state: RunState,
     *,
@@ -229,12 +237,15 @@ def check_health(
     thresholds: HealthThresholds = DEFAULT_THRESHOLDS,
     rank: int = 0,
     status: RunStatus | None = None,
+    memo: SnapshotMemo[_Verdicts] | None = None,
 ) -> list[HealthWarning]:
     """Run every rule on ``state`` (metric rows of ``rank``) and return the warnings, critical first.
 
     ``now`` is the current Unix time (the stall rule compares it with ``state.last_update``);
     ``status`` is the run status already computed for this ``now`` (see
-    :mod:`dashboard.analysis.run_facts`), else the stall rule computes it.
+    :mod:`dashboard.analysis.run_facts`), else the stall rule computes it. With ``memo``, the
+    verdicts of the rules outside :data:`NOW_RULES` are kept per (snapshot, rank, thresholds) and
+    reused while the snapshot is the same: the same warnings, in the same order, as without.
     """
     metrics = state.metrics_history
     frame = rank_frame(metrics, rank) if "step" in metrics.columns else pd.DataFrame({"step": []})
@@ -247,8 +258,22 @@ def check_health(
         start_kind="stage change" if start in stage_steps else "restart",
         status=status,
     )
-    found: list[HealthWarning] = []
-    for rule in RULES:
-        for w in rule(state, m, now, thresholds):
-            found.append(w if w.check else replace(w, check=CHECK_IDS[rule]))
+
+    def verdicts(rules: tuple[Rule, ...]) -> _Verdicts:
+        return tuple(
+            tuple(
+                w if w.check else replace(w, check=CHECK_IDS[rule])
+                for w in rule(state, m, now, thresholds)
+            )
+            for rule in rules
+        )
+
+    snapshot_rules = tuple(r for r in RULES if r not in NOW_RULES)
+    if memo is None:
+        kept = verdicts(snapshot_rules)
+    else:
+        kept = memo.get(state, (rank, thresholds), lambda: verdicts(snapshot_rules))
+    by_rule = dict(zip(snapshot_rules, kept, strict=True))
+    fresh = dict(zip(NOW_RULES, verdicts(tuple(NOW_RULES)), strict=True))
+    found = [w for rule in RULES for w in (fresh[rule] if rule in fresh else by_rule[rule])]
     return sorted(found, key=lambda w: -SEVERITIES.index(w.severity))

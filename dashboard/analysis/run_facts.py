@@ -3,7 +3,8 @@
 The latest step, the run status (waiting / running / stalled / finished), the speed and the
 alerts all depend on the same snapshot and the same ``now``; :func:`run_facts` computes each
 exactly once per refresh (the header badge, the stall alert and the ETA agree because they are
-the same value), so no section computes them again.
+the same value), so no section computes them again. The health rules that depend on the snapshot
+alone are kept per snapshot (:data:`HEALTH_MEMO`): refreshes with nothing new reuse them.
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ from dataclasses import dataclass
 import pandas as pd
 
 from dashboard.analysis.health import check_health
+from dashboard.analysis.memo import SnapshotMemo
 from dashboard.analysis.series import latest_step
 from dashboard.analysis.status import RunStatus, SpeedInfo, run_status, speed_info
 from dashboard.analysis.thresholds import DEFAULT_THRESHOLDS, HealthThresholds
 from dashboard.run_state import HealthWarning, RunState
 
-__all__ = ["RunFacts", "run_facts"]
+__all__ = ["HEALTH_MEMO", "RunFacts", "run_facts"]
+
+#: the health rules' verdicts per snapshot (every refresh of an unchanged run reuses them)
+HEALTH_MEMO: SnapshotMemo[tuple[tuple[HealthWarning, ...], ...]] = SnapshotMemo(8)
 
 
 @dataclass(frozen=True)
@@ -46,5 +51,7 @@ def run_facts(
     step = latest_step(metrics, state.metadata)
     status = run_status(state, step, now=now, stall_minutes=thresholds.stall_minutes)
     speed = speed_info(state, metrics, status=status.kind)
-    health = check_health(state, now=now, thresholds=thresholds, rank=rank, status=status)
+    health = check_health(
+        state, now=now, thresholds=thresholds, rank=rank, status=status, memo=HEALTH_MEMO
+    )
     return RunFacts(step, status, speed, (*health, *state.warnings))

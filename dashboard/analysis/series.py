@@ -4,7 +4,7 @@ columns, and the one definition of the run's latest step."""
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Hashable
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -55,16 +55,27 @@ def rank_frame(metrics: pd.DataFrame, rank: int = 0) -> pd.DataFrame:
 
 def extra_metric_columns(metrics: pd.DataFrame, *, logged: Collection[str] = ()) -> list[str]:
     """Further numeric columns (``lr``, ``grad_norm``, ...) with at least one logged value: a
-    number, or (named in ``logged``) a value the trainer logged as NaN/Inf."""
+    number, or (named in ``logged``) a value the trainer logged as NaN/Inf. A column is searched
+    from its end, in growing windows, so one logged lately costs a few rows, not the history."""
     out = []
-    values: dict[Hashable, int] = dict(zip(metrics.columns, metrics.count().tolist(), strict=True))
     for c, dtype in metrics.dtypes.items():
         name = str(c)
         if name in _NOT_EXTRA or name.startswith(("neuron_counts.", "capacity_by_region.")):
             continue
-        if pd.api.types.is_numeric_dtype(dtype) and (name in logged or values[c] > 0):
+        if pd.api.types.is_numeric_dtype(dtype) and (name in logged or _has_value(metrics[c])):
             out.append(name)
     return out
+
+
+def _has_value(column: pd.Series) -> bool:
+    """Whether ``column`` holds a non-missing value, looking back from its end."""
+    n, window = len(column), 64
+    while True:
+        if column.iloc[max(0, n - window) :].notna().any():
+            return True
+        if window >= n:
+            return False
+        window *= 16
 
 
 def whole_number(value: Any) -> int | None:

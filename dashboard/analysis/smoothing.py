@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from dashboard.errors import InvalidSmoothingWeight
 
-__all__ = ["MAX_WEIGHT", "InvalidSmoothingWeight", "ema"]
+__all__ = ["MAX_WEIGHT", "EmaState", "InvalidSmoothingWeight", "ema", "ema_extend"]
 
 MAX_WEIGHT = 0.999
 """The largest weight the page's slider offers (as in TensorBoard)."""
@@ -109,5 +110,42 @@ def ema(values: npt.ArrayLike | Sequence[float], weight: float) -> npt.NDArray[n
     np.clip(smoothed, np.minimum.accumulate(v), np.maximum.accumulate(v), out=smoothed)
     if all_finite:
         return smoothed
+    out[finite] = smoothed
+    return out
+
+
+@dataclass
+class EmaState:
+    """Where :func:`ema_extend` left a series: the un-debiased average, the finite points seen,
+    and their running minimum and maximum."""
+
+    average: float = 0.0
+    count: int = 0
+    low: float = math.inf
+    high: float = -math.inf
+
+
+def ema_extend(
+    state: EmaState, values: npt.NDArray[np.float64], weight: float
+) -> npt.NDArray[np.float64]:
+    """The debiased EMA of ``values`` continuing the series ``state`` describes (updated in
+    place): appending chunk by chunk gives :func:`ema` of the whole series, up to rounding."""
+    out = np.array(values, dtype=np.float64)
+    finite = np.isfinite(out)
+    v = out[finite]
+    if v.size == 0 or weight == 0.0:
+        return out
+    w = float(weight)
+    scale = float(np.max(np.abs(v)))
+    scale = scale if 0.0 < scale < math.inf else 1.0
+    ages = np.arange(1, v.size + 1, dtype=np.float64)
+    average = _scan(v / scale, w) * ((1.0 - w) * scale) + state.average * np.power(w, ages)
+    counts = state.count + ages
+    smoothed = average / -np.expm1(counts * math.log(w))
+    low = np.minimum(np.minimum.accumulate(v), state.low)
+    high = np.maximum(np.maximum.accumulate(v), state.high)
+    np.clip(smoothed, low, high, out=smoothed)
+    state.average, state.count = float(average[-1]), int(counts[-1])
+    state.low, state.high = float(low[-1]), float(high[-1])
     out[finite] = smoothed
     return out

@@ -6,9 +6,8 @@ in :data:`POINT_STATS` (the page benchmark reads it). Chart data always uses fix
 (``step``, ``value``, ``region``, ...): names from logs (regions, metric names) travel as data or
 titles, never as field names, so a region called ``a.b`` or ``<img src=x>`` is just text.
 
-Builders return ``None`` when there is nothing to draw; the page then shows a calm message.
-This module holds the metric, consolidation and GPU memory charts; the per-region charts (neuron
-counts, capacity by region) are in :mod:`dashboard.page.region_charts`, re-exported here.
+Builders return ``None`` when there is nothing to draw (the page then shows a calm message).
+The per-region charts are in :mod:`dashboard.page.region_charts`, re-exported here.
 
 Speed: builders skip Altair's jsonschema validation (see :mod:`dashboard.page.chart_base`); the tests
 validate every spec. Layers of one chart share one data set where they draw the same rows.
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard.analysis.downsample import DEFAULT_MAX_POINTS, downsample, thin_evenly
+from dashboard.analysis.pyramid import SeriesPyramid
 from dashboard.analysis.smoothing import ema
 from dashboard.page.chart_base import (
     LINE_COLOR,
@@ -105,6 +105,7 @@ def metric_chart(
     stage_events: pd.DataFrame | None = None,
     nonfinite: pd.DataFrame | None = None,
     max_points: int = DEFAULT_MAX_POINTS,
+    pyramid: SeriesPyramid | None = None,
 ) -> alt.LayerChart | None:
     """A line of ``column`` over ``step``: raw series (faint when smoothed) + debiased EMA.
 
@@ -117,7 +118,46 @@ def metric_chart(
     at the top edge, for any column; a NaN in the frame alone means "not logged on that line" and
     is not marked. Restarts and stage changes are vertical dashed rules with tooltips. With
     ``log_scale`` the values ≤ 0 are left out (a log axis cannot show them).
+
+    ``pyramid`` (a :class:`~dashboard.analysis.pyramid.SeriesPyramid` of weight ``smoothing``,
+    kept by the caller across refreshes) makes the line cost O(points shown) on a growing run:
+    it is extended from the appended rows and read from its min/max levels (not on a log scale).
     """
+    if pyramid is not None and not log_scale:
+        drawn = _pyramid_line(metrics, column, nonfinite, max_points, pyramid)
+    else:
+        drawn = _downsampled_line(metrics, column, nonfinite, max_points, log_scale, smoothing)
+    if drawn is None:
+        return None
+    line, markers = drawn
+    label = title or column
+    smoothed = "smoothed" in line.columns
+    values = line["value"].to_numpy()
+    layers = _line_layers(
+        len(line), label, _value_scale(values, log_scale=log_scale), smoothed=smoothed
+    )
+    if not markers.empty:
+        layers.append(_marker_layer(markers, label))
+    rules = _event_rules(restarts, stage_events)
+    if not rules.empty:
+        layers.append(_rule_layer(rules))
+    POINT_STATS.record(len(line) + len(markers) + len(rules), max(len(line), len(markers)))
+    chart = alt.LayerChart(layer=layers, data=line, height=280)  # a fixed selection name below:
+    return page_chart(chart.interactive(name="x_zoom", bind_y=False))  # same rows, same bytes
+
+
+_X = alt.X("step:Q", title="Step")
+
+
+def _downsampled_line(
+    metrics: pd.DataFrame,
+    column: str,
+    nonfinite: pd.DataFrame | None,
+    max_points: int,
+    log_scale: bool,
+    smoothing: float,
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """(line rows, markers) from the whole series: smoothed and down-sampled on every call."""
     drawn = _drawn_values(metrics, column, nonfinite, max_points, log_scale=log_scale)
     if drawn is None:
         return None
@@ -130,23 +170,33 @@ def metric_chart(
         half = max(budget // 2, 6)
         rows = np.union1d(downsample(values, half).finite, downsample(smoothed, half).finite)
     line = pd.DataFrame({"step": steps[rows], "value": values[rows]})
-    label = title or column
     if smoothed is not None:
         line = line.assign(smoothed=smoothed[rows])
-    layers = _line_layers(
-        len(line), label, _value_scale(values, log_scale=log_scale), smoothed=smoothed is not None
-    )
-    if not markers.empty:
-        layers.append(_marker_layer(markers, label))
-    rules = _event_rules(restarts, stage_events)
-    if not rules.empty:
-        layers.append(_rule_layer(rules))
-    POINT_STATS.record(len(line) + len(markers) + len(rules), max(len(line), len(markers)))
-    chart = alt.LayerChart(layer=layers, data=line, height=280).interactive(bind_y=False)
-    return page_chart(chart)
+    return line, markers
 
 
-_X = alt.X("step:Q", title="Step")
+def _pyramid_line(
+    metrics: pd.DataFrame,
+    column: str,
+    nonfinite: pd.DataFrame | None,
+    max_points: int,
+    pyramid: SeriesPyramid,
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """(line rows, markers) read from ``pyramid`` after extending it to the frame's column."""
+    if column not in metrics.columns or metrics.empty:
+        return None
+    series = metrics[column]
+    values = series.to_numpy() if series.dtype == np.float64 else float_column(metrics, column)
+    pyramid.update(values)
+    markers = _markers(nonfinite, max_points)
+    rows = pyramid.picks(max(max_points - len(markers), 6))
+    if rows.size == 0 and markers.empty:
+        return None
+    steps = metrics["step"].to_numpy()[rows].astype(np.int64)
+    line = pd.DataFrame({"step": steps, "value": values[rows]})
+    if pyramid.weight > 0:
+        line = line.assign(smoothed=pyramid.smoothed[rows])
+    return line, markers
 
 
 def _drawn_values(

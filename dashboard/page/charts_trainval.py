@@ -51,7 +51,9 @@ def _lr_rules(panel: Panel) -> list[alt.Chart]:
 
 def _finish(layers: list[alt.Chart], points: int, series: int) -> alt.LayerChart:
     POINT_STATS.record(points, series)
-    return page_chart(alt.LayerChart(layer=layers, height=_HEIGHT).interactive(bind_y=False))
+    return page_chart(
+        alt.LayerChart(layer=layers, height=_HEIGHT).interactive(name="x_zoom", bind_y=False)
+    )
 
 
 @unvalidated

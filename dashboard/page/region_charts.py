@@ -8,10 +8,13 @@ names, and are cut at :data:`~dashboard.page.chart_base.LABEL_LIMIT` px in label
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+
 import altair as alt
 import numpy as np
 import pandas as pd
 
+from dashboard.analysis.change_points import ChangePoints, change_points
 from dashboard.analysis.downsample import DEFAULT_MAX_POINTS, downsample, last_finite
 from dashboard.page.chart_base import (
     LABEL_LIMIT,
@@ -35,25 +38,32 @@ def _change_points(values: np.ndarray) -> np.ndarray:
 
 
 def _region_series(
-    metrics: pd.DataFrame, growth: pd.DataFrame | None
+    metrics: pd.DataFrame,
+    growth: pd.DataFrame | None,
+    kept: MutableMapping[str, ChangePoints] | None = None,
 ) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(region, steps, counts) at the rows where each region's count changes (lossless for a
+    step line): from the ``neuron_counts.<region>`` columns (through ``kept[column]`` when
+    given, extended from appended rows), else from the growth events."""
     prefix = "neuron_counts."
     cols = [c for c in metrics.columns if str(c).startswith(prefix)]
     series: list[tuple[str, np.ndarray, np.ndarray]] = []
     if cols:
-        steps = metrics["step"].to_numpy(dtype=np.int64)
+        steps = metrics["step"].to_numpy()
         for c in cols:
             v = float_column(metrics, c)
-            ok = np.isfinite(v)
-            if ok.all():  # no 1M-row copies when every row has the count
-                series.append((str(c)[len(prefix) :], steps, v))
+            points = kept.setdefault(str(c), ChangePoints()) if kept is not None else None
+            if points is None:
+                pos = change_points(v)
             else:
-                series.append((str(c)[len(prefix) :], steps[ok], v[ok]))
+                with points.lock:
+                    pos = points.update(v)
+            series.append((str(c)[len(prefix) :], steps[pos].astype(np.int64), v[pos]))
     elif growth is not None and not growth.empty:
         for region, g in growth.groupby("region", sort=False):
-            series.append(
-                (str(region), g["step"].to_numpy(dtype=np.int64), float_column(g, "new_total"))
-            )
+            v = float_column(g, "new_total")
+            keep = _change_points(v)
+            series.append((str(region), g["step"].to_numpy(dtype=np.int64)[keep], v[keep]))
     return [s for s in series if s[1].size]
 
 
@@ -63,20 +73,21 @@ def neuron_count_chart(
     growth: pd.DataFrame | None = None,
     *,
     max_points: int = DEFAULT_MAX_POINTS,
+    kept: MutableMapping[str, ChangePoints] | None = None,
 ) -> alt.Chart | None:
     """Neurons per region over steps (step-after lines) from ``neuron_counts.<region>`` columns,
     or from the growth events' ``new_total`` when the metric lines carry no counts.
 
-    The budget ``max_points`` is shared by all regions (at least 6 points each).
+    The budget ``max_points`` is shared by all regions (at least 6 points each). ``kept`` (the
+    caller's :class:`~dashboard.analysis.change_points.ChangePoints` per column, kept across
+    refreshes) makes a growing run cost O(appended rows) instead of O(history) per region.
     """
-    series = _region_series(metrics, growth)
+    series = _region_series(metrics, growth, kept)
     if not series:
         return None
     per_series = max(max_points // len(series), 6)
     parts = []
     for region, steps, values in series:
-        keep = _change_points(values)
-        steps, values = steps[keep], values[keep]
         if values.size > per_series:
             pos = downsample(values, per_series).finite
             steps, values = steps[pos], values[pos]

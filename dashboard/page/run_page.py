@@ -163,7 +163,7 @@ def live(watcher: RunWatcher, options: sections.Options) -> None:
     if options.show_metrics:
         sections.metric_history(state, metrics, rank=rank)
         trainval_panels.train_val_panels(state, metrics, rank=rank)
-    sections.growth(state, metrics, details=options.show_growth)
+    sections.growth(state, metrics, details=options.show_growth, rank=rank)
     sections.consolidation(state, details=options.show_consolidation)
     sections.milestones(state)
     summary_section(state, metrics, rank)

@@ -2,11 +2,12 @@
 :mod:`dashboard.analysis.trainval` and :mod:`dashboard.page.charts_trainval`.
 
 Shown only when the run logs a validation counterpart (``val_loss``, ``val_accuracy``, any
-``val_X`` next to ``X``): one tab per pair with the reference's summary line, the 2×2 grid
+``val_X`` next to ``X``): one panel per pair, picked with a radio (only the picked pair's
+charts are built and sent, where tabs sent every pair's), with the reference's summary line, the 2×2 grid
 (train vs val, generalisation gap, improvement per evaluation, stability), the learning-rate
 changes and the latest evaluations as a diagnostics log (in a closed expander). Metric names
-and values from the run go through :mod:`dashboard.page.text` (``md_text`` for captions and tab
-labels, ``plain`` for ``st.text``). Panel data is kept per (directory, state version, rank, frame shape): an idle
+and values from the run go through :mod:`dashboard.page.text` (``md_text`` for captions and the
+radio's labels, ``plain`` for ``st.text``). Panel data is kept per (directory, state version, rank, frame shape): an idle
 refresh redraws without recomputing the rolling statistics of a long run.
 """
 
@@ -24,7 +25,7 @@ from dashboard.run_state import RunState
 
 __all__ = ["MAX_PAIRS", "train_val_panels"]
 
-MAX_PAIRS = 6  # tabs at most (val_loss first); more are named in a caption
+MAX_PAIRS = 6  # panels at most (val_loss first); more are named in a caption
 _LOG_LINES = 10
 _LR_SHOWN = 5
 _LOCK = threading.Lock()
@@ -84,6 +85,13 @@ def train_val_panels(state: RunState, metrics: pd.DataFrame, *, rank: int = 0) -
     if len(panels) == 1:
         _panel(panels[0])
         return
-    for tab, panel in zip(st.tabs([md_text(p.pair.label) for p in panels]), panels, strict=True):
-        with tab:
-            _panel(panel)
+    labels = [p.pair.label for p in panels]
+    picked = st.radio(
+        "Validation metric",
+        labels,
+        format_func=md_text,
+        horizontal=True,
+        key="trainval_pair",
+        label_visibility="collapsed",
+    )
+    _panel(panels[labels.index(picked) if picked in labels else 0])

@@ -10,8 +10,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from dashboard.analysis.pyramid import SeriesPyramid
 from dashboard.analysis.series import CARD_METRICS, extra_metric_columns
-from dashboard.page import charts
+from dashboard.page import chart_specs, charts
 from dashboard.page.sections.widgets import card, waiting
 from dashboard.page.text import escape_markdown
 from dashboard.page.views import metadata_cards, metric_cards
@@ -68,10 +69,22 @@ def _chartable_columns(state: RunState, metrics: pd.DataFrame, rank: int) -> lis
     return list(columns)
 
 
-_CHART_CACHE: dict[tuple[object, ...], alt.LayerChart | None] = {}
+_SERIES: dict[tuple[object, ...], SeriesPyramid] = {}
 
 
-def _metric_chart(
+def _series(state: RunState, rank: int, column: str, smoothing: float) -> SeriesPyramid:
+    """The column's pyramid kept across versions (extended from the rows appended since)."""
+    key = (str(state.checkpoint_dir), rank, column, smoothing)
+    with _CACHE_LOCK:
+        pyramid = _SERIES.get(key)
+        if pyramid is None:
+            while len(_SERIES) >= 16:
+                _SERIES.pop(next(iter(_SERIES)))
+            pyramid = _SERIES[key] = SeriesPyramid(smoothing)
+    return pyramid
+
+
+def _metric_spec(
     state: RunState,
     metrics: pd.DataFrame,
     column: str,
@@ -79,37 +92,36 @@ def _metric_chart(
     rank: int,
     log_scale: bool,
     smoothing: float,
-) -> alt.LayerChart | None:
-    """:func:`charts.metric_chart`, kept per state version and options: an idle refresh (nothing
-    new) redraws the same chart without smoothing a long series again."""
+) -> dict[str, Any] | None:
+    """:func:`charts.metric_chart`'s spec, kept per state version and options
+    (:mod:`dashboard.page.chart_specs`): an idle refresh (nothing new) sends the same chart
+    without smoothing, down-sampling or converting a long series again, and a live one extends the
+    column's pyramid (:func:`_series`) from the appended rows instead of reading the history."""
     key = (
-        str(state.checkpoint_dir),
-        state.version,
-        rank,
-        metrics.shape,
+        *chart_specs.state_key(state, metrics, rank),
+        "metric",
         column,
         log_scale,
         smoothing,
         len(state.restarts),
     )
-    with _CACHE_LOCK:
-        if key in _CHART_CACHE:
-            return _CHART_CACHE[key]
-    chart = charts.metric_chart(
-        metrics,
-        column,
-        title=label,
-        log_scale=log_scale,
-        smoothing=smoothing,
-        restarts=state.restarts,
-        stage_events=state.stage_events,
-        nonfinite=state.nonfinite_rows(column, rank),
-    )
-    with _CACHE_LOCK:
-        while len(_CHART_CACHE) >= 32:
-            _CHART_CACHE.pop(next(iter(_CHART_CACHE)))
-        _CHART_CACHE[key] = chart
-    return chart
+    pyramid = _series(state, rank, column, smoothing)
+
+    def build() -> alt.LayerChart | None:
+        with pyramid.lock:
+            return charts.metric_chart(
+                metrics,
+                column,
+                title=label,
+                log_scale=log_scale,
+                smoothing=smoothing,
+                restarts=state.restarts,
+                stage_events=state.stage_events,
+                nonfinite=state.nonfinite_rows(column, rank),
+                pyramid=pyramid,
+            )
+
+    return chart_specs.chart_spec(key, build)
 
 
 def metric_history(state: RunState, metrics: pd.DataFrame, *, rank: int = 0) -> None:
@@ -151,13 +163,14 @@ def metric_history(state: RunState, metrics: pd.DataFrame, *, rank: int = 0) -> 
     grid = st.columns(2) if len(picked) > 1 else [st.container()]
     for i, column in enumerate(picked):
         label = _CORE_LABELS.get(column, column)
-        chart = _metric_chart(state, metrics, column, label, rank, log_scale, smoothing)
+        spec = _metric_spec(state, metrics, column, label, rank, log_scale, smoothing)
         with grid[i % len(grid)]:
-            if chart is None:
+            if spec is None:
                 st.caption(f"{escape_markdown(label)}: no values logged yet.")
             else:
-                st.altair_chart(chart, width="stretch")
-    gpu = charts.gpu_memory_chart(metrics)
+                chart_specs.draw(spec)
+    key = (*chart_specs.state_key(state, metrics, rank), "gpu")
+    gpu = chart_specs.chart_spec(key, lambda: charts.gpu_memory_chart(metrics))
     if gpu is not None:
         st.caption("GPU memory")
-        st.altair_chart(gpu, width="stretch")
+        chart_specs.draw(gpu)

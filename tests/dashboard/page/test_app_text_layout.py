@@ -72,6 +72,7 @@ def markdown_texts(at: AppTest) -> list[str]:
         out += [e.value for e in group]
     out += [m.value for m in at.markdown if "-badge[:material/" not in m.value]  # our status badge
     out += [t.label for t in at.tabs] + [e.label for e in at.expander]
+    out += [option for r in at.radio for option in r.options]
     return out
 
 

@@ -62,20 +62,29 @@ def test_a_run_with_val_loss_shows_the_panels(
     run(tmp_path, val=True)
     at = run_page(tmp_path, monkeypatch)
     assert "Train / validation" in [h.value for h in at.subheader]
-    assert [shown(t.label) for t in at.tabs] == ["loss / val_loss", "performance / val_accuracy"]
-    captions = [shown(c.value) for c in at.caption]
-    summary = [c for c in captions if c.startswith("Step 4,900 | Train")]
-    assert summary == [
+    pick = at.radio(key="trainval_pair")
+    assert [shown(o) for o in pick.options] == ["loss / val_loss", "performance / val_accuracy"]
+    summaries = [
         "Step 4,900 | Train: 1.02 | Val: 1.2 | Gap: +0.18 | Δ: -0.15 | "
         "Best val_loss: 1.2 at step 4,900 ✓ NEW BEST",
         "Step 4,900 | Train: 0.745 | Val: 0.696 | Gap: -0.049 | Δ: +0.04 | "
         "Best val_accuracy: 0.696 at step 4,900 ✓ NEW BEST",
     ]
-    assert captions.count("Learning-rate changes: lr 0.001 → 0.0005 at step 2,500") == 2
-    logs = [t.value for t in at.text if t.value.startswith("Step ")]
-    assert "Step 3,900: Train=1.22, Val=1.35, Gap=+0.13" in logs[0].splitlines()
-    assert logs[0].splitlines()[-1].endswith("✓ NEW BEST")
-    assert len(at.get("vega_lite_chart")) == 4 + 2 * 4  # the picked metrics, 2 × the 2×2 grid
+    for label, summary in zip(
+        ["loss / val_loss", "performance / val_accuracy"], summaries, strict=True
+    ):
+        at = pick.set_value(label).run()  # only the picked pair's panel is built and sent
+        assert not at.exception, [e.value for e in at.exception]
+        pick = at.radio(key="trainval_pair")
+        captions = [shown(c.value) for c in at.caption]
+        assert [c for c in captions if c.startswith("Step 4,900 | Train")] == [summary]
+        assert captions.count("Learning-rate changes: lr 0.001 → 0.0005 at step 2,500") == 1
+        logs = [t.value for t in at.text if t.value.startswith("Step ")]
+        assert len(logs) == 1
+        assert logs[0].splitlines()[-1].endswith("✓ NEW BEST")
+        if label == "loss / val_loss":
+            assert "Step 3,900: Train=1.22, Val=1.35, Gap=+0.13" in logs[0].splitlines()
+        assert len(at.get("vega_lite_chart")) == 4 + 4  # the picked metrics, the pair's 2×2 grid
 
 
 def test_no_panels_without_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

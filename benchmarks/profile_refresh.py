@@ -1,0 +1,95 @@
+"""cProfile of the run page's idle and live refreshes (AppTest), to find what a refresh spends.
+
+Run: ``.venv/bin/python benchmarks/profile_refresh.py --keep DIR [--events 1000000] [--top 25]``
+
+The page runs inside AppTest's script thread, so the profiler is switched on inside the script
+(a wrapper around ``dashboard/app.py``). Prints the top functions by cumulative time over
+``--runs`` idle refreshes (nothing new) and ``--runs`` live ones (1,000 lines appended before
+each), and their mean CPU seconds per refresh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from bench_page import append_lines, make_directory  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+PROFILER = cProfile.Profile()
+SCRIPT = f"""
+import runpy, sys
+p = sys.modules["thalia_profile_refresh"]
+p.PROFILER.enable()
+try:
+    runpy.run_path({str(ROOT / "dashboard" / "app.py")!r}, run_name="__main__")
+finally:
+    p.PROFILER.disable()
+"""
+
+
+def _runs(at: AppTest, count: int, before: object = None) -> float:
+    PROFILER.clear()
+    cpu = 0.0
+    for i in range(count):
+        if callable(before):
+            before(i)
+        c0 = time.process_time()
+        at.run(timeout=900)
+        cpu += time.process_time() - c0
+        if at.exception:
+            raise SystemExit(f"the page raised: {[e.value for e in at.exception]}")
+    return cpu / count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--keep", help="directory holding the generated run (reused if present)")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--callers", nargs="*", default=[], help="functions to list callers of")
+    parser.add_argument("--callees", nargs="*", default=[], help="functions to list callees of")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="thalia-profile-"))
+    source = Path(args.keep).resolve() if args.keep else tmp / "source"
+    run = tmp / "run"
+    try:
+        make_directory(source, args.events)
+        shutil.copytree(source, run)
+        os.environ["THALIA_CHECKPOINT_DIR"] = str(run)
+        sys.modules["thalia_profile_refresh"] = sys.modules[__name__]
+        at = AppTest.from_string(SCRIPT, default_timeout=900)
+        at.run(timeout=900)  # cold load
+        at.run(timeout=900)
+        step = args.events
+
+        def append(i: int) -> None:
+            nonlocal step
+            step = append_lines(run, step, 1000, 70_000 + i)
+
+        for name, before in (("idle", None), ("live", append)):
+            cpu = _runs(at, args.runs, before)
+            print(f"\n=== {name} refresh at {args.events:,} events: {cpu:.3f} s CPU per refresh")
+            stats = pstats.Stats(PROFILER).sort_stats("cumulative")
+            stats.print_stats(args.top)
+            for name in args.callers:
+                stats.print_callers(name)
+            for name in args.callees:
+                stats.print_callees(name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

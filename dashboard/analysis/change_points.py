@@ -1,0 +1,86 @@
+"""Where a growing step series changes value, kept across refreshes (pure numpy).
+
+A step line (neurons per region) is drawn losslessly by the rows where its value changes, plus its
+first and last row. :class:`ChangePoints` finds them over the finite rows of a column (rows without
+a value are skipped, as the chart skips them) and, when the next snapshot of the column starts
+with the previous one bit for bit, only looks at the appended rows; otherwise (a cut, a late line,
+another rank) it starts over. :meth:`ChangePoints.update` returns what a fresh scan returns.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+import numpy.typing as npt
+
+from dashboard.analysis.pyramid import same_prefix
+
+__all__ = ["ChangePoints", "change_points"]
+
+_F64 = npt.NDArray[np.float64]
+_IntArray = npt.NDArray[np.intp]
+
+
+def change_points(values: _F64) -> _IntArray:
+    """Row positions of the first and last finite value and of every finite value that differs
+    from the finite value before it (a fresh scan of the whole column)."""
+    finite = np.flatnonzero(np.isfinite(values))
+    if finite.size <= 2:
+        return finite
+    v = values[finite]
+    changed = finite[1:][v[1:] != v[:-1]]
+    return np.unique(np.concatenate([finite[:1], changed, finite[-1:]]))
+
+
+class ChangePoints:
+    """The change points of one column, extended from appended rows (see the module docstring).
+
+    Not thread-safe by itself: callers that share one hold :attr:`lock`."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.values: _F64 = np.empty(0)
+        self._changes: list[_IntArray] = []
+        self._first = -1
+        self._last_value = math.nan
+        self.rebuilds = 0
+
+    def update(self, values: _F64) -> _IntArray:
+        """The change points of ``values`` (equal to :func:`change_points`)."""
+        values = np.asarray(values, dtype=np.float64)
+        if not same_prefix(self.values, values):
+            self._changes, self._first, self._last_value = [], -1, math.nan
+            self.values = np.empty(0)
+            self.rebuilds += 1
+        start = self.values.size
+        new = values[start:]
+        finite = np.flatnonzero(np.isfinite(new)) + start
+        if finite.size:
+            v = values[finite]
+            if self._first < 0:
+                self._first = int(finite[0])
+                previous = v[:-1]
+                changed = finite[1:][v[1:] != previous]
+            else:
+                previous = np.concatenate([[self._last_value], v[:-1]])
+                changed = finite[v != previous]
+            if changed.size:
+                self._changes = [np.concatenate([*self._changes, changed])]
+            self._last_value = float(v[-1])
+        self.values = values
+        if self._first < 0:
+            return np.empty(0, dtype=np.intp)
+        last = _last_finite_position(values)
+        return np.unique(np.concatenate([[self._first], *self._changes, [last]])).astype(np.intp)
+
+
+def _last_finite_position(values: _F64) -> int:
+    n, window = values.size, 64
+    while True:
+        part = values[max(0, n - window) :]
+        ok = np.flatnonzero(np.isfinite(part))
+        if ok.size:
+            return n - part.size + int(ok[-1])
+        window *= 16

@@ -1,0 +1,236 @@
+"""Pyramids extended over random append sequences equal a fresh build, and keep downsample's
+promises; the incremental EMA equals the whole-series EMA; memoised health equals a fresh check."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from scenarios import SCENARIOS
+
+from dashboard.analysis.change_points import ChangePoints, change_points
+from dashboard.analysis.health import check_health
+from dashboard.analysis.memo import SnapshotMemo
+from dashboard.analysis.pyramid import BASE_LEVEL, MinMaxPyramid, SeriesPyramid, same_prefix
+from dashboard.analysis.smoothing import EmaState, ema, ema_extend
+from dashboard.reading.watcher import RunWatcher, load_training_state
+
+values_strategy = hnp.arrays(
+    np.float64,
+    st.integers(min_value=0, max_value=2_000),
+    elements=st.one_of(
+        st.floats(-1e6, 1e6, allow_nan=False),
+        st.sampled_from([math.nan, math.inf, -math.inf]),
+    ),
+)
+cuts_strategy = st.lists(st.integers(min_value=0, max_value=2_000), max_size=6)
+
+
+def _appended(values: np.ndarray, cuts: list[int]) -> list[np.ndarray]:
+    """The growing prefixes of ``values`` at the sorted ``cuts``, ending with the whole."""
+    ends = sorted({min(c, values.size) for c in cuts} | {values.size})
+    return [values[:end] for end in ends]
+
+
+@settings(max_examples=80, deadline=None)
+@given(values=values_strategy, cuts=cuts_strategy, buckets=st.integers(2, 200))
+def test_extended_pyramid_equals_a_fresh_one(
+    values: np.ndarray, cuts: list[int], buckets: int
+) -> None:
+    grown = MinMaxPyramid()
+    for prefix in _appended(values, cuts):
+        grown.extend(prefix)
+    fresh = MinMaxPyramid()
+    fresh.extend(values)
+    assert np.array_equal(grown.picks(buckets), fresh.picks(buckets))
+    for a, b in zip(grown.mins + grown.maxs, fresh.mins + fresh.maxs, strict=True):
+        assert np.array_equal(a.array, b.array)
+    assert len(fresh.mins) == max(0, values.size.bit_length() - BASE_LEVEL)
+
+
+@settings(max_examples=80, deadline=None)
+@given(values=values_strategy, buckets=st.integers(2, 200))
+def test_picks_keep_downsamples_promises(values: np.ndarray, buckets: int) -> None:
+    pyramid = MinMaxPyramid()
+    pyramid.extend(values)
+    picks = pyramid.picks(buckets)
+    assert picks.size <= 2 * buckets + 2
+    assert np.unique(picks).size == picks.size and np.all(np.diff(picks) > 0)
+    assert np.isfinite(values[picks]).all()
+    finite = np.flatnonzero(np.isfinite(values))
+    if finite.size == 0:
+        assert picks.size == 0
+        return
+    assert finite[0] in picks and finite[-1] in picks
+    assert values[picks].max() == values[finite].max()
+    assert values[picks].min() == values[finite].min()
+    if values.size <= 2 * buckets + 2:
+        assert np.array_equal(picks, finite)
+
+
+def test_a_spike_in_a_million_rows_is_kept() -> None:
+    y = np.sin(np.linspace(0, 100, 1_000_000))
+    y[654_321] = 1e9
+    y[999_000] = math.nan
+    series = SeriesPyramid()
+    series.update(y[:500_000])
+    series.update(y)
+    picks = series.picks(5000)
+    assert picks.size <= 5000
+    assert 654_321 in picks and 0 in picks and 999_999 in picks and 999_000 not in picks
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=values_strategy,
+    cuts=cuts_strategy,
+    weight=st.sampled_from([0.0, 0.3, 0.6, 0.9, 0.999]),
+    budget=st.integers(6, 400),
+)
+def test_series_over_appends_equals_a_fresh_series(
+    values: np.ndarray, cuts: list[int], weight: float, budget: int
+) -> None:
+    grown = SeriesPyramid(weight)
+    for prefix in _appended(values, cuts):
+        grown.update(prefix.copy())  # copies: the prefix is compared, not the memory
+    fresh = SeriesPyramid(weight)
+    fresh.update(values)
+    assert grown.rebuilds == fresh.rebuilds == 0
+    assert np.array_equal(grown.raw.picks(50), fresh.raw.picks(50))
+    if weight > 0:
+        np.testing.assert_allclose(grown.smoothed, ema(values, weight), rtol=1e-9, atol=1e-9)
+        assert grown.picks(budget).size <= max(budget, 12)
+    else:
+        assert grown.picks(budget).size <= budget
+
+
+def test_a_changed_prefix_rebuilds() -> None:
+    series = SeriesPyramid(0.6)
+    series.update(np.arange(100.0))
+    changed = np.arange(120.0)
+    changed[10] = -5.0  # a late line merged into an old row
+    series.update(changed)
+    fresh = SeriesPyramid(0.6)
+    fresh.update(changed)
+    assert series.rebuilds == 1
+    assert np.array_equal(series.picks(20), fresh.picks(20))
+    assert np.array_equal(series.smoothed, fresh.smoothed)
+    series.update(changed[:50])  # a cut: fewer rows
+    assert series.rebuilds == 2 and series.raw.values.size == 50
+
+
+def test_same_prefix_is_bitwise() -> None:
+    a = np.array([1.0, math.nan, 3.0])
+    assert same_prefix(a, np.array([1.0, math.nan, 3.0, 4.0]))
+    assert not same_prefix(a, np.array([1.0, 2.0, 3.0, 4.0]))
+    assert not same_prefix(a, a[:2])
+    assert same_prefix(a[:2], a)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=values_strategy, cuts=cuts_strategy, weight=st.floats(0.01, 0.999))
+def test_ema_extend_over_chunks_equals_ema(
+    values: np.ndarray, cuts: list[int], weight: float
+) -> None:
+    state, parts, start = EmaState(), [], 0
+    for prefix in _appended(values, cuts):
+        parts.append(ema_extend(state, values[start : prefix.size], weight))
+        start = prefix.size
+    got = np.concatenate(parts) if parts else np.empty(0)
+    want = ema(values, weight)
+    assert np.array_equal(np.isfinite(got), np.isfinite(want))
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_snapshot_memo_reuses_only_for_the_same_snapshot() -> None:
+    class Snap:
+        pass
+
+    memo: SnapshotMemo[int] = SnapshotMemo(2)
+    one, two = Snap(), Snap()
+    calls: list[int] = []
+
+    def build(v: int) -> int:
+        calls.append(v)
+        return v
+
+    assert memo.get(one, "a", lambda: build(1)) == 1
+    assert memo.get(one, "a", lambda: build(9)) == 1
+    assert memo.get(two, "a", lambda: build(2)) == 2
+    assert memo.get(one, "b", lambda: build(3)) == 3
+    assert calls == [1, 2, 3]
+    assert memo.get(one, "a", lambda: build(4)) == 4  # bounded: the oldest went out
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.6])
+def test_all_non_finite_series_draws_nothing(weight: float) -> None:
+    series = SeriesPyramid(weight)
+    series.update(np.full(1000, math.nan))
+    assert series.picks(50).size == 0
+
+
+@pytest.mark.parametrize("index", range(len(SCENARIOS)), ids=[s.name for s in SCENARIOS])
+def test_memoised_health_equals_a_fresh_check(tmp_path: Path, index: int) -> None:
+    scenario = SCENARIOS[index]
+    now = scenario.write(tmp_path)
+    state = load_training_state(tmp_path)
+    memo: SnapshotMemo[Any] = SnapshotMemo()
+    fresh = check_health(state, now=now)
+    assert check_health(state, now=now, memo=memo) == fresh
+    assert check_health(state, now=now, memo=memo) == fresh  # from the memo
+    later = now + 7200.0  # the stall rule reads now: never from the memo
+    assert check_health(state, now=later, memo=memo) == check_health(state, now=later)
+
+
+@settings(max_examples=15, deadline=None)
+@given(chunks=st.lists(st.integers(1, 40), min_size=1, max_size=5), nan_at=st.integers(0, 150))
+def test_memoised_health_follows_appended_lines(
+    tmp_path_factory: pytest.TempPathFactory, chunks: list[int], nan_at: int
+) -> None:
+    directory = tmp_path_factory.mktemp("live")
+    memo: SnapshotMemo[Any] = SnapshotMemo()
+    step = 0
+    with RunWatcher(directory, use_watchdog=False, poll_interval_s=0.0) as watcher:
+        for count in chunks:
+            with open(directory / "training_log.jsonl", "a", encoding="utf-8") as fh:
+                for _ in range(count):
+                    loss = "NaN" if step == nan_at else 2.0 / (1 + step) + 0.5 * (step > 60)
+                    line = {"event_type": "metric", "step": step, "wall_time": 1e9 + step,
+                            "loss": loss, "firing_rate": 0.01 if step > 100 else 0.1}  # fmt: skip
+                    fh.write(json.dumps(line) + "\n")
+                    step += 1
+            state = watcher.refresh()
+            now = 1e9 + step
+            assert check_health(state, now=now, memo=memo) == check_health(state, now=now)
+
+
+counts_strategy = hnp.arrays(
+    np.float64,
+    st.integers(min_value=0, max_value=600),
+    elements=st.one_of(st.sampled_from([10.0, 11.0, 12.0]), st.just(math.nan)),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(values=counts_strategy, cuts=cuts_strategy)
+def test_change_points_over_appends_equal_a_fresh_scan(values: np.ndarray, cuts: list[int]) -> None:
+    kept = ChangePoints()
+    for prefix in _appended(values, [c % 601 for c in cuts]):
+        got = kept.update(prefix.copy())
+        assert np.array_equal(got, change_points(prefix))
+    assert kept.rebuilds == 0
+
+
+def test_change_points_of_a_changed_prefix_start_over() -> None:
+    kept = ChangePoints()
+    kept.update(np.array([1.0, 1.0, 2.0, 2.0]))
+    changed = np.array([1.0, 3.0, 2.0, 2.0, 2.0, 5.0])
+    assert np.array_equal(kept.update(changed), change_points(changed))
+    assert kept.rebuilds == 1 and change_points(changed).tolist() == [0, 1, 2, 5]
