@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard.analysis.pyramid import SeriesPyramid
 from dashboard.analysis.series import CARD_METRICS, extra_metric_columns
-from dashboard.page import chart_specs, charts
+from dashboard.page import chart_specs, charts, deep_links
 from dashboard.page.sections.widgets import card, waiting
 from dashboard.page.text import escape_markdown
 from dashboard.page.views import metadata_cards, metric_cards
@@ -124,6 +124,22 @@ def _metric_spec(
     return chart_specs.chart_spec(key, build)
 
 
+def _seed_view(columns: list[str], default: list[str]) -> None:
+    """The picked metrics, log scale and smoothing start from the URL (a pasted deep link:
+    ``?metrics=loss&metrics=lr&log=1&smooth=0.9``), else the defaults."""
+    deep_links.seed_list("metric_pick", "metrics", columns, default)
+    if "log_scale" not in st.session_state:
+        st.session_state["log_scale"] = st.query_params.get("log") == "1"
+    deep_links.seed_float("ema_weight", "smooth", 0.0, 0.999, 0.6)
+
+
+def _publish_view(picked: list[str], log_scale: bool, smoothing: float) -> None:
+    """The view back into the URL, so the address bar always holds a link to it."""
+    deep_links.publish_list("metrics", picked)
+    deep_links.publish("log", "1" if log_scale else None)
+    deep_links.publish("smooth", f"{smoothing:g}")
+
+
 def metric_history(state: RunState, metrics: pd.DataFrame, *, rank: int = 0) -> None:
     """Charts of the metrics picked in a searchable multiselect (default: the core metrics; the
     options are every core and extra column, including one whose only values were logged NaN/Inf),
@@ -137,10 +153,10 @@ def metric_history(state: RunState, metrics: pd.DataFrame, *, rank: int = 0) -> 
         return
     columns = _chartable_columns(state, metrics, rank)
     default = [c for c in columns if c in _CORE_LABELS] or columns[: len(_CORE_LABELS)]
+    _seed_view(columns, default)
     picked = st.multiselect(
         "Metrics to chart",
         columns,
-        default=default,
         key="metric_pick",
         format_func=lambda c: _CORE_LABELS.get(c, c),
         placeholder="Type to search metric names",
@@ -152,12 +168,12 @@ def metric_history(state: RunState, metrics: pd.DataFrame, *, rank: int = 0) -> 
         "EMA smoothing",
         0.0,
         0.999,
-        0.6,
-        0.001,
+        step=0.001,
         format="%.3f",
         key="ema_weight",
         help="TensorBoard-style debiased EMA, over every point before down-sampling; 0 = off",
     )
+    _publish_view(picked, log_scale, smoothing)
     if not picked:
         st.caption("Pick one or more metrics above to draw their history.")
     grid = st.columns(2) if len(picked) > 1 else [st.container()]
