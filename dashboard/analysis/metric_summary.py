@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from dashboard.analysis.pyramid import same_prefix
 from dashboard.analysis.series import extra_metric_columns
 from dashboard.run_state import RunState
 from thalia_logging.contract import CORE_METRICS
@@ -16,6 +18,7 @@ __all__ = [
     "CORE_METRICS",
     "Direction",
     "MetricSummary",
+    "SummaryTracker",
     "direction",
     "metric_columns",
     "metric_summaries",
@@ -98,16 +101,81 @@ def metric_columns(state: RunState, metrics: pd.DataFrame, rank: int = 0) -> lis
     return columns + extra_metric_columns(metrics, logged=logged)
 
 
-def metric_summaries(state: RunState, metrics: pd.DataFrame, rank: int = 0) -> list[MetricSummary]:
-    """A :class:`MetricSummary` per metric column of ``metrics`` (one rank's rows)."""
+def metric_summaries(
+    state: RunState,
+    metrics: pd.DataFrame,
+    rank: int = 0,
+    trackers: dict[Hashable, SummaryTracker] | None = None,
+) -> list[MetricSummary]:
+    """A :class:`MetricSummary` per metric column of ``metrics`` (one rank's rows). With
+    ``trackers`` (a dict the caller keeps across refreshes of one run and rank), each column's
+    summary is extended from the rows appended since the last call instead of read again."""
     if metrics.empty:
         return []
     steps = metrics["step"].to_numpy(dtype=np.int64)
     out = []
     for column in metric_columns(state, metrics, rank):
         if column not in metrics.columns:
-            values = np.full(len(metrics), np.nan)
+            out.append(_summary(column, steps, np.full(len(metrics), np.nan)))
+            continue
+        values = metrics[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        if trackers is None:
+            out.append(_summary(column, steps, values))
         else:
-            values = metrics[column].to_numpy(dtype=np.float64, na_value=np.nan)
-        out.append(_summary(column, steps, values))
+            out.append(trackers.setdefault(column, SummaryTracker()).update(column, steps, values))
     return out
+
+
+def _joined(old: MetricSummary, new: MetricSummary) -> MetricSummary:
+    """The summary of rows A + B from the summaries of A (``old``) and of B (``new``)."""
+    if new.count == 0:
+        return old
+    if old.count == 0:
+        return new
+    best, best_step = old.best, old.best_step
+    if best is not None and new.best is not None:
+        better = new.best < best if old.direction == "down" else new.best > best
+        if better:  # ties keep the earlier step, as argmin / argmax do
+            best, best_step = new.best, new.best_step
+    return MetricSummary(
+        old.name,
+        old.direction,
+        old.count + new.count,
+        new.last,
+        new.last_step,
+        new.previous if new.count >= 2 else old.last,
+        min(old.min, new.min),  # type: ignore[type-var]
+        max(old.max, new.max),  # type: ignore[type-var]
+        best,
+        best_step,
+    )
+
+
+class SummaryTracker:
+    """One column's :class:`MetricSummary` kept across refreshes of a live run.
+
+    :meth:`update` extends the summary from the appended rows when the new steps and values start
+    with the ones seen last time, bit for bit (:func:`~dashboard.analysis.pyramid.same_prefix`:
+    frames are views of the reader's buffers, so that check is O(1) for a run that only grew);
+    otherwise (a cut, a late line, another column's rows) it summarises the whole column again.
+    The result always equals the summary of the whole column. Not thread-safe: one per caller."""
+
+    def __init__(self) -> None:
+        self._steps = np.empty(0, dtype=np.int64)
+        self._values = np.empty(0, dtype=np.float64)
+        self._summary: MetricSummary | None = None
+
+    def update(self, name: str, steps: np.ndarray, values: np.ndarray) -> MetricSummary:
+        n = self._values.size
+        grew = (
+            self._summary is not None
+            and self._summary.name == name
+            and same_prefix(self._values, values)
+            and same_prefix(self._steps.view(np.float64), steps.view(np.float64))
+        )
+        if grew and self._summary is not None:
+            summary = _joined(self._summary, _summary(name, steps[n:], values[n:]))
+        else:
+            summary = _summary(name, steps, values)
+        self._steps, self._values, self._summary = steps, values, summary
+        return summary
