@@ -28,9 +28,11 @@ from dashboard.reading.overview import RunSummary
 from dashboard.reading.runs import run_path
 from dashboard.run_state import RunState
 
-__all__ = ["MAX_RUNS", "Choice", "choose", "match_name", "render", "show"]
+__all__ = ["FILTER_CHARS", "MAX_RUNS", "Choice", "choose", "match_name", "render", "show"]
 
 MAX_RUNS = 8
+#: config values longer than this are cut (``…``) in the config filter, listed and matched alike
+FILTER_CHARS = 200
 _AXES: list[str] = list(X_AXES)
 
 
@@ -61,7 +63,7 @@ def _filtered(summaries: list[RunSummary]) -> list[str]:
     pattern = st.text_input("Filter runs by name (glob or text)", key="cmp_filter")
     deep_links.publish("filter", pattern or None)
     configs = {s.name: s.state.config for s in summaries}
-    values = config_values(configs)
+    values = config_values(configs, FILTER_CHARS)
     keys = ["", *values]
     left, right = st.columns(2)
     deep_links.seed("cmp_cfg_key", "cfg", keys, "")
@@ -69,12 +71,14 @@ def _filtered(summaries: list[RunSummary]) -> list[str]:
                          format_func=lambda k: k or "(none)")  # fmt: skip
     deep_links.publish("cfg", key or None)
     names = [s.name for s in summaries if match_name(s.name, pattern)]
-    if key:
+    if not key:
+        deep_links.publish_list("cfgv", [])  # no key, no values: a stale cfgv= goes
+    else:
         deep_links.seed_list("cmp_cfg_values", "cfgv", values[key], [])
         keep = right.multiselect("Values", values[key], key="cmp_cfg_values")
         deep_links.publish_list("cfgv", keep)
         if keep:
-            names = [n for n in names if flat_config(configs[n]).get(key) in keep]
+            names = [n for n in names if flat_config(configs[n], FILTER_CHARS).get(key) in keep]
     return names
 
 
@@ -139,6 +143,7 @@ def _stage(
 
 def show(root: str, choice: Choice, polling: bool) -> None:
     """The charts and tables of ``choice`` (refreshed by the fragment)."""
+    root_app.root_warning(root)
     states = _states(root, list(choice.runs), polling)
     if len(states) < 1:
         st.info("Pick runs to compare.")

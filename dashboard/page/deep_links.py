@@ -11,6 +11,7 @@ parameters (``?runs=a&runs=b``, what :func:`publish_list` writes) or comma-separ
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -65,11 +66,16 @@ def seed_float(key: str, param: str, low: float, high: float, default: float) ->
     """Start a slider from ``?param=x`` when it is a number within ``[low, high]``."""
     if key in st.session_state:
         return
+    given = st.query_params.get(param)
     try:
-        value = float(st.query_params.get(param, ""))
+        value = float(given) if given is not None else default
     except ValueError:
+        value = math.nan
+    if not low <= value <= high:  # NaN too
+        note = f"not a number from {low:g} to {high:g}, {default:g} is used"
+        st.caption(md_text(f"The link's {param}= is {str(given)[:80]!r}: {note}."))
         value = default
-    st.session_state[key] = value if low <= value <= high else default
+    st.session_state[key] = value
 
 
 def publish(param: str, value: Any) -> None:
@@ -84,6 +90,10 @@ def publish(param: str, value: Any) -> None:
 
 
 def publish_list(param: str, values: Sequence[str]) -> None:
-    """Write ``values`` into the URL as repeated ``param``."""
+    """Write ``values`` into the URL as repeated ``param`` (none: ``param`` removed)."""
+    if not values:
+        if param in st.query_params:
+            del st.query_params[param]
+        return
     if list(st.query_params.get_all(param)) != list(values):
         st.query_params[param] = list(values)
