@@ -98,7 +98,7 @@ def choose(root: str, polling: bool) -> tuple[Choice, dict[str, tuple[RunState, 
     """Draw the controls; the choice and the chosen runs' states (first rank's metric rows)."""
     summaries = root_app.summaries(root)
     names = _filtered(summaries)
-    deep_links.seed_list("cmp_runs", "runs", names, names[:2])
+    deep_links.seed_list("cmp_runs", "runs", names, names[:2], MAX_RUNS)
     runs = st.multiselect("Runs", names, key="cmp_runs", max_selections=MAX_RUNS)
     deep_links.publish_list("runs", runs)
     states = _states(root, runs, polling)

@@ -43,15 +43,27 @@ def seed_text(key: str, param: str, default: str = "") -> None:
         st.session_state[key] = st.query_params.get(param, default)
 
 
-def seed_list(key: str, param: str, choices: Sequence[str], default: Sequence[str]) -> None:
-    """Start a multiselect from ``?param=a&param=b`` (the values among ``choices``)."""
+def seed_list(
+    key: str,
+    param: str,
+    choices: Sequence[str],
+    default: Sequence[str],
+    max_items: int | None = None,
+) -> None:
+    """Start a multiselect from ``?param=a&param=b`` (the values among ``choices``, the first
+    ``max_items`` of them: the widget's ``max_selections``)."""
     if key in st.session_state:
-        st.session_state[key] = [v for v in st.session_state[key] if v in choices]
+        st.session_state[key] = [v for v in st.session_state[key] if v in choices][:max_items]
         return
     given = [part for v in st.query_params.get_all(param) for part in _split(v, choices)]
-    values = [v for v in given if v in choices]
+    values = list(dict.fromkeys(v for v in given if v in choices))
     if len(values) < len(given):
         _dropped(param, [v for v in given if v not in choices])
+    if max_items is not None and len(values) > max_items:
+        st.caption(
+            md_text(f"The link's {param}= names {len(values)}: the first {max_items} are shown.")
+        )
+        values = values[:max_items]
     st.session_state[key] = values if values else [v for v in default if v in choices]
 
 

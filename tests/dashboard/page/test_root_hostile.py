@@ -18,6 +18,7 @@ import streamlit as st
 from runs_helpers import write_run
 from streamlit.testing.v1 import AppTest
 
+from dashboard.page.compare_page import MAX_RUNS
 from dashboard.page.compare_tables import MAX_DIFF_COLUMNS, unique_labels
 
 APP = str(Path(__file__).resolve().parents[3] / "dashboard" / "app.py")
@@ -267,3 +268,17 @@ def test_the_runs_page_says_which_folders_it_did_not_search(
     at.run()
     assert "link00: a symlink that leads nowhere" in said(at)
     assert "and 3 more folders not searched" in said(at)  # 13 notes, 10 shown
+
+
+def test_a_link_with_more_runs_than_compare_takes(
+    odd_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twelve runs (and one twice) in a link: the first eight are taken and that is said, not a
+    Streamlit exception about ``max_selections``."""
+    names = [*sorted(ODD_NAMES), "zz1", "zz2"]
+    for name in names[-2:]:
+        write_run(odd_root / name, steps=3)
+    at = open_page(odd_root, monkeypatch, COMPARE, runs=[names[0], *names])
+    assert at.multiselect(key="cmp_runs").value == names[:MAX_RUNS]
+    assert f"runs= names {len(names)}: the first {MAX_RUNS} are shown" in said(at)
+    assert url(at, "runs") == names[:MAX_RUNS]
