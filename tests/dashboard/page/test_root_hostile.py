@@ -18,6 +18,8 @@ import streamlit as st
 from runs_helpers import write_run
 from streamlit.testing.v1 import AppTest
 
+from dashboard import load_training_state
+from dashboard.analysis.compare import overlay_frame, row_stages
 from dashboard.page.compare_page import MAX_RUNS
 from dashboard.page.compare_tables import MAX_DIFF_COLUMNS, unique_labels
 
@@ -282,3 +284,40 @@ def test_a_link_with_more_runs_than_compare_takes(
     assert at.multiselect(key="cmp_runs").value == names[:MAX_RUNS]
     assert f"runs= names {len(names)}: the first {MAX_RUNS} are shown" in said(at)
     assert url(at, "runs") == names[:MAX_RUNS]
+
+
+def _absurd_run(directory: Path) -> None:
+    """Metric lines with wall times a datetime axis cannot hold and stages that are no stage."""
+    t0 = time.time() - 100
+    walls: list[Any] = [t0, 1e300, -1e12, 1e13, "NaN"]
+    stages: list[Any] = [0, 1e300, "Infinity", 1, 2.5, 2**70]
+    lines: list[dict[str, Any]] = [
+        {"event_type": "run_start", "step": 0, "wall_time": t0, "schema_version": 1,
+         "run_id": "r", "resumed_from_step": None, "config": {}}
+    ]  # fmt: skip
+    lines += [
+        {"event_type": "metric", "step": i, "wall_time": walls[i % 5], "loss": 1.0 + i,
+         "stage": stages[i % 6]}
+        for i in range(30)
+    ]  # fmt: skip
+    directory.mkdir(parents=True)
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    (directory / "training_log.jsonl").write_text(text, encoding="utf-8")
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # no "invalid value encountered in cast"
+@pytest.mark.parametrize("x", ["wall", "relative", "stage"])
+def test_absurd_wall_times_and_stages_are_left_out_not_a_trace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, x: str
+) -> None:
+    _absurd_run(tmp_path / "a")
+    write_run(tmp_path / "b", steps=30)
+    at = open_page(tmp_path, monkeypatch, COMPARE, runs=["a", "b"], x=x, metrics="loss")
+    assert len(at.get("vega_lite_chart")) == 1
+    state = load_training_state(str(tmp_path / "a"))
+    frame = overlay_frame([("a", state, state.metrics_history)], "loss", x)  # type: ignore[arg-type]
+    if x == "stage":
+        assert at.selectbox(key="cmp_stage").options == ["0", "1"]  # not -9223372036854775808
+        assert list(row_stages(state, state.metrics_history)[:6]) == [0, 0, 0, 1, 1, 1]
+    else:
+        assert list(frame["step"]) == [0, 5, 10, 15, 20, 25]  # the rows with a real clock
