@@ -25,7 +25,7 @@ from dashboard.analysis.smoothing import MAX_WEIGHT
 from dashboard.page import compare_charts, compare_tables, deep_links, root_app, run_page
 from dashboard.page.text import md_text
 from dashboard.reading.overview import RunSummary
-from dashboard.reading.runs import run_path
+from dashboard.reading.runs import run_path, shown
 from dashboard.run_state import RunState
 
 __all__ = ["FILTER_CHARS", "MAX_RUNS", "Choice", "choose", "match_name", "render", "show"]
@@ -82,12 +82,19 @@ def _filtered(summaries: list[RunSummary]) -> list[str]:
     return names
 
 
-def _states(root: str, names: list[str], polling: bool) -> dict[str, tuple[RunState, pd.DataFrame]]:
+def _states(
+    root: str, names: list[str], polling: bool, *, say: bool = False
+) -> dict[str, tuple[RunState, pd.DataFrame]]:
     discovery = root_app.overview_reader(root).discovery
     out = {}
     for name in names:
         path = run_path(discovery, name)
         if path is None:
+            continue
+        if shown(path) != path:  # no cache key, no page text can hold it
+            if say:
+                st.warning(md_text(f"{name}: the folder's name is not valid UTF-8 text, so it "
+                                   "cannot be opened here; rename the folder."))  # fmt: skip
             continue
         state = run_page.get_watcher(path, polling).refresh()
         out[name] = (state, rank_frame(state.metrics_history, 0))
@@ -101,7 +108,7 @@ def choose(root: str, polling: bool) -> tuple[Choice, dict[str, tuple[RunState, 
     deep_links.seed_list("cmp_runs", "runs", names, names[:2], MAX_RUNS)
     runs = st.multiselect("Runs", names, key="cmp_runs", max_selections=MAX_RUNS)
     deep_links.publish_list("runs", runs)
-    states = _states(root, runs, polling)
+    states = _states(root, runs, polling, say=True)
     options: dict[str, None] = {}
     for state, rows in states.values():
         options.update(dict.fromkeys(metric_columns(state, rows)))

@@ -19,7 +19,8 @@ it. It assumes nothing about names beyond the contract's; it guarantees:
   followed because it leads outside ``root`` (or nowhere), are said in :attr:`Discovery.errors`
   too, so a run that is not listed is never a mystery.
 
-Run names are the paths relative to ``root`` with ``/`` (``"."`` when ``root`` itself is a run);
+Run names are the paths relative to ``root`` with ``/`` (``"."`` when ``root`` itself is a run),
+as valid text (:func:`shown`: bytes that are not UTF-8 become U+FFFD; the path stays exact);
 :func:`run_path` turns a name back into a path only when it is one of the runs found, so a name
 from a URL can never reach outside ``root``.
 """
@@ -42,6 +43,7 @@ __all__ = [
     "discover_runs",
     "holds_run_files",
     "run_path",
+    "shown",
 ]
 
 MAX_DEPTH = 4
@@ -151,7 +153,7 @@ def discover_runs(
                 errors.append(f"cannot list {name}: {exc.strerror or exc}")
             continue
         if holds_run_files(names):
-            runs.append(RunEntry(name, folder if name == "." else os.path.join(root, name)))
+            runs.append(RunEntry(shown(name), folder if name == "." else os.path.join(root, name)))
             continue
         prefix = "" if name == "." else f"{name}/"
         children = _subdirs(fs, folder, names, real_root, errors, prefix)
@@ -164,7 +166,21 @@ def discover_runs(
                 seen.add(real)
                 queue.append((f"{prefix}{child}", real, depth + 1))
     runs.sort(key=lambda r: r.name)
-    return Discovery(real_root, tuple(runs), tuple(errors), capped, root_error)
+    said = tuple(shown(e) for e in errors)
+    return Discovery(real_root, tuple(runs), said, capped, root_error and shown(root_error))
+
+
+def shown(name: str) -> str:
+    """A file name as valid text: bytes that are not UTF-8 (``os.listdir`` gives them as lone
+    surrogates, which no page, URL or table can encode) become U+FFFD. The run's path keeps the
+    real name."""
+    if name.isascii():
+        return name
+    try:
+        raw = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = name.encode("utf-8", "replace")
+    return raw.decode("utf-8", "replace")
 
 
 def run_path(discovery: Discovery, name: str) -> str | None:

@@ -6,6 +6,7 @@ read is lost."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -321,3 +322,22 @@ def test_absurd_wall_times_and_stages_are_left_out_not_a_trace(
         assert list(row_stages(state, state.metrics_history)[:6]) == [0, 0, 0, 1, 1, 1]
     else:
         assert list(frame["step"]) == [0, 5, 10, 15, 20, 25]  # the rows with a real clock
+
+
+def test_a_folder_name_that_is_not_utf8(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Listed on the Runs page (as text with U+FFFD), refused with a message on the Run page and
+    in Compare (the run page and its cache cannot encode the path), never a trace."""
+    write_run(tmp_path / "ok", steps=3)
+    raw = os.path.join(os.fsencode(tmp_path), b"bad\xff\xfename")
+    os.makedirs(raw)
+    shutil.copy(tmp_path / "ok" / "training_log.jsonl", os.path.join(raw, b"training_log.jsonl"))
+    name = "bad\ufffd\ufffdname"
+    table = open_page(tmp_path, monkeypatch).dataframe[0].value.set_index("run")
+    assert (
+        table.loc[name, "step"] == 20
+        and table.loc[name, "open"] == "run?run=bad%EF%BF%BD%EF%BF%BDname"
+    )
+    at = open_page(tmp_path, monkeypatch, RUN, run=name)
+    assert "not valid UTF-8" in said(at) and not at.title
+    at = open_page(tmp_path, monkeypatch, COMPARE, runs=[name, "ok"])
+    assert "not valid UTF-8" in said(at) and len(at.get("vega_lite_chart")) == 2

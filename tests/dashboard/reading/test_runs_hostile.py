@@ -172,3 +172,18 @@ def test_hostile_config_values_read_as_text() -> None:
     values = config_values(configs, limit=50)
     assert values["big"] == ["x" * 49 + "…"]  # a filter option, not 100 KB of text
     assert flat_config(configs["a"], 50)["big"] in values["big"]  # matched the same way
+
+
+def test_a_folder_name_that_is_not_utf8_is_shown_as_text_and_still_read(tmp_path: Path) -> None:
+    """``os.listdir`` gives such a name with lone surrogates, which no table, URL or page text can
+    encode: the run's name is valid text (U+FFFD), its path the real one."""
+    write_run(tmp_path / "ok", steps=3)
+    raw = os.path.join(os.fsencode(tmp_path), b"bad\xff\xfename")
+    os.makedirs(raw)
+    shutil.copy(tmp_path / "ok" / "training_log.jsonl", os.path.join(raw, b"training_log.jsonl"))
+    found = discover_runs(str(tmp_path))
+    assert found.names() == ["bad\ufffd\ufffdname", "ok"]
+    path = run_path(found, "bad\ufffd\ufffdname")
+    assert path is not None and os.fsencode(path) == raw
+    summaries = {s.name: s for s in OverviewReader(str(tmp_path)).refresh()}
+    assert len(summaries["bad\ufffd\ufffdname"].state.metrics_history) == 3
