@@ -105,7 +105,8 @@ def config_section(
     table = pd.concat([table, results], axis=1)
     table.index = [plain(name) for name in table.index]
     table.columns = unique_labels([plain(c, limit=200) for c in table.columns])
-    st.dataframe(table, width="stretch", key="cmp_config")
+    if table.shape[1]:  # not an empty grid of run names under the caption
+        st.dataframe(table, width="stretch", key="cmp_config")
 
 
 def unique_labels(labels: Sequence[str]) -> list[str]:
