@@ -6,7 +6,9 @@ the run's first logged ``wall_time``); ``stage`` (steps since the start of the r
 stage, so stage k of run A lies over stage k of run B). A row's stage is its ``stage`` metric
 column when the trainer logs one, else the last ``stage`` event at or before its step (rows before
 the first event are stage 0: a run starts in its first stage); a stage starts at its first row's
-step. Rows without a wall time have no ``wall`` / ``relative`` position and are left out.
+step. Rows without a wall time (or one outside :data:`MAX_WALL_TIME`) have no ``wall`` /
+``relative`` position and are left out; a logged ``stage`` that is not a whole number counts as
+not logged on that row.
 
 Series are smoothed at full resolution (TensorBoard's debiased EMA,
 :func:`~dashboard.analysis.smoothing.ema`) and then down-sampled keeping spikes and non-finite
@@ -28,6 +30,8 @@ from dashboard.reading.overview import Checkpoint
 from dashboard.run_state import RunState
 
 __all__ = [
+    "MAX_STAGE",
+    "MAX_WALL_TIME",
     "PALETTE",
     "X_AXES",
     "XAxis",
@@ -47,6 +51,12 @@ X_AXES: dict[XAxis, str] = {
     "relative": "Hours since start",
     "stage": "Step within stage",
 }
+#: wall times from 1970 up to the last second a datetime axis can show (pandas' ns range, 2262):
+#: one outside it (1e300, a negative clock) has no position on the wall / relative axes
+MAX_WALL_TIME = 9_223_372_036.0
+#: the largest stage number taken from a ``stage`` metric column (exact in a float)
+MAX_STAGE = 2**53
+
 #: Tableau 20: distinct, readable on white; a run keeps its colour on every page and refresh
 PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -65,8 +75,10 @@ def row_stages(state: RunState, metrics: pd.DataFrame) -> np.ndarray:
     steps = metrics["step"].to_numpy(dtype=np.int64)
     if "stage" in metrics.columns:
         logged = metrics["stage"].to_numpy(dtype=np.float64, na_value=np.nan)
-        if np.isfinite(logged).any():
-            filled = pd.Series(logged).ffill().fillna(0.0).to_numpy()
+        whole = np.isfinite(logged) & (np.abs(logged) <= MAX_STAGE)
+        whole[whole] = logged[whole] == np.floor(logged[whole])
+        if whole.any():  # a stage that is no whole number (NaN, 1e300, 2.5) is no stage
+            filled = pd.Series(np.where(whole, logged, np.nan)).ffill().fillna(0.0).to_numpy()
             return filled.astype(np.int64)
     events = state.stage_events
     if events.empty:
@@ -91,6 +103,7 @@ def x_values(state: RunState, metrics: pd.DataFrame, axis: XAxis) -> np.ndarray:
         if "wall_time" in metrics.columns
         else np.full(len(steps), np.nan)
     )
+    wall = np.where((wall >= 0) & (wall < MAX_WALL_TIME), wall, np.nan)  # NaN stays NaN
     if axis == "wall":
         return wall
     finite = wall[np.isfinite(wall)]

@@ -25,12 +25,14 @@ from dashboard.analysis.smoothing import MAX_WEIGHT
 from dashboard.page import compare_charts, compare_tables, deep_links, root_app, run_page
 from dashboard.page.text import md_text
 from dashboard.reading.overview import RunSummary
-from dashboard.reading.runs import run_path
+from dashboard.reading.runs import run_path, shown
 from dashboard.run_state import RunState
 
-__all__ = ["MAX_RUNS", "Choice", "choose", "match_name", "render", "show"]
+__all__ = ["FILTER_CHARS", "MAX_RUNS", "Choice", "choose", "match_name", "render", "show"]
 
 MAX_RUNS = 8
+#: config values longer than this are cut (``…``) in the config filter, listed and matched alike
+FILTER_CHARS = 200
 _AXES: list[str] = list(X_AXES)
 
 
@@ -61,7 +63,7 @@ def _filtered(summaries: list[RunSummary]) -> list[str]:
     pattern = st.text_input("Filter runs by name (glob or text)", key="cmp_filter")
     deep_links.publish("filter", pattern or None)
     configs = {s.name: s.state.config for s in summaries}
-    values = config_values(configs)
+    values = config_values(configs, FILTER_CHARS)
     keys = ["", *values]
     left, right = st.columns(2)
     deep_links.seed("cmp_cfg_key", "cfg", keys, "")
@@ -69,21 +71,30 @@ def _filtered(summaries: list[RunSummary]) -> list[str]:
                          format_func=lambda k: k or "(none)")  # fmt: skip
     deep_links.publish("cfg", key or None)
     names = [s.name for s in summaries if match_name(s.name, pattern)]
-    if key:
+    if not key:
+        deep_links.publish_list("cfgv", [])  # no key, no values: a stale cfgv= goes
+    else:
         deep_links.seed_list("cmp_cfg_values", "cfgv", values[key], [])
         keep = right.multiselect("Values", values[key], key="cmp_cfg_values")
         deep_links.publish_list("cfgv", keep)
         if keep:
-            names = [n for n in names if flat_config(configs[n]).get(key) in keep]
+            names = [n for n in names if flat_config(configs[n], FILTER_CHARS).get(key) in keep]
     return names
 
 
-def _states(root: str, names: list[str], polling: bool) -> dict[str, tuple[RunState, pd.DataFrame]]:
+def _states(
+    root: str, names: list[str], polling: bool, *, say: bool = False
+) -> dict[str, tuple[RunState, pd.DataFrame]]:
     discovery = root_app.overview_reader(root).discovery
     out = {}
     for name in names:
         path = run_path(discovery, name)
         if path is None:
+            continue
+        if shown(path) != path:  # no cache key, no page text can hold it
+            if say:
+                st.warning(md_text(f"{name}: the folder's name is not valid UTF-8 text, so it "
+                                   "cannot be opened here; rename the folder."))  # fmt: skip
             continue
         state = run_page.get_watcher(path, polling).refresh()
         out[name] = (state, rank_frame(state.metrics_history, 0))
@@ -94,10 +105,10 @@ def choose(root: str, polling: bool) -> tuple[Choice, dict[str, tuple[RunState, 
     """Draw the controls; the choice and the chosen runs' states (first rank's metric rows)."""
     summaries = root_app.summaries(root)
     names = _filtered(summaries)
-    deep_links.seed_list("cmp_runs", "runs", names, names[:2])
+    deep_links.seed_list("cmp_runs", "runs", names, names[:2], MAX_RUNS)
     runs = st.multiselect("Runs", names, key="cmp_runs", max_selections=MAX_RUNS)
     deep_links.publish_list("runs", runs)
-    states = _states(root, runs, polling)
+    states = _states(root, runs, polling, say=True)
     options: dict[str, None] = {}
     for state, rows in states.values():
         options.update(dict.fromkeys(metric_columns(state, rows)))
@@ -139,6 +150,7 @@ def _stage(
 
 def show(root: str, choice: Choice, polling: bool) -> None:
     """The charts and tables of ``choice`` (refreshed by the fragment)."""
+    root_app.root_warning(root)
     states = _states(root, list(choice.runs), polling)
     if len(states) < 1:
         st.info("Pick runs to compare.")

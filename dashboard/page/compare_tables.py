@@ -19,15 +19,19 @@ from dashboard.reading.overview import Checkpoint
 from dashboard.run_state import RunState
 
 __all__ = [
+    "MAX_DIFF_COLUMNS",
     "SUMMARY_ARROWS",
     "config_section",
     "events_section",
     "milestones_section",
     "summary_frame",
     "summary_section",
+    "unique_labels",
 ]
 
 SUMMARY_ARROWS = {"down": "↓ lower is better", "up": "↑ higher is better", "neutral": "—"}
+#: differing config keys shown at most (a sweep over thousands of keys is said, not drawn)
+MAX_DIFF_COLUMNS = 200
 
 
 def summary_frame(
@@ -91,13 +95,33 @@ def config_section(
         st.caption("These runs logged no config (run_start lines).")
     elif diff.shape[1] == 0:
         st.caption("The chosen runs have the same config.")
+    if diff.shape[1] > MAX_DIFF_COLUMNS:
+        st.caption(f"{diff.shape[1]:,} config keys differ: the first {MAX_DIFF_COLUMNS} are shown.")
+        diff = diff.iloc[:, :MAX_DIFF_COLUMNS]
     table = diff.map(plain)
     results = pd.DataFrame(
         [_final_best(summaries.get(name, ()), metrics) for name in diff.index], index=diff.index
     )
     table = pd.concat([table, results], axis=1)
     table.index = [plain(name) for name in table.index]
-    st.dataframe(table, width="stretch", key="cmp_config")
+    table.columns = unique_labels([plain(c, limit=200) for c in table.columns])
+    if table.shape[1]:  # not an empty grid of run names under the caption
+        st.dataframe(table, width="stretch", key="cmp_config")
+
+
+def unique_labels(labels: Sequence[str]) -> list[str]:
+    """``labels`` made distinct (a config key may be called ``loss (last)`` too, or two long keys
+    be cut alike): a repeated label gets `` (2)``, `` (3)``... after it."""
+    seen: set[str] = set()
+    out = []
+    for label in labels:
+        name, n = label, 1
+        while name in seen:
+            n += 1
+            name = f"{label} ({n})"
+        seen.add(name)
+        out.append(name)
+    return out
 
 
 def events_section(states: Mapping[str, RunState]) -> None:

@@ -11,6 +11,7 @@ parameters (``?runs=a&runs=b``, what :func:`publish_list` writes) or comma-separ
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,15 +43,27 @@ def seed_text(key: str, param: str, default: str = "") -> None:
         st.session_state[key] = st.query_params.get(param, default)
 
 
-def seed_list(key: str, param: str, choices: Sequence[str], default: Sequence[str]) -> None:
-    """Start a multiselect from ``?param=a&param=b`` (the values among ``choices``)."""
+def seed_list(
+    key: str,
+    param: str,
+    choices: Sequence[str],
+    default: Sequence[str],
+    max_items: int | None = None,
+) -> None:
+    """Start a multiselect from ``?param=a&param=b`` (the values among ``choices``, the first
+    ``max_items`` of them: the widget's ``max_selections``)."""
     if key in st.session_state:
-        st.session_state[key] = [v for v in st.session_state[key] if v in choices]
+        st.session_state[key] = [v for v in st.session_state[key] if v in choices][:max_items]
         return
     given = [part for v in st.query_params.get_all(param) for part in _split(v, choices)]
-    values = [v for v in given if v in choices]
+    values = list(dict.fromkeys(v for v in given if v in choices))
     if len(values) < len(given):
         _dropped(param, [v for v in given if v not in choices])
+    if max_items is not None and len(values) > max_items:
+        st.caption(
+            md_text(f"The link's {param}= names {len(values)}: the first {max_items} are shown.")
+        )
+        values = values[:max_items]
     st.session_state[key] = values if values else [v for v in default if v in choices]
 
 
@@ -65,11 +78,16 @@ def seed_float(key: str, param: str, low: float, high: float, default: float) ->
     """Start a slider from ``?param=x`` when it is a number within ``[low, high]``."""
     if key in st.session_state:
         return
+    given = st.query_params.get(param)
     try:
-        value = float(st.query_params.get(param, ""))
+        value = float(given) if given is not None else default
     except ValueError:
+        value = math.nan
+    if not low <= value <= high:  # NaN too
+        note = f"not a number from {low:g} to {high:g}, {default:g} is used"
+        st.caption(md_text(f"The link's {param}= is {str(given)[:80]!r}: {note}."))
         value = default
-    st.session_state[key] = value if low <= value <= high else default
+    st.session_state[key] = value
 
 
 def publish(param: str, value: Any) -> None:
@@ -84,6 +102,10 @@ def publish(param: str, value: Any) -> None:
 
 
 def publish_list(param: str, values: Sequence[str]) -> None:
-    """Write ``values`` into the URL as repeated ``param``."""
+    """Write ``values`` into the URL as repeated ``param`` (none: ``param`` removed)."""
+    if not values:
+        if param in st.query_params:
+            del st.query_params[param]
+        return
     if list(st.query_params.get_all(param)) != list(values):
         st.query_params[param] = list(values)

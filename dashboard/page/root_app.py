@@ -38,6 +38,7 @@ __all__ = [
     "parse_root",
     "render",
     "root_args",
+    "root_warning",
     "row_cache",
     "run_directory",
     "summaries",
@@ -92,6 +93,19 @@ def summaries(root: str) -> list[RunSummary]:
     return overview_reader(root).refresh()
 
 
+def root_warning(root: str) -> bool:
+    """Say when the root cannot be listed now (deleted, a network mount gone, not yet made);
+    whether it said so. What was read before stays on the pages (the reader keeps it)."""
+    error = overview_reader(root).discovery.root_error
+    if error is None:
+        return False
+    st.warning(
+        md_text(f"{error}. Waiting for it; what was read before stays shown, not updated."),
+        icon=":material/folder_off:",
+    )
+    return True
+
+
 def run_directory(root: str, name: str) -> str | None:
     """The directory of run ``name`` under ``root``, or None after saying it is not one."""
     reader = overview_reader(root)
@@ -113,8 +127,6 @@ def run_directory(root: str, name: str) -> str | None:
 def render(root: str, polling: bool) -> None:
     """The navigation over ``root`` (already resolved); the caller set the page config."""
     del polling  # the page scripts read it from the arguments again
-    if not Path(root).is_dir():
-        st.warning(md_text(f"Waiting for the root directory {root} to exist..."))
     pages = [
         st.Page(PAGES_DIR / "runs.py", title="Runs", icon=":material/table:", default=True),
         st.Page(PAGES_DIR / "compare.py", title="Compare", icon=":material/compare_arrows:",

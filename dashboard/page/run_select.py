@@ -12,6 +12,7 @@ import streamlit as st
 
 from dashboard.page import deep_links, root_app, run_page
 from dashboard.page.text import md_text
+from dashboard.reading.runs import shown
 
 __all__ = ["render"]
 
@@ -38,5 +39,14 @@ def render() -> None:
     deep_links.publish("run", name)
     directory = root_app.run_directory(root, name)
     if directory is None:
+        st.stop()
+    if shown(directory) != directory:  # the run page would fail to encode its path
+        st.error(
+            md_text(
+                f"The folder of {name} has a name that is not valid UTF-8 text, which the run "
+                "page cannot show: rename the folder (its runs overview row is still listed)."
+            ),
+            icon=":material/block:",
+        )
         st.stop()
     run_page.render(directory, polling)

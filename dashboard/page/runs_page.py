@@ -91,6 +91,8 @@ def live(root: str) -> None:
     summaries = root_app.summaries(root)
     discovery = root_app.overview_reader(root).discovery
     rows = root_app.row_cache(root).rows(summaries, now=time.time(), thresholds=thresholds())
+    if root_app.root_warning(root) and not rows:
+        return
     if not rows:
         st.info(
             md_text(
@@ -113,6 +115,8 @@ def live(root: str) -> None:
         st.warning("The search for runs stopped at its limit; some runs may be missing.")
     for error in discovery.errors[:10]:
         st.caption(md_text(error))
+    if len(discovery.errors) > 10:
+        st.caption(f"... and {len(discovery.errors) - 10:,} more folders not searched.")
 
 
 def render() -> None:

@@ -27,14 +27,17 @@ import pandas as pd
 from dashboard.errors import BadRecord
 from dashboard.reading.fs import FileSystem
 from dashboard.reading.line_parser import EVENT_KINDS, parse_line
+from dashboard.reading.linebuffer import DEFAULT_MAX_LINE_BYTES
 from dashboard.run_state import FRAME_COLUMNS, empty_frame
 
 __all__ = [
     "HEAD_BYTES",
+    "HEAD_LINE_BYTES",
     "TAIL_BYTES",
     "TailRecords",
     "empty",
     "frame_of",
+    "head_lines",
     "nonfinite_frame",
     "parse_records",
     "read_lines",
@@ -44,6 +47,8 @@ __all__ = [
 
 TAIL_BYTES = 64 << 10
 HEAD_BYTES = 16 << 10
+#: the longest first line read for its config (the full reader's line limit)
+HEAD_LINE_BYTES = DEFAULT_MAX_LINE_BYTES
 
 
 def read_lines(fs: FileSystem, path: str, start: int, length: int) -> tuple[list[bytes], int]:
@@ -62,6 +67,21 @@ def read_lines(fs: FileSystem, path: str, start: int, length: int) -> tuple[list
         first = data.find(b"\n") + 1  # the end of a line that began before the window
     lines = [line for line in data[first:end].split(b"\n") if line.strip()]
     return lines, start + end + 1
+
+
+def head_lines(fs: FileSystem, path: str, start: int, size: int) -> list[bytes]:
+    """The complete lines of ``path`` before ``start`` (where a tail window begins), at most
+    :data:`HEAD_BYTES` of them; when the first line alone is longer (a ``run_start`` with a
+    big config), that line, read to its end (at most :data:`HEAD_LINE_BYTES`). That long line
+    is never also in the tail window: one that ends after ``start`` is the cut line the window
+    drops."""
+    lines, _ = read_lines(fs, path, 0, min(HEAD_BYTES, start))
+    if lines or start == 0:
+        return lines
+    with fs.open(path) as fh:
+        data = fh.read(min(HEAD_LINE_BYTES, size))
+    end = data.find(b"\n")
+    return [data[:end]] if end > 0 else []
 
 
 def window_lines(fs: FileSystem, path: str, start: int, length: int) -> list[bytes]:

@@ -16,7 +16,9 @@ metadata files have the same (inode, size, mtime) as at the last refresh keeps i
   file, which scans new bytes only, at most ``scan_budget`` bytes and about ``scan_seconds``
   per refresh over all runs (counts stay None until a file was scanned to its end).
 
-Runs that disappeared are dropped with their caches. Thread-safe: one lock around a refresh
+Runs that disappeared are dropped with their caches. When the root itself cannot be listed
+(deleted, a network mount gone), nothing is dropped: the last summaries stay and
+``discovery.root_error`` says why they are not new. Thread-safe: one lock around a refresh
 (the Streamlit server shares one reader per root between sessions).
 """
 
@@ -26,7 +28,7 @@ import math
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dashboard.reading.event_counts import EventCounter
@@ -114,7 +116,16 @@ class OverviewReader:
     def refresh(self) -> list[RunSummary]:
         """Find the runs again and bring each summary up to date (changed runs only)."""
         with self._lock:
-            self.discovery = discover_runs(self.root, fs=self._fs, **self._depth)
+            found = discover_runs(self.root, fs=self._fs, **self._depth)
+            if found.root_error is not None and self._runs:
+                # the root itself cannot be listed (deleted, a network mount gone): what was
+                # read stays, said to be stale, until the root can be listed again
+                self.discovery = replace(self.discovery, root_error=found.root_error)
+                kept = (
+                    self._runs[r.name].summary for r in self.discovery.runs if r.name in self._runs
+                )
+                return [summary for summary in kept if summary is not None]
+            self.discovery = found
             names = {run.name for run in self.discovery.runs}
             for gone in [n for n in self._runs if n not in names]:
                 del self._runs[gone]

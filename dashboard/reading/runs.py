@@ -13,9 +13,14 @@ it. It assumes nothing about names beyond the contract's; it guarantees:
 * at most ``max_dirs`` folders are listed and ``max_runs`` runs returned; :attr:`Discovery.capped`
   says so when a limit cut the walk short;
 * a folder that cannot be listed (permissions, gone meanwhile) is skipped and said in
-  :attr:`Discovery.errors`.
+  :attr:`Discovery.errors`; when that folder is ``root`` itself, :attr:`Discovery.root_error`
+  says why (the caller decides whether the runs it knew are gone);
+* a folder left unsearched because it lies ``max_depth`` levels down, and a symlinked folder not
+  followed because it leads outside ``root`` (or nowhere), are said in :attr:`Discovery.errors`
+  too, so a run that is not listed is never a mystery.
 
-Run names are the paths relative to ``root`` with ``/`` (``"."`` when ``root`` itself is a run);
+Run names are the paths relative to ``root`` with ``/`` (``"."`` when ``root`` itself is a run),
+as valid text (:func:`shown`: bytes that are not UTF-8 become U+FFFD; the path stays exact);
 :func:`run_path` turns a name back into a path only when it is one of the runs found, so a name
 from a URL can never reach outside ``root``.
 """
@@ -38,6 +43,7 @@ __all__ = [
     "discover_runs",
     "holds_run_files",
     "run_path",
+    "shown",
 ]
 
 MAX_DEPTH = 4
@@ -55,13 +61,14 @@ class RunEntry:
 
 @dataclass(frozen=True)
 class Discovery:
-    """What one walk found: the runs sorted by name, folders it could not list, and whether a
-    limit (``max_dirs`` / ``max_runs``) stopped it early."""
+    """What one walk found: the runs sorted by name, folders it could not list (or skipped), whether
+    a limit (``max_dirs`` / ``max_runs``) stopped it early, and why ``root`` could not be listed."""
 
     root: str
     runs: tuple[RunEntry, ...]
     errors: tuple[str, ...] = ()
     capped: bool = False
+    root_error: str | None = None
 
     def names(self) -> list[str]:
         return [run.name for run in self.runs]
@@ -76,9 +83,12 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _subdirs(fs: FileSystem, folder: str, names: list[str], root: str) -> list[tuple[str, str]]:
+def _subdirs(
+    fs: FileSystem, folder: str, names: list[str], root: str, skipped: list[str], prefix: str
+) -> list[tuple[str, str]]:
     """(name, real path) of the sub-folders worth walking: real folders, then symlinks to folders
-    inside ``root`` (so a folder seen both ways keeps its real name)."""
+    inside ``root`` (so a folder seen both ways keeps its real name); a symlinked folder that is
+    not followed is said in ``skipped``."""
     out, links = [], []
     for name in sorted(names):
         if name.startswith("."):
@@ -87,14 +97,28 @@ def _subdirs(fs: FileSystem, folder: str, names: list[str], root: str) -> list[t
         try:
             mode = fs.lstat(path).st_mode
             if stat_mod.S_ISLNK(mode):
-                real = fs.realpath(path, strict=True)
-                if _inside(real, root) and stat_mod.S_ISDIR(fs.stat(real).st_mode):
-                    links.append((name, real))
+                real = _link_target(fs, path, f"{prefix}{name}", skipped)
+                if real is not None and stat_mod.S_ISDIR(fs.stat(real).st_mode):
+                    if _inside(real, root):
+                        links.append((name, real))
+                    else:
+                        skipped.append(f"{prefix}{name}: a symlink to a folder outside the root "
+                                       f"({real}): not followed")  # fmt: skip
             elif stat_mod.S_ISDIR(mode):
                 out.append((name, fs.realpath(path)))
-        except OSError:  # gone meanwhile, a loop, no access: not a run we can show
+        except OSError:  # gone meanwhile, no access: not a run we can show
             continue
     return out + links
+
+
+def _link_target(fs: FileSystem, path: str, label: str, skipped: list[str]) -> str | None:
+    try:
+        return fs.realpath(path, strict=True)
+    except OSError as exc:  # dangling, or a loop
+        skipped.append(
+            f"{label}: a symlink that leads nowhere ({exc.strerror or exc}): not followed"
+        )
+        return None
 
 
 def discover_runs(
@@ -111,6 +135,7 @@ def discover_runs(
     seen = {real_root}
     runs: list[RunEntry] = []
     errors: list[str] = []
+    root_error = None
     listed = 0
     capped = False
     while queue:
@@ -122,20 +147,40 @@ def discover_runs(
         try:
             names = fs.listdir(folder)
         except OSError as exc:
-            if name != ".":
+            if name == ".":
+                root_error = f"cannot list the root {root}: {exc.strerror or exc}"
+            else:
                 errors.append(f"cannot list {name}: {exc.strerror or exc}")
             continue
         if holds_run_files(names):
-            runs.append(RunEntry(name, folder if name == "." else os.path.join(root, name)))
+            runs.append(RunEntry(shown(name), folder if name == "." else os.path.join(root, name)))
             continue
+        prefix = "" if name == "." else f"{name}/"
+        children = _subdirs(fs, folder, names, real_root, errors, prefix)
         if depth >= max_depth:
+            if children:
+                errors.append(f"{name}: {max_depth} levels down, not searched deeper (the limit)")
             continue
-        for child, real in _subdirs(fs, folder, names, real_root):
+        for child, real in children:
             if real not in seen:
                 seen.add(real)
-                queue.append((child if name == "." else f"{name}/{child}", real, depth + 1))
+                queue.append((f"{prefix}{child}", real, depth + 1))
     runs.sort(key=lambda r: r.name)
-    return Discovery(real_root, tuple(runs), tuple(errors), capped)
+    said = tuple(shown(e) for e in errors)
+    return Discovery(real_root, tuple(runs), said, capped, root_error and shown(root_error))
+
+
+def shown(name: str) -> str:
+    """A file name as valid text: bytes that are not UTF-8 (``os.listdir`` gives them as lone
+    surrogates, which no page, URL or table can encode) become U+FFFD. The run's path keeps the
+    real name."""
+    if name.isascii():
+        return name
+    try:
+        raw = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = name.encode("utf-8", "replace")
+    return raw.decode("utf-8", "replace")
 
 
 def run_path(discovery: Discovery, name: str) -> str | None:

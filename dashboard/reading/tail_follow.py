@@ -2,8 +2,8 @@
 
 :class:`RunTail` reads, the first time, the last ``tail_bytes`` of each rank-0 log
 (``training_log.jsonl`` / ``training_log.json``) and the ``run_start`` / ``stage`` lines of its
-first ``HEAD_BYTES``; afterwards only the complete lines appended since (an incomplete last line
-waits). It starts over from that first read when the set of logs changed, a log shrank or was
+first ``HEAD_BYTES`` (its first line however long, up to the line limit); afterwards only the
+complete lines appended since (an incomplete last line waits). It starts over from that first read when the set of logs changed, a log shrank or was
 replaced (new inode), or more than ``tail_bytes`` were appended since the last refresh (a window,
 not a history: jumping is cheaper than parsing what falls out anyway). Each frame keeps at most
 ``max_rows`` rows (the oldest go first). :meth:`RunTail.frames` rebuilds only the frames whose
@@ -21,10 +21,10 @@ import pandas as pd
 
 from dashboard.reading.fs import FileSystem
 from dashboard.reading.log_tail import (
-    HEAD_BYTES,
     TAIL_BYTES,
     TailRecords,
     frame_of,
+    head_lines,
     nonfinite_frame,
     parse_records,
     read_lines,
@@ -83,7 +83,7 @@ class RunTail:
         identity = (st.st_dev, st.st_ino)
         start = max(0, st.st_size - self._tail_bytes)
         try:
-            head, _ = read_lines(self._fs, path, 0, min(HEAD_BYTES, start))
+            head = head_lines(self._fs, path, start, st.st_size)
             parse_records(head, 0, self.records, keep=HEAD_KINDS)
             lines, end = read_lines(self._fs, path, start, st.st_size - start)
         except OSError as exc:
