@@ -3,7 +3,9 @@
 :class:`EventCounter` follows one log file by offset, like a tailer, but only counts the lines
 whose ``event_type`` is ``growth`` or ``consolidation``: it searches the raw bytes for
 ``"event_type":"growth"`` (and the ``": "`` spelling Python's ``json.dumps`` writes) with
-``bytes.count``, which runs at memory speed. It reads at most ``budget`` bytes per call and stops
+``bytes.find``, which runs at memory speed, and parses only the lines it finds there, so a
+line is counted when its own top-level ``event_type`` is the kind (a ``{"event_type": "growth"}``
+nested inside a config or a metric is not an event). It reads at most ``budget`` bytes per call and stops
 at the last complete line (a pattern never spans a ``\\n``), so a count is exact for the bytes
 scanned and :attr:`EventCounter.done` says when it reached the end. A file that shrank or was
 replaced (new inode) is counted again from 0.
@@ -18,6 +20,8 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+
+import orjson
 
 from dashboard.reading.fs import FileSystem
 
@@ -90,7 +94,32 @@ class EventCounter:
         return consumed
 
     def _count(self, data: bytes, end: int) -> None:
-        """Count the events among ``data[:end]`` (no copy of the chunk)."""
+        """Count the events among ``data[:end]``."""
         spelled = _spellings(data, end)
-        self.growth += sum(data.count(PATTERNS["growth"][i], 0, end) for i in spelled)
-        self.consolidation += sum(data.count(PATTERNS["consolidation"][i], 0, end) for i in spelled)
+        self.growth += _lines_of(data, end, "growth", spelled)
+        self.consolidation += _lines_of(data, end, "consolidation", spelled)
+
+
+def _lines_of(data: bytes, end: int, kind: str, spelled: list[int]) -> int:
+    """How many lines of ``data[:end]`` are ``kind`` events: the lines holding one of the key's
+    spellings, each parsed once to check its top-level ``event_type`` (a bad line is no event)."""
+    starts: set[int] = set()
+    for i in spelled:
+        pattern = PATTERNS[kind][i]
+        pos = data.find(pattern, 0, end)
+        while pos >= 0:
+            start = data.rfind(b"\n", 0, pos) + 1
+            stop = data.find(b"\n", pos, end)
+            stop = end if stop < 0 else stop
+            if start not in starts and _event_type(data[start:stop]) == kind:
+                starts.add(start)
+            pos = data.find(pattern, stop, end)
+    return len(starts)
+
+
+def _event_type(line: bytes) -> object:
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return record.get("event_type") if isinstance(record, dict) else None

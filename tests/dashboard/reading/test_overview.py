@@ -117,6 +117,24 @@ def test_event_counter_holds_a_partial_line_and_restarts_on_a_new_file(tmp_path:
     assert (counter.growth, counter.consolidation) == (0, 1)
 
 
+def test_event_counter_counts_only_top_level_event_types(tmp_path: Path) -> None:
+    """A ``{"event_type": "growth"}`` nested in a config or a metric is no event; a line counted
+    under both spellings is counted once; a broken line is no event."""
+    log = tmp_path / "training_log.jsonl"
+    lines = [
+        {"event_type": "run_start", "step": 0, "config": {"hook": {"event_type": "growth"}}},
+        {"step": 1, "loss": 1.0, "extra": {"event_type": "consolidation"}},  # a legacy metric
+        {"event_type": "growth", "step": 2, "note": {"event_type": "growth"}},
+    ]
+    text = "".join(json.dumps(r) + "\n" for r in lines)
+    text += '{"event_type":"growth","step":3,"x":{"event_type": "growth"}}\n'  # both spellings
+    text += '{"event_type": "growth", "step": 4, broken\n'
+    log.write_text(text)
+    counter = EventCounter(str(log))
+    counter.scan(LocalFileSystem(), 1 << 20)
+    assert (counter.growth, counter.consolidation, counter.done) == (2, 0, True)
+
+
 def test_runs_appear_and_go_and_legacy_runs_are_read(tmp_path: Path) -> None:
     write_run(tmp_path / "a")
     reader = OverviewReader(str(tmp_path))
