@@ -18,7 +18,7 @@ import streamlit as st
 
 from dashboard.analysis.alarms import AlarmLog
 from dashboard.analysis.lifecycle import Lifecycle
-from dashboard.page.text import plain
+from dashboard.page.text import path_key, plain
 from dashboard.run_state import HealthWarning
 
 __all__ = ["alarm_log", "section", "update"]
@@ -37,13 +37,13 @@ def _held(directory: str) -> _Held:
 
 def alarm_log(directory: str) -> AlarmLog:
     """The alarm log of ``directory`` held by this server."""
-    return _held(directory).log
+    return _held(path_key(directory)).log
 
 
 def update(
     directory: str, warnings: Sequence[HealthWarning], *, step: int | None, now: float
 ) -> AlarmLog:
-    held = _held(directory)
+    held = _held(path_key(directory))
     with held.lock:
         held.log.update(warnings, step=step, now=now)
     return held.log

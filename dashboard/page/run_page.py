@@ -25,7 +25,7 @@ from dashboard.analysis.thresholds import DEFAULT_THRESHOLDS, HealthThresholds
 from dashboard.analysis.units import format_bytes
 from dashboard.page import alert_history, guard, sections, system_section, trainval_panels
 from dashboard.page.summary_section import summary_section
-from dashboard.page.text import md_text
+from dashboard.page.text import md_text, path_key, plain
 from dashboard.reading.directory import log_file_rank
 from dashboard.reading.remote_fs import is_remote
 from dashboard.reading.storage_options import storage_options_from_env
@@ -76,12 +76,17 @@ def _close(watcher: RunWatcher) -> None:
     watcher.close()
 
 
-@st.cache_resource(show_spinner=False, max_entries=16, on_release=_close)
 def get_watcher(resolved_dir: str, polling: bool) -> RunWatcher:
     """One watcher per resolved directory for the whole server (thread-safe inside; closed when
-    the cache drops it). A URL is polled with the storage options in ``THALIA_STORAGE_OPTIONS``."""
-    options = storage_options_from_env() if is_remote(resolved_dir) else None
-    return RunWatcher(resolved_dir, polling_observer=polling, storage_options=options)
+    the cache drops it). A URL is polled with the storage options in ``THALIA_STORAGE_OPTIONS``.
+    The cache is keyed by the path's bytes, so a name that is not UTF-8 works too."""
+    return _cached_watcher(path_key(resolved_dir), polling, resolved_dir)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16, on_release=_close)
+def _cached_watcher(key: str, polling: bool, _resolved_dir: str) -> RunWatcher:
+    options = storage_options_from_env() if is_remote(_resolved_dir) else None
+    return RunWatcher(_resolved_dir, polling_observer=polling, storage_options=options)
 
 
 def _export(watcher: RunWatcher, frame: str) -> Callable[[], str]:
@@ -112,7 +117,7 @@ def sidebar(directory: str) -> sections.Options:
     with st.sidebar:
         st.header("Settings")
         st.caption("Checkpoint directory")
-        st.text(directory)  # st.text: shown literally, never as markdown
+        st.text(plain(directory))  # st.text: shown literally, never as markdown
         auto = st.toggle("Auto-refresh", value=True, key="auto_refresh")
         interval = st.slider("Refresh every (s)", 1, 30, 5, key="interval", disabled=not auto)
         show_metrics = st.checkbox("Show detailed metrics", value=True, key="show_metrics")

@@ -32,7 +32,7 @@ from typing import Any
 
 from thalia_logging.contract import non_finite_text
 
-__all__ = ["MAX_CHARS", "WORD_JOINER", "escape_markdown", "md_text", "plain"]
+__all__ = ["MAX_CHARS", "WORD_JOINER", "escape_markdown", "md_text", "path_key", "plain"]
 
 MAX_CHARS = 2_000
 WORD_JOINER = "\u2060"
@@ -63,8 +63,24 @@ def plain(value: Any, *, limit: int = MAX_CHARS) -> str:
             text = json.dumps(value, ensure_ascii=False, default=str, allow_nan=True)
         except (TypeError, ValueError, RecursionError):
             text = repr(value)
-    text = _CONTROL.sub("\ufffd", text)
+    text = _CONTROL.sub("\ufffd", _no_surrogates(text))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def path_key(path: str) -> str:
+    """A cache key for a path that Streamlit can hash: its bytes in hex (a file name that is not
+    UTF-8 arrives with lone surrogates, which no UTF-8 encoder accepts)."""
+    return path.encode("utf-8", "surrogateescape").hex()
+
+
+def _no_surrogates(text: str) -> str:
+    """``text`` with lone surrogates (a path's undecodable bytes, ``\\ud800`` from JSON) as
+    U+FFFD: Streamlit's messages are UTF-8, which cannot carry them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
 
 
 def _number(value: int | float) -> str:

@@ -482,3 +482,14 @@ def test_metadata_only_run_shows_its_metrics_block(
     assert shown["Capacity"][0] == "75.0%" and shown["Performance"][0] == "92.0%"
     assert not [i for i in alerts(at)["info"] if "No metric lines yet" in i]
     assert any("checkpoint metadata at step 50,000" in c.value for c in at.caption)
+
+
+def test_a_directory_name_that_is_not_utf8(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkpoint directory whose name is not UTF-8 (it reaches Python with lone surrogates)
+    opens: the name is shown with U+FFFD, the watcher and the alarm log are keyed by its bytes."""
+    run = Path(os.fsdecode(os.fsencode(tmp_path) + b"/run\xff\xfe"))
+    run.mkdir()
+    write_lines(run / "training_log.jsonl", [metric_line(s, 1.0 / (s + 1)) for s in range(5)])
+    at = run_page(run, monkeypatch)
+    assert f"{tmp_path}/run\ufffd\ufffd" in texts(at)
+    assert metrics(at)["Training step"][0] == "4"
