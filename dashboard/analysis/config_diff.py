@@ -44,9 +44,17 @@ def value_text(value: Any, limit: int | None = None) -> str:
 
 
 def flat_config(config: Mapping[str, Any] | None, limit: int | None = None) -> dict[str, str]:
-    """``config`` as ``{dotted key: value text}`` (every key; values cut to ``limit``)."""
-    rows = config_rows(config, max_rows=sys.maxsize).rows
-    return {key: value_text(value, limit) for key, value in rows}
+    """``config`` as ``{dotted key: value text}`` (every key; values cut to ``limit``). Two keys
+    that flatten alike (a literal ``"a.b"`` and ``{"a": {"b": ...}}``) both stay: the later one
+    as ``a.b (2)``, so neither value is dropped from a diff."""
+    out: dict[str, str] = {}
+    for key, value in config_rows(config, max_rows=sys.maxsize).rows:
+        name, n = key, 1
+        while name in out:
+            n += 1
+            name = f"{key} ({n})"
+        out[name] = value_text(value, limit)
+    return out
 
 
 def config_diff(configs: Mapping[str, Mapping[str, Any] | None]) -> pd.DataFrame:

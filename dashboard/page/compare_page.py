@@ -58,20 +58,24 @@ def match_name(name: str, pattern: str) -> bool:
     return pattern in name.lower()
 
 
+def _key_label(key: str | None) -> str:
+    return "(none)" if key is None else key or '"" (the empty key)'
+
+
 def _filtered(summaries: list[RunSummary]) -> list[str]:
     deep_links.seed_text("cmp_filter", "filter")
     pattern = st.text_input("Filter runs by name (glob or text)", key="cmp_filter")
     deep_links.publish("filter", pattern or None)
     configs = {s.name: s.state.config for s in summaries}
     values = config_values(configs, FILTER_CHARS)
-    keys = ["", *values]
+    keys: list[str | None] = [None, *values]  # None: no filter ("" is a key a config may have)
     left, right = st.columns(2)
-    deep_links.seed("cmp_cfg_key", "cfg", keys, "")
+    deep_links.seed("cmp_cfg_key", "cfg", keys, None)
     key = left.selectbox("Filter by config key", keys, key="cmp_cfg_key",
-                         format_func=lambda k: k or "(none)")  # fmt: skip
-    deep_links.publish("cfg", key or None)
+                         format_func=_key_label)  # fmt: skip
+    deep_links.publish("cfg", key)
     names = [s.name for s in summaries if match_name(s.name, pattern)]
-    if not key:
+    if key is None:
         deep_links.publish_list("cfgv", [])  # no key, no values: a stale cfgv= goes
     else:
         deep_links.seed_list("cmp_cfg_values", "cfgv", values[key], [])

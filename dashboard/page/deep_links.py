@@ -22,7 +22,7 @@ from dashboard.page.text import md_text
 __all__ = ["publish", "publish_list", "seed", "seed_float", "seed_list", "seed_text"]
 
 
-def seed(key: str, param: str, choices: Sequence[str], default: str | None) -> None:
+def seed(key: str, param: str, choices: Sequence[str | None], default: str | None) -> None:
     """Start widget ``key`` from ``?param=`` when it is one of ``choices``, else ``default``."""
     if key in st.session_state and st.session_state[key] in choices:
         return

@@ -341,3 +341,21 @@ def test_a_folder_name_that_is_not_utf8(tmp_path: Path, monkeypatch: pytest.Monk
     assert "not valid UTF-8" in said(at) and not at.title
     at = open_page(tmp_path, monkeypatch, COMPARE, runs=[name, "ok"])
     assert "not valid UTF-8" in said(at) and len(at.get("vega_lite_chart")) == 2
+
+
+def test_the_empty_config_key_and_keys_that_flatten_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A config key "" can be picked as a filter (it is not the "(none)" choice), and a literal
+    "a.b" next to {"a": {"b": ...}} keeps both values in the diff."""
+    write_run(tmp_path / "a", steps=5, config={"": "x", "a.b": 1, "a": {"b": 2}})
+    write_run(tmp_path / "b", steps=5, config={"": "y", "a.b": 1, "a": {"b": 3}})
+    at = open_page(tmp_path, monkeypatch, COMPARE, runs=["a", "b"], metrics="loss")
+    assert at.selectbox(key="cmp_cfg_key").options[:2] == ["(none)", '"" (the empty key)']
+    config = table_with(at, "a.b (2)")
+    assert config.loc["a", "a.b (2)"] == "2" and config.loc["b", "a.b (2)"] == "3"
+    assert "a.b" not in config.columns  # the same in both runs
+    at.selectbox(key="cmp_cfg_key").set_value("").run()
+    at.multiselect(key="cmp_cfg_values").set_value(["y"]).run()
+    assert at.multiselect(key="cmp_runs").options == ["b"]
+    assert url(at, "cfg") == [""] and url(at, "cfgv") == ["y"]
