@@ -139,6 +139,7 @@ def capacity_by_region_chart(
     if data.empty:
         return None
     POINT_STATS.record(len(data), len(data))
+    data["colour"] = np.where(data["capacity"] > threshold, NAN_COLOR, LINE_COLOR)
     y = alt.Y(
         "region:N",
         title=None,
@@ -156,9 +157,9 @@ def capacity_by_region_chart(
                 axis=alt.Axis(format="%"),
                 scale=alt.Scale(domain=[0, 1]),
             ),
-            color=alt.condition(
-                alt.datum.capacity > threshold, alt.value(NAN_COLOR), alt.value(LINE_COLOR)
-            ),
+            # the colour as data (scale=None: the value is the colour), not alt.condition: a
+            # condition dict is schema-validated on every build of this live chart (~40 ms)
+            color=alt.Color("colour:N", scale=None, legend=None),
             tooltip=[
                 alt.Tooltip("region:N", title="Region"),
                 alt.Tooltip("capacity:Q", format=".1%", title="Capacity"),

@@ -151,6 +151,9 @@ def test_capacity_by_region_latest_values_and_threshold_rule() -> None:
         if "region" in r
     }
     assert data == {"cortex": 0.97, XSS: 0.5}
+    colours = {r["region"]: r["colour"] for rows in datasets(chart).values() for r in rows
+               if "region" in r}  # fmt: skip
+    assert colours == {"cortex": charts.NAN_COLOR, XSS: charts.LINE_COLOR}  # red above 0.95
     thresholds = [
         r["threshold"] for rows in datasets(chart).values() for r in rows if "threshold" in r
     ]
