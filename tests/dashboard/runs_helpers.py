@@ -14,6 +14,21 @@ from typing import Any
 __all__ = ["append_metric", "write_run"]
 
 
+# run folder names that markdown, HTML, URLs and query strings would act on
+ODD_NAMES = [
+    "**bold** [x](http:",
+    "<b>html</b><script>alert(1)</script>",
+    "emoji 🚀 :rocket:",
+    "new\nline",
+    "L" * 200,
+    "pct%20a",
+    "q?run=x",
+    "hash#frag",
+    "amp&runs=zz",
+    "plus+space a",
+]
+
+
 def _line(record: dict[str, Any]) -> str:
     return json.dumps(record) + "\n"
 

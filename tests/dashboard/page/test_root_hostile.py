@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 import pytest
 import streamlit as st
-from runs_helpers import write_run
+from runs_helpers import ODD_NAMES, write_run
 from streamlit.testing.v1 import AppTest
 
 from dashboard import load_training_state
@@ -27,19 +27,6 @@ from dashboard.page.compare_tables import MAX_DIFF_COLUMNS, unique_labels
 APP = str(Path(__file__).resolve().parents[3] / "dashboard" / "app.py")
 COMPARE = "page/root_pages/compare.py"
 RUN = "page/root_pages/run.py"
-
-ODD_NAMES = [
-    "**bold** [x](http:",
-    "<b>html</b><script>alert(1)</script>",
-    "emoji 🚀 :rocket:",
-    "new\nline",
-    "L" * 200,
-    "pct%20a",
-    "q?run=x",
-    "hash#frag",
-    "amp&runs=zz",
-    "plus+space a",
-]
 
 
 @pytest.fixture(autouse=True)

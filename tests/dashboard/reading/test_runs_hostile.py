@@ -11,25 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from runs_helpers import write_run
+from runs_helpers import ODD_NAMES, write_run
 
 from dashboard.analysis.config_diff import config_diff, config_values, flat_config
 from dashboard.reading.fs import LocalFileSystem
 from dashboard.reading.overview import OverviewReader
 from dashboard.reading.runs import discover_runs, run_path
-
-ODD_NAMES = [
-    "**bold** [x](http:",
-    "<b>html</b><script>alert(1)</script>",
-    "emoji 🚀 :rocket:",
-    "new\nline",
-    "L" * 200,
-    "pct%20a",
-    "q?run=x",
-    "hash#frag",
-    "amp&runs=zz",
-    "plus+space a",
-]
 
 
 def test_odd_folder_names_are_runs_named_exactly_so(tmp_path: Path) -> None:
