@@ -33,16 +33,6 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_loader import make_lines, write_log
 
-FRAMES = (
-    "metrics_history",
-    "growth_events",
-    "consolidation_events",
-    "stage_events",
-    "run_starts",
-    "run_ends",
-    "nonfinite",
-)
-
 
 def _rss_mib() -> float:
     with open("/proc/self/statm") as fh:
@@ -54,7 +44,9 @@ def _peak_mib() -> float:
 
 
 def _frames(state: object) -> int:
-    return sum(len(getattr(state, name)) for name in FRAMES)
+    from dashboard.run_state import FRAME_COLUMNS  # imported late, like the rest of dashboard
+
+    return sum(len(getattr(state, name)) for name in FRAME_COLUMNS)
 
 
 def child_cold(directory: str) -> dict[str, float]:

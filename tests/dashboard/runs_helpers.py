@@ -14,6 +14,11 @@ from typing import Any
 __all__ = ["append_metric", "write_run"]
 
 
+# the app script and the root-mode pages as AppTest.switch_page names them
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+COMPARE = "page/root_pages/compare.py"
+RUN = "page/root_pages/run.py"
+
 # run folder names that markdown, HTML, URLs and query strings would act on
 ODD_NAMES = [
     "**bold** [x](http:",

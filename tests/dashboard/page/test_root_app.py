@@ -12,14 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import streamlit as st
-from runs_helpers import write_run
+from runs_helpers import APP, COMPARE, RUN, write_run
 from streamlit.testing.v1 import AppTest
 
 from dashboard.page.root_app import parse_root
-
-APP = str(Path(__file__).resolve().parents[3] / "dashboard" / "app.py")
-COMPARE = "page/root_pages/compare.py"
-RUN = "page/root_pages/run.py"
 
 
 @pytest.fixture(autouse=True)

@@ -16,17 +16,13 @@ from urllib.parse import parse_qs
 
 import pytest
 import streamlit as st
-from runs_helpers import ODD_NAMES, write_run
+from runs_helpers import APP, COMPARE, ODD_NAMES, RUN, write_run
 from streamlit.testing.v1 import AppTest
 
 from dashboard import load_training_state
 from dashboard.analysis.compare import overlay_frame, row_stages
 from dashboard.page.compare_page import MAX_RUNS
 from dashboard.page.compare_tables import MAX_DIFF_COLUMNS, unique_labels
-
-APP = str(Path(__file__).resolve().parents[3] / "dashboard" / "app.py")
-COMPARE = "page/root_pages/compare.py"
-RUN = "page/root_pages/run.py"
 
 
 @pytest.fixture(autouse=True)

@@ -29,16 +29,9 @@ from reader_helpers import consolidation, growth, line, metric, run_start, stage
 from dashboard.reading.chunks import LOGGED_NAN, Cut, is_missing
 from dashboard.reading.column_store import ColumnStore
 from dashboard.reading.watcher import RunWatcher, load_training_state
+from dashboard.run_state import FRAME_COLUMNS
 
-ALL_FRAMES = (
-    "metrics_history",
-    "growth_events",
-    "consolidation_events",
-    "stage_events",
-    "run_starts",
-    "run_ends",
-    "nonfinite",
-)
+ALL_FRAMES = tuple(FRAME_COLUMNS)  # every frame RunState hands out
 
 # -- the store against an oracle ----------------------------------------------------------------
 
