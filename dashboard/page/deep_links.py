@@ -53,7 +53,10 @@ def seed_list(
     """Start a multiselect from ``?param=a&param=b`` (the values among ``choices``, the first
     ``max_items`` of them: the widget's ``max_selections``)."""
     if key in st.session_state:
-        st.session_state[key] = [v for v in st.session_state[key] if v in choices][:max_items]
+        current = list(st.session_state[key])
+        kept = [v for v in current if v in choices][:max_items]
+        if kept != current:  # written back only when needed: a write races the user's next edit
+            st.session_state[key] = kept
         return
     given = [part for v in st.query_params.get_all(param) for part in _split(v, choices)]
     values = list(dict.fromkeys(v for v in given if v in choices))
