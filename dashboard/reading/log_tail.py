@@ -25,9 +25,11 @@ import numpy as np
 import pandas as pd
 
 from dashboard.errors import BadRecord
+from dashboard.reading.chunks import LOGGED_NAN
 from dashboard.reading.fs import FileSystem
 from dashboard.reading.line_parser import EVENT_KINDS, parse_line
 from dashboard.reading.linebuffer import DEFAULT_MAX_LINE_BYTES
+from dashboard.reading.sorted_table import order_rows
 from dashboard.run_state import FRAME_COLUMNS, empty_frame
 
 __all__ = [
@@ -134,6 +136,8 @@ def parse_records(
                 out.config, out.config_key = config, key
         for column in fields.pop("_nonfinite", ()):
             out.nonfinite.append((fields["step"], fields["rank"], column, fields[column]))
+            if math.isnan(fields[column]):
+                fields[column] = LOGGED_NAN  # a value when lines merge, as the full reader
         out.rows[kind].append(fields)
     return out
 
@@ -161,23 +165,31 @@ def empty(name: str) -> pd.DataFrame:
 
 def frame_of(name: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The frame ``name`` of ``rows``: columns and dtypes as :data:`FRAME_COLUMNS`, extra numeric
-    fields after them, metric rows sharing ``(rank, step)`` merged, sorted by step."""
+    fields after them, sorted by (step, rank, line order); metric rows sharing ``(step, rank)``
+    merged field by field, the later logged value winning (the full reader's rule and code:
+    :func:`~dashboard.reading.sorted_table.order_rows`)."""
     if not rows:
         return empty(name)
-    base = FRAME_COLUMNS[name]
-    columns = dict(base)
+    columns = dict(FRAME_COLUMNS[name])
     for row in rows:
         for key in row:
             columns.setdefault(key, "float64")  # extra numeric fields, in order of appearance
-    out = pd.DataFrame({c: _column(rows, c, dtype) for c, dtype in columns.items()})
-    if name == "metrics_history":
-        # lines sharing (rank, step) merge field by field, the later value winning
-        order = np.lexsort((out["step"].to_numpy(), out["rank"].to_numpy()))
-        out = out.iloc[order]
-        keys = out[["rank", "step"]].to_numpy()
-        if len(out) > 1 and (keys[1:] == keys[:-1]).all(axis=1).any():
-            out = out.groupby(["rank", "step"], sort=True, as_index=False).last()[list(columns)]
-    return out.sort_values("step", kind="stable", ignore_index=True)
+    data = {c: _column(rows, c, dtype) for c, dtype in columns.items()}
+    keys = {
+        "step": data["step"],
+        "rank": data["rank"],
+        "_seq": np.arange(len(rows), dtype=np.int64),
+        "_src": np.zeros(len(rows), dtype=np.int64),
+    }
+    idx, merge = order_rows(keys, (), name == "metrics_history")
+    out = {}
+    for column, values in data.items():
+        kept = values if idx is None else values[idx]
+        if merge is not None and columns[column] == "float64":
+            kept = kept.copy() if idx is None else kept
+            kept[merge.out] = merge.values(values)
+        out[column] = kept
+    return pd.DataFrame(out)
 
 
 def tail_frames(records: TailRecords) -> dict[str, pd.DataFrame]:

@@ -56,6 +56,31 @@ def test_tail_records_merge_a_step_and_count_bad_lines() -> None:
     assert frames["growth_events"]["region"].tolist() == ["v1"]
 
 
+def test_tail_frames_merge_shared_steps_as_the_full_reader(tmp_path: Path) -> None:
+    """Shared steps, out-of-order lines, a logged NaN after a number, a number after a NaN: the
+    tail's frame of a whole log equals the run page's reader of the same file."""
+    lines = [
+        b'{"event_type": "run_start", "step": 0}',
+        b'{"step": 3, "loss": 1.0, "x": 5.0}',
+        b'{"step": 1, "loss": 2.0}',
+        b'{"step": 3, "loss": "NaN"}',
+        b'{"step": 2, "x": "NaN"}',
+        b'{"step": 2, "x": 7.0, "loss": 0.5}',
+        b'{"step": 3, "performance": 0.25}',
+        b'{"event_type": "growth", "step": 2, "region": "b", "neurons_added": 1, "new_total": 2}',
+        b'{"event_type": "growth", "step": 1, "region": "a", "neurons_added": 1, "new_total": 1}',
+    ]
+    (tmp_path / "training_log.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    full = load_training_state(tmp_path)
+    frames = tail_frames(parse_records(lines, 0))
+    for name in ("metrics_history", "growth_events"):
+        tail, want = frames[name], getattr(full, name)
+        assert tail["step"].tolist() == want["step"].tolist()
+        for column in want.columns:
+            assert tail[column].astype(str).tolist() == want[column].astype(str).tolist(), column
+    assert frames["metrics_history"]["loss"].isna().tolist() == [False, False, True]
+
+
 def test_a_long_run_is_summarised_from_its_tail_and_head(tmp_path: Path) -> None:
     write_run(tmp_path / "long", steps=5_000, stages=(0, 20_000), config={"lr": 0.1},
               growth_every=100, consolidation_every=250, end="finished")  # fmt: skip
