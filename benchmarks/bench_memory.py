@@ -39,6 +39,17 @@ def _rss_mib() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def _rss_parts() -> str:
+    """Resident MiB by kind: anonymous heap, shared anonymous (``mmap(-1)`` buffers), file-backed
+    (imported libraries and a spilled table's recent pages)."""
+    with open("/proc/self/status") as fh:
+        kb = {
+            k: int(v.split()[0]) for k, v in (ln.split(":", 1) for ln in fh) if k.startswith("Rss")
+        }
+    anon, shmem, file = (kb.get(k, 0) / 1024 for k in ("RssAnon", "RssShmem", "RssFile"))
+    return f"anon {anon:.0f} + shmem {shmem:.0f} + file {file:.0f}"
+
+
 def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -61,6 +72,7 @@ def child_cold(directory: str) -> dict[str, float]:
         "cpu_seconds": time.process_time() - c0,
         "peak_mib": _peak_mib(),
         "rss_mib": _rss_mib(),
+        "rss_parts": _rss_parts(),
         "base_mib": base,
         "rows": rows,
     }
@@ -79,6 +91,7 @@ def child_live(directory: str, start: int, rounds: int) -> dict[str, float]:
         _frames(state)
         cold = time.perf_counter() - t0
         rss_cold, step, times, floor, cpu = _rss_mib(), start, [], [], []
+        rss_live = rss_cold
         for i in range(rounds + 1):
             payload = ("\n".join(make_lines(step, 1000, 50_000 + i)) + "\n").encode()
             step += 1000
@@ -95,7 +108,19 @@ def child_live(directory: str, start: int, rounds: int) -> dict[str, float]:
             assert new.version > state.version, "refresh did not pick up the appended lines"
             if i == 0:
                 rss_first = _rss_mib()
+            rss_live = max(rss_live, _rss_mib())
             state = new  # the page keeps the previous state until the next one
+        rss_end, parts_end = _rss_mib(), _rss_parts()
+        # a reader of the whole history (an export, a full-range chart): every row read once,
+        # then the next tick (a refresh with 1,000 more lines) gives the old pages back
+        c0 = time.process_time()
+        float(state.metrics_history.select_dtypes("number").sum().sum())
+        full_read_cpu, rss_full = time.process_time() - c0, _rss_mib()
+        with open(log, "ab") as fh:
+            fh.write(("\n".join(make_lines(step, 1000, 99_999)) + "\n").encode())
+        state = watcher.refresh()
+        _frames(state)
+        rss_after_tick = _rss_mib()
     return {
         "cold_seconds": cold,
         "first_append_ms": times[0] * 1e3,
@@ -106,7 +131,13 @@ def child_live(directory: str, start: int, rounds: int) -> dict[str, float]:
         "read_json_ms": statistics.median(floor[1:]) * 1e3,
         "refresh_frames_cpu_ms": statistics.median(cpu[1:]) * 1e3,
         "peak_mib": _peak_mib(),
-        "rss_mib": _rss_mib(),
+        "rss_cold_mib": rss_cold,
+        "rss_live_max_mib": rss_live,
+        "rss_end_mib": rss_end,
+        "rss_end_parts": parts_end,
+        "full_read_cpu_s": full_read_cpu,
+        "rss_full_read_mib": rss_full,
+        "rss_after_tick_mib": rss_after_tick,
     }
 
 
@@ -144,7 +175,8 @@ def main() -> None:
                 print(
                     f"{events:>10,} cold load {cold['seconds']:6.2f} s (CPU "
                     f"{cold['cpu_seconds']:.2f} s)  peak RSS "
-                    f"{cold['peak_mib']:6.0f} MiB  after {cold['rss_mib']:6.0f} MiB  (imports "
+                    f"{cold['peak_mib']:6.0f} MiB  after {cold['rss_mib']:6.0f} MiB "
+                    f"({cold['rss_parts']})  (imports "
                     f"{cold['base_mib']:.0f} MiB, {cold['rows']:,} rows)",
                     flush=True,
                 )
@@ -164,6 +196,14 @@ def main() -> None:
                 f"{live['refresh_frames_p90_ms']:.2f} ms, max {live['refresh_frames_max_ms']:.1f} "
                 f"ms (bare read_json of the 1k lines: {live['read_json_ms']:.2f} ms); peak RSS "
                 f"{live['peak_mib']:.0f} MiB",
+                flush=True,
+            )
+            print(
+                f"{events:>10,} live RSS: after load {live['rss_cold_mib']:.0f} MiB, max during "
+                f"refreshes {live['rss_live_max_mib']:.0f} MiB, at the end "
+                f"{live['rss_end_mib']:.0f} MiB ({live['rss_end_parts']}); after reading all "
+                f"history ({live['full_read_cpu_s']:.2f} s CPU) {live['rss_full_read_mib']:.0f} "
+                f"MiB, after the next tick {live['rss_after_tick_mib']:.0f} MiB",
                 flush=True,
             )
     finally:
