@@ -5,7 +5,8 @@ and, for a merged frame, rows sharing a (step, rank) already merged (the rules a
 :mod:`dashboard.reading.frame_snapshot`'s), so a frame is a view of the first ``n`` rows and no
 second copy of a column exists. Numeric columns live in numpy buffers with spare room: new rows
 are written in place after the last, and a frame handed out earlier views a prefix that is never
-written again (a buffer that must grow is copied into a new one; old frames keep the old one).
+written again (a buffer that must grow is copied into a new one, or, spilled to disk by
+:mod:`dashboard.reading.spill`, mapped again bigger; old frames keep the old one).
 String columns are lists of immutable Arrow ``large_string`` arrays (an append adds one, small
 ones are merged pairwise), which a frame wraps without copying. Every row keeps ``_seq`` (read
 order) and ``_src`` (file index), so a later :class:`~dashboard.reading.chunks.Cut` can drop it.
