@@ -62,7 +62,7 @@ def _frames(state: object) -> int:
     return sum(len(getattr(state, name)) for name in FRAME_COLUMNS)
 
 
-def child_cold(directory: str) -> dict[str, float]:
+def child_cold(directory: str) -> dict[str, Any]:
     import dashboard  # imports before the clock starts: the load, not pandas, is measured
 
     base = _rss_mib()
@@ -80,7 +80,7 @@ def child_cold(directory: str) -> dict[str, float]:
     }
 
 
-def child_live(directory: str, start: int, rounds: int) -> dict[str, float]:
+def child_live(directory: str, start: int, rounds: int) -> dict[str, Any]:
     import pyarrow as pa
     import pyarrow.json as paj
 
