@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -246,12 +245,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         kind, directory, *rest = args.child
-        child: Callable[..., dict[str, Any]] = {
-            "cold": child_cold,
-            "live": child_live,
-            "page": child_page,
-        }[kind]
-        res = child(directory, *map(int, rest))
+        if kind == "cold":
+            res = child_cold(directory)
+        else:
+            res = (child_live if kind == "live" else child_page)(directory, *map(int, rest))
         print(json.dumps(res))
         return
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_memory_"))
