@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 
 from dashboard.reading.chunks import Chunk, Cut, concat_column, is_missing
+from dashboard.reading.raw_rows import RawRows
 from dashboard.reading.spill import Buffers
 
 __all__ = ["STR_DTYPE", "Merge", "SortedTable", "TableView", "order_rows"]
@@ -161,13 +162,13 @@ class SortedTable:
         self.last: tuple[int, int] | None = None
         self._bufs = Buffers()  # the numeric columns (big ones spilled to disk)
         self._strs: dict[str, list[pa.Array]] = {}
-        self._shadow: list[Chunk] = []  # raw rows of the merged rows
+        self._shadow = RawRows()  # raw rows of the merged rows
         self._derived: list[np.ndarray] = []  # positions of the merged rows
 
     @property
     def notes(self) -> list[str]:
         """Why the table could not spill to disk (it then holds its history in memory)."""
-        return self._bufs.notes
+        return list(dict.fromkeys(self._bufs.notes + self._shadow.notes))
 
     def view(self) -> TableView:
         nums = dict(self._bufs.arrays)
@@ -177,6 +178,7 @@ class SortedTable:
         """Give back the memory of the rows before the recent window (spilled buffers only;
         they are read back from the spill file when someone reads them)."""
         self._bufs.release(self.n)
+        self._shadow.release()
 
     def append(self, chunks: Sequence[Chunk]) -> bool:
         """Write the rows of ``chunks`` after the last row if they all sort after it (a merged
@@ -198,7 +200,7 @@ class SortedTable:
         raw = (*self._raw(), *chunks)
         keys = {k: concat_column(raw, k, "int64") for k in _KEYS}
         idx, merge = order_rows(keys, cuts, self.dedup)
-        self._shadow, self._derived, self._strs = [], [], {}
+        self._shadow, self._derived, self._strs = RawRows(), [], {}
         self._write(raw, keys, idx, merge, 0)
 
     def _raw(self) -> list[Chunk]:
@@ -213,7 +215,8 @@ class SortedTable:
         for name, parts in self._strs.items():
             strings = pa.chunked_array(parts, type=pa.large_string())
             cols[name] = np.asarray(strings.to_numpy(zero_copy_only=False), dtype=object)[keep]
-        return [Chunk(len(cols["step"]), cols), *self._shadow]
+        shadow = [self._shadow.chunk()] if self._shadow.n else []
+        return [Chunk(len(cols["step"]), cols), *shadow]
 
     def _write(
         self,
@@ -246,7 +249,7 @@ class SortedTable:
             if merge is not None and dtype == "float64":
                 buf[start + merge.out] = merge.values(values)
         if merge is not None:
-            self._shadow.append(Chunk(len(merge.rows), shadow))
+            self._shadow.add(shadow, len(merge.rows))
             self._derived.append(start + merge.out)
         self.n = total
         if k:
