@@ -44,8 +44,9 @@ def _spill_fds(directory: Path) -> list[str]:
 
 
 def _rss_file_kib() -> int:
+    """Resident KiB of shared mappings (file-backed; shmem when the spill dir is on tmpfs)."""
     with open("/proc/self/status") as fh:
-        return next(int(ln.split()[1]) for ln in fh if ln.startswith("RssFile:"))
+        return sum(int(ln.split()[1]) for ln in fh if ln.startswith(("RssFile:", "RssShmem:")))
 
 
 def _write_run(directory: Path, steps: range) -> None:
