@@ -20,7 +20,8 @@ Settings (read when a table is made): ``THALIA_DASHBOARD_SPILL_DIR`` = a directo
 ``/thalia-dashboard/spill``. ``THALIA_DASHBOARD_SPILL_MIN_BYTES`` and
 ``THALIA_DASHBOARD_SPILL_RECENT_ROWS`` tune the threshold and the resident window (tests force
 spilling with tiny ones). A spill directory that cannot be used, or a disk that fills up, moves
-the buffer to anonymous memory and says so in :attr:`Buffers.notes`; reading goes on.
+the buffer to anonymous memory and says so in :attr:`Buffers.notes`; reading goes on. Where
+disk space cannot be reserved (no ``posix_fallocate``: macOS, Windows), nothing spills.
 """
 
 from __future__ import annotations
@@ -58,6 +59,12 @@ _ALLOCATE_STEP = 8 << 20  # disk reserved ahead of the rows written, per file
 _OFF = frozenset({"off", "0", "no", "none", "false"})
 _MAPPED_BYTES = 1 << 20
 _log = logging.getLogger(__name__)
+# Without a way to reserve disk space (macOS, Windows), a full disk would be a SIGBUS: no spill.
+_CAN_SPILL = hasattr(os, "posix_fallocate") and hasattr(mmap, "MADV_DONTNEED")
+
+
+def _fallocate(fd: int, offset: int, length: int) -> None:
+    os.posix_fallocate(fd, offset, length)
 
 
 def anonymous(n: int, dtype: np.dtype) -> np.ndarray:
@@ -78,12 +85,12 @@ class SpillPolicy:
     directory: Path | None
     min_bytes: int = SPILL_MIN_BYTES
     recent_rows: int = RECENT_ROWS
-    reserve: Callable[[int, int, int], None] = field(default=os.posix_fallocate, compare=False)
+    reserve: Callable[[int, int, int], None] = field(default=_fallocate, compare=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> SpillPolicy:
         raw = environ.get(SPILL_DIR_ENV, "").strip()
-        if raw.lower() in _OFF:
+        if raw.lower() in _OFF or not _CAN_SPILL:
             directory = None
         elif raw:
             directory = Path(raw).expanduser()
@@ -110,7 +117,7 @@ class SpillFile:
     :attr:`current`). Raises ``OSError`` when the file cannot be made."""
 
     def __init__(
-        self, directory: Path, reserve: Callable[[int, int, int], None] = os.posix_fallocate
+        self, directory: Path, reserve: Callable[[int, int, int], None] = _fallocate
     ) -> None:
         self._reserve = reserve
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
