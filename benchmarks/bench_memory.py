@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_loader import make_lines, write_log
@@ -37,6 +38,17 @@ from bench_loader import make_lines, write_log
 def _rss_mib() -> float:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _rss_parts() -> str:
+    """Resident MiB by kind: anonymous heap, shared anonymous (``mmap(-1)`` buffers), file-backed
+    (imported libraries and a spilled table's recent pages)."""
+    with open("/proc/self/status") as fh:
+        kb = {
+            k: int(v.split()[0]) for k, v in (ln.split(":", 1) for ln in fh) if k.startswith("Rss")
+        }
+    anon, shmem, file = (kb.get(k, 0) / 1024 for k in ("RssAnon", "RssShmem", "RssFile"))
+    return f"anon {anon:.0f} + shmem {shmem:.0f} + file {file:.0f}"
 
 
 def _peak_mib() -> float:
@@ -49,7 +61,7 @@ def _frames(state: object) -> int:
     return sum(len(getattr(state, name)) for name in FRAME_COLUMNS)
 
 
-def child_cold(directory: str) -> dict[str, float]:
+def child_cold(directory: str) -> dict[str, Any]:
     import dashboard  # imports before the clock starts: the load, not pandas, is measured
 
     base = _rss_mib()
@@ -61,12 +73,13 @@ def child_cold(directory: str) -> dict[str, float]:
         "cpu_seconds": time.process_time() - c0,
         "peak_mib": _peak_mib(),
         "rss_mib": _rss_mib(),
+        "rss_parts": _rss_parts(),
         "base_mib": base,
         "rows": rows,
     }
 
 
-def child_live(directory: str, start: int, rounds: int) -> dict[str, float]:
+def child_live(directory: str, start: int, rounds: int) -> dict[str, Any]:
     import pyarrow as pa
     import pyarrow.json as paj
 
@@ -79,6 +92,7 @@ def child_live(directory: str, start: int, rounds: int) -> dict[str, float]:
         _frames(state)
         cold = time.perf_counter() - t0
         rss_cold, step, times, floor, cpu = _rss_mib(), start, [], [], []
+        rss_live = rss_cold
         for i in range(rounds + 1):
             payload = ("\n".join(make_lines(step, 1000, 50_000 + i)) + "\n").encode()
             step += 1000
@@ -95,10 +109,23 @@ def child_live(directory: str, start: int, rounds: int) -> dict[str, float]:
             assert new.version > state.version, "refresh did not pick up the appended lines"
             if i == 0:
                 rss_first = _rss_mib()
+            rss_live = max(rss_live, _rss_mib())
             state = new  # the page keeps the previous state until the next one
+        rss_end, parts_end = _rss_mib(), _rss_parts()
+        # a reader of the whole history (an export, a full-range chart): every row read once,
+        # then the next tick (a refresh with 1,000 more lines) gives the old pages back
+        c0 = time.process_time()
+        float(state.metrics_history.select_dtypes("number").sum().sum())
+        full_read_cpu, rss_full = time.process_time() - c0, _rss_mib()
+        with open(log, "ab") as fh:
+            fh.write(("\n".join(make_lines(step, 1000, 99_999)) + "\n").encode())
+        state = watcher.refresh()
+        _frames(state)
+        rss_after_tick = _rss_mib()
     return {
         "cold_seconds": cold,
         "first_append_ms": times[0] * 1e3,
+        "first_append_cpu_ms": cpu[0] * 1e3,
         "first_append_rss_mib": rss_first - rss_cold,
         "refresh_frames_ms": statistics.median(times[1:]) * 1e3,
         "refresh_frames_p90_ms": sorted(times[1:])[int(0.9 * (len(times) - 2))] * 1e3,
@@ -106,15 +133,97 @@ def child_live(directory: str, start: int, rounds: int) -> dict[str, float]:
         "read_json_ms": statistics.median(floor[1:]) * 1e3,
         "refresh_frames_cpu_ms": statistics.median(cpu[1:]) * 1e3,
         "peak_mib": _peak_mib(),
-        "rss_mib": _rss_mib(),
+        "rss_cold_mib": rss_cold,
+        "rss_live_max_mib": rss_live,
+        "rss_end_mib": rss_end,
+        "rss_end_parts": parts_end,
+        "full_read_cpu_s": full_read_cpu,
+        "rss_full_read_mib": rss_full,
+        "rss_after_tick_mib": rss_after_tick,
     }
 
 
-def run_child(*args: str) -> dict[str, float]:
+def _page_tick(state: Any, kept: dict[str, Any]) -> None:
+    """What one refresh of the run page derives from the history (selected tab: ``loss`` with the
+    default smoothing; the summary; health; the neuron-count change points), kept across ticks
+    as the page keeps it."""
+    from dashboard.analysis.change_points import ChangePoints
+    from dashboard.analysis.metric_summary import metric_summaries
+    from dashboard.analysis.pyramid import SeriesPyramid
+    from dashboard.analysis.run_facts import run_facts
+    from dashboard.analysis.series import rank_frame
+
+    metrics = rank_frame(state.metrics_history, 0)
+    run_facts(state, metrics, now=time.time())
+    metric_summaries(state, metrics, 0, kept.setdefault("summaries", {}))
+    loss = kept.setdefault("loss", SeriesPyramid(0.6))
+    loss.update(metrics["loss"].to_numpy())
+    loss.picks(2000)
+    for col in [c for c in metrics.columns if c.startswith("neuron_counts.")]:
+        kept.setdefault(col, ChangePoints()).update(metrics[col].to_numpy())
+
+
+def child_page(directory: str, start: int, rounds: int) -> dict[str, Any]:
+    """A served run: load, then ``rounds`` ticks of 1,000 new lines + refresh + the page's
+    derived work; RSS after each."""
+    from dashboard import RunWatcher
+
+    log = Path(directory) / "training_log.jsonl"
+    out: dict[str, Any] = {}
+    with RunWatcher(directory, use_watchdog=False, poll_interval_s=0.0) as watcher:
+        c0 = time.process_time()
+        state = watcher.refresh()
+        _frames(state)
+        out["load_cpu_s"], out["rss_load_mib"] = time.process_time() - c0, _rss_mib()
+        out["peak_load_mib"] = _peak_mib()
+        kept: dict[str, Any] = {}
+        c0 = time.process_time()
+        _page_tick(state, kept)
+        out["first_tick_cpu_s"], out["rss_first_tick_mib"] = time.process_time() - c0, _rss_mib()
+        ticks, step = [], start
+        for i in range(rounds):
+            with open(log, "ab") as fh:
+                fh.write(("\n".join(make_lines(step, 1000, 70_000 + i)) + "\n").encode())
+            step += 1000
+            c0 = time.process_time()
+            state = watcher.refresh()
+            _frames(state)
+            _page_tick(state, kept)
+            ticks.append((time.process_time() - c0, _rss_mib()))
+        out["tick_cpu_ms"] = statistics.median(t for t, _ in ticks) * 1e3
+        out["rss_ticks_mib"] = [round(r) for _, r in ticks]
+        out["rss_parts"], out["peak_mib"] = _rss_parts(), _peak_mib()
+    return out
+
+
+def run_child(*args: str) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, __file__, "--child", *args], check=True, capture_output=True, text=True
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _in_work_copy(root: Path, src: Path, events: int, kind: str, rounds: int) -> dict[str, Any]:
+    """Run a child on a copy of the log (the child appends to it)."""
+    work = root / f"work_{events}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    try:
+        shutil.copy(src / "training_log.jsonl", work / "training_log.jsonl")
+        return run_child(kind, str(work), str(events), str(rounds))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _print_page(events: int, page: dict[str, Any]) -> None:
+    print(
+        f"{events:>10,} served: load CPU {page['load_cpu_s']:.1f} s, peak {page['peak_load_mib']:.0f}"
+        f" MiB, RSS after load {page['rss_load_mib']:.0f} MiB; first page tick CPU "
+        f"{page['first_tick_cpu_s']:.2f} s -> RSS {page['rss_first_tick_mib']:.0f} MiB; then "
+        f"ticks of 1k lines + page work: CPU median {page['tick_cpu_ms']:.1f} ms, RSS "
+        f"{page['rss_ticks_mib']} MiB ({page['rss_parts']}); peak {page['peak_mib']:.0f} MiB",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -124,46 +233,65 @@ def main() -> None:
     parser.add_argument("--events", type=int, nargs="+", default=[500_000, 1_000_000, 2_000_000])
     parser.add_argument("--keep", help="directory to keep the generated logs in (reused)")
     parser.add_argument("--rounds", type=int, default=21, help="live rounds of 1,000 lines")
-    parser.add_argument("--only", choices=("cold", "live"), help="run one measurement only")
+    parser.add_argument(
+        "--only",
+        choices=("cold", "live", "page"),
+        help="run one measurement only (page: a "
+        "served run with the page's derived work each tick; only with --only)",
+    )
+    parser.add_argument(
+        "--source", help="an existing run directory to read (one --events: its number of lines)"
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, directory, *rest = args.child
-        res = child_cold(directory) if kind == "cold" else child_live(directory, *map(int, rest))
+        if kind == "cold":
+            res = child_cold(directory)
+        else:
+            res = (child_live if kind == "live" else child_page)(directory, *map(int, rest))
         print(json.dumps(res))
         return
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_memory_"))
     try:
         for events in args.events:
-            src = root / f"log_{events}"
+            src = Path(args.source) if args.source else root / f"log_{events}"
             if not (src / "training_log.jsonl").exists():
                 src.mkdir(parents=True, exist_ok=True)
                 write_log(src / "training_log.jsonl", 0, events)
-            if args.only != "live":
+            if args.only in (None, "cold"):
                 cold = run_child("cold", str(src))
                 print(
                     f"{events:>10,} cold load {cold['seconds']:6.2f} s (CPU "
                     f"{cold['cpu_seconds']:.2f} s)  peak RSS "
-                    f"{cold['peak_mib']:6.0f} MiB  after {cold['rss_mib']:6.0f} MiB  (imports "
+                    f"{cold['peak_mib']:6.0f} MiB  after {cold['rss_mib']:6.0f} MiB "
+                    f"({cold['rss_parts']})  (imports "
                     f"{cold['base_mib']:.0f} MiB, {cold['rows']:,} rows)",
                     flush=True,
                 )
             if args.only == "cold":
                 continue
-            work = root / f"work_{events}"
-            shutil.rmtree(work, ignore_errors=True)
-            work.mkdir()
-            shutil.copy(src / "training_log.jsonl", work / "training_log.jsonl")
-            live = run_child("live", str(work), str(events), str(args.rounds))
-            shutil.rmtree(work, ignore_errors=True)
+            if args.only == "page":
+                _print_page(events, _in_work_copy(root, src, events, "page", args.rounds))
+                continue
+            live = _in_work_copy(root, src, events, "live", args.rounds)
             print(
-                f"{events:>10,} live: first append {live['first_append_ms']:7.1f} ms "
+                f"{events:>10,} live: first append {live['first_append_ms']:7.1f} ms (CPU "
+                f"{live['first_append_cpu_ms']:.1f} ms) "
                 f"(+{live['first_append_rss_mib']:.0f} MiB RSS); refresh + frames of 1k lines "
                 f"median {live['refresh_frames_ms']:.2f} ms (CPU "
                 f"{live['refresh_frames_cpu_ms']:.2f} ms), p90 "
                 f"{live['refresh_frames_p90_ms']:.2f} ms, max {live['refresh_frames_max_ms']:.1f} "
                 f"ms (bare read_json of the 1k lines: {live['read_json_ms']:.2f} ms); peak RSS "
                 f"{live['peak_mib']:.0f} MiB",
+                flush=True,
+            )
+            print(
+                f"{events:>10,} live RSS: after load {live['rss_cold_mib']:.0f} MiB, max during "
+                f"refreshes {live['rss_live_max_mib']:.0f} MiB, at the end "
+                f"{live['rss_end_mib']:.0f} MiB ({live['rss_end_parts']}); after reading all "
+                f"history ({live['full_read_cpu_s']:.2f} s CPU) {live['rss_full_read_mib']:.0f} "
+                f"MiB, after the next tick {live['rss_after_tick_mib']:.0f} MiB",
                 flush=True,
             )
     finally:

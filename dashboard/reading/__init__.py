@@ -18,8 +18,9 @@ The hops a logged line takes, in order (one module each):
 5. :mod:`~dashboard.reading.directory` applies the timeline rules (resumes, restarts) and
    appends rows to a :mod:`~dashboard.reading.column_store` (chunks of numpy columns,
    :mod:`~dashboard.reading.chunks`, moved into the one copy of the frame's columns, a
-   :mod:`~dashboard.reading.sorted_table`: sorted by step, rows sharing a step merged;
-   explicitly logged non-finite values go to :mod:`~dashboard.reading.nonfinite`);
+   :mod:`~dashboard.reading.sorted_table`: sorted by step, rows sharing a step merged, their
+   raw rows kept aside in :mod:`~dashboard.reading.raw_rows`, big numeric columns spilled to
+   disk with only recent rows resident, :mod:`~dashboard.reading.spill`; explicitly logged non-finite values go to :mod:`~dashboard.reading.nonfinite`);
 6. :mod:`~dashboard.reading.frame_snapshot`: the table's rows at one moment, a DataFrame of
    views built on first use;
 7. :class:`~dashboard.run_state.RunState`: the frames, metadata

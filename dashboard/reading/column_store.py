@@ -6,7 +6,8 @@ into its :class:`~dashboard.reading.sorted_table.SortedTable` (the one copy of t
 columns, in the frame's order): at :meth:`ColumnStore.commit`, and during a long read whenever
 ``FOLD_ROWS`` rows wait (so a cold load never holds the history twice). Rows that sort after the
 table's last row are appended in place; anything else (a late line, a cut) rebuilds the table,
-once per commit. Chunks waiting are merged size-tiered (:func:`~dashboard.reading.chunks.merge_start`).
+once per commit. The table's old rows are spilled to disk (:mod:`dashboard.reading.spill`): every
+commit gives their pages back. Chunks waiting are merged size-tiered (:func:`~dashboard.reading.chunks.merge_start`).
 :meth:`ColumnStore.snapshot` pins the table in a
 :class:`~dashboard.reading.frame_snapshot.FrameSnapshot` (the timeline and merge rules are
 described there).
@@ -111,7 +112,13 @@ class ColumnStore:
         if self._moved >= self._fold_rows:
             self._table.make_room(self._table.n // 2)
         self._moved = 0
+        self._table.release()  # every tick: pages a reader of old rows faulted in go back
         return changed
+
+    @property
+    def notes(self) -> list[str]:
+        """Why the store could not spill its history to disk (then held in memory), if so."""
+        return self._table.notes
 
     def _fold(self, *, final: bool) -> None:
         """Move the waiting rows into the table: appended when they all sort after its last row,

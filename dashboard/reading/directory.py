@@ -148,8 +148,8 @@ class DirectoryReader:
         meta_changed, meta_bad = self._metadata.update(n for n in names if is_metadata_name(n))
         for bad in meta_bad:
             self._bad(bad)
-        for store in self._stores.values():
-            changed = store.commit() or changed
+        for store in self._stores.values():  # with the notes of a store that cannot spill
+            changed, self.errors = store.commit() or changed, self.errors + store.notes
         self._nonfinite.commit()
         return changed or meta_changed or before != (self.bad_line_count, len(self.restarts))
 

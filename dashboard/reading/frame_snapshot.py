@@ -21,7 +21,8 @@ Storage: the rows live once, in the frame's own order, in a
 :class:`~dashboard.reading.sorted_table.SortedTable` per store (which applies the rules above as
 rows arrive). A snapshot pins a :class:`~dashboard.reading.sorted_table.TableView` of its first
 rows; the frame is a view of those buffers, never written again, so every snapshot keeps showing
-exactly its own rows.
+exactly its own rows (for a long run, views of files in the spill directory, whose old rows are
+read back from disk when the frame reads them: :mod:`dashboard.reading.spill`).
 """
 
 from __future__ import annotations

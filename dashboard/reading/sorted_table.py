@@ -5,7 +5,8 @@ and, for a merged frame, rows sharing a (step, rank) already merged (the rules a
 :mod:`dashboard.reading.frame_snapshot`'s), so a frame is a view of the first ``n`` rows and no
 second copy of a column exists. Numeric columns live in numpy buffers with spare room: new rows
 are written in place after the last, and a frame handed out earlier views a prefix that is never
-written again (a buffer that must grow is copied into a new one; old frames keep the old one).
+written again (a buffer that must grow is copied into a new one, or, spilled to disk by
+:mod:`dashboard.reading.spill`, mapped again bigger; old frames keep the old one).
 String columns are lists of immutable Arrow ``large_string`` arrays (an append adds one, small
 ones are merged pairwise), which a frame wraps without copying. Every row keeps ``_seq`` (read
 order) and ``_src`` (file index), so a later :class:`~dashboard.reading.chunks.Cut` can drop it.
@@ -23,7 +24,6 @@ Two ways in:
 
 from __future__ import annotations
 
-import mmap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,6 +32,8 @@ import pandas as pd
 import pyarrow as pa
 
 from dashboard.reading.chunks import Chunk, Cut, concat_column, is_missing
+from dashboard.reading.raw_rows import RawRows
+from dashboard.reading.spill import Buffers
 
 __all__ = ["STR_DTYPE", "Merge", "SortedTable", "TableView", "order_rows"]
 
@@ -39,17 +41,6 @@ __all__ = ["STR_DTYPE", "Merge", "SortedTable", "TableView", "order_rows"]
 STR_DTYPE = pd.array([], dtype="str").dtype
 _KEYS = ("step", "rank", "_seq", "_src")
 _MIN_CAPACITY = 1024
-_MAPPED_BYTES = 1 << 20
-
-
-def _empty(n: int, dtype: np.dtype) -> np.ndarray:
-    """An uninitialised buffer; a big one in its own anonymous mapping, so that its memory goes
-    back to the system when the last view of it goes (freed heap memory often does not) and its
-    spare room costs nothing until written."""
-    nbytes = n * dtype.itemsize
-    if nbytes < _MAPPED_BYTES:
-        return np.empty(n, dtype=dtype)
-    return np.frombuffer(mmap.mmap(-1, nbytes), dtype=dtype, count=n)
 
 
 def _strings(values: np.ndarray) -> pa.Array:
@@ -169,14 +160,25 @@ class SortedTable:
         self.dedup = dedup
         self.n = 0
         self.last: tuple[int, int] | None = None
-        self._cap = 0
-        self._nums: dict[str, np.ndarray] = {}
+        self._bufs = Buffers()  # the numeric columns (big ones spilled to disk)
         self._strs: dict[str, list[pa.Array]] = {}
-        self._shadow: list[Chunk] = []  # raw rows of the merged rows
+        self._shadow = RawRows()  # raw rows of the merged rows
         self._derived: list[np.ndarray] = []  # positions of the merged rows
 
+    @property
+    def notes(self) -> list[str]:
+        """Why the table could not spill to disk (it then holds its history in memory)."""
+        return list(dict.fromkeys(self._bufs.notes + self._shadow.notes))
+
     def view(self) -> TableView:
-        return TableView(self.n, dict(self._nums), {k: tuple(v) for k, v in self._strs.items()})
+        nums = dict(self._bufs.arrays)
+        return TableView(self.n, nums, {k: tuple(v) for k, v in self._strs.items()})
+
+    def release(self) -> None:
+        """Give back the memory of the rows before the recent window (spilled buffers only;
+        they are read back from the spill file when someone reads them)."""
+        self._bufs.release(self.n)
+        self._shadow.release()
 
     def append(self, chunks: Sequence[Chunk]) -> bool:
         """Write the rows of ``chunks`` after the last row if they all sort after it (a merged
@@ -198,7 +200,7 @@ class SortedTable:
         raw = (*self._raw(), *chunks)
         keys = {k: concat_column(raw, k, "int64") for k in _KEYS}
         idx, merge = order_rows(keys, cuts, self.dedup)
-        self._cap, self._shadow, self._derived, self._strs = 0, [], [], {}
+        self._shadow, self._derived, self._strs = RawRows(), [], {}
         self._write(raw, keys, idx, merge, 0)
 
     def _raw(self) -> list[Chunk]:
@@ -209,11 +211,12 @@ class SortedTable:
         keep = slice(None) if not self._derived else np.ones(n, dtype=bool)
         if self._derived:
             keep[np.concatenate(self._derived)] = False  # type: ignore[index]
-        cols: dict[str, np.ndarray] = {k: v[:n][keep] for k, v in self._nums.items()}
+        cols: dict[str, np.ndarray] = {k: v[:n][keep] for k, v in self._bufs.arrays.items()}
         for name, parts in self._strs.items():
             strings = pa.chunked_array(parts, type=pa.large_string())
             cols[name] = np.asarray(strings.to_numpy(zero_copy_only=False), dtype=object)[keep]
-        return [Chunk(len(cols["step"]), cols), *self._shadow]
+        shadow = [self._shadow.chunk()] if self._shadow.n else []
+        return [Chunk(len(cols["step"]), cols), *shadow]
 
     def _write(
         self,
@@ -227,6 +230,7 @@ class SortedTable:
         k = len(keys["step"]) if idx is None else len(idx)
         total = start + k
         self._reserve(total, fresh=start == 0)
+        self._bufs.ensure(total, start)
         shadow: dict[str, np.ndarray] = {}
         for col, dtype in list(self.dtypes.items()):
             values = keys[col] if col in keys else concat_column(chunks, col, dtype)
@@ -235,7 +239,7 @@ class SortedTable:
             if dtype == "str":
                 self._add_strings(col, values if idx is None else values[idx], start)
                 continue
-            buf = self._buffer(col, dtype, start)
+            buf = self._buffer(col, dtype, start, total)
             if idx is None:
                 buf[start:total] = values
             elif values.dtype == buf.dtype:
@@ -245,41 +249,33 @@ class SortedTable:
             if merge is not None and dtype == "float64":
                 buf[start + merge.out] = merge.values(values)
         if merge is not None:
-            self._shadow.append(Chunk(len(merge.rows), shadow))
+            self._shadow.add(shadow, len(merge.rows))
             self._derived.append(start + merge.out)
         self.n = total
         if k:
-            step, rank = self._nums["step"], self._nums["rank"]
+            step, rank = self._bufs.arrays["step"], self._bufs.arrays["rank"]
             self.last = (int(step[total - 1]), int(rank[total - 1]))
         elif not start:
             self.last = None
+        self.release()
 
     def make_room(self, rows: int) -> None:
         """Spare room for at least ``rows`` more rows (after a load, so that the live appends
         that follow write in place for a long while)."""
-        if self._cap - self.n < rows:
-            self._grow(self.n + max(rows, self.n), self.n)
+        if self._bufs.cap - self.n < rows:
+            self._bufs.grow(self.n + max(rows, self.n), self.n)
 
     def _reserve(self, total: int, *, fresh: bool) -> None:
-        """Room for ``total`` rows (new buffers if ``fresh``), twice that when it must grow."""
-        if fresh or total > self._cap:
-            self._grow(max(2 * total, _MIN_CAPACITY), 0 if fresh else self.n)
+        """Room for ``total`` rows (new buffers if ``fresh``), twice that when it must grow;
+        untouched room is address space, not memory."""
+        if fresh or total > self._bufs.cap:
+            cap = max(2 * total, _MIN_CAPACITY)
+            self._bufs.grow(cap, 0 if fresh else self.n, fresh=fresh)
 
-    def _grow(self, cap: int, n: int) -> None:
-        """New buffers of ``cap`` rows holding the first ``n`` rows (untouched room is address
-        space, not memory)."""
-        old = self._nums
-        self._nums, self._cap = {}, cap
-        for col in list(old):
-            buf = old.pop(col)  # dropped one by one: at most one column is held twice
-            new = _empty(cap, buf.dtype)
-            new[:n] = buf[:n]
-            self._nums[col] = new
-
-    def _buffer(self, col: str, dtype: str, start: int) -> np.ndarray:
-        buf = self._nums.get(col)
+    def _buffer(self, col: str, dtype: str, start: int, total: int) -> np.ndarray:
+        buf = self._bufs.arrays.get(col)
         if buf is None:  # a column first seen now: NaN in the rows before
-            buf = self._nums[col] = _empty(self._cap, np.dtype(dtype))
+            buf = self._bufs.add(col, np.dtype(dtype), total)
             if start:
                 buf[:start] = np.nan
         return buf

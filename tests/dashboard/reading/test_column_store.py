@@ -16,6 +16,9 @@ from dashboard.reading import chunks as frames
 from dashboard.reading import column_store
 from dashboard.reading.column_store import ColumnStore
 
+# each test runs with the buffers in memory and spilled to disk (conftest)
+pytestmark = pytest.mark.usefixtures("spill_mode")
+
 
 def block(start: int, n: int, *, extra: bool = False) -> dict[str, np.ndarray]:
     steps = np.arange(start, start + n, dtype=np.int64)

@@ -8,11 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reader_helpers import assert_same_frames, growth, line, metric, run_start
 
 from dashboard.reading.watcher import RunWatcher, load_training_state
+
+# each test runs with the buffers in memory and spilled to disk (conftest)
+pytestmark = pytest.mark.usefixtures("spill_mode")
 
 LOG = "training_log.jsonl"
 

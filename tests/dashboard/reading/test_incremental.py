@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reader_helpers import consolidation, growth, line, metric, run_start, stage
@@ -30,6 +31,9 @@ from dashboard.reading.chunks import LOGGED_NAN, Cut, is_missing
 from dashboard.reading.column_store import ColumnStore
 from dashboard.reading.watcher import RunWatcher, load_training_state
 from dashboard.run_state import FRAME_COLUMNS
+
+# each test runs with the buffers in memory and spilled to disk (conftest)
+pytestmark = pytest.mark.usefixtures("spill_mode")
 
 ALL_FRAMES = tuple(FRAME_COLUMNS)  # every frame RunState hands out
 

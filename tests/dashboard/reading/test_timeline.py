@@ -32,6 +32,9 @@ from dashboard.reading.directory import RESUME_AFTER, DirectoryReader
 from dashboard.run_state import RunState
 from thalia_logging import CurriculumLogger
 
+# each test runs with the buffers in memory and spilled to disk (conftest)
+pytestmark = pytest.mark.usefixtures("spill_mode")
+
 LOG = "training_log.jsonl"
 
 
