@@ -111,6 +111,25 @@ def test_series_over_appends_equals_a_fresh_series(
         assert grown.picks(budget).size <= budget
 
 
+def test_a_long_smoothed_series_spills_and_stays_exact(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The smoothed copy of a series (8 B a row) lives in a spill file outside the run, with no
+    row resident beyond the window, and equals the EMA of a fresh computation (as chunked EMA
+    does in memory)."""
+    monkeypatch.setenv("THALIA_DASHBOARD_SPILL_DIR", str(tmp_path / "spill"))
+    monkeypatch.setenv("THALIA_DASHBOARD_SPILL_MIN_BYTES", "1")
+    monkeypatch.setenv("THALIA_DASHBOARD_SPILL_RECENT_ROWS", "0")
+    values = np.random.default_rng(5).normal(size=50_000)
+    values[::97] = np.nan
+    series = SeriesPyramid(weight=0.6)
+    for end in (1, 700, 20_000, 20_001, 50_000):
+        series.update(values[:end])
+    assert series._smoothed._buffers.spilled == ("values",)
+    np.testing.assert_allclose(series.smoothed, ema(values, 0.6), rtol=1e-9, atol=1e-9)
+    assert list((tmp_path / "spill").iterdir()) == []  # unnamed files: nothing left to see
+
+
 def test_a_changed_prefix_rebuilds() -> None:
     series = SeriesPyramid(0.6)
     series.update(np.arange(100.0))
