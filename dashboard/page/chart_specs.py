@@ -25,6 +25,8 @@ from typing import Any
 import altair as alt
 import streamlit as st
 
+from dashboard.page.chart_templates import template_parts
+
 __all__ = ["MAX_SPECS", "chart_spec", "clear", "draw", "state_key"]
 
 MAX_SPECS = 96  # ~ a dozen charts × a few versions / option sets, for a few runs
@@ -34,12 +36,24 @@ _SPECS: OrderedDict[Hashable, dict[str, Any] | None] = OrderedDict()
 
 def _to_spec(chart: Any) -> dict[str, Any]:
     """Streamlit's own Altair → Vega-Lite conversion (datasets as Arrow IPC bytes), or, should a
-    later Streamlit drop it, the plain dict with the data inline."""
+    later Streamlit drop it, the plain dict with the data inline. A chart from a template
+    (:mod:`dashboard.page.chart_templates`) converts its template once; each new chart of that
+    shape only adds its frames as Arrow data sets under their fixed names."""
     try:
+        from streamlit.dataframe_util import convert_anything_to_arrow_bytes
         from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
     except ImportError:  # pragma: no cover - depends on the Streamlit version
         return dict(chart.to_dict())
-    return dict(_convert_altair_to_vega_lite_spec(chart))
+    parts = template_parts(chart)
+    if parts is None:
+        return dict(_convert_altair_to_vega_lite_spec(chart))
+    template, frames = parts
+    spec = dict(template.spec("streamlit", _convert_altair_to_vega_lite_spec))
+    spec["datasets"] = {
+        **spec.get("datasets", {}),
+        **{name: convert_anything_to_arrow_bytes(frame) for name, frame in frames.items()},
+    }
+    return spec
 
 
 def state_key(state: Any, frame: Any = None, rank: int = 0) -> tuple[object, ...]:
