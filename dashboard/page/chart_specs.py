@@ -40,7 +40,6 @@ def _to_spec(chart: Any) -> dict[str, Any]:
     (:mod:`dashboard.page.chart_templates`) converts its template once; each new chart of that
     shape only adds its frames as Arrow data sets under their fixed names."""
     try:
-        from streamlit.dataframe_util import convert_anything_to_arrow_bytes
         from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
     except ImportError:  # pragma: no cover - depends on the Streamlit version
         return dict(chart.to_dict())
@@ -51,9 +50,22 @@ def _to_spec(chart: Any) -> dict[str, Any]:
     spec = dict(template.spec("streamlit", _convert_altair_to_vega_lite_spec))
     spec["datasets"] = {
         **spec.get("datasets", {}),
-        **{name: convert_anything_to_arrow_bytes(frame) for name, frame in frames.items()},
+        **{name: _arrow_bytes(frame) for name, frame in frames.items()},
     }
     return spec
+
+
+def _arrow_bytes(frame: Any) -> bytes:
+    """Streamlit's Arrow IPC bytes of ``frame``, converted in this thread: pyarrow would start a
+    thread pool for a frame this long (``nthreads``), costlier than converting a few thousand rows."""
+    import pyarrow as pa
+    from streamlit import dataframe_util
+
+    try:
+        table = pa.Table.from_pandas(frame, nthreads=1)
+    except dataframe_util.get_arrow_conversion_errors():
+        return dataframe_util.convert_anything_to_arrow_bytes(frame)  # with Streamlit's fixes
+    return dataframe_util.convert_arrow_table_to_arrow_bytes(table)
 
 
 def state_key(state: Any, frame: Any = None, rank: int = 0) -> tuple[object, ...]:
