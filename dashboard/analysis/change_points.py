@@ -80,7 +80,7 @@ class ChangePoints:
         if len(self._changes) > 1:
             self._changes = [np.concatenate(self._changes)]
         changes = self._changes[0] if self._changes else np.empty(0, dtype=np.intp)
-        tail = [] if changes.size and changes[-1] == last or last == self._first else [last]
+        tail = [] if (changes.size and changes[-1] == last) or last == self._first else [last]
         return np.concatenate([[self._first], changes, tail]).astype(np.intp)
 
 

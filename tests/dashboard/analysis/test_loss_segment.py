@@ -1,6 +1,6 @@
 """The kept loss segment gives what a fresh computation on each snapshot gives, over any sequence
 of appends, cuts, late lines and segment changes; and the page's health checks with it (memo
-path) say what the checks without it say."""
+path) say what the checks without it say; the kept wall-time span is nanmin/nanmax."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from dashboard.analysis.health import check_health
 from dashboard.analysis.loss_rules import plateau, plateau_of
 from dashboard.analysis.loss_segment import LossSegment
 from dashboard.analysis.memo import SnapshotMemo
+from dashboard.analysis.status import WallSpan
 
 NOW = 1_700_000_000.0
 
@@ -141,3 +142,27 @@ def test_page_health_with_the_kept_segment_says_what_fresh_checks_say(
         kept = check_health(state, now=NOW, memo=memo)
         fresh = check_health(state, now=NOW)
         assert kept == fresh
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    chunks=st.lists(
+        st.lists(st.one_of(_VALUE, st.sampled_from([-math.inf, 5e9])), max_size=20),
+        min_size=1,
+        max_size=6,
+    ),
+    cuts=st.lists(st.booleans(), min_size=6, max_size=6),
+)
+def test_kept_wall_span_equals_nanmin_nanmax(chunks: list[list[float]], cuts: list[bool]) -> None:
+    span = WallSpan()
+    wall = np.empty(0)
+    for chunk, cut in zip(chunks, cuts, strict=False):
+        if cut:
+            wall = wall[: wall.size // 2]
+        wall = np.concatenate([wall, np.asarray(chunk, dtype=np.float64)])
+        lo, hi, known = span.update(wall)
+        assert known == bool(np.isfinite(wall).any())
+        if (~np.isnan(wall)).any():
+            assert (lo, hi) == (float(np.nanmin(wall)), float(np.nanmax(wall)))
+        else:
+            assert math.isnan(lo) and math.isnan(hi)
