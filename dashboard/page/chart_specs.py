@@ -9,8 +9,12 @@ message cache lets the browser reuse an unchanged chart), none of the work.
 
 The conversion is Streamlit's own (``streamlit.elements.vega_charts``), so the spec is exactly
 what ``st.altair_chart`` would send; ``st.vega_lite_chart`` copies the spec before it takes the
-Arrow datasets out, so a kept spec is never modified. Should a later Streamlit drop that helper,
-the chart's ``to_dict()`` (data inline) is sent instead.
+Arrow datasets out (its only change inside, a null legend title made " ", is the same every
+time). Should a later Streamlit drop that helper, the chart's ``to_dict()`` (data inline) is sent
+instead. A chart from a template (:mod:`dashboard.page.chart_templates`) converts the template
+once per shape; a new version of its data only adds the frames as Arrow data sets under the
+template's fixed names, so the spec text stays the same and the browser updates the chart's data
+in place.
 
 The cache is page-wide (shared by the sessions of one server), bounded, and thread-safe.
 """
@@ -47,7 +51,7 @@ def _to_spec(chart: Any) -> dict[str, Any]:
     if parts is None:
         return dict(_convert_altair_to_vega_lite_spec(chart))
     template, frames = parts
-    spec = dict(template.spec("streamlit", _convert_altair_to_vega_lite_spec))
+    spec = dict(template.spec(("streamlit", alt.theme.active), _convert_altair_to_vega_lite_spec))
     spec["datasets"] = {
         **spec.get("datasets", {}),
         **{name: _arrow_bytes(frame) for name, frame in frames.items()},

@@ -93,9 +93,16 @@ def neuron_count_chart(
         if values.size > per_series:
             pos = downsample(values, per_series).finite
             steps, values = steps[pos], values[pos]
-        parts.append(pd.DataFrame({"step": steps, "neurons": values, "region": region}))
-    data = pd.concat(parts, ignore_index=True)
-    POINT_STATS.record(len(data), max(len(p) for p in parts))
+        parts.append((region, steps, values))
+    sizes = [p[1].size for p in parts]
+    data = pd.DataFrame(  # one frame from the joined arrays: no frame per region to concatenate
+        {
+            "step": np.concatenate([p[1] for p in parts]),
+            "neurons": np.concatenate([p[2] for p in parts]),
+            "region": np.repeat(np.array([p[0] for p in parts], dtype=object), sizes),
+        }
+    )
+    POINT_STATS.record(len(data), max(sizes))
     return templated(_neuron_lines, len(data) < 200, {"regions": data})
 
 
