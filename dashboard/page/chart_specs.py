@@ -21,6 +21,7 @@ The cache is page-wide (shared by the sessions of one server), bounded, and thre
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -51,7 +52,8 @@ def _to_spec(chart: Any) -> dict[str, Any]:
     if parts is None:
         return dict(_convert_altair_to_vega_lite_spec(chart))
     template, frames = parts
-    spec = dict(template.spec(("streamlit", alt.theme.active), _convert_altair_to_vega_lite_spec))
+    kept = template.spec(("streamlit", alt.theme.active), _convert_altair_to_vega_lite_spec)
+    spec = copy.deepcopy(kept)  # st.vega_lite_chart patches nested parts of what it is given
     spec["datasets"] = {
         **spec.get("datasets", {}),
         **{name: _arrow_bytes(frame) for name, frame in frames.items()},

@@ -135,3 +135,14 @@ def test_one_template_per_shape_and_derived_charts_are_independent() -> None:
     taller = a.properties(height=500)  # Altair derives from a fresh chart with the frames
     assert taller.to_dict()["height"] == 500 and a.to_dict()["height"] == 280
     assert _inline(taller.to_dict())["data"] == _inline(a.to_dict())["data"]
+
+
+def test_what_streamlit_patches_in_a_sent_spec_never_reaches_the_template() -> None:
+    """st.vega_lite_chart sets a null legend title to " " inside the spec it is given."""
+    frame = _metrics(50, 3, False)
+    first = chart_specs._to_spec(charts.neuron_count_chart(frame))
+    first["encoding"]["color"]["legend"]["title"] = " "  # what Streamlit does to a sent spec
+    chart = charts.neuron_count_chart(frame.iloc[:40])
+    assert chart is not None
+    _same_as_fresh(chart)
+    assert chart_specs._to_spec(chart)["encoding"]["color"]["legend"]["title"] is None
