@@ -19,6 +19,7 @@ that carries the real frames:
 - ``copy()`` (and so every Altair method that derives a chart: ``properties``, ``interactive``,
   ...) returns the chart built afresh by ``author`` with the real frames: an independent chart.
   Setting an attribute on the returned chart itself is not supported (derive with ``properties``);
+  pickled, the chart is that fresh chart (plain Altair: ``to_dict`` validates by default);
 - :func:`template_parts` gives the template and the frames, so the page can convert the template
   once (:mod:`dashboard.page.chart_specs`) and send each refresh's frames as Arrow data sets.
 
@@ -116,8 +117,14 @@ def templated(author: Author[_C], shape: Hashable, data: Mapping[str, pd.DataFra
     def fresh(deep: bool | list[str] = True, ignore: list[str] | None = None) -> _C:
         return authored(author, shape, data)
 
+    def reduce(protocol: Any) -> Any:  # pickled as the chart built afresh, plain Altair
+        built = fresh()
+        vars(built).pop("to_dict", None)  # page_chart's (a local function)
+        return built.__reduce_ex__(protocol)
+
     object.__setattr__(chart, "to_dict", to_dict)  # SchemaBase.__setattr__ would store a property
     object.__setattr__(chart, "copy", fresh)
+    object.__setattr__(chart, "__reduce_ex__", reduce)
     return chart
 
 

@@ -5,6 +5,7 @@ the page's Streamlit path (Arrow data sets), however the data changes between bu
 from __future__ import annotations
 
 import math
+import pickle
 from typing import Any
 
 import numpy as np
@@ -146,3 +147,11 @@ def test_what_streamlit_patches_in_a_sent_spec_never_reaches_the_template() -> N
     assert chart is not None
     _same_as_fresh(chart)
     assert chart_specs._to_spec(chart)["encoding"]["color"]["legend"]["title"] is None
+
+
+def test_a_pickled_template_chart_is_the_fresh_chart() -> None:
+    chart = charts.metric_chart(_metrics(80, 4, False), "loss", smoothing=0.6)
+    assert chart is not None
+    again = pickle.loads(pickle.dumps(chart))
+    assert chart_templates.template_parts(again) is None
+    assert _inline(again.to_dict()) == _inline(chart.to_dict())
