@@ -5,7 +5,8 @@ Run: ``.venv/bin/python benchmarks/profile_refresh.py --keep DIR [--events 10000
 The page runs inside AppTest's script thread, so the profiler is switched on inside the script
 (a wrapper around ``dashboard/app.py``). Prints the top functions by cumulative time over
 ``--runs`` idle refreshes (nothing new) and ``--runs`` live ones (1,000 lines appended before
-each), and their mean CPU seconds per refresh.
+each), and their mean CPU seconds per refresh. ``--plain`` measures the CPU seconds without the
+profiler (its overhead is a good part of a refresh) and prints no table.
 """
 
 from __future__ import annotations
@@ -26,7 +27,18 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 from bench_page import append_lines, make_directory  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-PROFILER = cProfile.Profile()
+
+class _NoProfiler:
+    """What ``--plain`` puts in place of the profiler: the same calls, no profiling."""
+
+    def enable(self) -> None: ...
+
+    def disable(self) -> None: ...
+
+    def clear(self) -> None: ...
+
+
+PROFILER: cProfile.Profile | _NoProfiler = cProfile.Profile()
 SCRIPT = f"""
 import runpy, sys
 p = sys.modules["thalia_profile_refresh"]
@@ -58,9 +70,13 @@ def main() -> None:
     parser.add_argument("--keep", help="directory holding the generated run (reused if present)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--plain", action="store_true", help="CPU seconds only, no profiler")
     parser.add_argument("--callers", nargs="*", default=[], help="functions to list callers of")
     parser.add_argument("--callees", nargs="*", default=[], help="functions to list callees of")
     args = parser.parse_args()
+    global PROFILER
+    if args.plain:
+        PROFILER = _NoProfiler()
     tmp = Path(tempfile.mkdtemp(prefix="thalia-profile-"))
     source = Path(args.keep).resolve() if args.keep else tmp / "source"
     run = tmp / "run"
@@ -81,6 +97,9 @@ def main() -> None:
         for name, before in (("idle", None), ("live", append)):
             cpu = _runs(at, args.runs, before)
             print(f"\n=== {name} refresh at {args.events:,} events: {cpu:.3f} s CPU per refresh")
+            if args.plain:
+                continue
+            assert isinstance(PROFILER, cProfile.Profile)
             stats = pstats.Stats(PROFILER).sort_stats("cumulative")
             stats.print_stats(args.top)
             for name in args.callers:

@@ -67,13 +67,21 @@ class ChangePoints:
                 previous = np.concatenate([[self._last_value], v[:-1]])
                 changed = finite[v != previous]
             if changed.size:
-                self._changes = [np.concatenate([*self._changes, changed])]
+                self._changes.append(changed.astype(np.intp))
             self._last_value = float(v[-1])
         self.values = values
         if self._first < 0:
             return np.empty(0, dtype=np.intp)
-        last = _last_finite_position(values)
-        return np.unique(np.concatenate([[self._first], *self._changes, [last]])).astype(np.intp)
+        return self._positions(_last_finite_position(values))
+
+    def _positions(self, last: int) -> _IntArray:
+        """First, changes, last: already in increasing order (every change lies after the first
+        finite row, the last finite row at or after every change), so no sort is needed."""
+        if len(self._changes) > 1:
+            self._changes = [np.concatenate(self._changes)]
+        changes = self._changes[0] if self._changes else np.empty(0, dtype=np.intp)
+        tail = [] if (changes.size and changes[-1] == last) or last == self._first else [last]
+        return np.concatenate([[self._first], changes, tail]).astype(np.intp)
 
 
 def _last_finite_position(values: _F64) -> int:

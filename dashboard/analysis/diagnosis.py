@@ -93,6 +93,20 @@ def robust_std(values: np.ndarray) -> float:
     return float(q3 - q1) / _IQR_TO_STD
 
 
+def _best_level(m: Columns, loss: np.ndarray, k: int) -> tuple[float, int] | None:
+    """(lowest, its position) of ``levels[i] = mean(loss[i:i + k])`` before the last ``k``
+    losses: kept across snapshots when ``m.loss`` holds the segment, else computed here."""
+    count = loss.size - 2 * k + 1
+    if m.loss is not None:
+        return m.loss.best_level(k, count)
+    if count < 1:
+        return None
+    sums = np.cumsum(np.r_[0.0, loss[:-k]])
+    levels = (sums[k:] - sums[:-k]) / k
+    at = int(np.argmin(levels))
+    return float(levels[at]), at
+
+
 def divergence_from_best(
     state: RunState, m: Columns, now: float, t: HealthThresholds
 ) -> list[HealthWarning]:
@@ -113,12 +127,10 @@ def divergence_from_best(
         return []  # the plain divergence rule already says it
     early = float(np.median(loss[: t.early_points]))
     recent = float(np.median(loss[-k:]))
-    sums = np.cumsum(np.r_[0.0, loss[:-k]])
-    levels = (sums[k:] - sums[:-k]) / k  # levels[i] = mean(loss[i:i + k]), before the recent ones
-    if levels.size == 0:
+    found = _best_level(m, loss, k)
+    if found is None:
         return []
-    at = int(np.argmin(levels))
-    best = float(levels[at])
+    best, at = found
     if best <= 0 or early <= 0 or best > t.divergence_best_drop * early:
         return []
     if recent <= t.divergence_best_factor * best:

@@ -47,6 +47,7 @@ to judge.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -63,8 +64,9 @@ from dashboard.analysis.loss_checks import (
     _plateau,
 )
 from dashboard.analysis.loss_rules import segment_start
+from dashboard.analysis.loss_segment import kept_segment
 from dashboard.analysis.memo import SnapshotMemo
-from dashboard.analysis.rule_helpers import Rule, warn
+from dashboard.analysis.rule_helpers import Rule, last_finite_row, warn
 from dashboard.analysis.series import latest_step, rank_frame
 from dashboard.analysis.status import RunStatus, run_status
 from dashboard.analysis.thresholds import DEFAULT_THRESHOLDS, Columns, HealthThresholds
@@ -84,7 +86,7 @@ def _firing_rate(
     latest = last_finite(rate)
     if latest is None:
         return []
-    at = f" at step {int(m.steps[np.flatnonzero(np.isfinite(rate))[-1]]):,}"
+    at = f" at step {int(m.steps[last_finite_row(rate) or 0]):,}"
     band = f"{t.firing_rate_low:.0%}–{t.firing_rate_high:.0%}"
     if latest < t.firing_rate_low:
         return [
@@ -230,6 +232,22 @@ NOW_RULES: frozenset[Rule] = frozenset({_stalled})
 _Verdicts = tuple[tuple[HealthWarning, ...], ...]
 
 
+def _kept_verdicts(
+    state: RunState, m: Columns, verdicts: Callable[[tuple[Rule, ...]], _Verdicts]
+) -> _Verdicts:
+    """The snapshot rules' verdicts with ``m.loss`` the run's kept segment, brought up to date."""
+    segment = kept_segment(str(state.checkpoint_dir), m.rank)
+    with segment.lock:
+        loss = m.column("loss")
+        if loss is not None:
+            segment.update(loss, m.steps, m.start)
+        m.loss = segment if loss is not None else None
+        try:
+            return verdicts(tuple(r for r in RULES if r not in NOW_RULES))
+        finally:
+            m.loss = None
+
+
 def check_health(
     state: RunState,
     *,
@@ -245,19 +263,16 @@ def check_health(
     ``status`` is the run status already computed for this ``now`` (see
     :mod:`dashboard.analysis.run_facts`), else the stall rule computes it. With ``memo``, the
     verdicts of the rules outside :data:`NOW_RULES` are kept per (snapshot, rank, thresholds) and
-    reused while the snapshot is the same: the same warnings, in the same order, as without.
+    reused while the snapshot is the same, and the segment's losses are kept across snapshots
+    (:func:`~dashboard.analysis.loss_segment.kept_segment`): the same warnings, in the same
+    order, as without.
     """
     metrics = state.metrics_history
     frame = rank_frame(metrics, rank) if "step" in metrics.columns else pd.DataFrame({"step": []})
     stage_steps = state.stage_events["step"].tolist()
     start = segment_start(stage_steps, (r.step for r in state.restarts))
-    m = Columns(
-        frame,
-        rank=rank,
-        start=start,
-        start_kind="stage change" if start in stage_steps else "restart",
-        status=status,
-    )
+    kind = "stage change" if start in stage_steps else "restart"
+    m = Columns(frame, rank=rank, start=start, start_kind=kind, status=status)
 
     def verdicts(rules: tuple[Rule, ...]) -> _Verdicts:
         return tuple(
@@ -272,7 +287,7 @@ def check_health(
     if memo is None:
         kept = verdicts(snapshot_rules)
     else:
-        kept = memo.get(state, (rank, thresholds), lambda: verdicts(snapshot_rules))
+        kept = memo.get(state, (rank, thresholds), lambda: _kept_verdicts(state, m, verdicts))
     by_rule = dict(zip(snapshot_rules, kept, strict=True))
     fresh = dict(zip(NOW_RULES, verdicts(tuple(NOW_RULES)), strict=True))
     found = [w for rule in RULES for w in (fresh[rule] if rule in fresh else by_rule[rule])]

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from dashboard.analysis.loss_rules import divergence, overfitting, plateau
-from dashboard.analysis.rule_helpers import fmt, since, warn
+from dashboard.analysis.loss_rules import divergence, overfitting, plateau, plateau_of
+from dashboard.analysis.rule_helpers import fmt, last_finite_row, since, warn
 from dashboard.analysis.thresholds import Columns, HealthThresholds
 from dashboard.run_state import HealthWarning, RunState
 from thalia_logging.contract import non_finite_text
@@ -79,9 +79,11 @@ def _divergence(
 
 
 def _plateau(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
-    w = t.plateau_points
-    best = plateau(
-        m.segment("loss"), window=w, min_gain=t.plateau_min_gain, smoothing=t.plateau_smoothing
+    w, gain, k = t.plateau_points, t.plateau_min_gain, t.plateau_smoothing
+    best = (
+        plateau(m.segment("loss"), window=w, min_gain=gain, smoothing=k)
+        if m.loss is None
+        else plateau_of(m.loss, window=w, min_gain=gain, smoothing=k)
     )
     if best is None:
         return []
@@ -121,10 +123,8 @@ def _overfitting(
 def _gradients(state: RunState, m: Columns, now: float, t: HealthThresholds) -> list[HealthWarning]:
     logged = state.logged_nonfinite("grad_norm", m.rank)
     grad = m.column("grad_norm")
-    finite_rows = np.empty(0, dtype=np.intp) if grad is None else np.flatnonzero(np.isfinite(grad))
-    if logged is not None and (
-        finite_rows.size == 0 or logged.last_step > int(m.steps[finite_rows[-1]])
-    ):
+    row = None if grad is None else last_finite_row(grad)
+    if logged is not None and (row is None or logged.last_step > int(m.steps[row])):
         return [
             warn(
                 "critical",
@@ -133,10 +133,10 @@ def _gradients(state: RunState, m: Columns, now: float, t: HealthThresholds) -> 
                 "→ try gradient clipping (max norm 1.0) or lowering lr 2–5×.",
             )
         ]
-    if finite_rows.size == 0 or grad is None:
+    if row is None or grad is None:
         return []
-    latest = float(grad[finite_rows[-1]])
-    at = f" at step {int(m.steps[finite_rows[-1]]):,}"
+    latest = float(grad[row])
+    at = f" at step {int(m.steps[row]):,}"
     if latest > t.grad_exploding:
         return [
             warn(

@@ -17,7 +17,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["divergence", "overfitting", "plateau", "segment_start"]
+from dashboard.analysis.loss_segment import LossSegment
+
+__all__ = ["divergence", "overfitting", "plateau", "plateau_of", "segment_start"]
 
 
 def segment_start(stage_steps: Iterable[int], restart_steps: Iterable[int | None]) -> int:
@@ -83,6 +85,24 @@ def plateau(
         return None
     best_before = float(before.min())
     if float(recent.min()) < best_before - abs(best_before) * min_gain:
+        return None
+    return best_before
+
+
+def plateau_of(
+    segment: LossSegment, *, window: int, min_gain: float, smoothing: int = 1
+) -> float | None:
+    """:func:`plateau` of ``segment.losses``, from the kept sums and running best: it reads the
+    last ``window`` levels only."""
+    k, n = max(smoothing, 1), segment.losses.size
+    if window < 1 or n < 2 * window or n < window + k:
+        return None
+    count, split = n - k + 1, n - window
+    kept = segment.best_level(k, min(split, count))
+    if kept is None or count <= split:
+        return None
+    best_before = kept[0]
+    if float(segment.levels(k, split, count).min()) < best_before - abs(best_before) * min_gain:
         return None
     return best_before
 

@@ -63,6 +63,8 @@ _SEGMENTS: weakref.WeakKeyDictionary[Columns, dict[str, tuple[np.ndarray, np.nda
 
 def segment_rows(m: Columns, name: str) -> tuple[np.ndarray, np.ndarray]:
     """(steps, values) of the finite values of ``name`` in the current segment."""
+    if name == "loss" and m.loss is not None:
+        return m.loss.steps, m.loss.losses
     cached = _SEGMENTS.setdefault(m, {})
     if name not in cached:
         values = m.column(name)

@@ -4,11 +4,15 @@ The latest step, the run status (waiting / running / stalled / finished), the sp
 alerts all depend on the same snapshot and the same ``now``; :func:`run_facts` computes each
 exactly once per refresh (the header badge, the stall alert and the ETA agree because they are
 the same value), so no section computes them again. The health rules that depend on the snapshot
-alone are kept per snapshot (:data:`HEALTH_MEMO`): refreshes with nothing new reuse them.
+alone are kept per snapshot (:data:`HEALTH_MEMO`): refreshes with nothing new reuse them; the
+loss segment (:mod:`dashboard.analysis.loss_segment`) and the wall-time span
+(:class:`~dashboard.analysis.status.WallSpan`) are kept per run and rank, extended from the rows
+appended since the last refresh.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import pandas as pd
@@ -16,7 +20,7 @@ import pandas as pd
 from dashboard.analysis.health import check_health
 from dashboard.analysis.memo import SnapshotMemo
 from dashboard.analysis.series import latest_step
-from dashboard.analysis.status import RunStatus, SpeedInfo, run_status, speed_info
+from dashboard.analysis.status import RunStatus, SpeedInfo, WallSpan, run_status, speed_info
 from dashboard.analysis.thresholds import DEFAULT_THRESHOLDS, HealthThresholds
 from dashboard.run_state import HealthWarning, RunState
 
@@ -24,6 +28,22 @@ __all__ = ["HEALTH_MEMO", "RunFacts", "run_facts"]
 
 #: the health rules' verdicts per snapshot (every refresh of an unchanged run reuses them)
 HEALTH_MEMO: SnapshotMemo[tuple[tuple[HealthWarning, ...], ...]] = SnapshotMemo(8)
+
+
+_SPANS: dict[tuple[str, int], WallSpan] = {}
+_SPANS_LOCK = threading.Lock()
+
+
+def _span(state: RunState, rank: int) -> WallSpan:
+    """The wall-time span kept for one run and rank (extended from appended rows)."""
+    with _SPANS_LOCK:
+        key = (str(state.checkpoint_dir), rank)
+        found = _SPANS.get(key)
+        if found is None:
+            while len(_SPANS) >= 16:
+                _SPANS.pop(next(iter(_SPANS)))
+            found = _SPANS[key] = WallSpan()
+        return found
 
 
 @dataclass(frozen=True)
@@ -50,7 +70,7 @@ def run_facts(
     """The facts of ``state`` at ``now`` for ``metrics``, the metric rows of ``rank``."""
     step = latest_step(metrics, state.metadata)
     status = run_status(state, step, now=now, stall_minutes=thresholds.stall_minutes)
-    speed = speed_info(state, metrics, status=status.kind)
+    speed = speed_info(state, metrics, status=status.kind, span=_span(state, rank))
     health = check_health(
         state, now=now, thresholds=thresholds, rank=rank, status=status, memo=HEALTH_MEMO
     )

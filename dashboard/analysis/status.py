@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -10,10 +11,18 @@ import numpy as np
 import pandas as pd
 
 from dashboard.analysis.lifecycle import LifecycleKind, process_alive, run_lifecycle
+from dashboard.analysis.pyramid import same_prefix
 from dashboard.analysis.units import format_duration
 from dashboard.run_state import RunState
 
-__all__ = ["RunStatus", "SpeedInfo", "run_status", "speed_info"]
+__all__ = ["RunStatus", "SpeedInfo", "WallSpan", "run_status", "speed_info"]
+
+
+def _floats(column: pd.Series) -> np.ndarray:
+    """The column as float64 (missing as NaN); a float64 column as it is, not copied."""
+    if column.dtype == np.float64:
+        return column.to_numpy()
+    return column.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 @dataclass(frozen=True)
@@ -53,32 +62,59 @@ class SpeedInfo:
     eta: str
 
 
+class WallSpan:
+    """``np.nanmin`` / ``np.nanmax`` of a growing ``wall_time`` column and whether it holds a
+    finite value, extended from the appended rows when the new column starts with the old one
+    (else scanned afresh). Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: np.ndarray = np.empty(0)
+        self._span = (math.nan, math.nan, False)
+
+    def update(self, wall: np.ndarray) -> tuple[float, float, bool]:
+        """(nanmin, nanmax, any finite) of ``wall``."""
+        with self._lock:
+            start = self._values.size if same_prefix(self._values, wall) else 0
+            lo, hi, known = self._span if start else (math.nan, math.nan, False)
+            new = wall[start:]
+            new = new[~np.isnan(new)]
+            if new.size:
+                low, high = float(new.min()), float(new.max())
+                lo, hi = (low, high) if math.isnan(lo) else (min(lo, low), max(hi, high))
+                known = known or bool(np.isfinite(new).any())
+            self._values, self._span = wall, (lo, hi, known)
+            return self._span
+
+
 def speed_info(
     state: RunState,
     metrics: pd.DataFrame,
     *,
     window: int = 200,
     status: str = "running",
+    span: WallSpan | None = None,
 ) -> SpeedInfo:
     """Duration from the first to the newest line, speed over the last ``window`` metric rows;
     ``status`` is the :class:`RunStatus` kind (no ETA unless ``"running"``).
 
     Lines without ``wall_time`` (older Thalia logs) take their times from when the reader saw
     them (``state.activity``: the log file's mtime and the step then), so a live legacy run
-    has a duration (since the first sample: the dashboard cannot know more), speed and ETA."""
+    has a duration (since the first sample: the dashboard cannot know more), speed and ETA.
+    ``span`` (kept by the caller for one run and rank) extends the first and newest wall time
+    from the appended rows instead of scanning the column."""
     if metrics.empty:
         return SpeedInfo("—", "—", "done" if status == "finished" else "—")
     wall = (
-        metrics["wall_time"].to_numpy(dtype=np.float64, na_value=np.nan)
+        _floats(metrics["wall_time"])
         if "wall_time" in metrics.columns
         else np.full(len(metrics), np.nan)
     )
     step = metrics["step"].to_numpy(dtype=np.int64)
-    known = np.isfinite(wall).any()
+    first, newest, known = (span or WallSpan()).update(wall)
     if not known and state.activity:
         return _speed_from_activity(state, int(step[-1]), window=window, status=status)
-    first = float(np.nanmin(wall)) if known else math.nan
-    duration = format_duration(float(np.nanmax(wall)) - first) if known else "—"
+    duration = format_duration(newest - first) if known else "—"
     tail_w, tail_s = wall[-window:], step[-window:]
     rate = math.nan
     if tail_w.size >= 2 and math.isfinite(tail_w[0]) and tail_w[-1] > tail_w[0]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from dashboard.analysis.loss_segment import LossSegment
 from dashboard.analysis.status import RunStatus
 
 __all__ = ["DEFAULT_THRESHOLDS", "Columns", "HealthThresholds"]
@@ -87,7 +88,9 @@ class Columns:
     """The metric rows of one ``rank`` that the rules look at, as float64 numpy arrays converted
     once and shared by every rule (a 1M-row column is read once per page run, not once per rule).
     ``start`` is the first step of the current segment (see the module docstring); ``status`` the
-    run status when the caller computed it already (the stall rule computes it otherwise)."""
+    run status when the caller computed it already (the stall rule computes it otherwise);
+    ``loss`` the segment's losses kept across snapshots, brought up to this frame by the caller
+    (:class:`~dashboard.analysis.loss_segment.LossSegment`), else they are read from the frame."""
 
     def __init__(
         self,
@@ -97,9 +100,11 @@ class Columns:
         start: int = 0,
         start_kind: str = "stage change",
         status: RunStatus | None = None,
+        loss: LossSegment | None = None,
     ) -> None:
         self.frame = frame
         self.status = status
+        self.loss = loss
         self.rank = rank
         self.start, self.start_kind = start, start_kind
         self.names = [str(c) for c in frame.columns]
@@ -114,7 +119,12 @@ class Columns:
         if name not in self._values:
             values = None
             if name in self.frame.columns:
-                values = self.frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+                column = self.frame[name]
+                values = (
+                    column.to_numpy()  # float64 holds missing values as NaN already: no copy
+                    if column.dtype == np.float64
+                    else column.to_numpy(dtype=np.float64, na_value=np.nan)
+                )
                 if not (values.size and (not math.isnan(values[-1]) or (~np.isnan(values)).any())):
                     values = None
             self._values[name] = values
@@ -126,6 +136,8 @@ class Columns:
 
     def segment(self, name: str) -> np.ndarray:
         """The finite values of the column in the current segment, in order (empty if absent)."""
+        if name == "loss" and self.loss is not None:
+            return self.loss.losses
         values = self.column(name)
         values = np.empty(0) if values is None else self.in_segment(values)
         return values[np.isfinite(values)]

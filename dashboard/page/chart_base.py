@@ -44,8 +44,12 @@ _R = TypeVar("_R")
 
 
 def float_column(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """``frame[column]`` as float64 values, missing ones as NaN."""
-    return frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+    """``frame[column]`` as float64 values, missing ones as NaN (a float64 column as it is, not
+    copied: do not modify the result)."""
+    series = frame[column]
+    if series.dtype == np.float64:
+        return series.to_numpy()
+    return series.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def unvalidated(build: Callable[_P, _R]) -> Callable[_P, _R]:

@@ -9,14 +9,19 @@ message cache lets the browser reuse an unchanged chart), none of the work.
 
 The conversion is Streamlit's own (``streamlit.elements.vega_charts``), so the spec is exactly
 what ``st.altair_chart`` would send; ``st.vega_lite_chart`` copies the spec before it takes the
-Arrow datasets out, so a kept spec is never modified. Should a later Streamlit drop that helper,
-the chart's ``to_dict()`` (data inline) is sent instead.
+Arrow datasets out (its only change inside, a null legend title made " ", is the same every
+time). Should a later Streamlit drop that helper, the chart's ``to_dict()`` (data inline) is sent
+instead. A chart from a template (:mod:`dashboard.page.chart_templates`) converts the template
+once per shape; a new version of its data only adds the frames as Arrow data sets under the
+template's fixed names, so the spec text stays the same and the browser updates the chart's data
+in place.
 
 The cache is page-wide (shared by the sessions of one server), bounded, and thread-safe.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -24,6 +29,8 @@ from typing import Any
 
 import altair as alt
 import streamlit as st
+
+from dashboard.page.chart_templates import template_parts
 
 __all__ = ["MAX_SPECS", "chart_spec", "clear", "draw", "state_key"]
 
@@ -34,12 +41,37 @@ _SPECS: OrderedDict[Hashable, dict[str, Any] | None] = OrderedDict()
 
 def _to_spec(chart: Any) -> dict[str, Any]:
     """Streamlit's own Altair → Vega-Lite conversion (datasets as Arrow IPC bytes), or, should a
-    later Streamlit drop it, the plain dict with the data inline."""
+    later Streamlit drop it, the plain dict with the data inline. A chart from a template
+    (:mod:`dashboard.page.chart_templates`) converts its template once; each new chart of that
+    shape only adds its frames as Arrow data sets under their fixed names."""
     try:
         from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
     except ImportError:  # pragma: no cover - depends on the Streamlit version
         return dict(chart.to_dict())
-    return dict(_convert_altair_to_vega_lite_spec(chart))
+    parts = template_parts(chart)
+    if parts is None:
+        return dict(_convert_altair_to_vega_lite_spec(chart))
+    template, frames = parts
+    kept = template.spec(("streamlit", alt.theme.active), _convert_altair_to_vega_lite_spec)
+    spec = copy.deepcopy(kept)  # st.vega_lite_chart patches nested parts of what it is given
+    spec["datasets"] = {
+        **spec.get("datasets", {}),
+        **{name: _arrow_bytes(frame) for name, frame in frames.items()},
+    }
+    return spec
+
+
+def _arrow_bytes(frame: Any) -> bytes:
+    """Streamlit's Arrow IPC bytes of ``frame``, converted in this thread: pyarrow would start a
+    thread pool for a frame this long (``nthreads``), costlier than converting a few thousand rows."""
+    import pyarrow as pa
+    from streamlit import dataframe_util
+
+    try:
+        table = pa.Table.from_pandas(frame, nthreads=1)
+    except dataframe_util.get_arrow_conversion_errors():
+        return dataframe_util.convert_anything_to_arrow_bytes(frame)  # with Streamlit's fixes
+    return dataframe_util.convert_arrow_table_to_arrow_bytes(table)
 
 
 def state_key(state: Any, frame: Any = None, rank: int = 0) -> tuple[object, ...]:

@@ -1,4 +1,5 @@
-"""Altair chart builders for the page: pure functions from frames to charts (no Streamlit).
+"""Altair chart builders for the page: pure functions from frames to charts (no Streamlit),
+authored once per shape and filled with each build's frames (:mod:`dashboard.page.chart_templates`).
 
 Every builder down-samples inside (:mod:`dashboard.analysis.downsample`), so a chart receives at most
 ``max_points`` rows per series whatever the history length, and records what it passed to Altair
@@ -30,10 +31,11 @@ from dashboard.page.chart_base import (
     POINT_STATS,
     PointStats,
     float_column,
-    page_chart,
     unvalidated,
 )
+from dashboard.page.chart_templates import templated
 from dashboard.page.charts_events import consolidation_chart, gpu_memory_chart
+from dashboard.page.metric_layers import EVENT_COLORS, metric_layers, scale_args
 from dashboard.page.region_charts import (
     capacity_by_region_chart,
     latest_region_capacity,
@@ -54,8 +56,6 @@ __all__ = [
     "metric_chart",
     "neuron_count_chart",
 ]
-
-EVENT_COLORS = {"restart": "#ff7f0e", "stage change": "#7f7f7f"}
 
 
 def _event_rules(restarts: Iterable[Restart], stage_events: pd.DataFrame | None) -> pd.DataFrame:
@@ -120,8 +120,8 @@ def metric_chart(
     ``log_scale`` the values ≤ 0 are left out (a log axis cannot show them).
 
     ``pyramid`` (a :class:`~dashboard.analysis.pyramid.SeriesPyramid` of weight ``smoothing``,
-    kept by the caller across refreshes) makes the line cost O(points shown) on a growing run:
-    it is extended from the appended rows and read from its min/max levels (not on a log scale).
+    kept across refreshes) makes the line cost O(points shown): it is extended from the appended
+    rows and read from its min/max levels (not on a log scale).
     """
     if pyramid is not None and not log_scale:
         drawn = _pyramid_line(metrics, column, nonfinite, max_points, pyramid)
@@ -130,23 +130,17 @@ def metric_chart(
     if drawn is None:
         return None
     line, markers = drawn
-    label = title or column
-    smoothed = "smoothed" in line.columns
-    values = line["value"].to_numpy()
-    layers = _line_layers(
-        len(line), label, _value_scale(values, log_scale=log_scale), smoothed=smoothed
-    )
-    if not markers.empty:
-        layers.append(_marker_layer(markers, label))
     rules = _event_rules(restarts, stage_events)
-    if not rules.empty:
-        layers.append(_rule_layer(rules))
     POINT_STATS.record(len(line) + len(markers) + len(rules), max(len(line), len(markers)))
-    chart = alt.LayerChart(layer=layers, data=line, height=280)  # a fixed selection name below:
-    return page_chart(chart.interactive(name="x_zoom", bind_y=False))  # same rows, same bytes
-
-
-_X = alt.X("step:Q", title="Step")
+    kinds = tuple(k for k in EVENT_COLORS if k in set(rules["kind"]))
+    scale = scale_args(line["value"].to_numpy(), log_scale=log_scale)
+    shape = (title or column, scale, "smoothed" in line.columns, len(line) < 50, kinds)
+    data = {"line": line}
+    if not markers.empty:
+        data["markers"] = markers
+    if kinds:
+        data["rules"] = rules
+    return templated(metric_layers, shape, data)
 
 
 def _downsampled_line(
@@ -224,75 +218,3 @@ def _drawn_values(
         if not positive.all():
             values, steps = values[positive], steps[positive]
     return values, steps, markers
-
-
-def _line_layers(points: int, label: str, scale: alt.Scale, *, smoothed: bool) -> list[alt.Chart]:
-    """The line of the values (faint under a smoothed line when ``smoothed``), on the layer
-    chart's data (columns ``step``, ``value`` and, smoothed, ``smoothed``)."""
-    y = alt.Y("value:Q", title=label, scale=scale)
-    tooltip = [alt.Tooltip("step:Q", format=","), alt.Tooltip("value:Q", format=".4g", title=label)]
-    if not smoothed:
-        return [
-            alt.Chart()
-            .mark_line(color=LINE_COLOR, point=points < 50)
-            .encode(x=_X, y=y, tooltip=tooltip)
-        ]
-    return [
-        alt.Chart().mark_line(color=LINE_COLOR, opacity=0.25).encode(x=_X, y=y, tooltip=tooltip),
-        alt.Chart()
-        .mark_line(color=LINE_COLOR)
-        .encode(
-            x=_X,
-            y=alt.Y("smoothed:Q", title=label, scale=scale),
-            tooltip=[*tooltip, alt.Tooltip("smoothed:Q", format=".4g", title="smoothed")],
-        ),
-    ]
-
-
-def _marker_layer(markers: pd.DataFrame, label: str) -> alt.Chart:
-    """Red triangles at the top edge where the trainer logged NaN/±Inf."""
-    return (
-        alt.Chart(markers)
-        .mark_point(
-            shape="triangle-down",
-            color=NAN_COLOR,
-            filled=True,
-            size=90,
-            opacity=1,
-        )
-        .encode(
-            x=_X,
-            y=alt.value(6),
-            tooltip=[alt.Tooltip("step:Q", format=","), alt.Tooltip("value:N", title=label)],
-        )
-    )
-
-
-def _rule_layer(rules: pd.DataFrame) -> alt.Chart:
-    """Dashed vertical rules at restarts and stage changes (legend: only the kinds present)."""
-    kinds = [k for k in EVENT_COLORS if k in set(rules["kind"])]
-    return (
-        alt.Chart(rules)
-        .mark_rule(strokeDash=[4, 4], opacity=0.7)
-        .encode(
-            x=_X,
-            color=alt.Color(
-                "kind:N",
-                title="Event",
-                scale=alt.Scale(domain=kinds, range=[EVENT_COLORS[k] for k in kinds]),
-            ),
-            tooltip=[alt.Tooltip("label:N", title="Event")],
-        )
-    )
-
-
-def _value_scale(values: np.ndarray, *, log_scale: bool) -> alt.Scale:
-    """The y scale: log or linear (not from zero); a flat series gets a padded domain around its
-    value, so it draws as a flat line in the middle with short, readable axis labels."""
-    if values.size and float(values.min()) == float(values.max()):
-        c = float(values[0])
-        if log_scale:
-            return alt.Scale(type="log", domain=[c / 2, c * 2])
-        pad = abs(c) * 0.1 if c != 0 else 1.0
-        return alt.Scale(zero=False, domain=[c - pad, c + pad])
-    return alt.Scale(type="log") if log_scale else alt.Scale(zero=False)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -13,6 +16,7 @@ from dashboard.page.chart_base import (
     page_chart,
     unvalidated,
 )
+from dashboard.page.chart_templates import templated
 
 __all__ = ["consolidation_chart", "gpu_memory_chart"]
 
@@ -31,8 +35,13 @@ def consolidation_chart(
     if len(data) > max_points:
         data = data.iloc[downsample(float_column(data, "patterns_replayed"), max_points).finite]
     POINT_STATS.record(len(data), len(data))
+    return templated(_consolidation_points, (), {"events": data})
+
+
+def _consolidation_points(shape: object, data: Mapping[str, Any]) -> alt.Chart:
+    """:func:`consolidation_chart`'s chart."""
     return page_chart(
-        alt.Chart(data)
+        alt.Chart(data["events"])
         .mark_circle(size=45, opacity=0.8)
         .encode(
             x=alt.X("step:Q", title="Step"),
@@ -76,8 +85,13 @@ def gpu_memory_chart(
         return None
     data = pd.concat(parts, ignore_index=True)
     POINT_STATS.record(len(data), max(len(p) for p in parts))
+    return templated(_gpu_lines, (), {"memory": data})
+
+
+def _gpu_lines(shape: object, data: Mapping[str, Any]) -> alt.Chart:
+    """:func:`gpu_memory_chart`'s chart."""
     return page_chart(
-        alt.Chart(data)
+        alt.Chart(data["memory"])
         .mark_line()
         .encode(
             x=alt.X("step:Q", title="Step"),

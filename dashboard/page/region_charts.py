@@ -8,7 +8,8 @@ names, and are cut at :data:`~dashboard.page.chart_base.LABEL_LIMIT` px in label
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
+from typing import Any
 
 import altair as alt
 import numpy as np
@@ -25,6 +26,7 @@ from dashboard.page.chart_base import (
     page_chart,
     unvalidated,
 )
+from dashboard.page.chart_templates import templated
 
 __all__ = ["capacity_by_region_chart", "latest_region_capacity", "neuron_count_chart"]
 
@@ -91,15 +93,27 @@ def neuron_count_chart(
         if values.size > per_series:
             pos = downsample(values, per_series).finite
             steps, values = steps[pos], values[pos]
-        parts.append(pd.DataFrame({"step": steps, "neurons": values, "region": region}))
-    data = pd.concat(parts, ignore_index=True)
-    POINT_STATS.record(len(data), max(len(p) for p in parts))
+        parts.append((region, steps, values))
+    sizes = [p[1].size for p in parts]
+    data = pd.DataFrame(  # one frame from the joined arrays: no frame per region to concatenate
+        {
+            "step": np.concatenate([p[1] for p in parts]),
+            "neurons": np.concatenate([p[2] for p in parts]),
+            "region": np.repeat(np.array([p[0] for p in parts], dtype=object), sizes),
+        }
+    )
+    POINT_STATS.record(len(data), max(sizes))
+    return templated(_neuron_lines, len(data) < 200, {"regions": data})
+
+
+def _neuron_lines(points: bool, data: Mapping[str, Any]) -> alt.Chart:
+    """:func:`neuron_count_chart`'s chart (dots on the lines when ``points``)."""
     legend = alt.Legend(
         orient="bottom", direction="horizontal", columns=3, labelLimit=LABEL_LIMIT, title=None
     )
     chart = (
-        alt.Chart(data)
-        .mark_line(interpolate="step-after", point=len(data) < 200)
+        alt.Chart(data["regions"])
+        .mark_line(interpolate="step-after", point=points)
         .encode(
             x=alt.X("step:Q", title="Step"),
             y=alt.Y("neurons:Q", title="Neurons"),
@@ -140,6 +154,11 @@ def capacity_by_region_chart(
         return None
     POINT_STATS.record(len(data), len(data))
     data["colour"] = np.where(data["capacity"] > threshold, NAN_COLOR, LINE_COLOR)
+    return templated(_capacity_bars, threshold, {"bars": data})
+
+
+def _capacity_bars(threshold: float, data: Mapping[str, Any]) -> alt.LayerChart:
+    """:func:`capacity_by_region_chart`'s chart: bars, their values, the rule at ``threshold``."""
     y = alt.Y(
         "region:N",
         title=None,
@@ -147,7 +166,7 @@ def capacity_by_region_chart(
         axis=alt.Axis(labelLimit=LABEL_LIMIT, labelOverlap=False, labelFontSize=12),
     )
     bars = (
-        alt.Chart(data)
+        alt.Chart(data["bars"])
         .mark_bar(size=18)
         .encode(
             y=y,
@@ -157,8 +176,7 @@ def capacity_by_region_chart(
                 axis=alt.Axis(format="%"),
                 scale=alt.Scale(domain=[0, 1]),
             ),
-            # the colour as data (scale=None: the value is the colour), not alt.condition: a
-            # condition dict is schema-validated on every build of this live chart (~40 ms)
+            # the colour as data (scale=None: the value is the colour), not alt.condition
             color=alt.Color("colour:N", scale=None, legend=None),
             tooltip=[
                 alt.Tooltip("region:N", title="Region"),
@@ -167,7 +185,7 @@ def capacity_by_region_chart(
         )
     )
     values = (
-        alt.Chart(data)
+        alt.Chart(data["bars"])
         .mark_text(align="left", dx=4, fontSize=11)
         .encode(y=y, x=alt.X("capacity:Q"), text=alt.Text("capacity:Q", format=".1%"))
     )
