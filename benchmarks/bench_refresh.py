@@ -182,6 +182,10 @@ class Counters:
     kinds: dict[str, int] = field(default_factory=dict)
     #: bytes received per element kind (``element_kind``), for the per-element breakdown
     element_bytes: dict[str, int] = field(default_factory=dict)
+    #: the server process, whose CPU time is read at each ``script_finished``
+    proc: psutil.Process | None = None
+    #: at each ``script_finished``: (bytes received, server CPU s, bytes by element kind)
+    marks: list[tuple[int, float, dict[str, int]]] = field(default_factory=list)
 
     def on_frame(self, payload: bytes | str) -> None:
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -198,6 +202,8 @@ class Counters:
         self.element_bytes[what] = self.element_bytes.get(what, 0) + len(data)
         if kind == "script_finished":
             self.finished += 1
+            cpu = _cpu(self.proc) if self.proc is not None else float("nan")
+            self.marks.append((self.received, cpu, dict(self.element_bytes)))
 
 
 def element_kind(msg: Any) -> str:
@@ -232,14 +238,25 @@ def measure(
     page: object, cdp: object, counters: Counters, proc: psutil.Process, window: float
 ) -> Row:
     """(server CPU s, bytes, main-thread s) per refresh, refreshes, and bytes per refresh by
-    element kind, over ``window`` seconds."""
+    element kind, over ``window`` seconds.
+
+    Bytes and server CPU are counted from the first to the last ``script_finished`` inside the
+    window (whole refreshes only: with a few refreshes a window, a refresh cut by the window's
+    edges skewed the per-refresh figures by a third either way); main-thread time, read over
+    CDP, from edge to edge."""
+    counters.proc = proc
     c0, b0, f0, t0 = _cpu(proc), counters.received, counters.finished, _task_duration(cdp)
-    e0 = dict(counters.element_bytes)
+    e0, m0 = dict(counters.element_bytes), len(counters.marks)
     page.wait_for_timeout(window * 1000)  # type: ignore[attr-defined]
     c1, b1, f1, t1 = _cpu(proc), counters.received, counters.finished, _task_duration(cdp)
+    e1, marks = dict(counters.element_bytes), counters.marks[m0:]
     n = max(f1 - f0, 1)
-    by_kind = {k: (v - e0.get(k, 0)) / n for k, v in counters.element_bytes.items()}
-    return (c1 - c0) / n, (b1 - b0) / n, (t1 - t0) / n, f1 - f0, by_kind
+    main_s = (t1 - t0) / n
+    if len(marks) >= 2:  # whole refreshes between the first and the last finish
+        (b0, c0, e0), (b1, c1, e1) = marks[0], marks[-1]
+        n = len(marks) - 1
+    by_kind = {k: (v - e0.get(k, 0)) / n for k, v in e1.items()}
+    return (c1 - c0) / n, (b1 - b0) / n, main_s, f1 - f0, by_kind
 
 
 def open_page(browser: object, url: str, *, real: bool, first_timeout_s: float):
