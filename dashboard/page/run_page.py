@@ -2,7 +2,12 @@
 
 :func:`render` draws it for one resolved directory: the sidebar settings, the export buttons and
 an ``st.fragment(run_every=...)`` around the live part, so auto-refresh keeps tabs, toggles and
-scroll position. One cached :class:`RunWatcher` per resolved directory is shared by every
+scroll position. Inside it, the sections with controls of their own (the charts with their
+pick, scale and smoothing; the System section with its history) are nested fragments: a click
+there reruns that section only. Every refresh still sends each element of the live part (a
+fragment's rerun redraws all it holds); what did not change is sent as the same bytes (charts
+kept as specs per data key), which Streamlit's message cache turns into a reference the browser
+resolves from its own copy. One cached :class:`RunWatcher` per resolved directory is shared by every
 browser session (:func:`get_watcher`). The page never writes into the checkpoint directory.
 ``dashboard/app.py`` (the ``streamlit run`` script) calls it after the origin guard.
 """
