@@ -2,14 +2,17 @@
 
 :func:`render` draws it for one resolved directory: the sidebar settings, the export buttons and
 an ``st.fragment(run_every=...)`` around the live part, so auto-refresh keeps tabs, toggles and
-scroll position. Inside it, the sections with controls of their own (the charts with their
-pick, scale and smoothing; the System section with its history) are nested fragments: a click
-there reruns that section only. Every refresh still sends each element of the live part (a
-fragment's rerun redraws all it holds); what did not change is sent as the same bytes (charts
-kept as specs per data key), which Streamlit's message cache turns into a reference the browser
-resolves from its own copy. One cached :class:`RunWatcher` per resolved directory is shared by every
-browser session (:func:`get_watcher`). The page never writes into the checkpoint directory.
-``dashboard/app.py`` (the ``streamlit run`` script) calls it after the origin guard.
+scroll position. Inside it, the charts with their controls (pick, scale, smoothing, validation
+pair) are a nested fragment (:func:`charts_part`): a click there reruns the charts only. Every
+refresh still sends each element of the live part (a fragment's rerun redraws all it holds);
+what did not change goes as the same bytes (charts kept as specs per data key), which
+Streamlit's message cache turns into a reference the browser resolves from its own copy; what
+is hidden (the System history while closed) is not sent. The System section stays in the live
+fragment itself: its stateful expander inside a nested fragment was drawn twice after a refresh
+(tests/e2e/test_lazy_sections.py). One cached :class:`RunWatcher` per resolved directory is
+shared by every browser session (:func:`get_watcher`). The page never writes into the
+checkpoint directory. ``dashboard/app.py`` (the ``streamlit run`` script) calls it after the
+origin guard.
 """
 
 from __future__ import annotations
@@ -58,7 +61,6 @@ __all__ = [
     "render",
     "resolve_directory",
     "sidebar",
-    "system_part",
 ]
 
 DEFAULT_DIR = "checkpoints/curriculum"
@@ -170,13 +172,6 @@ def charts_part(state: RunState, metrics: pd.DataFrame, rank: int) -> None:
     trainval_panels.train_val_panels(state, metrics, rank=rank)
 
 
-@st.fragment
-def system_part(metrics: pd.DataFrame, data_key: tuple[object, ...]) -> None:
-    """The System section: a nested fragment, so opening or closing its history (whose charts
-    are built only while it is open) reruns this section only."""
-    system_section.system(metrics, data_key)
-
-
 def _rank(state: RunState) -> int:
     """The rank shown: 0 when it logged, else the first; a picker when there are several."""
     all_ranks = ranks(state.metrics_history)
@@ -188,8 +183,8 @@ def _rank(state: RunState) -> int:
 
 def live(watcher: RunWatcher, options: sections.Options) -> None:
     """The part that refreshes: everything computed from the latest snapshot. The sections
-    with controls of their own run as nested fragments (:func:`charts_part`,
-    :func:`system_part`); each refresh runs them too, with the new snapshot."""
+    with chart controls of their own run as a nested fragment (:func:`charts_part`); each
+    refresh runs it too, with the new snapshot."""
     state = watcher.refresh()
     now = time.time()
     st.title(TITLE)
@@ -204,7 +199,7 @@ def live(watcher: RunWatcher, options: sections.Options) -> None:
         str(state.checkpoint_dir), list(facts.alerts), step=facts.step, now=now
     )
     sections.metrics_now(metrics, state.metadata)
-    system_part(metrics, chart_specs.state_key(state, metrics, rank))
+    system_section.system(metrics, chart_specs.state_key(state, metrics, rank))
     if options.show_metrics:
         charts_part(state, metrics, rank)
     sections.growth(state, metrics, details=options.show_growth, rank=rank)

@@ -62,7 +62,7 @@ def system(metrics: pd.DataFrame, data_key: tuple[object, ...] | None = None) ->
 
 def _history(metrics: pd.DataFrame, data_key: tuple[object, ...] | None) -> None:
     """The history charts in a collapsed expander that tracks its state (key ``system_history``):
-    they are built and sent only while it is open (opening it reruns the fragment it is in), and
+    they are built and sent only while it is open (opening it reruns the live fragment), and
     kept per ``data_key`` (the caller's state identity) when one is given."""
     charts = history_charts(metrics.columns)
     if not charts:
