@@ -9,7 +9,8 @@ children (``python -m dashboard.page.serve run SCRIPT``):
   ``bench_page.make_directory``, reused from ``--keep``), auto-refresh set to 1 s in the browser;
 - the **floor**: ``benchmarks/floor_page.py``, which sends, every second, the same visible
   payload (title, cards, the charts the page drew, the tables) from chart objects captured from
-  the page once, already down-sampled: nothing read, nothing computed.
+  the page once, already down-sampled: nothing read, nothing computed; served with the page's
+  own ``[runner]`` / ``[global]`` Streamlit settings (:func:`page_cost_flags`).
 
 Headless Chromium (Playwright, ``/usr/bin/chromium``) opens one of them at a time; rounds
 alternate page, floor (and with ``--baseline`` an older checkout's page, "before"), page, floor... and in each a window with nothing new (**idle**) and a
@@ -21,7 +22,9 @@ changes one value of each chart per run, so no payload repeats). Per window it r
   messages, counted from the decoded ``ForwardMsg`` frames);
 - Chromium main-thread time per refresh (CDP ``Performance.getMetrics`` ``TaskDuration``).
 
-It prints the medians over rounds and the page/floor ratios. Targets (issue 16): server CPU
+It prints the medians over rounds and the page/floor ratios, and the bytes per refresh by element
+kind (``el:vega_lite_chart``, ``el:dataframe``, ``ref_hash`` for an element the browser had
+cached...), to see what a page sends beyond the floor. Targets (issue 16): server CPU
 <= 1.3x the floor, bytes per live refresh <= 1.2x, main-thread time <= 1.3x.
 """
 
@@ -52,6 +55,7 @@ from bench_page import make_directory  # noqa: E402
 from server_helpers import CHROMIUM, CHROMIUM_ARGS, free_port, wait_for_health  # noqa: E402
 
 FLOOR = ROOT / "benchmarks" / "floor_page.py"
+PAGE_CONFIG = ROOT / "dashboard" / ".streamlit" / "config.toml"
 APP = ROOT / "dashboard" / "app.py"
 LINES_PER_S = 1000
 
@@ -97,6 +101,22 @@ def capture_floor(run: Path, out: Path) -> None:
     with open(out, "wb") as fh:
         pickle.dump({"cards": cards, "charts": charts, "tables": tables}, fh)
     print(f"floor payload: {len(cards)} cards, {len(charts)} charts, {len(tables)} tables")
+
+
+def page_cost_flags(config: Path = PAGE_CONFIG) -> list[str]:
+    """The run page's own ``[runner]`` and ``[global]`` settings as command-line flags, for the
+    floor server: Streamlit reads a ``.streamlit/config.toml`` next to the script, so the floor
+    (in ``benchmarks/``) would otherwise run with Streamlit's defaults (a full GC after every run,
+    the default message-cache threshold) and pay costs the page does not."""
+    import tomllib
+
+    settings = tomllib.loads(config.read_text(encoding="utf-8"))
+    flags = []
+    for section in ("runner", "global"):
+        for name, value in settings.get(section, {}).items():
+            shown = str(value).lower() if isinstance(value, bool) else str(value)
+            flags += [f"--{section}.{name}", shown]
+    return flags
 
 
 @contextlib.contextmanager
@@ -160,6 +180,12 @@ class Counters:
     received: int = 0
     finished: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
+    #: bytes received per element kind (``element_kind``), for the per-element breakdown
+    element_bytes: dict[str, int] = field(default_factory=dict)
+    #: the server process, whose CPU time is read at each ``script_finished``
+    proc: psutil.Process | None = None
+    #: at each ``script_finished``: (bytes received, server CPU s, bytes by element kind)
+    marks: list[tuple[int, float, dict[str, int]]] = field(default_factory=list)
 
     def on_frame(self, payload: bytes | str) -> None:
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -167,12 +193,32 @@ class Counters:
         data = payload.encode() if isinstance(payload, str) else payload
         self.received += len(data)
         try:
-            kind = ForwardMsg.FromString(data).WhichOneof("type") or "?"
+            msg = ForwardMsg.FromString(data)
         except Exception:  # a frame that is no ForwardMsg counts as bytes only
             return
+        kind = msg.WhichOneof("type") or "?"
         self.kinds[kind] = self.kinds.get(kind, 0) + 1
+        what = element_kind(msg)
+        self.element_bytes[what] = self.element_bytes.get(what, 0) + len(data)
         if kind == "script_finished":
             self.finished += 1
+            cpu = _cpu(self.proc) if self.proc is not None else float("nan")
+            self.marks.append((self.received, cpu, dict(self.element_bytes)))
+
+
+def element_kind(msg: Any) -> str:
+    """What a ForwardMsg carries: ``el:<element type>``, ``block:<block type>``, ``ref_hash``
+    (an element the browser had cached), or the message type."""
+    kind = msg.WhichOneof("type") or "?"
+    if kind != "delta":
+        return str(kind)
+    delta = msg.delta
+    sub = delta.WhichOneof("type") or "?"
+    if sub == "new_element":
+        return "el:" + (delta.new_element.WhichOneof("type") or "?")
+    if sub == "add_block":
+        return "block:" + (delta.add_block.WhichOneof("type") or "?")
+    return "delta:" + sub
 
 
 def _task_duration(cdp: object) -> float:
@@ -185,13 +231,32 @@ def _cpu(proc: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
-def measure(page: object, cdp: object, counters: Counters, proc: psutil.Process, window: float):
-    """(server CPU s, bytes, main-thread s) per refresh, and refreshes, over ``window`` seconds."""
+Row = tuple[float, float, float, int, dict[str, float]]
+
+
+def measure(
+    page: object, cdp: object, counters: Counters, proc: psutil.Process, window: float
+) -> Row:
+    """(server CPU s, bytes, main-thread s) per refresh, refreshes, and bytes per refresh by
+    element kind, over ``window`` seconds.
+
+    Bytes and server CPU are counted from the first to the last ``script_finished`` inside the
+    window (whole refreshes only: with a few refreshes a window, a refresh cut by the window's
+    edges skewed the per-refresh figures by a third either way); main-thread time, read over
+    CDP, from edge to edge."""
+    counters.proc = proc
     c0, b0, f0, t0 = _cpu(proc), counters.received, counters.finished, _task_duration(cdp)
+    e0, m0 = dict(counters.element_bytes), len(counters.marks)
     page.wait_for_timeout(window * 1000)  # type: ignore[attr-defined]
     c1, b1, f1, t1 = _cpu(proc), counters.received, counters.finished, _task_duration(cdp)
+    e1, marks = dict(counters.element_bytes), counters.marks[m0:]
     n = max(f1 - f0, 1)
-    return (c1 - c0) / n, (b1 - b0) / n, (t1 - t0) / n, f1 - f0
+    main_s = (t1 - t0) / n
+    if len(marks) >= 2:  # whole refreshes between the first and the last finish
+        (b0, c0, e0), (b1, c1, e1) = marks[0], marks[-1]
+        n = len(marks) - 1
+    by_kind = {k: (v - e0.get(k, 0)) / n for k, v in e1.items()}
+    return (c1 - c0) / n, (b1 - b0) / n, main_s, f1 - f0, by_kind
 
 
 def open_page(browser: object, url: str, *, real: bool, first_timeout_s: float):
@@ -264,7 +329,7 @@ def run_rounds(args: argparse.Namespace, run: Path, payload: Path, flag: Path):
     """Alternate the pages, round after round: an idle then a live window each."""
     from playwright.sync_api import sync_playwright
 
-    results: dict[tuple[str, str], list[tuple[float, float, float, int]]] = {}
+    results: dict[tuple[str, str], list[Row]] = {}
     runs: dict[str, Path] = {}
     writers: dict[str, Writer] = {}  # one per run: its steps continue from window to window
 
@@ -277,7 +342,8 @@ def run_rounds(args: argparse.Namespace, run: Path, payload: Path, flag: Path):
 
     with contextlib.ExitStack() as stack:
         pages = [("page", *stack.enter_context(server(APP, own_run("page"))))]
-        pages.append(("floor", *stack.enter_context(server(FLOOR, [str(payload), str(flag)]))))
+        floor = server(FLOOR, [str(payload), str(flag)], flags=page_cost_flags())
+        pages.append(("floor", *stack.enter_context(floor)))
         if args.baseline:
             base = Path(args.baseline).resolve()
             app = base / "dashboard" / "app.py"
@@ -322,9 +388,7 @@ def _flag(path: Path) -> Iterator[None]:
         path.unlink()
 
 
-def report(
-    events: int, results: dict[tuple[str, str], list[tuple[float, float, float, int]]]
-) -> None:
+def report(events: int, results: dict[tuple[str, str], list[Row]]) -> None:
     print(f"\nevents: {events:,}; medians over rounds (per refresh)")
     print(f"{'':12}{'server CPU s':>14}{'bytes':>12}{'Chromium main s':>17}{'refreshes':>11}")
     med: dict[tuple[str, str], tuple[float, ...]] = {}
@@ -334,6 +398,7 @@ def report(
         print(f"{key[0] + ' ' + key[1]:12}{cpu:14.3f}{sent:12,.0f}{main_s:17.3f}{n:11.0f}")
         each = ", ".join(f"{r[0]:.3f} s / {r[1]:,.0f} B / {r[2]:.3f} s / {r[3]}" for r in rows)
         print(f"{'':12}  rounds: {each}")
+    breakdown(results)
     for name in sorted({key[0] for key in med} - {"floor"}):
         for mode in ("idle", "live"):
             if (name, mode) not in med:
@@ -344,6 +409,16 @@ def report(
                 f"{name}/floor {mode}: server CPU {ratios[0]:.2f}x, bytes {ratios[1]:.2f}x, "
                 f"Chromium main thread {ratios[2]:.2f}x"
             )
+
+
+def breakdown(results: dict[tuple[str, str], list[Row]], top: int = 12) -> None:
+    """Bytes per refresh by element kind (medians over rounds), the largest first."""
+    print("\nbytes per refresh by element kind (medians over rounds)")
+    for key, rows in sorted(results.items()):
+        kinds = {k for r in rows for k in r[4]}
+        med = {k: statistics.median(r[4].get(k, 0.0) for r in rows) for k in kinds}
+        shown = sorted(med.items(), key=lambda kv: -kv[1])[:top]
+        print(f"{key[0] + ' ' + key[1]:12}" + ", ".join(f"{k} {v:,.0f}" for k, v in shown if v))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ take to serialise and send that payload, the floor any real page pays.
 While the file ``FLAG`` exists (the benchmark's live phase), every chart's data gets a new last
 value each run, so no payload is byte-identical to the previous one (as on a live run, where each
 refresh draws new points) and Streamlit's message cache cannot skip it.
+
+The benchmark serves it with the run page's own Streamlit settings (``FLOOR_FLAGS`` there: the
+page's ``dashboard/.streamlit/config.toml`` is not read for a script in another folder).
 """
 
 from __future__ import annotations
@@ -34,16 +37,20 @@ def _payload(path: str) -> dict[str, Any]:
 
 
 def _perturbed(chart: Any, tick: int) -> Any:
-    """A copy of ``chart`` whose data frames' last numeric value moves by a tiny ``tick``."""
+    """A copy of ``chart`` whose data frames' last numeric value moves by ``tick`` (a tiny
+    fraction for a float column; for a chart whose columns are all integers, such as the
+    consolidation events, the last integer moves by ``tick``, so it is re-sent too)."""
     copy = chart.copy(deep=False)
     for owner in (copy, *getattr(copy, "layer", ())):
         data = getattr(owner, "data", None)
         if isinstance(data, pd.DataFrame) and len(data):
-            numeric = data.select_dtypes("floating").columns
+            floats = data.select_dtypes("floating").columns
+            numeric = floats if len(floats) else data.select_dtypes("integer").columns
             if len(numeric):
                 data = data.copy()
                 column = data.columns.get_loc(numeric[-1])
-                data.iat[-1, column] = data.iat[-1, column] + tick * 1e-9
+                step = tick * 1e-9 if len(floats) else tick
+                data.iat[-1, column] = data.iat[-1, column] + step
                 owner.data = data
     return copy
 

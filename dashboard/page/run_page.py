@@ -2,9 +2,17 @@
 
 :func:`render` draws it for one resolved directory: the sidebar settings, the export buttons and
 an ``st.fragment(run_every=...)`` around the live part, so auto-refresh keeps tabs, toggles and
-scroll position. One cached :class:`RunWatcher` per resolved directory is shared by every
-browser session (:func:`get_watcher`). The page never writes into the checkpoint directory.
-``dashboard/app.py`` (the ``streamlit run`` script) calls it after the origin guard.
+scroll position. Inside it, the charts with their controls (pick, scale, smoothing, validation
+pair) are a nested fragment (:func:`charts_part`): a click there reruns the charts only. Every
+refresh still sends each element of the live part (a fragment's rerun redraws all it holds);
+what did not change goes as the same bytes (charts kept as specs per data key), which
+Streamlit's message cache turns into a reference the browser resolves from its own copy; what
+is hidden (the System history while closed) is not sent. The System section stays in the live
+fragment itself: its stateful expander inside a nested fragment was drawn twice after a refresh
+(tests/e2e/test_lazy_sections.py). One cached :class:`RunWatcher` per resolved directory is
+shared by every browser session (:func:`get_watcher`). The page never writes into the
+checkpoint directory. ``dashboard/app.py`` (the ``streamlit run`` script) calls it after the
+origin guard.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from dashboard.analysis.lifecycle import run_lifecycle
@@ -23,17 +32,26 @@ from dashboard.analysis.series import rank_frame, ranks
 from dashboard.analysis.threshold_files import ThresholdsError, thresholds_from_env
 from dashboard.analysis.thresholds import DEFAULT_THRESHOLDS, HealthThresholds
 from dashboard.analysis.units import format_bytes
-from dashboard.page import alert_history, guard, sections, system_section, trainval_panels
+from dashboard.page import (
+    alert_history,
+    chart_specs,
+    guard,
+    sections,
+    system_section,
+    trainval_panels,
+)
 from dashboard.page.summary_section import summary_section
 from dashboard.page.text import md_text, path_key, plain
 from dashboard.reading.directory import log_file_rank
 from dashboard.reading.remote_fs import is_remote
 from dashboard.reading.storage_options import storage_options_from_env
 from dashboard.reading.watcher import RunWatcher
+from dashboard.run_state import RunState
 
 __all__ = [
     "DEFAULT_DIR",
     "TITLE",
+    "charts_part",
     "downloads",
     "first_read_message",
     "get_watcher",
@@ -145,17 +163,34 @@ def downloads(watcher: RunWatcher) -> None:
             )
 
 
+@st.fragment
+def charts_part(state: RunState, metrics: pd.DataFrame, rank: int) -> None:
+    """The metric history and train/validation charts, with their controls (pick, log scale,
+    smoothing, validation pair): a nested fragment, so changing a control reruns these charts
+    only, not the watcher's refresh, the health checks and the rest of the page."""
+    sections.metric_history(state, metrics, rank=rank)
+    trainval_panels.train_val_panels(state, metrics, rank=rank)
+
+
+def _rank(state: RunState) -> int:
+    """The rank shown: 0 when it logged, else the first; a picker when there are several."""
+    all_ranks = ranks(state.metrics_history)
+    rank = 0 if 0 in all_ranks else all_ranks[0]
+    if all_ranks != [0]:
+        rank = st.selectbox("Rank", all_ranks, index=all_ranks.index(rank), key="rank")
+    return rank
+
+
 def live(watcher: RunWatcher, options: sections.Options) -> None:
-    """The part that refreshes: everything computed from the latest snapshot."""
+    """The part that refreshes: everything computed from the latest snapshot. The sections
+    with chart controls of their own run as a nested fragment (:func:`charts_part`); each
+    refresh runs it too, with the new snapshot."""
     state = watcher.refresh()
     now = time.time()
     st.title(TITLE)
     if sections.empty_state(state):
         return
-    all_ranks = ranks(state.metrics_history)
-    rank = 0 if 0 in all_ranks else all_ranks[0]
-    if all_ranks != [0]:
-        rank = st.selectbox("Rank", all_ranks, index=all_ranks.index(rank), key="rank")
+    rank = _rank(state)
     metrics = rank_frame(state.metrics_history, rank)
     facts = run_facts(state, metrics, now=now, rank=rank, thresholds=_thresholds())
     sections.header(state, metrics, facts, now=now)
@@ -164,10 +199,9 @@ def live(watcher: RunWatcher, options: sections.Options) -> None:
         str(state.checkpoint_dir), list(facts.alerts), step=facts.step, now=now
     )
     sections.metrics_now(metrics, state.metadata)
-    system_section.system(metrics)
+    system_section.system(metrics, chart_specs.state_key(state, metrics, rank))
     if options.show_metrics:
-        sections.metric_history(state, metrics, rank=rank)
-        trainval_panels.train_val_panels(state, metrics, rank=rank)
+        charts_part(state, metrics, rank)
     sections.growth(state, metrics, details=options.show_growth, rank=rank)
     sections.consolidation(state, details=options.show_consolidation)
     sections.milestones(state)

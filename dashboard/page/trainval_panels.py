@@ -8,18 +8,20 @@ charts are built and sent, where tabs sent every pair's), with the reference's s
 changes and the latest evaluations as a diagnostics log (in a closed expander). Metric names
 and values from the run go through :mod:`dashboard.page.text` (``md_text`` for captions and the
 radio's labels, ``plain`` for ``st.text``). Panel data is kept per (directory, state version, rank, frame shape): an idle
-refresh redraws without recomputing the rolling statistics of a long run.
+refresh redraws without recomputing the rolling statistics of a long run, and sends the panel's
+charts as kept specs (:mod:`dashboard.page.chart_specs`) without building them again.
 """
 
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 import pandas as pd
 import streamlit as st
 
 from dashboard.analysis.trainval import Panel, eval_log, train_val_panel, val_pairs
-from dashboard.page import charts_trainval
+from dashboard.page import chart_specs, charts_trainval
 from dashboard.page.text import md_text, plain
 from dashboard.run_state import RunState
 
@@ -32,7 +34,9 @@ _LOCK = threading.Lock()
 _CACHE: dict[tuple[object, ...], list[Panel]] = {}
 
 
-def _panels(state: RunState, metrics: pd.DataFrame, rank: int) -> tuple[list[Panel], int]:
+def _panels(
+    state: RunState, metrics: pd.DataFrame, rank: int
+) -> tuple[list[Panel], int, tuple[object, ...]]:
     pairs = [p for p in val_pairs(metrics.columns) if metrics[p.val].notna().any()]
     key = (str(state.checkpoint_dir), state.version, rank, metrics.shape)
     with _LOCK:
@@ -47,21 +51,28 @@ def _panels(state: RunState, metrics: pd.DataFrame, rank: int) -> tuple[list[Pan
             while len(_CACHE) >= 8:
                 _CACHE.pop(next(iter(_CACHE)))
             _CACHE[key] = cached
-    return cached, len(pairs)
+    return cached, len(pairs), key
 
 
-def _panel(panel: Panel) -> None:
+_CHARTS = (
+    charts_trainval.train_val_chart,
+    charts_trainval.improvement_chart,
+    charts_trainval.gap_chart,
+    charts_trainval.stability_chart,
+)
+
+
+def _panel(panel: Panel, key: tuple[object, ...]) -> None:
+    """One pair's panel; its four charts kept as specs per ``key`` (the panels' data identity),
+    so a refresh with nothing new sends the same specs without building them again."""
     st.caption(md_text(panel.summary()))
-    top = st.columns(2)
-    bottom = st.columns(2)
-    with top[0]:
-        st.altair_chart(charts_trainval.train_val_chart(panel), width="stretch")
-    with top[1]:
-        st.altair_chart(charts_trainval.improvement_chart(panel), width="stretch")
-    with bottom[0]:
-        st.altair_chart(charts_trainval.gap_chart(panel), width="stretch")
-    with bottom[1]:
-        st.altair_chart(charts_trainval.stability_chart(panel), width="stretch")
+    cells = [*st.columns(2), *st.columns(2)]  # 2×2: train vs val, improvement; gap, stability
+    for cell, build in zip(cells, _CHARTS, strict=True):
+        spec = chart_specs.chart_spec(
+            (*key, "trainval", panel.pair.val, build.__name__), partial(build, panel)
+        )
+        if spec is not None:
+            chart_specs.draw(spec, cell)
     if not panel.lr.empty:
         labels = panel.lr["label"].tolist()
         more = f" ({len(labels) - _LR_SHOWN} earlier)" if len(labels) > _LR_SHOWN else ""
@@ -76,14 +87,14 @@ def train_val_panels(state: RunState, metrics: pd.DataFrame, *, rank: int = 0) -
     """Draw the section (nothing at all when the run logs no validation counterpart)."""
     if metrics.empty:
         return
-    panels, total = _panels(state, metrics, rank)
+    panels, total, key = _panels(state, metrics, rank)
     if not panels:
         return
     st.subheader("Train / validation")
     if total > len(panels):
         st.caption(f"{len(panels)} of {total} validation metrics shown.")
     if len(panels) == 1:
-        _panel(panels[0])
+        _panel(panels[0], key)
         return
     labels = [p.pair.label for p in panels]
     picked = st.radio(
@@ -94,4 +105,4 @@ def train_val_panels(state: RunState, metrics: pd.DataFrame, *, rank: int = 0) -
         key="trainval_pair",
         label_visibility="collapsed",
     )
-    _panel(panels[labels.index(picked) if picked in labels else 0])
+    _panel(panels[labels.index(picked) if picked in labels else 0], key)

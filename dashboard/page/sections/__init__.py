@@ -8,7 +8,8 @@ Each function draws one section from a :class:`~dashboard.run_state.RunState` an
 - :mod:`.growth` — ``growth`` (neuron counts, capacity by region, events), ``consolidation``
 - :mod:`.info` — ``milestones``, ``training_info`` (speed, counts, bad lines, console tail)
 - :mod:`.widgets` — the shared look (a card, an empty section's caption, table helpers);
-  :mod:`.options` — what the sidebar decided.
+  :mod:`.options` — what the sidebar decided; :mod:`.frame_keys` — a chart's cache key from the
+  content of its own frame (not the whole run's version).
 
 Text that comes from the run (paths, region names, reasons, warnings, milestone names, metadata
 values, log lines) goes through :mod:`dashboard.page.text` only: ``plain`` for

@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard.analysis.change_points import ChangePoints
 from dashboard.page import chart_specs, charts
+from dashboard.page.sections.frame_keys import content_key
 from dashboard.page.sections.widgets import INT_COLUMN, TABLE_ROWS, card, plain_columns, waiting
 from dashboard.run_state import RunState
 
@@ -103,7 +104,9 @@ def consolidation(state: RunState, *, details: bool) -> None:
         return
     left, right = st.columns([3, 1])
     with left:
-        key = (*chart_specs.state_key(state, events), "consolidation")
+        # keyed by the events themselves: a refresh that brought only metric lines sends the
+        # same kept spec (a cached reference for the browser) without rebuilding it
+        key = content_key(state, events, "consolidation")
         chart = chart_specs.chart_spec(key, lambda: charts.consolidation_chart(events))
         if chart is not None:
             chart_specs.draw(chart)

@@ -12,6 +12,7 @@ import streamlit as st
 from page_helpers import write_lines, write_metadata
 from streamlit.testing.v1 import AppTest
 
+from dashboard import load_training_state
 from dashboard.analysis.system import GPU_GB, history_charts
 from dashboard.page.charts_system import system_chart
 
@@ -138,3 +139,26 @@ def test_system_charts_are_valid_specs_with_legends() -> None:
         assert spec["encoding"]["color"]["legend"]["orient"] == "top"
     empty = make_metrics(3)
     assert all(system_chart(empty, c) is None for c in charts)
+
+
+def _history_charts(at: AppTest) -> list[Any]:
+    box = next(e for e in at.expander if e.label == "System history")
+    return list(box.get("vega_lite_chart"))
+
+
+def test_system_history_charts_are_sent_only_while_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closed (as it opens), the expander holds no chart: nothing hidden is built or sent. Opened
+    (its state lives under a fixed key, as a click sets it), it holds every history chart, and
+    it stays open on the next refresh."""
+    _run(tmp_path, system=True, config={})
+    at = _page(tmp_path, monkeypatch)
+    assert _history_charts(at) == []
+    at.session_state["system_history"] = True
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    expected = history_charts(load_training_state(tmp_path).metrics_history.columns)
+    assert len(_history_charts(at)) == len(expected) > 0
+    at.run()
+    assert len(_history_charts(at)) == len(expected)
