@@ -40,6 +40,7 @@ from dashboard.page import (
     system_section,
     trainval_panels,
 )
+from dashboard.page.csv_export import MAX_PAGE_CSV_BYTES, csv_size_estimate, export_command
 from dashboard.page.summary_section import summary_section
 from dashboard.page.text import md_text, path_key, plain
 from dashboard.reading.directory import log_file_rank
@@ -145,7 +146,11 @@ def sidebar(directory: str) -> sections.Options:
     return sections.Options(directory, auto, interval, show_metrics, show_growth, show_cons)
 
 
-def downloads(watcher: RunWatcher) -> None:
+def downloads(watcher: RunWatcher, directory: str) -> None:
+    """The CSV downloads, each built when clicked; a frame whose CSV would pass
+    :data:`~dashboard.page.csv_export.MAX_PAGE_CSV_BYTES` gets the ``thalia-export`` command
+    instead (a download is held whole in the server's memory)."""
+    state = watcher.state
     with st.sidebar:
         st.subheader("Export CSV")
         for label, frame, name in (
@@ -153,6 +158,14 @@ def downloads(watcher: RunWatcher) -> None:
             ("Growth events", "growth_events", "growth_export.csv"),
             ("Consolidation events", "consolidation_events", "consolidation_export.csv"),
         ):
+            size = csv_size_estimate(getattr(state, frame))
+            if size > MAX_PAGE_CSV_BYTES:
+                st.caption(
+                    f"{label}: about {format_bytes(size)} as CSV, too large to build in the "
+                    "dashboard's memory. Write it to a file with:"
+                )
+                st.code(plain(export_command(directory, frame)), language="bash")
+                continue
             st.download_button(
                 label,
                 _export(watcher, frame),
@@ -245,6 +258,6 @@ def render(directory: str, polling: bool) -> None:
     if watcher.state.version == 0:  # nothing read yet: the first read of a long run takes seconds
         with st.spinner(first_read_message(directory)):
             watcher.refresh()
-    downloads(watcher)
+    downloads(watcher, directory)
     run_every = options.interval_s if options.auto_refresh else None
     st.fragment(run_every=run_every)(live)(watcher, options)

@@ -64,7 +64,7 @@ def test_a_segmented_s3_run_in_a_real_browser(s3: S3) -> None:
                 expect(_step_card(page)).to_have_text("749", timeout=LIVE_TIMEOUT_MS)  # type: ignore[attr-defined]
                 assert page.evaluate("window.__noReload") == 42
                 assert SECRET not in page.content()
-                assert "The last read of this directory failed" not in page.content()
+                assert "Reading this directory hit a problem" not in page.content()
             finally:
                 browser.close()
     finally:

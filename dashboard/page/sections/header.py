@@ -102,7 +102,7 @@ def header(state: RunState, metrics: pd.DataFrame, run: RunFacts, *, now: float)
         )
     if state.error:
         st.warning(
-            "The last read of this directory failed; showing the previous data: "
+            "Reading this directory hit a problem; everything read so far is kept and shown: "
             + escape_markdown(state.error)
         )
 
