@@ -17,7 +17,9 @@ that is a scan, a copy and a cumulative sum of the whole segment on every snapsh
 goes on and the new columns start with the old ones bit for bit, only the appended rows are read;
 otherwise (a new stage or restart, a cut, a late line before the end) everything is rebuilt. The
 results equal a fresh computation on the snapshot (the tests check it over append sequences).
-Holds 24 bytes per finite loss of the segment. Not thread-safe by itself: hold :attr:`lock`.
+Holds 24 bytes per finite loss of the segment, in
+:class:`~dashboard.reading.growing.GrowingArray` s (a long segment spills: only its recent rows
+stay resident). Not thread-safe by itself: hold :attr:`lock`.
 """
 
 from __future__ import annotations
@@ -28,31 +30,11 @@ import numpy as np
 import numpy.typing as npt
 
 from dashboard.analysis.pyramid import same_prefix
+from dashboard.reading.growing import GrowingArray
 
 __all__ = ["LossSegment", "kept_segment"]
 
 _F64 = npt.NDArray[np.float64]
-
-
-class _Buffer:
-    """An array that grows at its end with spare room (amortised O(1) per item)."""
-
-    def __init__(self, dtype: type) -> None:
-        self.data: np.ndarray = np.empty(64, dtype=dtype)
-        self.size = 0
-
-    def append(self, new: np.ndarray) -> None:
-        end = self.size + new.size
-        if end > self.data.size:
-            grown = np.empty(max(end, self.data.size * 3 // 2), dtype=self.data.dtype)
-            grown[: self.size] = self.data[: self.size]
-            self.data = grown
-        self.data[self.size : end] = new
-        self.size = end
-
-    @property
-    def array(self) -> np.ndarray:
-        return self.data[: self.size]
 
 
 class LossSegment:
@@ -67,9 +49,9 @@ class LossSegment:
         self.start = start
         self._column: _F64 = np.empty(0)
         self._steps: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
-        self._losses = _Buffer(np.float64)
-        self._loss_steps = _Buffer(np.int64)
-        self._sums = _Buffer(np.float64)
+        self._losses = GrowingArray(np.float64)
+        self._loss_steps = GrowingArray(np.int64)
+        self._sums = GrowingArray(np.float64)
         self._sums.append(np.zeros(1))
         self._best: dict[int, tuple[int, float, int]] = {}  # k -> (levels seen, min, argmin)
 

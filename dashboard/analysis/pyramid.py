@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dashboard.analysis.smoothing import EmaState, ema_extend
-from dashboard.reading.spill import Buffers
+from dashboard.reading.growing import GrowingArray
 
 __all__ = ["BASE_LEVEL", "MinMaxPyramid", "SeriesPyramid", "same_prefix"]
 
@@ -57,38 +57,6 @@ class _Growing:
     @property
     def array(self) -> np.ndarray:
         return self.buffer[: self.size]
-
-
-class _SpilledGrowing:
-    """A float64 array that grows at its end, in a :class:`~dashboard.reading.spill.Buffers`:
-    a long one lives in a spill file with only its last rows resident (the smoothed series of a
-    30M-row run is 229 MiB), a short one in memory. Views handed out stay valid."""
-
-    def __init__(self) -> None:
-        self._buffers = Buffers()
-        self.size = 0
-
-    def keep(self, size: int, new: np.ndarray) -> None:
-        """Keep the first ``size`` items, then append ``new``."""
-        end = size + new.size
-        buffers = self._buffers
-        if end > buffers.cap:
-            cap = max(end, buffers.cap * 5 // 4, 16)
-            if buffers.arrays:
-                buffers.grow(cap, size)
-            else:
-                buffers.cap = cap
-                buffers.add("values", np.dtype(np.float64), end)
-        buffers.ensure(end, size)
-        buffers.arrays["values"][size:end] = new
-        self.size = end
-        buffers.release(end)
-
-    @property
-    def array(self) -> np.ndarray:
-        if not self._buffers.arrays:
-            return np.empty(0)
-        return self._buffers.arrays["values"][: self.size]
 
 
 #: the finest level kept (blocks of 2**BASE_LEVEL rows): finer ones are only read for short
@@ -226,7 +194,7 @@ class SeriesPyramid:
         self.lock = threading.Lock()
         self.raw = MinMaxPyramid()
         self.smooth = MinMaxPyramid()
-        self._smoothed = _SpilledGrowing()
+        self._smoothed = GrowingArray(np.float64)
         self._ema = EmaState()
         self.rebuilds = 0
 
@@ -235,7 +203,7 @@ class SeriesPyramid:
         values = np.ascontiguousarray(values, dtype=np.float64)
         if not same_prefix(self.raw.values, values):
             self.raw, self.smooth, self._ema = MinMaxPyramid(), MinMaxPyramid(), EmaState()
-            self._smoothed = _SpilledGrowing()
+            self._smoothed = GrowingArray(np.float64)
             self.rebuilds += 1
         old = self.raw.values.size
         if values.size == old and old:

@@ -125,7 +125,7 @@ def test_a_long_smoothed_series_spills_and_stays_exact(
     series = SeriesPyramid(weight=0.6)
     for end in (1, 700, 20_000, 20_001, 50_000):
         series.update(values[:end])
-    assert series._smoothed._buffers.spilled == ("values",)
+    assert series._smoothed.spilled
     np.testing.assert_allclose(series.smoothed, ema(values, 0.6), rtol=1e-9, atol=1e-9)
     assert list((tmp_path / "spill").iterdir()) == []  # unnamed files: nothing left to see
 
