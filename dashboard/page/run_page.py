@@ -222,6 +222,7 @@ def live(watcher: RunWatcher, options: sections.Options) -> None:
     sections.training_info(state, facts, log_tail=watcher.read_log_tail)
     system_section.config(state)
     alert_history.section(history, run_lifecycle(state, facts.step, now=now))
+    watcher.release_memory()  # the old rows this tick read go back to the spill files
 
 
 def _thresholds() -> HealthThresholds:

@@ -115,6 +115,11 @@ class ColumnStore:
         self._table.release()  # every tick: pages a reader of old rows faulted in go back
         return changed
 
+    def release(self) -> None:
+        """Give back the pages of the table's old rows (resident again after a reader of the
+        history): the spill files keep them."""
+        self._table.release()
+
     @property
     def notes(self) -> list[str]:
         """Why the store could not spill its history to disk (then held in memory), if so."""

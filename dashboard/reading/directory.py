@@ -103,12 +103,9 @@ class DirectoryReader:
         self.restarts: list[Restart] = self._rules.restarts
         self.freshness = Freshness()
         self.errors: list[str] = []
-        # When new lines were seen: the log file's mtime then, and the highest step read so far
-        # (how "last update" and speed work for legacy lines without wall_time).
         # The newest run_start's config: (wall_time or -inf, seq) orders them across files.
         self._config: tuple[tuple[float, int], dict[str, Any]] | None = None
 
-    # -- reading -------------------------------------------------------------------------------
     def update(self) -> bool:
         """Read what changed on disk; True if the snapshot would differ from the last one."""
         self.errors = []
@@ -120,8 +117,7 @@ class DirectoryReader:
             self.exists, self.not_a_directory = False, not_dir
             return changed
         changed = not self.exists
-        self.not_a_directory = False
-        self.exists = True
+        self.not_a_directory, self.exists = False, True
         for name in sorted(names):
             found = stream_key(name)
             if found is not None and found[0] not in self._tailers:
@@ -137,9 +133,8 @@ class DirectoryReader:
                     got.add(file)
                     self._handle(file, src, rank, item)
                 for file in got:
-                    self.freshness.note_mtime(
-                        self._fs.stat(os.path.join(self.directory, file)).st_mtime
-                    )
+                    path = os.path.join(self.directory, file)
+                    self.freshness.note_mtime(self._fs.stat(path).st_mtime)
             except OSError as exc:  # transient (permissions, NFS hiccup): keep data, retry later
                 _log.debug("reading %s failed: %s", name, exc)
                 self.errors.append(f"cannot read {name}: {exc}")
@@ -152,6 +147,11 @@ class DirectoryReader:
             changed, self.errors = store.commit() or changed, self.errors + store.notes
         self._nonfinite.commit()
         return changed or meta_changed or before != (self.bad_line_count, len(self.restarts))
+
+    def release(self) -> None:
+        """Give back the pages of old rows that readers faulted in since the commit."""
+        for store in self._stores.values():
+            store.release()
 
     def _stream(self, name: str, rank: int, segment: bool) -> _Stream:
         opts: dict[str, Any] = {"fs": self._fs, "max_line_bytes": self._max_line_bytes}

@@ -210,6 +210,13 @@ class RunWatcher:
         backoff = max(self.poll_interval_s, 1.0) * 2 ** min(self._failures, 16)
         return max(self.poll_interval_s, min(backoff, MAX_BACKOFF_S))
 
+    def release_memory(self) -> None:
+        """Give back the pages of old rows that readers of this state faulted in (a page
+        calls it after drawing; the next commit does it too): long runs' history lives in
+        spill files, only the recent rows stay resident (:mod:`dashboard.reading.spill`)."""
+        with self._lock:
+            self._reader.release()
+
     def read_log_tail(self) -> str | None:
         """The tail of the run's ``console.log`` through this watcher's file system (remote
         too), re-read only when the file changed since the last call (one stat, from the

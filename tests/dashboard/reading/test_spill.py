@@ -223,3 +223,36 @@ def test_no_disk_space_to_reserve_moves_the_rows_to_memory_before_the_write(
     np.testing.assert_array_equal(buffers.arrays["loss"][:1000], np.arange(1000.0))
     buffers.grow(8 << 20, 4 << 20)  # spilling stays off for this table
     assert buffers.spilled == () and len(buffers.notes) == 1
+
+
+def _present_pages(values: np.ndarray) -> int:
+    """How many pages of ``values`` are mapped in this process (``/proc/self/pagemap``)."""
+    import mmap
+    import struct
+
+    addr = values.__array_interface__["data"][0]
+    first, last = addr // mmap.PAGESIZE, (addr + values.nbytes - 1) // mmap.PAGESIZE
+    with open("/proc/self/pagemap", "rb") as fh:
+        fh.seek(first * 8)
+        data = fh.read((last - first + 1) * 8)
+    return sum(v >> 63 for v in struct.unpack(f"{len(data) // 8}Q", data))
+
+
+@pytest.mark.skipif(not os.access("/proc/self/pagemap", os.R_OK), reason="no pagemap here")
+def test_release_memory_gives_back_what_a_reader_of_the_history_faulted_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a page does after drawing: the old rows it read go back to the spill file, and
+    reading them again gives the same values."""
+    monkeypatch.setenv(SPILL_DIR_ENV, str(tmp_path / "spill"))
+    monkeypatch.setenv(MIN_BYTES_ENV, "0")
+    monkeypatch.setenv(RECENT_ROWS_ENV, "0")
+    run = tmp_path / "run"
+    _write_run(run, range(20_000))
+    with RunWatcher(run, use_watchdog=False, poll_interval_s=0.0) as watcher:
+        loss = watcher.refresh().metrics_history["loss"].to_numpy()
+        total = float(loss.sum())  # a reader of the whole history
+        assert _present_pages(loss) > 10
+        watcher.release_memory()
+        assert _present_pages(loss) <= 1  # the page the next rows are written to may stay
+        assert float(loss.sum()) == total  # faulted back in from the spill file
