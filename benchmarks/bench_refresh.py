@@ -314,7 +314,10 @@ def main() -> None:
     run = tmp / "run"
     try:
         make_directory(source, args.events)
-        shutil.copytree(source, run)
+        if args.keep:  # only read (each page gets its own copy): no copy of a big kept run
+            run = source
+        else:
+            shutil.copytree(source, run)
         payload, flag = tmp / "floor.pickle", tmp / "live.flag"
         subprocess.run(
             [sys.executable, __file__, "--capture", str(run), str(payload)], check=True, cwd=ROOT
@@ -336,7 +339,7 @@ def run_rounds(args: argparse.Namespace, run: Path, payload: Path, flag: Path):
     def own_run(name: str) -> list[str]:
         """A copy of the run for one page: lines appended while another page is measured
         must not reach this one as a backlog in its idle window."""
-        runs[name] = run.parent / f"run-{name}"
+        runs[name] = payload.parent / f"run-{name}"
         shutil.copytree(run, runs[name])
         return ["--checkpoint-dir", str(runs[name])]
 
