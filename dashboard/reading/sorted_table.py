@@ -86,6 +86,15 @@ def _drop_cut(
     return None if keep.all() else np.flatnonzero(keep)
 
 
+def _in_order(s: np.ndarray, r: np.ndarray, q: np.ndarray, dedup: bool) -> bool:
+    """Whether rows are sorted by (step, rank, read order) (a merged frame: no step shared)."""
+    if dedup or not np.all(s[1:] >= s[:-1]):
+        return bool(dedup and np.all(s[1:] > s[:-1]))
+    same = np.flatnonzero(s[1:] == s[:-1])
+    r0, r1, q0, q1 = r[same], r[same + 1], q[same], q[same + 1]
+    return bool(np.all((r1 > r0) | ((r1 == r0) & (q1 >= q0))))
+
+
 def order_rows(
     keys: Mapping[str, np.ndarray], cuts: Sequence[Cut], dedup: bool
 ) -> tuple[np.ndarray | None, Merge | None]:
@@ -95,7 +104,7 @@ def order_rows(
     step, rank, seq = keys["step"], keys["rank"], keys["_seq"]
     idx = _drop_cut(step, rank, seq, keys["_src"], cuts) if cuts else None
     s, r, q = (step, rank, seq) if idx is None else (step[idx], rank[idx], seq[idx])
-    if len(s) > 1 and not (np.all(s[1:] >= s[:-1]) and (not dedup or np.all(s[1:] > s[:-1]))):
+    if len(s) > 1 and not _in_order(s, r, q, dedup):
         order = np.lexsort((q, r, s))
         s, r = s[order], r[order]
         idx = order if idx is None else idx[order]
