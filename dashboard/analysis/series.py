@@ -4,6 +4,7 @@ columns, and the one definition of the run's latest step."""
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Collection
 from typing import Any
 
@@ -34,12 +35,46 @@ CARD_METRICS: tuple[tuple[str, str], ...] = tuple((name, _LABELS[name]) for name
 _NOT_EXTRA = {"step", "wall_time", "rank", *(name for name, _ in CARD_METRICS)}
 
 
+_MEMO_ROWS = 1 << 16  # shorter columns are scanned whole (cheap, and may be any frame)
+#: id of a column's buffer -> (a weak reference to it, rows scanned, their min, their max)
+_SCANNED: dict[int, tuple[weakref.ref[np.ndarray], int, int, int]] = {}
+
+
+def _rank_range(values: np.ndarray) -> tuple[int, int]:
+    """(min, max) of a rank column. A column that views the first rows of a buffer (the
+    reader's frames: rows are only ever appended after them) is scanned from where the last
+    call on the same buffer stopped, so a live page reads the new rows, not the history."""
+    root = values
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    start, lo, hi = 0, int(values[0]), int(values[0])
+    prefix = (
+        len(values) >= _MEMO_ROWS
+        and values.strides == (values.itemsize,)
+        and values.__array_interface__["data"][0] == root.__array_interface__["data"][0]
+    )
+    found = _SCANNED.get(id(root)) if prefix else None
+    if found is not None and found[0]() is root and found[1] <= len(values):
+        _, start, lo, hi = found
+    new = values[start:]
+    if new.size:
+        lo, hi = min(lo, int(new.min())), max(hi, int(new.max()))
+    if prefix:
+        key = id(root)
+        _SCANNED[key] = (weakref.ref(root, lambda _r: _SCANNED.pop(key, None)), len(values), lo, hi)
+    return lo, hi
+
+
 def ranks(metrics: pd.DataFrame) -> list[int]:
     """The ranks present in the metrics (``[0]`` when there is no rank column or no rows)."""
     if "rank" not in metrics.columns or metrics.empty:
         return [0]
     values = metrics["rank"].to_numpy()
-    if values.min() == values.max():  # the common case: no 1M-row hash table
+    if values.dtype.kind in "iu":
+        lo, hi = _rank_range(values)
+        if lo == hi:  # the common case: no hash table of every row
+            return [lo]
+    elif values.min() == values.max():
         return [int(values[0])]
     return sorted(int(r) for r in np.unique(values))
 
@@ -49,7 +84,10 @@ def rank_frame(metrics: pd.DataFrame, rank: int = 0) -> pd.DataFrame:
     has no ``rank`` column)."""
     if "rank" not in metrics.columns or metrics.empty:
         return metrics
-    mask = metrics["rank"].to_numpy() == rank
+    values = metrics["rank"].to_numpy()
+    if values.dtype.kind in "iu" and _rank_range(values) == (rank, rank):
+        return metrics
+    mask = values == rank
     return metrics if mask.all() else metrics[mask]
 
 
