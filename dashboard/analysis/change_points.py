@@ -42,18 +42,46 @@ class ChangePoints:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.values: _F64 = np.empty(0)
+        self.steps: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
         self._changes: list[_IntArray] = []
+        self._at: list[tuple[npt.NDArray[np.int64], _F64]] = []  # (steps, values) at changes
         self._first = -1
         self._last_value = math.nan
         self.rebuilds = 0
 
-    def update(self, values: _F64) -> _IntArray:
-        """The change points of ``values`` (equal to :func:`change_points`)."""
+    def series(
+        self, values: _F64, steps: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], _F64]:
+        """(steps, values) at the change points of ``values`` (``steps``: the rows' steps),
+        kept with the points: a refresh reads the columns at the new rows and the last one
+        only, never at every change point of the history."""
+        kept = sum(a.size for a, _ in self._at) == sum(c.size for c in self._changes)
+        if not kept or not same_prefix(self.steps.view(np.float64), steps.view(np.float64)):
+            self._reset()  # rows moved, or points kept without steps: start over
+        pos = self.update(values, steps)
+        if not pos.size:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        if len(self._at) > 1:
+            self._at = [tuple(np.concatenate(parts) for parts in zip(*self._at, strict=True))]  # type: ignore[list-item]
+        at_steps, at_values = self._at[0] if self._at else (np.empty(0, np.int64), np.empty(0))
+        ends = [pos[0]] + ([pos[-1]] if pos.size > at_steps.size + 1 else [])
+        head, tail = steps[ends[:1]], steps[ends[1:]]
+        return (
+            np.concatenate([head, at_steps, tail]).astype(np.int64),
+            np.concatenate([values[ends[:1]], at_values, values[ends[1:]]]),
+        )
+
+    def _reset(self) -> None:
+        self._changes, self._at, self._first, self._last_value = [], [], -1, math.nan
+        self.values = np.empty(0)
+        self.rebuilds += 1
+
+    def update(self, values: _F64, steps: npt.NDArray[np.int64] | None = None) -> _IntArray:
+        """The change points of ``values`` (equal to :func:`change_points`); with ``steps``,
+        the steps and values at new change points are kept for :meth:`series`."""
         values = np.asarray(values, dtype=np.float64)
         if not same_prefix(self.values, values):
-            self._changes, self._first, self._last_value = [], -1, math.nan
-            self.values = np.empty(0)
-            self.rebuilds += 1
+            self._reset()
         start = self.values.size
         new = values[start:]
         finite = np.flatnonzero(np.isfinite(new)) + start
@@ -68,8 +96,12 @@ class ChangePoints:
                 changed = finite[v != previous]
             if changed.size:
                 self._changes.append(changed.astype(np.intp))
+                if steps is not None:
+                    self._at.append((steps[changed].astype(np.int64), values[changed]))
             self._last_value = float(v[-1])
         self.values = values
+        if steps is not None:
+            self.steps = steps
         if self._first < 0:
             return np.empty(0, dtype=np.intp)
         return self._positions(_last_finite_position(values))

@@ -57,10 +57,11 @@ def _region_series(
             points = kept.setdefault(str(c), ChangePoints()) if kept is not None else None
             if points is None:
                 pos = change_points(v)
+                at_steps, at_values = steps[pos].astype(np.int64), v[pos]
             else:
                 with points.lock:
-                    pos = points.update(v)
-            series.append((str(c)[len(prefix) :], steps[pos].astype(np.int64), v[pos]))
+                    at_steps, at_values = points.series(v, steps)
+            series.append((str(c)[len(prefix) :], at_steps, at_values))
     elif growth is not None and not growth.empty:
         for region, g in growth.groupby("region", sort=False):
             v = float_column(g, "new_total")

@@ -247,6 +247,27 @@ def test_change_points_over_appends_equal_a_fresh_scan(values: np.ndarray, cuts:
     assert kept.rebuilds == 0
 
 
+@settings(max_examples=80, deadline=None)
+@given(values=counts_strategy, cuts=cuts_strategy, renumber=st.booleans())
+def test_change_point_series_over_appends_equal_a_fresh_scan(
+    values: np.ndarray, cuts: list[int], renumber: bool
+) -> None:
+    """The kept (steps, values) at the change points equal the columns read at a fresh scan's
+    positions, also when the steps of earlier rows change (rows moved) or when the same object
+    was updated before without steps."""
+    kept = ChangePoints()
+    kept.update(values[: len(values) // 3])
+    steps = np.arange(len(values), dtype=np.int64) * 10
+    for i, prefix in enumerate(_appended(values, [c % 601 for c in cuts])):
+        if renumber and i == 1:
+            steps = steps + 1
+        rows = steps[: prefix.size].copy()
+        got_steps, got_values = kept.series(prefix.copy(), rows)
+        pos = change_points(prefix)
+        assert got_steps.tolist() == rows[pos].tolist()
+        np.testing.assert_array_equal(got_values, prefix[pos])
+
+
 def test_change_points_of_a_changed_prefix_start_over() -> None:
     kept = ChangePoints()
     kept.update(np.array([1.0, 1.0, 2.0, 2.0]))
