@@ -37,28 +37,6 @@ _F64 = npt.NDArray[np.float64]
 _IntArray = npt.NDArray[np.intp]
 
 
-class _Growing:
-    """An array that grows at its end with a quarter of spare room (amortised O(1) per item)."""
-
-    def __init__(self, dtype: type) -> None:
-        self.buffer: np.ndarray = np.empty(16, dtype=dtype)
-        self.size = 0
-
-    def keep(self, size: int, new: np.ndarray) -> None:
-        """Keep the first ``size`` items, then append ``new``."""
-        end = size + new.size
-        if end > self.buffer.size:
-            grown = np.empty(max(end, self.buffer.size * 5 // 4), dtype=self.buffer.dtype)
-            grown[:size] = self.buffer[:size]
-            self.buffer = grown
-        self.buffer[size:end] = new
-        self.size = end
-
-    @property
-    def array(self) -> np.ndarray:
-        return self.buffer[: self.size]
-
-
 #: the finest level kept (blocks of 2**BASE_LEVEL rows): finer ones are only read for short
 #: series, computed from the rows then, so a pyramid holds ~n/16 positions, not 2n
 BASE_LEVEL = 6
@@ -71,8 +49,8 @@ class MinMaxPyramid:
 
     def __init__(self) -> None:
         self.values: _F64 = np.empty(0)
-        self.mins: list[_Growing] = []  # [i]: argmin of each aligned block of 2**(BASE_LEVEL+i)
-        self.maxs: list[_Growing] = []
+        self.mins: list[GrowingArray] = []  # [i]: argmin of each aligned block of 2**(BASE_LEVEL+i)
+        self.maxs: list[GrowingArray] = []
 
     def extend(self, values: _F64) -> None:
         """Take ``values`` (the previous column plus new rows) and extend every level."""
@@ -83,8 +61,8 @@ class MinMaxPyramid:
             size, i = 1 << level, level - BASE_LEVEL
             done, count = old_n // size, n // size
             if i == len(self.mins):
-                self.mins.append(_Growing(np.intp))
-                self.maxs.append(_Growing(np.intp))
+                self.mins.append(GrowingArray(np.intp))
+                self.maxs.append(GrowingArray(np.intp))
             if i == 0:
                 new_min, new_max = _block_extremes(values, done * size, count * size, size)
             else:
