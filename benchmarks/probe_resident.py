@@ -99,6 +99,28 @@ def wrap(module: Any, name: str) -> None:
     setattr(module, name, probed)
 
 
+def census() -> None:
+    """After a whole tick: the resident MiB of every spill file still mapped, by owner."""
+    from dashboard.reading.spill import Buffers
+
+    owners: dict[int, str] = {}
+    for obj in gc.get_objects():
+        for attr, value in getattr(obj, "__dict__", {}).items() if hasattr(obj, "__dict__") else ():
+            if isinstance(value, Buffers):
+                owners[id(value)] = f"{type(obj).__name__}.{attr}"
+    rows = []
+    for obj in gc.get_objects():
+        if isinstance(obj, Buffers):
+            for col, buf in obj.arrays.items():
+                if col in obj.spilled and buf.size:
+                    mib = mapped_share(buf) * buf.nbytes / 2**20
+                    if mib >= 1:
+                        rows.append((mib, owners.get(id(obj), "?"), col, buf.nbytes / 2**20))
+    for mib, owner, col, size in sorted(rows, reverse=True)[:25]:
+        print(f"  {mib:8.1f} MiB resident of {size:8.1f}  {owner}.{col}")
+    print(f"  total {sum(r[0] for r in rows):.1f} MiB resident in spill mappings")
+
+
 def main() -> None:
     run, step = Path(sys.argv[1]), int(sys.argv[2])
     for module, names in PARTS.items():
@@ -112,6 +134,9 @@ def main() -> None:
         print(f"tick {tick}" + (": columns each part read" if ARMED[0] else ""))
         app.run()
         assert not app.exception, app.exception
+        if ARMED[0]:
+            print("after the tick: spill pages still resident")
+            census()
 
 
 if __name__ == "__main__":

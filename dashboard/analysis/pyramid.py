@@ -4,7 +4,7 @@
 only appends rows, so :class:`MinMaxPyramid` keeps, per level ``k``, the position of the minimum
 and of the maximum of every aligned block of ``2**k`` rows, and extends the levels from the rows
 appended since the last call (each level from the one below: O(new rows) in all).
-:meth:`MinMaxPyramid.picks` then reads one level: the finest whose blocks number at most
+:meth:`MinMaxPyramid.points` then reads one level: the finest whose blocks number at most
 ``buckets``, so between ``buckets / 2`` and ``buckets`` blocks. Levels below blocks of
 ``2**BASE_LEVEL`` rows are not kept (a series short enough to need them is read directly).
 
@@ -12,11 +12,14 @@ What the picks keep is what ``downsample`` promises, over row positions instead 
 positions (the documented equivalent): the first and the last finite value, each block's finite
 minimum and maximum (first occurrence on ties, as ``argmin``), so the global extremes and every
 spike; non-finite rows are skipped inside their block and never picked. At most
-``2 * buckets + 2`` positions; every finite row when ``buckets`` covers the series.
+``2 * buckets + 2`` positions; every finite row when ``buckets`` covers the series. Each extreme
+keeps its value and the carried columns' values at its row (a chart's step, the other line), so
+drawing reads the levels and the last rows only: never the old rows of a column, which for a long
+run are pages of a spill file (:mod:`dashboard.reading.spill`) that each scattered read faults in.
 
 :class:`SeriesPyramid` keeps one chart series (a column, optionally its debiased EMA) with a
-pyramid each, updated from a new snapshot of the column: when the new column starts with the old
-one bit for bit (the rows were only appended) it is extended, otherwise (a cut, a late line before
+pyramid each, updated from a new snapshot of the column and its steps: when both start with the
+old ones bit for bit (the rows were only appended) it is extended, otherwise (a cut, a late line before
 the last step, another rank's rows) rebuilt. Results equal a fresh build on the same column.
 """
 
@@ -45,58 +48,118 @@ BASE_LEVEL = 6
 class MinMaxPyramid:
     """Block extremes of one column, for appended rows only (see the module docstring).
 
-    Assumes every :meth:`extend` gets the previous column plus rows at its end."""
+    Each extreme keeps its row position (``at``), its value (under the name ``key``) and the
+    ``carried`` columns' values at its row, so :meth:`points` reads the levels and the last rows,
+    never the columns' old rows (scattered reads of a spilled column would fault pages in).
+    Assumes every :meth:`extend` gets the previous columns plus rows at their end."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: str = "value", carried: dict[str, Any] | None = None) -> None:
+        self.key = key
+        self.dtypes = {"at": np.dtype(np.intp), key: np.dtype(np.float64)}
+        self.dtypes |= {name: np.dtype(dtype) for name, dtype in (carried or {}).items()}
         self.values: _F64 = np.empty(0)
-        self.mins: list[GrowingArray] = []  # [i]: argmin of each aligned block of 2**(BASE_LEVEL+i)
-        self.maxs: list[GrowingArray] = []
+        self.columns: dict[str, np.ndarray] = {}
+        self.mins: list[
+            _Extremes
+        ] = []  # [i]: the minimum of each aligned block of 2**(BASE_LEVEL+i)
+        self.maxs: list[_Extremes] = []
 
-    def extend(self, values: _F64) -> None:
-        """Take ``values`` (the previous column plus new rows) and extend every level."""
+    def extend(self, values: _F64, columns: dict[str, np.ndarray] | None = None) -> None:
+        """Take ``values`` and the carried ``columns`` (the previous ones plus new rows) and
+        extend every level."""
         old_n, n = self.values.size, values.size
         self.values = values
+        self.columns = {name: (columns or {})[name] for name in list(self.dtypes)[2:]}
         level = BASE_LEVEL
         while n >> level:
             size, i = 1 << level, level - BASE_LEVEL
             done, count = old_n // size, n // size
             if i == len(self.mins):
-                self.mins.append(GrowingArray(np.intp))
-                self.maxs.append(GrowingArray(np.intp))
+                self.mins.append(_Extremes(self.dtypes, self.key))
+                self.maxs.append(_Extremes(self.dtypes, self.key))
             if i == 0:
-                new_min, new_max = _block_extremes(values, done * size, count * size, size)
+                lows, highs = _block_extremes(values, done * size, count * size, size)
+                new_min, new_max = self._rows(lows), self._rows(highs)
             else:
-                new_min = _pairs(values, self.mins[i - 1].array, done, count, _low, np.less)
-                new_max = _pairs(values, self.maxs[i - 1].array, done, count, _high, np.greater)
+                new_min = self.mins[i - 1].pairs(done, count, np.less, np.inf)
+                new_max = self.maxs[i - 1].pairs(done, count, np.greater, -np.inf)
             self.mins[i].keep(done, new_min)
             self.maxs[i].keep(done, new_max)
             level += 1
 
-    def picks(self, buckets: int) -> _IntArray:
-        """Positions to draw with at most ``buckets`` (>= 2) blocks (see the module docstring)."""
+    def _rows(self, at: _IntArray) -> dict[str, np.ndarray]:
+        """The record of the rows ``at``, read from the columns."""
+        out = {name: column[at] for name, column in self.columns.items()}
+        out["at"], out[self.key] = at, self.values[at]
+        return out
+
+    def points(self, buckets: int) -> dict[str, np.ndarray]:
+        """The rows to draw with at most ``buckets`` (>= 2) blocks (see the module docstring),
+        as a record: ``at`` (sorted positions), the key and the carried columns at them."""
         if buckets < 2:
             raise ValueError(f"buckets={buckets}: pass at least 2")
         y = self.values
         n = y.size
         if n <= 2 * buckets + 2:
-            return np.flatnonzero(np.isfinite(y))
+            return self._rows(np.flatnonzero(np.isfinite(y)))
         level = max(1, int(np.ceil(np.log2(n / buckets))) - 1)
         while -(-n // (1 << level)) > buckets:
             level += 1
         size = 1 << level
         count = n // size
         if level < BASE_LEVEL:  # a short series: its blocks from the rows
-            parts = list(_block_extremes(y, 0, count * size, size))
+            parts = [self._rows(at) for at in _block_extremes(y, 0, count * size, size)]
         else:
-            i = level - BASE_LEVEL
-            parts = [self.mins[i].array[:count], self.maxs[i].array[:count]]
+            parts = [self.mins[level - BASE_LEVEL].first(count)]
+            parts.append(self.maxs[level - BASE_LEVEL].first(count))
         tail = y[count * size :]
         ok = np.flatnonzero(np.isfinite(tail))
         if ok.size:
-            parts.append(count * size + ok[[np.argmin(tail[ok]), np.argmax(tail[ok])]])
-        picked = np.concatenate(parts)
-        picked = picked[np.isfinite(y[picked])]
-        return np.unique(np.concatenate([picked, _first_last_finite(y)]))
+            parts.append(self._rows(count * size + ok[[np.argmin(tail[ok]), np.argmax(tail[ok])]]))
+        parts.append(self._rows(_first_last_finite(y)))
+        return _sorted_unique(parts, keep=self.key)
+
+    def picks(self, buckets: int) -> _IntArray:
+        """The positions of :meth:`points`."""
+        return self.points(buckets)["at"]
+
+
+class _Extremes:
+    """The minima (or maxima) of one level: per block, the record of its extreme row (the
+    pyramid's ``dtypes``: ``at``, the key, the carried columns), each a :class:`GrowingArray`
+    so a long level spills like the columns do."""
+
+    def __init__(self, dtypes: dict[str, np.dtype], key: str) -> None:
+        self.key = key
+        self.parts = {name: GrowingArray(dtype) for name, dtype in dtypes.items()}
+
+    def keep(self, done: int, new: dict[str, np.ndarray]) -> None:
+        for name, part in self.parts.items():
+            part.keep(done, new[name])
+
+    def first(self, count: int) -> dict[str, np.ndarray]:
+        return {name: part.array[:count] for name, part in self.parts.items()}
+
+    def pairs(self, done: int, count: int, better: Any, missing: float) -> dict[str, np.ndarray]:
+        """Blocks ``done..count`` of the level above, from the pairs of blocks here: the right
+        one's extreme where its key is strictly ``better`` than the left one's (so the first
+        occurrence wins ties; a non-finite key counts as ``missing``)."""
+        left = {name: p.array[2 * done : 2 * count : 2] for name, p in self.parts.items()}
+        right = {name: p.array[2 * done + 1 : 2 * count : 2] for name, p in self.parts.items()}
+        take = better(_finite_or(right[self.key], missing), _finite_or(left[self.key], missing))
+        return {name: np.where(take, right[name], left[name]) for name in self.parts}
+
+
+def _finite_or(values: _F64, missing: float) -> _F64:
+    return np.where(np.isfinite(values), values, missing)
+
+
+def _sorted_unique(parts: list[dict[str, np.ndarray]], keep: str) -> dict[str, np.ndarray]:
+    """The records in ``parts`` with a finite ``keep``, once per position, sorted by it."""
+    merged = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    finite = np.isfinite(merged[keep])
+    _, first = np.unique(merged["at"][finite], return_index=True)
+    return {name: column[finite][first] for name, column in merged.items()}
 
 
 def _block_extremes(values: _F64, start: int, end: int, size: int) -> tuple[_IntArray, _IntArray]:
@@ -108,25 +171,6 @@ def _block_extremes(values: _F64, start: int, end: int, size: int) -> tuple[_Int
     lows = np.argmin(np.where(finite, block, np.inf), axis=1)
     highs = np.argmax(np.where(finite, block, -np.inf), axis=1)
     return base + lows, base + highs
-
-
-def _pairs(
-    values: _F64, below: _IntArray, done: int, count: int, value: Any, better: Any
-) -> _IntArray:
-    """Blocks ``done..count`` of a level from the pairs of blocks of the level below: the right
-    one's extreme where strictly ``better`` than the left one's (so the first occurrence wins)."""
-    left, right = below[2 * done : 2 * count : 2], below[2 * done + 1 : 2 * count : 2]
-    return np.where(better(value(values, right), value(values, left)), right, left)
-
-
-def _low(values: _F64, at: _IntArray) -> _F64:
-    v = values[at]
-    return np.where(np.isfinite(v), v, np.inf)
-
-
-def _high(values: _F64, at: _IntArray) -> _F64:
-    v = values[at]
-    return np.where(np.isfinite(v), v, -np.inf)
 
 
 def _first_last_finite(y: _F64) -> _IntArray:
@@ -146,8 +190,8 @@ def _first_last_finite(y: _F64) -> _IntArray:
     return np.asarray(out, dtype=np.intp)
 
 
-def same_prefix(old: _F64, new: _F64) -> bool:
-    """Whether ``new`` starts with ``old``, bit for bit (NaN payloads included)."""
+def same_prefix(old: np.ndarray, new: np.ndarray) -> bool:
+    """Whether ``new`` starts with ``old``, bit for bit (8-byte items: NaN payloads included)."""
     if new.size < old.size:
         return False
     if old.size == 0:
@@ -170,38 +214,48 @@ class SeriesPyramid:
     def __init__(self, weight: float = 0.0) -> None:
         self.weight = weight
         self.lock = threading.Lock()
-        self.raw = MinMaxPyramid()
-        self.smooth = MinMaxPyramid()
+        self.rebuilds = 0
+        self._start()
+
+    def _start(self) -> None:
+        smoothed = {"smoothed": np.float64} if self.weight > 0 else {}
+        self.raw = MinMaxPyramid("value", {"step": np.int64, **smoothed})
+        self.smooth = MinMaxPyramid("smoothed", {"step": np.int64, "value": np.float64})
         self._smoothed = GrowingArray(np.float64)
         self._ema = EmaState()
-        self.rebuilds = 0
+        self._steps: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
 
-    def update(self, values: _F64) -> None:
-        """Bring the series to ``values`` (extend when only rows were appended, else rebuild)."""
+    def update(self, values: _F64, steps: npt.ArrayLike | None = None) -> None:
+        """Bring the series to ``values`` at ``steps`` (default: the row positions): extend
+        when only rows were appended, else rebuild."""
         values = np.ascontiguousarray(values, dtype=np.float64)
-        if not same_prefix(self.raw.values, values):
-            self.raw, self.smooth, self._ema = MinMaxPyramid(), MinMaxPyramid(), EmaState()
-            self._smoothed = GrowingArray(np.float64)
+        steps = np.arange(values.size) if steps is None else steps
+        steps = np.asarray(steps, dtype=np.int64)
+        if not (same_prefix(self.raw.values, values) and same_prefix(self._steps, steps)):
+            self._start()
             self.rebuilds += 1
-        old = self.raw.values.size
-        if values.size == old and old:
-            self.raw.values = values
-            return
-        self.raw.extend(values)
+        old, self._steps = self.raw.values.size, steps
+        columns = {"step": steps}
         if self.weight > 0:
-            added = ema_extend(self._ema, values[old:], self.weight)
-            self._smoothed.keep(old, added)
-            self.smooth.extend(self._smoothed.array)
+            self._smoothed.keep(old, ema_extend(self._ema, values[old:], self.weight))
+            columns["smoothed"] = self._smoothed.array
+            self.smooth.extend(self._smoothed.array, {"step": steps, "value": values})
+        self.raw.extend(values, columns)
 
     @property
     def smoothed(self) -> _F64:
         """The EMA of every row so far (non-finite rows unchanged); empty without smoothing."""
         return self._smoothed.array
 
-    def picks(self, budget: int) -> _IntArray:
-        """Row positions to draw within ``budget`` points (at least 6; 12 when smoothed), half
-        of them for each line when smoothed."""
+    def points(self, budget: int) -> dict[str, np.ndarray]:
+        """The rows to draw within ``budget`` points (at least 6; 12 when smoothed), half of
+        them for each line when smoothed: ``at`` (sorted positions), ``step``, ``value`` and,
+        smoothed, ``smoothed``, all from the pyramids (no old row of the columns is read)."""
         if self.weight <= 0:
-            return self.raw.picks(max((budget - 2) // 2, 2))
+            return self.raw.points(max((budget - 2) // 2, 2))
         buckets = max((budget - 4) // 4, 2)
-        return np.union1d(self.raw.picks(buckets), self.smooth.picks(buckets))
+        return _sorted_unique([self.raw.points(buckets), self.smooth.points(buckets)], "at")
+
+    def picks(self, budget: int) -> _IntArray:
+        """The positions of :meth:`points`."""
+        return self.points(budget)["at"]

@@ -181,15 +181,14 @@ def _pyramid_line(
         return None
     series = metrics[column]
     values = series.to_numpy() if series.dtype == np.float64 else float_column(metrics, column)
-    pyramid.update(values)
+    pyramid.update(values, metrics["step"].to_numpy())
     markers = _markers(nonfinite, max_points)
-    rows = pyramid.picks(max(max_points - len(markers), 6))
-    if rows.size == 0 and markers.empty:
+    points = pyramid.points(max(max_points - len(markers), 6))
+    if points["at"].size == 0 and markers.empty:
         return None
-    steps = metrics["step"].to_numpy()[rows].astype(np.int64)
-    line = pd.DataFrame({"step": steps, "value": values[rows]})
+    line = pd.DataFrame({"step": points["step"], "value": points["value"]})
     if pyramid.weight > 0:
-        line = line.assign(smoothed=pyramid.smoothed[rows])
+        line = line.assign(smoothed=points["smoothed"])
     return line, markers
 
 

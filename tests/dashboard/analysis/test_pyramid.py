@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scenarios import SCENARIOS
@@ -51,7 +51,8 @@ def test_extended_pyramid_equals_a_fresh_one(
     fresh.extend(values)
     assert np.array_equal(grown.picks(buckets), fresh.picks(buckets))
     for a, b in zip(grown.mins + grown.maxs, fresh.mins + fresh.maxs, strict=True):
-        assert np.array_equal(a.array, b.array)
+        for name in ("at", "value"):
+            assert np.array_equal(a.parts[name].array, b.parts[name].array, equal_nan=True)
     assert len(fresh.mins) == max(0, values.size.bit_length() - BASE_LEVEL)
 
 
@@ -109,6 +110,38 @@ def test_series_over_appends_equals_a_fresh_series(
         assert grown.picks(budget).size <= max(budget, 12)
     else:
         assert grown.picks(budget).size <= budget
+
+
+@settings(max_examples=60, deadline=None)
+@example(values=np.arange(3.0), cuts=[0], weight=0.0, budget=6, renumber=True)
+@given(
+    values=values_strategy,
+    cuts=cuts_strategy,
+    weight=st.sampled_from([0.0, 0.6, 0.99]),
+    budget=st.integers(6, 400),
+    renumber=st.booleans(),
+)
+def test_points_carry_the_columns_at_their_rows(
+    values: np.ndarray, cuts: list[int], weight: float, budget: int, renumber: bool
+) -> None:
+    """What a chart draws comes from the pyramids alone (steps, values and the smoothed line at
+    each pick, kept when the extreme was found): it equals the columns read at the picked rows,
+    over appends, and after earlier rows' steps changed (the series starts over)."""
+    series = SeriesPyramid(weight)
+    steps = np.arange(values.size, dtype=np.int64) * 7 + 3
+    for i, prefix in enumerate(_appended(values, cuts)):
+        if renumber and i == 1:
+            steps = steps + 1
+        series.update(prefix.copy(), steps[: prefix.size].copy())
+        points = series.points(budget)
+        at = points["at"]
+        assert np.array_equal(at, series.picks(budget))
+        assert points["step"].tolist() == steps[at].tolist()
+        assert np.array_equal(points["value"], prefix[at])
+        if weight > 0:
+            assert np.array_equal(points["smoothed"], series.smoothed[at])
+    prefixes = _appended(values, cuts)
+    assert series.rebuilds == int(renumber and len(prefixes) > 1 and prefixes[0].size > 0)
 
 
 def test_a_long_smoothed_series_spills_and_stays_exact(
