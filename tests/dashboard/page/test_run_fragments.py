@@ -13,13 +13,14 @@ from typing import Any
 import pandas as pd
 import pytest
 import streamlit as st
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as hs
 from page_helpers import write_lines, write_metadata
 from streamlit.testing.v1 import AppTest
 
 from dashboard.page import charts
-from dashboard.page.sections.frame_keys import content_key, frame_digest
+from dashboard.page.sections.frame_keys import content_key, extends, frame_digest
+from dashboard.reading.watcher import RunWatcher
 
 APP = str(Path(__file__).resolve().parents[3] / "dashboard" / "app.py")
 
@@ -67,6 +68,42 @@ def test_content_key_follows_the_frame_not_the_state_version(tmp_path: Path) -> 
     assert content_key(SimpleNamespace(checkpoint_dir=tmp_path, version=3), changed, "t") != first
     other = SimpleNamespace(checkpoint_dir=tmp_path / "other", version=1)
     assert content_key(other, frame, "t") != first  # another run's chart is never reused
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    chunks=hs.lists(hs.integers(1, 30), min_size=1, max_size=5),
+    late_at=hs.integers(0, 6),
+    sleep=hs.sampled_from(["NREM", "REM", "REM\u00e9", ""]),
+)
+def test_content_key_of_a_growing_frame_reads_only_new_rows(
+    tmp_path_factory: pytest.TempPathFactory, chunks: list[int], late_at: int, sleep: str
+) -> None:
+    """Over appended events (and a late one, which rebuilds the table), the kept key's digest
+    equals a fresh digest of the whole frame; appended rows are recognised as such (the digest
+    then hashes the new rows only)."""
+    directory = tmp_path_factory.mktemp("events")
+    state_of = SimpleNamespace(checkpoint_dir=directory)
+    step, grew = 100, 0
+    with RunWatcher(directory, use_watchdog=False, poll_interval_s=0.0) as watcher:
+        previous = None
+        for i, count in enumerate([*chunks, 1]):
+            late = i == len(chunks)
+            lines = [
+                {"event_type": "consolidation", "step": late_at if late else step + k,
+                 "sleep_stage": f"{sleep}{k % 3}", "patterns_replayed": k, "duration_steps": 5}
+                for k in range(count)
+            ]  # fmt: skip
+            write_lines(directory / "training_log.jsonl", lines)
+            step += count
+            state = watcher.refresh()
+            events = state.consolidation_events
+            if previous is not None and not late:
+                grew += extends(previous, events)
+            key = content_key(SimpleNamespace(**vars(state_of), version=state.version), events, "c")
+            assert key[3] == frame_digest(events)
+            previous = events
+    assert len(chunks) == 1 or grew > 0
 
 
 def _metric(step: int) -> dict[str, Any]:
