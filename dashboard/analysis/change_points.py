@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dashboard.analysis.pyramid import same_prefix
+from dashboard.reading.forget import parts
 
 __all__ = ["ChangePoints", "change_points"]
 
@@ -82,6 +83,14 @@ class ChangePoints:
         values = np.asarray(values, dtype=np.float64)
         if not same_prefix(self.values, values):
             self._reset()
+        read = (values,) if steps is None else (values, steps)
+        for end in parts(self.values.size, values.size, *read):  # a long read: pages given back
+            self._extend(values[:end], steps)
+        if self._first < 0:
+            return np.empty(0, dtype=np.intp)
+        return self._positions(_last_finite_position(values))
+
+    def _extend(self, values: _F64, steps: npt.NDArray[np.int64] | None) -> None:
         start = self.values.size
         new = values[start:]
         finite = np.flatnonzero(np.isfinite(new)) + start
@@ -102,9 +111,6 @@ class ChangePoints:
         self.values = values
         if steps is not None:
             self.steps = steps
-        if self._first < 0:
-            return np.empty(0, dtype=np.intp)
-        return self._positions(_last_finite_position(values))
 
     def _positions(self, last: int) -> _IntArray:
         """First, changes, last: already in increasing order (every change lies after the first

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dashboard.analysis.smoothing import EmaState, ema_extend
+from dashboard.reading.forget import parts
 from dashboard.reading.growing import GrowingArray
 
 __all__ = ["BASE_LEVEL", "MinMaxPyramid", "SeriesPyramid", "same_prefix"]
@@ -77,6 +78,8 @@ class MinMaxPyramid:
             if i == len(self.mins):
                 self.mins.append(_Extremes(self.dtypes, self.key))
                 self.maxs.append(_Extremes(self.dtypes, self.key))
+            if count == done:  # no block of this level completed since (nor of the ones above)
+                break
             if i == 0:
                 lows, highs = _block_extremes(values, done * size, count * size, size)
                 new_min, new_max = self._rows(lows), self._rows(highs)
@@ -227,14 +230,20 @@ class SeriesPyramid:
 
     def update(self, values: _F64, steps: npt.ArrayLike | None = None) -> None:
         """Bring the series to ``values`` at ``steps`` (default: the row positions): extend
-        when only rows were appended, else rebuild."""
+        when only rows were appended, else rebuild. A long extension (the first build) reads
+        the columns in parts whose pages it gives back (:func:`~dashboard.reading.forget.parts`)."""
         values = np.ascontiguousarray(values, dtype=np.float64)
         steps = np.arange(values.size) if steps is None else steps
         steps = np.asarray(steps, dtype=np.int64)
         if not (same_prefix(self.raw.values, values) and same_prefix(self._steps, steps)):
             self._start()
             self.rebuilds += 1
-        old, self._steps = self.raw.values.size, steps
+        self._steps = steps
+        for end in parts(self.raw.values.size, values.size, values, steps):
+            self._extend(values[:end], steps[:end])
+
+    def _extend(self, values: _F64, steps: npt.NDArray[np.int64]) -> None:
+        old = self.raw.values.size
         columns = {"step": steps}
         if self.weight > 0:
             self._smoothed.keep(old, ema_extend(self._ema, values[old:], self.weight))

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dashboard.reading.forget import register
+
 __all__ = [
     "MIN_BYTES_ENV",
     "RECENT_ROWS",
@@ -144,6 +146,7 @@ class SpillFile:
             self._old = [r for r in self._old if r() is not None]
             self._old.append(weakref.ref(self.current))
         self.current = mmap.mmap(self._fd, nbytes, mmap.MAP_SHARED)
+        register(self.current)  # one-off readers of old rows may give their pages back
         return self.current
 
     def allocate(self, nbytes: int) -> None:

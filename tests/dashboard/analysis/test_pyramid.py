@@ -20,6 +20,7 @@ from dashboard.analysis.health import check_health
 from dashboard.analysis.memo import SnapshotMemo
 from dashboard.analysis.pyramid import BASE_LEVEL, MinMaxPyramid, SeriesPyramid, same_prefix
 from dashboard.analysis.smoothing import EmaState, ema, ema_extend
+from dashboard.reading import forget
 from dashboard.reading.watcher import RunWatcher, load_training_state
 
 values_strategy = hnp.arrays(
@@ -307,3 +308,33 @@ def test_change_points_of_a_changed_prefix_start_over() -> None:
     changed = np.array([1.0, 3.0, 2.0, 2.0, 2.0, 5.0])
     assert np.array_equal(kept.update(changed), change_points(changed))
     assert kept.rebuilds == 1 and change_points(changed).tolist() == [0, 1, 2, 5]
+
+
+@settings(max_examples=30, deadline=None)
+@given(values=values_strategy, weight=st.sampled_from([0.0, 0.6]), part=st.integers(16, 300))
+def test_a_long_first_build_read_in_parts_equals_one_read(
+    values: np.ndarray, weight: float, part: int
+) -> None:
+    """The first build of a long column reads it in parts (giving each part's pages back): the
+    raw pyramid and the change points equal those of a read in one go, and the smoothed line
+    the whole-series EMA (up to rounding, as for live appends)."""
+    steps = np.arange(values.size, dtype=np.int64) * 3
+    whole, whole_points = SeriesPyramid(), ChangePoints()
+    whole.update(values, steps)
+    whole_points.update(values, steps)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(forget, "PART_ROWS", part)
+        split, split_points, smoothed = SeriesPyramid(), ChangePoints(), SeriesPyramid(weight)
+        split.update(values, steps)
+        split_points.update(values, steps)
+        smoothed.update(values, steps)
+    for budget in (6, 40, 400):
+        got, want = split.points(budget), whole.points(budget)
+        assert got.keys() == want.keys()
+        for name in want:
+            assert np.array_equal(got[name], want[name])
+    assert [a.tolist() for a in split_points.series(values, steps)] == [
+        a.tolist() for a in whole_points.series(values, steps)
+    ]
+    if weight > 0:
+        np.testing.assert_allclose(smoothed.smoothed, ema(values, weight), rtol=1e-9, atol=1e-9)

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from dashboard.reading.column_store import ColumnStore
+from dashboard.reading.forget import forget, parts
 from dashboard.reading.spill import (
     MIN_BYTES_ENV,
     RECENT_ROWS_ENV,
@@ -256,3 +257,30 @@ def test_release_memory_gives_back_what_a_reader_of_the_history_faulted_in(
         watcher.release_memory()
         assert _present_pages(loss) <= 1  # the page the next rows are written to may stay
         assert float(loss.sum()) == total  # faulted back in from the spill file
+
+
+@pytest.mark.skipif(not os.access("/proc/self/pagemap", os.R_OK), reason="no pagemap here")
+def test_forget_gives_back_a_read_view_of_a_spill_file_only(tmp_path: Path) -> None:
+    """A one-off reader gives back what it read of a spilled column (the values stay); an
+    anonymous array, or a copy, is never touched."""
+    rows = 1 << 20
+    buffers = Buffers(SpillPolicy(tmp_path, min_bytes=0, recent_rows=rows))
+    buffers.grow(rows, 0)
+    buf = buffers.add("loss", np.dtype("float64"), rows)
+    buf[:] = np.arange(rows, dtype=np.float64)
+    view = buf[1000:600_000]
+    assert _present_pages(view) > 1000
+    forget(view)
+    assert _present_pages(view) <= 2  # the partial pages at both ends stay
+    assert _present_pages(buf[:1000]) >= 1 and _present_pages(buf[600_000:]) > 800
+    assert float(view.sum()) == float(np.arange(1000, 600_000, dtype=np.float64).sum())
+    plain = np.arange(rows, dtype=np.float64)
+    forget(plain)
+    forget(buf[::2])  # not contiguous: left alone
+    assert _present_pages(plain) > 1000 and float(plain[-1]) == rows - 1
+
+
+def test_parts_give_back_each_part_of_a_long_read_only() -> None:
+    assert list(parts(5, 10, size=8)) == [10]  # a short read: one part, nothing given back
+    assert list(parts(0, 20, size=8)) == [8, 16, 20]
+    assert list(parts(7, 7, size=8)) == [7]
