@@ -40,7 +40,7 @@ from dashboard.page import (
     system_section,
     trainval_panels,
 )
-from dashboard.page.csv_export import MAX_PAGE_CSV_BYTES, csv_size_estimate, export_command
+from dashboard.page.csv_export import MAX_PAGE_CSV_BYTES, export_command, kept_csv_size
 from dashboard.page.summary_section import summary_section
 from dashboard.page.text import md_text, path_key, plain
 from dashboard.reading.directory import log_file_rank
@@ -158,7 +158,7 @@ def downloads(watcher: RunWatcher, directory: str) -> None:
             ("Growth events", "growth_events", "growth_export.csv"),
             ("Consolidation events", "consolidation_events", "consolidation_export.csv"),
         ):
-            size = csv_size_estimate(getattr(state, frame))
+            size = kept_csv_size(str(directory), frame, getattr(state, frame))
             if size > MAX_PAGE_CSV_BYTES:
                 st.caption(
                     f"{label}: about {format_bytes(size)} as CSV, too large to build in the "

@@ -13,8 +13,13 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard.page import run_page
-from dashboard.page.csv_export import SAMPLE_ROWS, csv_size_estimate, export_command
+from dashboard.page import csv_export, run_page
+from dashboard.page.csv_export import (
+    SAMPLE_ROWS,
+    csv_size_estimate,
+    export_command,
+    kept_csv_size,
+)
 
 APP = str(Path(__file__).resolve().parents[3] / "dashboard" / "app.py")
 
@@ -40,6 +45,27 @@ def test_a_long_frame_is_estimated_within_a_few_percent() -> None:
     frame = _frame(60_000)
     real = len(frame.to_csv(index=False).encode())
     assert abs(csv_size_estimate(frame) - real) / real < 0.05
+
+
+def test_the_kept_estimate_measures_again_only_when_the_frame_changed_enough(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A live page asks every refresh: rows are measured again when the columns change or the
+    rows double (or fall), and in between the estimate scales the kept bytes per row."""
+    measured: list[int] = []
+    measure = csv_export._measure
+    monkeypatch.setattr(csv_export, "_measure", lambda f: measured.append(len(f)) or measure(f))
+    whole = _frame(60_000)
+    for n in (10_000, 12_000, 19_999, 20_000, 30_000, 15_000):
+        got = kept_csv_size("/run", "metrics_history", whole.iloc[:n])
+        real = len(whole.iloc[:n].to_csv(index=False).encode())
+        assert abs(got - real) / real < 0.05
+    assert measured == [10_000, 20_000, 15_000]
+    kept_csv_size("/run", "metrics_history", whole.iloc[:15_000].assign(extra=1.5))
+    kept_csv_size("/other", "metrics_history", whole.iloc[:15_000])
+    assert measured == [10_000, 20_000, 15_000, 15_000, 15_000]
+    small = whole.iloc[:SAMPLE_ROWS]
+    assert kept_csv_size("/run", "growth_events", small) == csv_size_estimate(small)
 
 
 def test_the_export_command_quotes_the_directory() -> None:
