@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dashboard.analysis.pyramid import same_prefix
+from dashboard.reading.forget import parts
 from dashboard.reading.growing import GrowingArray
 
 __all__ = ["LossSegment", "kept_segment"]
@@ -67,7 +68,12 @@ class LossSegment:
             self._reset(start)
         old = self._column.size
         lo = max(old, int(np.searchsorted(steps, start, side="left")))
-        new, new_steps = column[lo:], steps[lo:]
+        for hi in parts(lo, column.size, column, steps):  # a long read: pages given back
+            self._append(column[lo:hi], steps[lo:hi])
+            lo = hi
+        self._column, self._steps = column, steps
+
+    def _append(self, new: _F64, new_steps: npt.NDArray[np.int64]) -> None:
         ok = np.isfinite(new)
         if not ok.all():
             new, new_steps = new[ok], new_steps[ok]
@@ -76,7 +82,6 @@ class LossSegment:
             self._loss_steps.append(new_steps)
             last = self._sums.array[-1:]
             self._sums.append(np.cumsum(np.concatenate([last, new]))[1:])
-        self._column, self._steps = column, steps
 
     @property
     def losses(self) -> _F64:

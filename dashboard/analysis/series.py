@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dashboard.reading.forget import parts
 from thalia_logging.contract import CORE_METRICS
 
 __all__ = [
@@ -56,9 +57,10 @@ def _rank_range(values: np.ndarray) -> tuple[int, int]:
     found = _SCANNED.get(id(root)) if prefix else None
     if found is not None and found[0]() is root and found[1] <= len(values):
         _, start, lo, hi = found
-    new = values[start:]
-    if new.size:
-        lo, hi = min(lo, int(new.min())), max(hi, int(new.max()))
+    for end in parts(start, len(values), values):  # a long read: pages given back
+        new, start = values[start:end], end
+        if new.size:
+            lo, hi = min(lo, int(new.min())), max(hi, int(new.max()))
     if prefix:
         key = id(root)
         _SCANNED[key] = (weakref.ref(root, lambda _r: _SCANNED.pop(key, None)), len(values), lo, hi)

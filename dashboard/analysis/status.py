@@ -13,6 +13,7 @@ import pandas as pd
 from dashboard.analysis.lifecycle import LifecycleKind, process_alive, run_lifecycle
 from dashboard.analysis.pyramid import same_prefix
 from dashboard.analysis.units import format_duration
+from dashboard.reading.forget import parts
 from dashboard.run_state import RunState
 
 __all__ = ["RunStatus", "SpeedInfo", "WallSpan", "run_status", "speed_info"]
@@ -77,12 +78,13 @@ class WallSpan:
         with self._lock:
             start = self._values.size if same_prefix(self._values, wall) else 0
             lo, hi, known = self._span if start else (math.nan, math.nan, False)
-            new = wall[start:]
-            new = new[~np.isnan(new)]
-            if new.size:
-                low, high = float(new.min()), float(new.max())
-                lo, hi = (low, high) if math.isnan(lo) else (min(lo, low), max(hi, high))
-                known = known or bool(np.isfinite(new).any())
+            for end in parts(start, wall.size, wall):  # a long read: pages given back
+                new = wall[start:end]
+                new, start = new[~np.isnan(new)], end
+                if new.size:
+                    low, high = float(new.min()), float(new.max())
+                    lo, hi = (low, high) if math.isnan(lo) else (min(lo, low), max(hi, high))
+                    known = known or bool(np.isfinite(new).any())
             self._values, self._span = wall, (lo, hi, known)
             return self._span
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from dashboard.reading import forget
 from dashboard.run_state import BadLine, HealthWarning, Restart, RunState
 
 __all__ = ["logged_nonfinite", "make_metrics", "make_state", "write_lines", "write_metadata"]
@@ -113,3 +117,13 @@ def write_metadata(directory: Path, step: int, **fields: Any) -> Path:
     path = directory / f"metadata_{step}.json"
     path.write_text(json.dumps(body), encoding="utf-8")
     return path
+
+
+@contextmanager
+def read_in_parts(rows: int | None) -> Iterator[None]:
+    """Long reads of a column go in parts of ``rows`` (None: the default size) meanwhile, so a
+    short test goes through the path a first render of a long run takes."""
+    with pytest.MonkeyPatch.context() as patch:
+        if rows is not None:
+            patch.setattr(forget, "PART_ROWS", rows)
+        yield

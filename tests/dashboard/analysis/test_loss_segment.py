@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from page_helpers import make_metrics, make_state
+from page_helpers import make_metrics, make_state, read_in_parts
 
 from dashboard.analysis.health import check_health
 from dashboard.analysis.loss_rules import plateau, plateau_of
@@ -42,6 +43,7 @@ def _same(a: float, b: float) -> bool:
     return (math.isnan(a) and math.isnan(b)) or a == b
 
 
+@pytest.mark.parametrize("part", [None, 3])
 @settings(max_examples=150, deadline=None)
 @given(
     chunks=st.lists(st.lists(_VALUE, max_size=40), min_size=1, max_size=6),
@@ -51,46 +53,52 @@ def _same(a: float, b: float) -> bool:
     gain=st.sampled_from([0.0, 0.01, 0.5]),
 )
 def test_kept_segment_equals_a_fresh_scan(
-    chunks: list[list[float]], edits: list[str], k: int, window: int, gain: float
+    chunks: list[list[float]],
+    edits: list[str],
+    k: int,
+    window: int,
+    gain: float,
+    part: int | None,
 ) -> None:
-    kept = LossSegment()
-    column = np.empty(0)
-    steps = np.empty(0, dtype=np.int64)
-    start = 0
-    for chunk, edit in zip(chunks, edits, strict=False):
-        new = np.asarray(chunk, dtype=np.float64)
-        if edit == "cut" and column.size:  # a truncated file read again
-            column, steps = column[: column.size // 2], steps[: steps.size // 2]
-        if edit == "late" and column.size and new.size:  # a line lands before the last step
-            column = np.insert(column, column.size - 1, new[0])
+    with read_in_parts(part):
+        kept = LossSegment()
+        column = np.empty(0)
+        steps = np.empty(0, dtype=np.int64)
+        start = 0
+        for chunk, edit in zip(chunks, edits, strict=False):
+            new = np.asarray(chunk, dtype=np.float64)
+            if edit == "cut" and column.size:  # a truncated file read again
+                column, steps = column[: column.size // 2], steps[: steps.size // 2]
+            if edit == "late" and column.size and new.size:  # a line lands before the last step
+                column = np.insert(column, column.size - 1, new[0])
+                steps = np.arange(column.size, dtype=np.int64) * 10
+                new = new[1:]
+            if edit == "restage":
+                start = int(steps[-1]) if steps.size else 0
+            column = np.concatenate([column, new])
             steps = np.arange(column.size, dtype=np.int64) * 10
-            new = new[1:]
-        if edit == "restage":
-            start = int(steps[-1]) if steps.size else 0
-        column = np.concatenate([column, new])
-        steps = np.arange(column.size, dtype=np.int64) * 10
-        kept.update(column, steps, start)
-        first = int(np.searchsorted(steps, start, side="left"))
-        ok = np.isfinite(column[first:])
-        want, want_steps = column[first:][ok], steps[first:][ok]
-        assert kept.losses.tobytes() == want.tobytes()
-        assert kept.steps.tolist() == want_steps.tolist()
-        for count in (want.size - 2 * k + 1, want.size - window, want.size - k + 1):
-            if count < 1 or count > want.size - k + 1:
-                assert count > 0 or kept.best_level(k, count) is None
-                continue
-            got, fresh = kept.best_level(k, count), _fresh_levels_best(want, k, count)
-            assert (
-                fresh is not None
-                and got is not None
-                and got[1] == fresh[1]
-                and _same(got[0], fresh[0])
-            )
-        a = plateau(want, window=window, min_gain=gain, smoothing=k)
-        b = plateau_of(kept, window=window, min_gain=gain, smoothing=k)
-        assert (a is None) == (b is None)
-        if a is not None and b is not None:
-            assert _same(a, b)
+            kept.update(column, steps, start)
+            first = int(np.searchsorted(steps, start, side="left"))
+            ok = np.isfinite(column[first:])
+            want, want_steps = column[first:][ok], steps[first:][ok]
+            assert kept.losses.tobytes() == want.tobytes()
+            assert kept.steps.tolist() == want_steps.tolist()
+            for count in (want.size - 2 * k + 1, want.size - window, want.size - k + 1):
+                if count < 1 or count > want.size - k + 1:
+                    assert count > 0 or kept.best_level(k, count) is None
+                    continue
+                got, fresh = kept.best_level(k, count), _fresh_levels_best(want, k, count)
+                assert (
+                    fresh is not None
+                    and got is not None
+                    and got[1] == fresh[1]
+                    and _same(got[0], fresh[0])
+                )
+            a = plateau(want, window=window, min_gain=gain, smoothing=k)
+            b = plateau_of(kept, window=window, min_gain=gain, smoothing=k)
+            assert (a is None) == (b is None)
+            if a is not None and b is not None:
+                assert _same(a, b)
 
 
 def test_appends_only_extend() -> None:
@@ -144,6 +152,7 @@ def test_page_health_with_the_kept_segment_says_what_fresh_checks_say(
         assert kept == fresh
 
 
+@pytest.mark.parametrize("part", [None, 3])
 @settings(max_examples=100, deadline=None)
 @given(
     chunks=st.lists(
@@ -153,16 +162,19 @@ def test_page_health_with_the_kept_segment_says_what_fresh_checks_say(
     ),
     cuts=st.lists(st.booleans(), min_size=6, max_size=6),
 )
-def test_kept_wall_span_equals_nanmin_nanmax(chunks: list[list[float]], cuts: list[bool]) -> None:
-    span = WallSpan()
-    wall = np.empty(0)
-    for chunk, cut in zip(chunks, cuts, strict=False):
-        if cut:
-            wall = wall[: wall.size // 2]
-        wall = np.concatenate([wall, np.asarray(chunk, dtype=np.float64)])
-        lo, hi, known = span.update(wall)
-        assert known == bool(np.isfinite(wall).any())
-        if (~np.isnan(wall)).any():
-            assert (lo, hi) == (float(np.nanmin(wall)), float(np.nanmax(wall)))
-        else:
-            assert math.isnan(lo) and math.isnan(hi)
+def test_kept_wall_span_equals_nanmin_nanmax(
+    chunks: list[list[float]], cuts: list[bool], part: int | None
+) -> None:
+    with read_in_parts(part):
+        span = WallSpan()
+        wall = np.empty(0)
+        for chunk, cut in zip(chunks, cuts, strict=False):
+            if cut:
+                wall = wall[: wall.size // 2]
+            wall = np.concatenate([wall, np.asarray(chunk, dtype=np.float64)])
+            lo, hi, known = span.update(wall)
+            assert known == bool(np.isfinite(wall).any())
+            if (~np.isnan(wall)).any():
+                assert (lo, hi) == (float(np.nanmin(wall)), float(np.nanmax(wall)))
+            else:
+                assert math.isnan(lo) and math.isnan(hi)

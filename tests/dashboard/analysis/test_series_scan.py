@@ -6,8 +6,10 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from page_helpers import read_in_parts
 
 from dashboard.analysis.series import CARD_METRICS, extra_metric_columns, rank_frame, ranks
 
@@ -45,21 +47,30 @@ def test_search_from_the_end_equals_counting(
     assert extra_metric_columns(metrics, logged=logged) == _counted(metrics, logged)
 
 
+@pytest.mark.parametrize("part", [None, 1000])
 @settings(max_examples=30, deadline=None)
 @given(steps=st.lists(st.tuples(st.integers(1, 40_000), st.integers(0, 2)), min_size=1, max_size=8))
-def test_ranks_of_an_appended_column_equal_a_fresh_scan(steps: list[tuple[int, int]]) -> None:
+def test_ranks_of_an_appended_column_equal_a_fresh_scan(
+    steps: list[tuple[int, int]], part: int | None
+) -> None:
     """The reader's frames view the first rows of a buffer that only grows at its end: the rank
     range kept across calls (only new rows scanned) equals a scan of the whole column."""
-    buffer = np.zeros(70_000 + sum(n for n, _ in steps), dtype=np.int64)
-    n = 70_000  # past the size from which the scan is kept
-    frames = []
-    for added, rank in steps:
-        buffer[n : n + added] = rank
-        n += added
-        frame = pd.DataFrame({"step": np.arange(n), "rank": buffer[:n]}, copy=False)
-        frames.append(frame)
-        want = sorted(int(r) for r in np.unique(buffer[:n]))
-        assert ranks(frame) == want
-        for r in (0, 1, 2):
-            assert rank_frame(frame, r)["step"].tolist() == np.flatnonzero(buffer[:n] == r).tolist()
-    assert ranks(frames[0]) == sorted(int(r) for r in np.unique(frames[0]["rank"]))  # an older one
+    with read_in_parts(part):
+        buffer = np.zeros(70_000 + sum(n for n, _ in steps), dtype=np.int64)
+        n = 70_000  # past the size from which the scan is kept
+        frames = []
+        for added, rank in steps:
+            buffer[n : n + added] = rank
+            n += added
+            frame = pd.DataFrame({"step": np.arange(n), "rank": buffer[:n]}, copy=False)
+            frames.append(frame)
+            want = sorted(int(r) for r in np.unique(buffer[:n]))
+            assert ranks(frame) == want
+            for r in (0, 1, 2):
+                assert (
+                    rank_frame(frame, r)["step"].tolist()
+                    == np.flatnonzero(buffer[:n] == r).tolist()
+                )
+        assert ranks(frames[0]) == sorted(
+            int(r) for r in np.unique(frames[0]["rank"])
+        )  # an older one
