@@ -15,7 +15,7 @@ import threading
 import numpy as np
 import numpy.typing as npt
 
-from dashboard.analysis.pyramid import same_prefix
+from dashboard.analysis.pyramid import SeriesPyramid, same_prefix
 from dashboard.reading.forget import parts
 
 __all__ = ["ChangePoints", "change_points"]
@@ -49,6 +49,7 @@ class ChangePoints:
         self._first = -1
         self._last_value = math.nan
         self.rebuilds = 0
+        self.drawn = SeriesPyramid()  # a chart's picks among the changes (its caller's to use)
 
     def series(
         self, values: _F64, steps: npt.NDArray[np.int64]

@@ -9,6 +9,7 @@ names, and are cut at :data:`~dashboard.page.chart_base.LABEL_LIMIT` px in label
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
+from contextlib import nullcontext
 from typing import Any
 
 import altair as alt
@@ -16,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from dashboard.analysis.change_points import ChangePoints, change_points
-from dashboard.analysis.downsample import DEFAULT_MAX_POINTS, downsample, last_finite
+from dashboard.analysis.downsample import DEFAULT_MAX_POINTS, last_finite
+from dashboard.analysis.pyramid import SeriesPyramid
 from dashboard.page.chart_base import (
     LABEL_LIMIT,
     LINE_COLOR,
@@ -29,6 +31,8 @@ from dashboard.page.chart_base import (
 from dashboard.page.chart_templates import templated
 
 __all__ = ["capacity_by_region_chart", "latest_region_capacity", "neuron_count_chart"]
+
+_PREFIX = "neuron_counts."
 
 
 def _change_points(values: np.ndarray) -> np.ndarray:
@@ -47,7 +51,7 @@ def _region_series(
     """(region, steps, counts) at the rows where each region's count changes (lossless for a
     step line): from the ``neuron_counts.<region>`` columns (through ``kept[column]`` when
     given, extended from appended rows), else from the growth events."""
-    prefix = "neuron_counts."
+    prefix = _PREFIX
     cols = [c for c in metrics.columns if str(c).startswith(prefix)]
     series: list[tuple[str, np.ndarray, np.ndarray]] = []
     if cols:
@@ -92,8 +96,8 @@ def neuron_count_chart(
     parts = []
     for region, steps, values in series:
         if values.size > per_series:
-            pos = downsample(values, per_series).finite
-            steps, values = steps[pos], values[pos]
+            points = None if kept is None else kept.get(f"{_PREFIX}{region}")
+            steps, values = _thinned(steps, values, per_series, points)
         parts.append((region, steps, values))
     sizes = [p[1].size for p in parts]
     data = pd.DataFrame(  # one frame from the joined arrays: no frame per region to concatenate
@@ -105,6 +109,22 @@ def neuron_count_chart(
     )
     POINT_STATS.record(len(data), max(sizes))
     return templated(_neuron_lines, len(data) < 200, {"regions": data})
+
+
+def _thinned(
+    steps: np.ndarray, values: np.ndarray, budget: int, points: ChangePoints | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first and last change point, and the min/max picks of a pyramid over the ones between
+    (``points.drawn``, kept across refreshes: the changes between only ever grow at their end,
+    so a refresh extends it from the new ones; a fresh pyramid without ``points``)."""
+    pyramid = SeriesPyramid() if points is None else points.drawn
+    with nullcontext() if points is None else points.lock:
+        pyramid.update(values[1:-1], steps[1:-1])
+        inner = pyramid.points(max(budget - 2, 6))
+    return (
+        np.concatenate([steps[:1], inner["step"], steps[-1:]]),
+        np.concatenate([values[:1], inner["value"], values[-1:]]),
+    )
 
 
 def _neuron_lines(points: bool, data: Mapping[str, Any]) -> alt.Chart:

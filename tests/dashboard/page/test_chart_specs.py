@@ -77,13 +77,19 @@ def test_a_kept_spec_is_built_once_per_key() -> None:
 
 
 @settings(max_examples=20, deadline=None)
-@given(sizes=st.lists(st.integers(1, 2_000), min_size=1, max_size=4), gaps=st.booleans())
-def test_kept_change_points_draw_the_fresh_neuron_chart(sizes: list[int], gaps: bool) -> None:
+@given(
+    sizes=st.lists(st.integers(1, 2_000), min_size=1, max_size=4),
+    gaps=st.booleans(),
+    rate=st.sampled_from([0.01, 0.3]),  # 0.3: more changes than the budget, so thinned
+)
+def test_kept_change_points_draw_the_fresh_neuron_chart(
+    sizes: list[int], gaps: bool, rate: float
+) -> None:
     n = sum(sizes)
     rng = np.random.default_rng(n)
     frame = pd.DataFrame({"step": np.arange(n, dtype=np.int64)})
     for k, region in enumerate(("cortex", "hippocampus")):
-        counts = (1000 + k + np.cumsum(rng.random(n) < 0.01)).astype(np.float64)
+        counts = (1000 + k + np.cumsum(rng.random(n) < rate)).astype(np.float64)
         if gaps:
             counts[rng.random(n) < 0.1] = math.nan  # lines without this region's count
         frame[f"neuron_counts.{region}"] = counts
