@@ -101,6 +101,9 @@ class ColumnStore:
             self._fold(final=False)
 
     def add_cut(self, cut: Cut) -> None:
+        """Drop the rows ``cut`` names: the ones read so far, queued ones included (they are
+        flushed first, so a fold before the commit cannot apply the cut without them)."""
+        self._flush()
         self._cuts.append(cut)
         self._snapshot = None
 

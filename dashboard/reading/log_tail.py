@@ -29,7 +29,7 @@ from dashboard.reading.chunks import LOGGED_NAN
 from dashboard.reading.fs import FileSystem
 from dashboard.reading.line_parser import EVENT_KINDS, parse_line
 from dashboard.reading.linebuffer import DEFAULT_MAX_LINE_BYTES
-from dashboard.reading.sorted_table import order_rows
+from dashboard.reading.row_order import order_rows
 from dashboard.run_state import FRAME_COLUMNS, empty_frame
 
 __all__ = [
@@ -167,7 +167,7 @@ def frame_of(name: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The frame ``name`` of ``rows``: columns and dtypes as :data:`FRAME_COLUMNS`, extra numeric
     fields after them, sorted by (step, rank, line order); metric rows sharing ``(step, rank)``
     merged field by field, the later logged value winning (the full reader's rule and code:
-    :func:`~dashboard.reading.sorted_table.order_rows`)."""
+    :func:`~dashboard.reading.row_order.order_rows`)."""
     if not rows:
         return empty(name)
     columns = dict(FRAME_COLUMNS[name])

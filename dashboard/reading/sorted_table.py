@@ -31,11 +31,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from dashboard.reading.chunks import Chunk, Cut, concat_column, is_missing
+from dashboard.reading.chunks import Chunk, Cut, concat_column
 from dashboard.reading.raw_rows import RawRows
+from dashboard.reading.row_order import Merge, order_rows
 from dashboard.reading.spill import Buffers
 
-__all__ = ["STR_DTYPE", "Merge", "SortedTable", "TableView", "order_rows"]
+__all__ = ["STR_DTYPE", "SortedTable", "TableView"]
 
 #: pandas' string dtype of every string column (what ``Series(..., dtype="str")`` gives)
 STR_DTYPE = pd.array([], dtype="str").dtype
@@ -49,84 +50,6 @@ def _strings(values: np.ndarray) -> pa.Array:
         return pa.array(values, type=pa.large_string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # anything else: pandas' own conversion
         return pa.array(pd.array(values, dtype=STR_DTYPE))
-
-
-class Merge:
-    """Rows of a sorted selection that share (step, rank) with another row, and how to merge
-    them: ``rows`` = their positions in the unsorted arrays (in sorted order), ``first`` = per
-    row the index in ``rows`` of its group's first row, ``ends`` = the index in ``rows`` of each
-    group's last row, ``out`` = each group's row in the output."""
-
-    __slots__ = ("ends", "first", "out", "rows")
-
-    def __init__(
-        self, rows: np.ndarray, first: np.ndarray, ends: np.ndarray, out: np.ndarray
-    ) -> None:
-        self.rows, self.first, self.ends, self.out = rows, first, ends, out
-
-    def values(self, column: np.ndarray) -> np.ndarray:
-        """Per group, the value of the last row that carries one (NaN when none does)."""
-        vals = column[self.rows]
-        pos = np.arange(len(vals))
-        latest = np.maximum.accumulate(np.where(is_missing(vals), -1, pos))[self.ends]
-        found = latest >= self.first[self.ends]
-        return np.where(found, vals[np.maximum(latest, 0)], np.nan)
-
-
-def _drop_cut(
-    step: np.ndarray, rank: np.ndarray, seq: np.ndarray, src: np.ndarray, cuts: Sequence[Cut]
-) -> np.ndarray | None:
-    """Positions of the rows no cut drops (None: all of them)."""
-    keep = np.ones(len(step), dtype=bool)
-    for cut in cuts:
-        hit = (src == cut.src) & (seq < cut.seq) & (step >= cut.min_step)
-        if cut.rank >= 0:
-            hit &= rank == cut.rank
-        keep &= ~hit
-    return None if keep.all() else np.flatnonzero(keep)
-
-
-def _in_order(s: np.ndarray, r: np.ndarray, q: np.ndarray, dedup: bool) -> bool:
-    """Whether rows are sorted by (step, rank, read order) (a merged frame: no step shared)."""
-    if dedup or not np.all(s[1:] >= s[:-1]):
-        return bool(dedup and np.all(s[1:] > s[:-1]))
-    same = np.flatnonzero(s[1:] == s[:-1])
-    r0, r1, q0, q1 = r[same], r[same + 1], q[same], q[same + 1]
-    return bool(np.all((r1 > r0) | ((r1 == r0) & (q1 >= q0))))
-
-
-def order_rows(
-    keys: Mapping[str, np.ndarray], cuts: Sequence[Cut], dedup: bool
-) -> tuple[np.ndarray | None, Merge | None]:
-    """Row positions that survive ``cuts``, sorted by (step, rank, read order) (None = all, in
-    place), and for a merged frame the groups of rows sharing (step, rank), of which only the
-    last position is kept (its values come from :meth:`Merge.values`)."""
-    step, rank, seq = keys["step"], keys["rank"], keys["_seq"]
-    idx = _drop_cut(step, rank, seq, keys["_src"], cuts) if cuts else None
-    s, r, q = (step, rank, seq) if idx is None else (step[idx], rank[idx], seq[idx])
-    if len(s) > 1 and not _in_order(s, r, q, dedup):
-        order = np.lexsort((q, r, s))
-        s, r = s[order], r[order]
-        idx = order if idx is None else idx[order]
-    if not dedup or len(s) < 2:
-        return idx, None
-    last = np.ones(len(s), dtype=bool)
-    last[:-1] = (s[1:] != s[:-1]) | (r[1:] != r[:-1])
-    if last.all():
-        return idx, None
-    first = np.ones(len(s), dtype=bool)
-    first[1:] = last[:-1]
-    shared = np.flatnonzero(~(first & last))  # sorted positions in groups of 2+
-    group = np.cumsum(first[shared]) - 1
-    ends = np.flatnonzero(last[shared])
-    keep_at = np.flatnonzero(last)
-    merge = Merge(
-        shared if idx is None else idx[shared],
-        np.flatnonzero(first[shared])[group],
-        ends,
-        np.searchsorted(keep_at, shared[ends]),
-    )
-    return (keep_at if idx is None else idx[keep_at]), merge
 
 
 class TableView:

@@ -125,6 +125,12 @@ def assert_frame_is(frame: pd.DataFrame, expected: dict[str, list[Any]], dtypes:
     strings=True,
     fold=1,
 )
+@example(  # a cut while a row read before it was still queued, then a snapshot: it survived
+    ops=[("cols", [(0, 0, "value", False, 0)]), ("row", (0, 0, "value", False, 0)),
+         ("cut", 0, 0, 0), ("snap", False)],
+    strings=False,
+    fold=2,
+)  # fmt: skip
 def test_store_equals_the_plain_computation(
     ops: list[tuple[Any, ...]], strings: bool, fold: int
 ) -> None:
