@@ -137,7 +137,8 @@ class ColumnStore:
         if not self._cuts and not self._behind and self._table.append(self._chunks):
             pass
         elif final or self._cuts:
-            self._table.rebuild(self._chunks, self._cuts)
+            if self._cuts or not self._table.insert(self._chunks):
+                self._table.rebuild(self._chunks, self._cuts)
             self._cuts, self._behind = [], False
         else:
             self._behind = True  # wait for the commit: one rebuild per refresh

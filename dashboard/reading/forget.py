@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["PART_ROWS", "forget", "parts", "register"]
+__all__ = ["PART_ROWS", "address", "forget", "parts", "register"]
 
 #: Rows read before their pages are given back, in a long read (8 MiB of a float64 column).
 PART_ROWS = 1 << 20
@@ -30,8 +30,16 @@ _MAPPINGS: weakref.WeakKeyDictionary[mmap.mmap, int] = weakref.WeakKeyDictionary
 
 def register(mapping: mmap.mmap) -> None:
     """Let :func:`forget` give back pages of ``mapping`` (a shared mapping of a file)."""
+    _MAPPINGS[mapping] = address(mapping)
+
+
+def address(mapping: mmap.mmap) -> int:
+    """Where ``mapping`` starts in memory."""
+    known = _MAPPINGS.get(mapping)
+    if known is not None:
+        return known
     probe = np.frombuffer(mapping, dtype=np.uint8, count=1)
-    _MAPPINGS[mapping] = int(probe.__array_interface__["data"][0])
+    return int(probe.__array_interface__["data"][0])
 
 
 def forget(values: np.ndarray) -> None:

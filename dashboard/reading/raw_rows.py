@@ -63,12 +63,24 @@ class RawRows:
         self.n = total
         self._bufs.release(total)
 
-    def chunk(self) -> Chunk:
-        """Every row so far (numeric columns as views of the buffers)."""
-        cols = {col: buf[: self.n] for col, buf in self._bufs.arrays.items()}
+    def chunk(self, start: int = 0) -> Chunk:
+        """The rows from ``start`` on (numeric columns as views of the buffers: read them before
+        the next :meth:`add` after a :meth:`truncate`)."""
+        cols = {col: buf[start : self.n] for col, buf in self._bufs.arrays.items()}
         for col, parts in self._objects.items():
-            cols[col] = np.concatenate(parts)
-        return Chunk(self.n, cols)
+            cols[col] = np.concatenate(parts)[start:]
+        return Chunk(self.n - start, cols)
+
+    def count_below(self, col: str, value: int) -> int:
+        """How many rows come before the first whose ``col`` (non-decreasing) is >= ``value``."""
+        buf = self._bufs.arrays.get(col)
+        return 0 if buf is None else int(np.searchsorted(buf[: self.n], value, side="left"))
+
+    def truncate(self, n: int) -> None:
+        """Keep the first ``n`` rows only (later ones are written over)."""
+        for col, parts in self._objects.items():
+            self._objects[col] = [np.concatenate(parts)[:n]]
+        self.n = min(self.n, n)
 
     def release(self) -> None:
         """Give back the memory of spilled rows (read back from disk by :meth:`chunk`)."""

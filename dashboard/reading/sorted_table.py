@@ -135,20 +135,52 @@ class SortedTable:
         self._shadow, self._derived, self._strs = RawRows(), [], {}
         self._write(raw, keys, idx, merge, 0)
 
-    def _raw(self) -> list[Chunk]:
-        """The raw rows of the table: its unmerged rows, then the shadow rows."""
+    def insert(self, chunks: Sequence[Chunk]) -> bool:
+        """Write the rows of ``chunks`` where they sort, some going before the last row (a late
+        line): only the rows from the first step they reach on are sorted (and merged) again and
+        written after the rows before it, in place (:meth:`Buffers.fork` keeps every view handed
+        out as it was). False, nothing changed, when most rows would move or a buffer cannot
+        fork: then :meth:`rebuild`."""
+        steps, n = concat_column(tuple(chunks), "step", "int64"), self.n
+        if not n or not len(steps):
+            return False
+        p = int(np.searchsorted(self._bufs.arrays["step"][:n], steps.min(), side="left"))
+        if p == 0 or n - p > n // 2:
+            return False
+        raw = (*self._raw(p), *chunks)
+        try:
+            self._bufs.fork(p, n)
+        except OSError:
+            return False
+        keys = {k: concat_column(raw, k, "int64") for k in _KEYS}
+        idx, merge = order_rows(keys, (), self.dedup)
+        self._strs = {col: _head(parts, p) for col, parts in self._strs.items()}
+        self._derived = [d[d < p] for d in self._derived]
+        self._shadow.truncate(self._shadow.count_below("_out", p))
+        self.n, step, rank = p, self._bufs.arrays["step"], self._bufs.arrays["rank"]
+        self.last = (int(step[p - 1]), int(rank[p - 1]))
+        self._write(raw, keys, idx, merge, p)
+        return True
+
+    def _raw(self, p: int = 0) -> list[Chunk]:
+        """The raw rows of the table's rows from ``p`` on: the unmerged ones, then the shadow
+        rows of the merged ones (copies, so that writing over the table's rows keeps them)."""
         n = self.n
-        if not n:
+        if n <= p:
             return []
-        keep = slice(None) if not self._derived else np.ones(n, dtype=bool)
-        if self._derived:
-            keep[np.concatenate(self._derived)] = False  # type: ignore[index]
-        cols: dict[str, np.ndarray] = {k: v[:n][keep] for k, v in self._bufs.arrays.items()}
+        derived = np.concatenate(self._derived) if self._derived else np.empty(0, np.intp)
+        keep = np.ones(n - p, dtype=bool)
+        keep[derived[derived >= p] - p] = False
+        cols: dict[str, np.ndarray] = {k: v[p:n][keep] for k, v in self._bufs.arrays.items()}
         for name, parts in self._strs.items():
-            strings = pa.chunked_array(parts, type=pa.large_string())
+            strings = pa.chunked_array(parts, type=pa.large_string()).slice(p)
             cols[name] = np.asarray(strings.to_numpy(zero_copy_only=False), dtype=object)[keep]
-        shadow = [self._shadow.chunk()] if self._shadow.n else []
-        return [Chunk(len(cols["step"]), cols), *shadow]
+        out = [Chunk(int(keep.sum()), cols)]
+        first = self._shadow.count_below("_out", p)
+        if self._shadow.n > first:
+            shadow = self._shadow.chunk(first)
+            out.append(Chunk(shadow.n, {k: v.copy() for k, v in shadow.cols.items()}))
+        return out
 
     def _write(
         self,
@@ -180,7 +212,10 @@ class SortedTable:
                 buf[start:total] = values[idx]
             if merge is not None and dtype == "float64":
                 buf[start + merge.out] = merge.values(values)
-        if merge is not None:
+        if merge is not None:  # each raw row with its group's row, so an insert finds them
+            shadow["_out"] = (
+                start + merge.out[np.searchsorted(merge.ends, np.arange(len(merge.rows)))]
+            )
             self._shadow.add(shadow, len(merge.rows))
             self._derived.append(start + merge.out)
         self.n = total
@@ -220,3 +255,14 @@ class SortedTable:
             parts.append(_strings(values))
         while len(parts) > 1 and len(parts[-2]) < 2 * len(parts[-1]):  # few chunks, each
             parts[-2:] = [pa.concat_arrays(parts[-2:])]  # row copied O(log n) times
+
+
+def _head(parts: list[pa.Array], n: int) -> list[pa.Array]:
+    """The string chunks of the first ``n`` rows."""
+    out, total = [], 0
+    for part in parts:
+        if total >= n:
+            break
+        out.append(part if total + len(part) <= n else part.slice(0, n - total))
+        total += len(part)
+    return out

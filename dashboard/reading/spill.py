@@ -36,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dashboard.reading.forget import register
+from dashboard.reading.forget import address, register
+from dashboard.reading.fork import patch, unnamed
 
 __all__ = [
     "MIN_BYTES_ENV",
@@ -122,20 +123,15 @@ class SpillFile:
         self, directory: Path, reserve: Callable[[int, int, int], None] = _fallocate
     ) -> None:
         self._reserve = reserve
+        self._directory = directory
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:
-            self._fd = os.open(directory, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
-        except (AttributeError, OSError):  # no O_TMPFILE here (or on this file system)
-            import tempfile
-
-            fd, name = tempfile.mkstemp(prefix="table-", dir=directory)
-            os.unlink(name)
-            self._fd = fd
+        self._fd = unnamed(directory)
         self._finalizer = weakref.finalize(self, os.close, self._fd)
         self.size = 0  # bytes mapped
         self.allocated = 0  # bytes with disk space reserved
         self.current: mmap.mmap | None = None
         self._old: list[weakref.ref[mmap.mmap]] = []
+        self._shared: weakref.WeakKeyDictionary[mmap.mmap, int] = weakref.WeakKeyDictionary()
 
     def map(self, nbytes: int) -> mmap.mmap:
         """A mapping of the first ``nbytes`` (the file grows sparse to that size)."""
@@ -148,6 +144,20 @@ class SpillFile:
         self.current = mmap.mmap(self._fd, nbytes, mmap.MAP_SHARED)
         register(self.current)  # one-off readers of old rows may give their pages back
         return self.current
+
+    def fork(self, keep: int, used: int) -> None:
+        """Let the bytes from ``keep`` on be rewritten (``used``: the bytes holding rows): each
+        mapping made so far gets a private copy of its bytes from the page holding ``keep``
+        (:func:`~dashboard.reading.fork.patch`), so its views keep their rows; map the file
+        again to write. ``OSError`` when that fails (the mappings patched before stay right)."""
+        start = keep // mmap.PAGESIZE * mmap.PAGESIZE
+        alive = [m for m in (*(r() for r in self._old), self.current) if m is not None]
+        for mapping in alive:
+            shared = self._shared.get(mapping, -(-len(mapping) // mmap.PAGESIZE) * mmap.PAGESIZE)
+            if shared > start and not mapping.closed:  # bytes from `shared` on: a copy already
+                fd = unnamed(self._directory)
+                patch(mapping, address(mapping), (start, shared), used, self._fd, fd)
+                self._shared[mapping] = start
 
     def allocate(self, nbytes: int) -> None:
         """Reserve disk space for the first ``nbytes`` (a step ahead); ``OSError`` if the disk
@@ -203,6 +213,21 @@ class Buffers:
                     self._fall_back(f"the spill file cannot grow ({exc})")
             new = self.add(col, buf.dtype, n)
             new[:n] = buf[:n]
+
+    def fork(self, row: int, n: int) -> None:
+        """Let rows from ``row`` on (of ``n``) be rewritten, every view handed out keeping its
+        rows: a spilled buffer's file forks (:meth:`SpillFile.fork`) and is mapped again, one
+        in memory is copied (its first ``row`` rows) into a new one. ``OSError``: a file could
+        not fork (then rebuild into new buffers)."""
+        for col, buf in list(self.arrays.items()):
+            file = self._files.get(col)
+            if file is None:
+                new = anonymous(self.cap, buf.dtype)
+                new[:row] = buf[:row]
+                self.arrays[col] = new
+                continue
+            file.fork(row * buf.dtype.itemsize, n * buf.dtype.itemsize)
+            self.arrays[col] = self._view(file, self.cap, buf.dtype)
 
     def add(self, col: str, dtype: np.dtype, rows: int) -> np.ndarray:
         """A new buffer of ``cap`` rows for ``col`` (uninitialised), ready for its first
