@@ -77,7 +77,7 @@ def main() -> None:
             while time.monotonic() < end:
                 for _ in range(10):  # 10 samples a second: between ticks and inside them
                     page.wait_for_timeout(100)
-                    samples.append(status_mib(proc.pid))
+                    samples.append(status_mib(proc.pid) | {"t": time.monotonic() - end})
                 c_now = sum(proc.cpu_times()[:2])
                 cpu.append(c_now - c_prev)
                 c_prev = c_now
@@ -87,10 +87,17 @@ def main() -> None:
         f"live {args.seconds:.0f} s: RSS p10 {rss[len(rss) // 10]:,.0f} MiB (between ticks), "
         f"median {statistics.median(rss):,.0f} MiB, max {rss[-1]:,.0f} MiB (anon median "
         f"{statistics.median(s['RssAnon'] for s in samples):,.0f}, file median "
-        f"{statistics.median(s['RssFile'] for s in samples):,.0f}); peak (VmHWM, first render "
+        f"{statistics.median(s['RssFile'] for s in samples):,.0f}, shared-anonymous median "
+        f"{statistics.median(s['RssShmem'] for s in samples):,.0f}); peak (VmHWM, first render "
         f"included) {samples[-1]['VmHWM']:,.0f} MiB; server CPU per second median "
         f"{statistics.median(cpu):.3f} s"
     )
+    print("highest samples (seconds into the live window: VmRSS / anon / file / shared-anon MiB):")
+    for s in sorted(samples, key=lambda s: -s["VmRSS"])[:8]:
+        print(
+            f"  {s['t'] + args.seconds:5.1f} s: {s['VmRSS']:,.0f} / {s['RssAnon']:,.0f} / "
+            f"{s['RssFile']:,.0f} / {s['RssShmem']:,.0f}"
+        )
 
 
 if __name__ == "__main__":
