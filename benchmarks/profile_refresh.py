@@ -5,7 +5,8 @@ Run: ``.venv/bin/python benchmarks/profile_refresh.py --keep DIR [--events 10000
 The page runs inside AppTest's script thread, so the profiler is switched on inside the script
 (a wrapper around ``dashboard/app.py``). Prints the top functions by cumulative time over
 ``--runs`` idle refreshes (nothing new) and ``--runs`` live ones (1,000 lines appended before
-each), and their mean CPU seconds per refresh. ``--plain`` measures the CPU seconds without the
+each), and their mean CPU seconds per refresh. ``--late`` adds refreshes whose new lines include an evaluator's late ``val_loss`` (a step 300
+back). ``--plain`` measures the CPU seconds without the
 profiler (its overhead is a good part of a refresh) and prints no table.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import os
 import pstats
 import shutil
@@ -71,6 +73,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--plain", action="store_true", help="CPU seconds only, no profiler")
+    parser.add_argument(
+        "--late", action="store_true", help="also refreshes that bring a late val_loss line"
+    )
     parser.add_argument("--callers", nargs="*", default=[], help="functions to list callers of")
     parser.add_argument("--callees", nargs="*", default=[], help="functions to list callees of")
     args = parser.parse_args()
@@ -94,7 +99,14 @@ def main() -> None:
             nonlocal step
             step = append_lines(run, step, 1000, 70_000 + i)
 
-        for name, before in (("idle", None), ("live", append)):
+        def append_late(i: int) -> None:  # an evaluator's val_loss for a step 300 back
+            append(i)
+            line = {"event_type": "metric", "step": step - 300, "val_loss": 0.5 + i}
+            with open(run / "training_log.jsonl", "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(line) + "\n")
+
+        kinds = [("idle", None), ("live", append)] + ([("late", append_late)] if args.late else [])
+        for name, before in kinds:
             cpu = _runs(at, args.runs, before)
             print(f"\n=== {name} refresh at {args.events:,} events: {cpu:.3f} s CPU per refresh")
             if args.plain:

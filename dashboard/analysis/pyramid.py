@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dashboard.analysis.smoothing import EmaState, ema_extend
-from dashboard.reading.forget import parts
+from dashboard.reading.forget import known_equal, parts
 from dashboard.reading.growing import GrowingArray
 
 __all__ = ["BASE_LEVEL", "MinMaxPyramid", "SeriesPyramid", "same_prefix"]
@@ -204,7 +204,8 @@ def same_prefix(old: np.ndarray, new: np.ndarray) -> bool:
         and old.strides == new.strides
     ):
         return True  # the same memory: a frame view that is only ever extended
-    return bool(np.array_equal(old.view(np.int64), new[: old.size].view(np.int64)))
+    k = known_equal(old, new)  # two mappings of one spill file: equal up to where either forked
+    return bool(np.array_equal(old[k:].view(np.int64), new[k : old.size].view(np.int64)))
 
 
 class SeriesPyramid:

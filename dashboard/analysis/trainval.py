@@ -14,8 +14,10 @@ curves. A *pair* is a logged validation column ``val_X`` next to its training co
 * the best evaluation, and the learning-rate changes (``lr``) as rule rows labelled
   ``"lr 0.001 → 0.0005 at step N"``.
 
-Everything is down-sampled with :mod:`dashboard.analysis.downsample` (spikes kept), so a panel
-holds at most a few thousand rows per series whatever the history length. No I/O, no Streamlit.
+Everything is down-sampled (min/max per block, spikes kept: the training curves through the
+pyramids of :mod:`dashboard.analysis.trainval_kept`, which also keeps the panel up to date from
+appended rows), so a panel holds at most a few thousand rows per series whatever the history
+length. No I/O, no Streamlit.
 """
 
 from __future__ import annotations
@@ -27,13 +29,16 @@ import numpy as np
 import pandas as pd
 
 from dashboard.analysis.downsample import DEFAULT_MAX_POINTS, downsample
+from dashboard.analysis.trainval_kept import KeptPanel
 
 __all__ = [
     "LOWER_IS_BETTER",
     "Panel",
     "TrainValPair",
     "eval_log",
+    "keep_up",
     "lr_changes",
+    "panel_of",
     "train_val_panel",
     "val_pairs",
 ]
@@ -120,7 +125,12 @@ def val_pairs(columns: Iterable[str]) -> list[TrainValPair]:
 
 
 def _floats(frame: pd.DataFrame, column: str) -> np.ndarray:
-    return frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+    """``column`` as float64: the frame's own buffer when it is one (kept panels compare it
+    with the one they saw by address), else converted."""
+    series = frame[column]
+    if series.dtype == np.float64:
+        return series.to_numpy()
+    return series.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def lr_changes(
@@ -129,55 +139,34 @@ def lr_changes(
     """The learning-rate changes: rows ``step``, ``old``, ``new``, ``label`` where the finite
     ``column`` moved by more than ``min_change`` (relative) from the value before it (so a smooth
     per-step schedule is not a thousand rules; a step decay is), the latest ``limit`` of them."""
-    empty = pd.DataFrame(
-        {
-            "step": np.empty(0, np.int64),
-            "old": np.empty(0),
-            "new": np.empty(0),
-            "label": pd.Series([], dtype="str"),
-        }
-    )
     if column not in metrics.columns or metrics.empty:
-        return empty
+        return _moves_frame(np.empty(0, np.int64), np.empty(0), np.empty(0), column, limit)
     values = _floats(metrics, column)
     ok = np.flatnonzero(np.isfinite(values))
-    if ok.size < 2:
-        return empty
     v = values[ok]
     old, new = v[:-1], v[1:]
     scale = np.maximum(np.abs(old), np.finfo(np.float64).tiny)
-    moved = np.flatnonzero(np.abs(new - old) / scale > min_change)[-limit:]
+    moved = np.flatnonzero(np.abs(new - old) / scale > min_change)
     steps = metrics["step"].to_numpy(dtype=np.int64)[ok[1:][moved]]
+    return _moves_frame(steps, old[moved], new[moved], column, limit)
+
+
+def _moves_frame(
+    steps: np.ndarray, old: np.ndarray, new: np.ndarray, column: str, limit: int
+) -> pd.DataFrame:
+    """:func:`lr_changes`' frame of the latest ``limit`` moves."""
+    steps, old, new = steps[-limit:], old[-limit:], new[-limit:]
+    labels = [
+        f"{column} {a:g} → {b:g} at step {s:,}" for a, b, s in zip(old, new, steps, strict=True)
+    ]
     return pd.DataFrame(
         {
-            "step": steps,
-            "old": old[moved],
-            "new": new[moved],
-            "label": pd.Series(
-                [
-                    f"{column} {a:g} → {b:g} at step {s:,}"
-                    for a, b, s in zip(old[moved], new[moved], steps, strict=True)
-                ],
-                dtype="str",
-            ),
+            "step": steps.astype(np.int64),
+            "old": old,
+            "new": new,
+            "label": pd.Series(labels, dtype="str"),
         }
     )
-
-
-def _rolling_std(values: np.ndarray, window: int) -> np.ndarray:
-    """The sample standard deviation of each ``window`` consecutive values (NaN for the first
-    ``window - 1``), from running sums of the values centred on their mean (one pass, so a
-    million-point series costs milliseconds; the centring keeps the cancellation small)."""
-    w = max(window, 2)
-    out = np.full(values.size, np.nan)
-    if values.size < w:
-        return out
-    x = values - values.mean()
-    s1 = np.cumsum(np.r_[0.0, x])
-    s2 = np.cumsum(np.r_[0.0, x * x])
-    sum1, sum2 = s1[w:] - s1[:-w], s2[w:] - s2[:-w]
-    out[w - 1 :] = np.sqrt(np.maximum((sum2 - sum1 * sum1 / w) / (w - 1), 0.0))
-    return out
 
 
 def _evaluations(
@@ -204,55 +193,58 @@ def _evaluations(
     return evals, best
 
 
-def _train_curves(
-    steps: np.ndarray, values: np.ndarray, window: int, max_points: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The finite training values (``step``, ``value``) and their rolling std over ``window``
-    (``step``, ``std``), each down-sampled to ``max_points``."""
-    shown = downsample(values, max_points).finite
-    std = _rolling_std(values, window)
-    std_ok = np.flatnonzero(np.isfinite(std))
-    std_shown = std_ok[downsample(std[std_ok], max_points).finite]
-    return (
-        pd.DataFrame({"step": steps[shown], "value": values[shown]}),
-        pd.DataFrame({"step": steps[std_shown], "std": std[std_shown]}),
-    )
-
-
 def train_val_panel(
     metrics: pd.DataFrame,
     pair: TrainValPair,
     *,
     window: int = 20,
     max_points: int = DEFAULT_MAX_POINTS,
+    kept: KeptPanel | None = None,
 ) -> Panel | None:
     """The panel data of ``pair`` (see :class:`Panel`), None until one evaluation with a finite
-    training value at or before it exists."""
+    training value at or before it exists. ``kept`` (a :class:`KeptPanel` of ``window`` kept by
+    the caller for this run, rank and pair) is extended from the rows appended since its last
+    update instead of reading the history."""
     if pair.train not in metrics.columns or pair.val not in metrics.columns or metrics.empty:
         return None
-    steps = metrics["step"].to_numpy(dtype=np.int64)
-    train, val = _floats(metrics, pair.train), _floats(metrics, pair.val)
-    train_ok = np.isfinite(train)
-    last_train = np.maximum.accumulate(np.where(train_ok, np.arange(train.size), -1))
-    rows = np.flatnonzero(np.isfinite(val) & (last_train >= 0))
-    if rows.size == 0:
+    kept = KeptPanel(window) if kept is None else kept
+    keep_up(metrics, pair, kept)
+    return panel_of(kept, pair, window=window, max_points=max_points)
+
+
+def keep_up(metrics: pd.DataFrame, pair: TrainValPair, kept: KeptPanel) -> None:
+    """Bring ``kept`` (for ``pair``) to ``metrics`` (which holds both of its columns)."""
+    kept.update(
+        metrics["step"].to_numpy(dtype=np.int64),
+        _floats(metrics, pair.train),
+        _floats(metrics, pair.val),
+        _floats(metrics, "lr") if "lr" in metrics.columns else None,
+    )
+
+
+def panel_of(
+    kept: KeptPanel, pair: TrainValPair, *, window: int = 20, max_points: int = DEFAULT_MAX_POINTS
+) -> Panel | None:
+    """The panel of ``pair`` from ``kept`` (brought up to date by :func:`keep_up`)."""
+    steps, tr, va = kept.evaluations
+    if steps.size == 0:
         return None
-    va = val[rows]
-    evals, best = _evaluations(steps[rows], train[last_train[rows]], va, pair.lower_is_better)
+    evals, best = _evaluations(steps, tr, va, pair.lower_is_better)
     keep = np.union1d(
         downsample(va, max(max_points - _MAX_MARKS - 1, 6)).finite,
         np.r_[best, np.flatnonzero(evals["new_best"].to_numpy())[-_MAX_MARKS:]],
     )
-    train_curve, stability = _train_curves(steps[train_ok], train[train_ok], window, max_points)
+    train = kept.train.points(max_points)
+    std = kept.std.points(max((max_points - 2) // 2, 2))
     return Panel(
         pair=pair,
-        train=train_curve,
-        stability=stability,
+        train=pd.DataFrame({"step": train["step"], "value": train["value"]}),
+        stability=pd.DataFrame({"step": std["step"], "std": std["std"]}),
         evals=evals.iloc[keep].reset_index(drop=True),
-        lr=lr_changes(metrics),
-        best_step=int(steps[rows[best]]),
+        lr=_moves_frame(*kept.moves, "lr", _MAX_MARKS),
+        best_step=int(steps[best]),
         best_value=float(va[best]),
-        evaluations=int(rows.size),
+        evaluations=int(steps.size),
         window=window,
     )
 

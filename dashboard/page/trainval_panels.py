@@ -8,8 +8,9 @@ charts are built and sent, where tabs sent every pair's), with the reference's s
 changes and the latest evaluations as a diagnostics log (in a closed expander). Metric names
 and values from the run go through :mod:`dashboard.page.text` (``md_text`` for captions and the
 radio's labels, ``plain`` for ``st.text``). Panel data is kept per (directory, state version, rank, frame shape): an idle
-refresh redraws without recomputing the rolling statistics of a long run, and sends the panel's
-charts as kept specs (:mod:`dashboard.page.chart_specs`) without building them again.
+refresh redraws without recomputing anything, and sends the panel's charts as kept specs
+(:mod:`dashboard.page.chart_specs`) without building them again; a live one extends each pair's
+:class:`~dashboard.analysis.trainval_kept.KeptPanel` from the appended rows.
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from dashboard.analysis.trainval import Panel, eval_log, train_val_panel, val_pairs
+from dashboard.analysis.trainval import (
+    Panel,
+    TrainValPair,
+    eval_log,
+    keep_up,
+    panel_of,
+    val_pairs,
+)
+from dashboard.analysis.trainval_kept import KeptPanel
 from dashboard.page import chart_specs, charts_trainval
 from dashboard.page.text import md_text, plain
 from dashboard.run_state import RunState
@@ -31,27 +40,45 @@ MAX_PAIRS = 6  # panels at most (val_loss first); more are named in a caption
 _LOG_LINES = 10
 _LR_SHOWN = 5
 _LOCK = threading.Lock()
-_CACHE: dict[tuple[object, ...], list[Panel]] = {}
+_CACHE: dict[tuple[object, ...], tuple[list[Panel], int]] = {}
+_KEPT: dict[tuple[str, int, TrainValPair], KeptPanel] = {}
+
+
+def _kept(directory: str, rank: int, pair: TrainValPair) -> KeptPanel:
+    """The pair's panel data kept across refreshes (extended from the appended rows)."""
+    with _LOCK:
+        kept = _KEPT.get((directory, rank, pair))
+        if kept is None:
+            while len(_KEPT) >= 32:
+                _KEPT.pop(next(iter(_KEPT)))
+            kept = _KEPT[(directory, rank, pair)] = KeptPanel()
+    return kept
 
 
 def _panels(
     state: RunState, metrics: pd.DataFrame, rank: int
 ) -> tuple[list[Panel], int, tuple[object, ...]]:
-    pairs = [p for p in val_pairs(metrics.columns) if metrics[p.val].notna().any()]
+    """The panels of the first :data:`MAX_PAIRS` pairs with a validation value logged, how many
+    pairs have one, and the key of this data (computed once per state version)."""
     key = (str(state.checkpoint_dir), state.version, rank, metrics.shape)
     with _LOCK:
         cached = _CACHE.get(key)
     if cached is None:
-        cached = [
-            p
-            for p in (train_val_panel(metrics, pair) for pair in pairs[:MAX_PAIRS])
-            if p is not None
-        ]
+        panels, total = [], 0
+        for pair in val_pairs(metrics.columns):
+            kept = _kept(str(state.checkpoint_dir), rank, pair)
+            with kept.lock:
+                keep_up(metrics, pair, kept)
+                total += kept.val_logged
+                panel = panel_of(kept, pair) if kept.val_logged and total <= MAX_PAIRS else None
+            if panel is not None:
+                panels.append(panel)
+        cached = (panels, total)
         with _LOCK:
             while len(_CACHE) >= 8:
                 _CACHE.pop(next(iter(_CACHE)))
             _CACHE[key] = cached
-    return cached, len(pairs), key
+    return cached[0], cached[1], key
 
 
 _CHARTS = (

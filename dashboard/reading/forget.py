@@ -10,6 +10,12 @@ first render then holds a part of each column at a time, not the history.
 Only mappings that :mod:`dashboard.reading.spill` made and :func:`register`\\ ed are touched:
 shared mappings of files, whose rows stay in the file and the page cache (``MADV_DONTNEED``);
 any other array (anonymous memory, a copy) is left alone.
+
+The same registry knows which file each mapping shows, and up to where (a fork,
+:mod:`dashboard.reading.fork`, gives a mapping its own copy of the bytes after a point), so
+:func:`known_equal` tells how many leading rows of two views of one column are the same bytes
+without reading them: a memo that compares the column it saw with the new one (after the table
+grew into a new mapping, or took a late line) then reads only the rows after that.
 """
 
 from __future__ import annotations
@@ -20,17 +26,68 @@ from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["PART_ROWS", "address", "forget", "parts", "register"]
+__all__ = [
+    "PART_ROWS",
+    "address",
+    "forget",
+    "known_equal",
+    "parts",
+    "register",
+    "set_shows_file",
+    "shows_file",
+]
 
 #: Rows read before their pages are given back, in a long read (8 MiB of a float64 column).
 PART_ROWS = 1 << 20
 
 _MAPPINGS: weakref.WeakKeyDictionary[mmap.mmap, int] = weakref.WeakKeyDictionary()
+# mapping -> (its file's token, the bytes from its start that still show the file)
+_SHOWS: weakref.WeakKeyDictionary[mmap.mmap, tuple[object, int]] = weakref.WeakKeyDictionary()
 
 
-def register(mapping: mmap.mmap) -> None:
-    """Let :func:`forget` give back pages of ``mapping`` (a shared mapping of a file)."""
+def register(mapping: mmap.mmap, file: object = None) -> None:
+    """Let :func:`forget` give back pages of ``mapping`` (a shared mapping of a file), and
+    :func:`known_equal` compare it with other mappings of ``file`` (a token: the same object
+    for every mapping of one file, never reused)."""
     _MAPPINGS[mapping] = address(mapping)
+    if file is not None:
+        _SHOWS[mapping] = (file, -(-len(mapping) // mmap.PAGESIZE) * mmap.PAGESIZE)
+
+
+def shows_file(mapping: mmap.mmap) -> int:
+    """The bytes from the start of ``mapping`` that show its file (0 when not registered)."""
+    return _SHOWS.get(mapping, (None, 0))[1]
+
+
+def set_shows_file(mapping: mmap.mmap, nbytes: int) -> None:
+    """Record that ``mapping`` shows its file's bytes up to ``nbytes`` only (after a fork)."""
+    file, shown = _SHOWS[mapping]
+    _SHOWS[mapping] = (file, min(shown, nbytes))
+
+
+def known_equal(old: np.ndarray, new: np.ndarray) -> int:
+    """How many leading items of ``old`` are known to equal ``new``'s without reading them:
+    both contiguous views of one dtype, at the same offset of mappings of one file, up to where
+    either stops showing the file. 0 when that cannot be told (any other arrays)."""
+    if old.dtype != new.dtype or not (old.flags.c_contiguous and new.flags.c_contiguous):
+        return 0
+    a, b = _mapping(old), _mapping(new)
+    if a is None or b is None or a not in _SHOWS or b not in _SHOWS:
+        return 0
+    (file_a, shown_a), (file_b, shown_b) = _SHOWS[a], _SHOWS[b]
+    offset = int(old.__array_interface__["data"][0]) - address(a)
+    if file_a is not file_b or offset != int(new.__array_interface__["data"][0]) - address(b):
+        return 0
+    same = (min(shown_a, shown_b) - offset) // old.dtype.itemsize
+    return max(0, min(same, old.size, new.size))
+
+
+def _mapping(values: np.ndarray) -> mmap.mmap | None:
+    base: object = values
+    while isinstance(base, np.ndarray) and base.base is not None:
+        base = base.base
+    mapping = base.obj if isinstance(base, memoryview) else base
+    return mapping if isinstance(mapping, mmap.mmap) and not mapping.closed else None
 
 
 def address(mapping: mmap.mmap) -> int:
@@ -45,14 +102,11 @@ def address(mapping: mmap.mmap) -> int:
 def forget(values: np.ndarray) -> None:
     """Give back the resident pages wholly under ``values`` when it is a contiguous view of a
     registered mapping; a no-op for any other array."""
-    base: object = values
-    while isinstance(base, np.ndarray) and base.base is not None:
-        base = base.base
-    mapping = base.obj if isinstance(base, memoryview) else base
-    if not isinstance(mapping, mmap.mmap) or not values.size or not values.flags.c_contiguous:
+    mapping = _mapping(values)
+    if mapping is None or not values.size or not values.flags.c_contiguous:
         return
     start = _MAPPINGS.get(mapping)
-    if start is None or mapping.closed:
+    if start is None:
         return
     low = int(values.__array_interface__["data"][0]) - start
     first = -(-low // mmap.PAGESIZE) * mmap.PAGESIZE

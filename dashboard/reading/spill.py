@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dashboard.reading.forget import address, register
+from dashboard.reading.forget import address, register, set_shows_file, shows_file
 from dashboard.reading.fork import patch, unnamed
 
 __all__ = [
@@ -131,7 +131,6 @@ class SpillFile:
         self.allocated = 0  # bytes with disk space reserved
         self.current: mmap.mmap | None = None
         self._old: list[weakref.ref[mmap.mmap]] = []
-        self._shared: weakref.WeakKeyDictionary[mmap.mmap, int] = weakref.WeakKeyDictionary()
 
     def map(self, nbytes: int) -> mmap.mmap:
         """A mapping of the first ``nbytes`` (the file grows sparse to that size)."""
@@ -142,7 +141,7 @@ class SpillFile:
             self._old = [r for r in self._old if r() is not None]
             self._old.append(weakref.ref(self.current))
         self.current = mmap.mmap(self._fd, nbytes, mmap.MAP_SHARED)
-        register(self.current)  # one-off readers of old rows may give their pages back
+        register(self.current, self)  # one-off readers may give pages back; memos compare
         return self.current
 
     def fork(self, keep: int, used: int) -> None:
@@ -153,11 +152,11 @@ class SpillFile:
         start = keep // mmap.PAGESIZE * mmap.PAGESIZE
         alive = [m for m in (*(r() for r in self._old), self.current) if m is not None]
         for mapping in alive:
-            shared = self._shared.get(mapping, -(-len(mapping) // mmap.PAGESIZE) * mmap.PAGESIZE)
-            if shared > start and not mapping.closed:  # bytes from `shared` on: a copy already
+            shared = shows_file(mapping)  # the bytes after it: a copy already
+            if shared > start and not mapping.closed:
                 fd = unnamed(self._directory)
                 patch(mapping, address(mapping), (start, shared), used, self._fd, fd)
-                self._shared[mapping] = start
+                set_shows_file(mapping, start)
 
     def allocate(self, nbytes: int) -> None:
         """Reserve disk space for the first ``nbytes`` (a step ahead); ``OSError`` if the disk

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
-from page_helpers import make_metrics
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from page_helpers import make_metrics, read_in_parts
 
 from dashboard.analysis.trainval import (
     TrainValPair,
@@ -14,6 +18,7 @@ from dashboard.analysis.trainval import (
     train_val_panel,
     val_pairs,
 )
+from dashboard.analysis.trainval_kept import KeptPanel
 
 
 def sparse(n: int, every: int, values: object) -> np.ndarray:
@@ -118,3 +123,45 @@ def test_lr_changes_label_steps_and_ignore_smooth_schedules() -> None:
     assert lr_changes(make_metrics(1000, lr=smooth)).empty
     assert lr_changes(make_metrics(10)).empty
     assert lr_changes(pd.DataFrame({"step": [], "lr": []})).empty
+
+
+_CELL = st.one_of(st.floats(0.01, 10.0), st.just(math.nan))
+
+
+@pytest.mark.parametrize("part", [None, 3])
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(st.tuples(_CELL, _CELL, st.sampled_from([1e-3, 5e-4, math.nan])), max_size=120),
+    cuts=st.lists(st.integers(0, 120), max_size=5),
+    moved=st.booleans(),
+)
+def test_a_kept_panel_over_appends_equals_a_fresh_one(
+    rows: list[tuple[float, float, float]], cuts: list[int], moved: bool, part: int | None
+) -> None:
+    """The panel a live page keeps (extended from appended rows; started over when earlier rows
+    changed) equals the panel of a fresh computation on the same frame."""
+    frame = pd.DataFrame(
+        {
+            "step": np.arange(len(rows), dtype=np.int64) * 10,
+            "loss": [r[0] for r in rows],
+            "val_loss": [r[1] for r in rows],
+            "lr": [r[2] for r in rows],
+        }
+    )
+    kept = KeptPanel(window=4)
+    with read_in_parts(part):
+        for i, end in enumerate(sorted({min(c, len(rows)) for c in cuts} | {len(rows)})):
+            shown = frame.iloc[:end].copy()
+            if moved and i == 1 and end:
+                shown.loc[0, "loss"] = 99.0  # an earlier row changed: start over
+            got = train_val_panel(shown, LOSS, window=4, max_points=40, kept=kept)
+            want = train_val_panel(shown, LOSS, window=4, max_points=40)
+            assert (got is None) == (want is None)
+            if got is None or want is None:
+                continue
+            for name in ("train", "evals", "lr"):
+                pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name))
+            pd.testing.assert_frame_equal(got.stability, want.stability, rtol=1e-9, atol=1e-12)
+            assert (got.best_step, got.best_value, got.evaluations) == (
+                want.best_step, want.best_value, want.evaluations
+            )  # fmt: skip

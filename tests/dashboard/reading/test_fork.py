@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import mmap
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashboard.reading import sorted_table
+from dashboard.reading.forget import known_equal
 from dashboard.reading.fork import can_fork
 from dashboard.reading.spill import (
     MIN_BYTES_ENV,
@@ -24,6 +26,7 @@ from dashboard.reading.spill import (
 from dashboard.reading.watcher import RunWatcher, load_training_state
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="no mmap at an address here")
+PAGE = mmap.PAGESIZE
 
 
 def _spilled(tmp_path: Path, rows: int) -> Buffers:
@@ -144,5 +147,23 @@ def test_views_keep_their_rows_over_any_forks_appends_and_growth(
         buffers.release(n)
         assert np.array_equal(buffers.arrays["x"][:n], latest)
         views.append((buffers.arrays["x"][:n], latest.copy()))
+        now = buffers.arrays["x"][:n]
         for view, seen in views:
             assert np.array_equal(view, seen)
+            k = known_equal(view, now)  # what a memo skips comparing: truly equal
+            assert np.array_equal(view[:k], now[:k])
+            if op == "grow" and view is views[-1][0]:
+                assert k == view.size  # a new mapping of an unforked file: all known equal
+
+
+def test_known_equal_needs_two_views_of_one_file(tmp_path: Path) -> None:
+    buffers = _spilled(tmp_path / "a", 50_000)
+    other = _spilled(tmp_path / "b", 50_000)
+    first = buffers.arrays["x"][:50_000]
+    buffers.grow(200_000, 50_000)
+    assert known_equal(first, buffers.arrays["x"][:50_000]) == 50_000
+    assert known_equal(first, other.arrays["x"][:50_000]) == 0  # another file: same bytes
+    assert known_equal(first, first.copy()) == 0
+    assert known_equal(first[1:], buffers.arrays["x"][:49_999]) == 0  # another offset
+    buffers.fork(30_000, 50_000)
+    assert known_equal(first, buffers.arrays["x"][:50_000]) == 30_000 * 8 // PAGE * PAGE // 8
