@@ -131,7 +131,8 @@ def server(
            "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer",
            *flags, "--", *args]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(root)}
+    path = os.environ.get("PYTHONPATH")  # kept after the root (a profiling hook, say)
+    env = {**os.environ, "PYTHONPATH": str(root) + (os.pathsep + path if path else "")}
     proc = subprocess.Popen(
         cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )

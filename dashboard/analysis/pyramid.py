@@ -35,7 +35,7 @@ from dashboard.analysis.smoothing import EmaState, ema_extend
 from dashboard.reading.forget import known_equal, parts
 from dashboard.reading.growing import GrowingArray
 
-__all__ = ["BASE_LEVEL", "MinMaxPyramid", "SeriesPyramid", "same_prefix"]
+__all__ = ["BASE_LEVEL", "MinMaxPyramid", "SeriesPyramid", "common_prefix", "same_prefix"]
 
 _F64 = npt.NDArray[np.float64]
 _IntArray = npt.NDArray[np.intp]
@@ -126,6 +126,15 @@ class MinMaxPyramid:
         """The positions of :meth:`points`."""
         return self.points(buckets)["at"]
 
+    def truncate(self, n: int) -> None:
+        """Keep the first ``n`` rows only (each level's blocks that end by then); the next
+        :meth:`extend` goes on from there."""
+        self.values = self.values[:n]
+        self.columns = {name: column[:n] for name, column in self.columns.items()}
+        for i, (low, high) in enumerate(zip(self.mins, self.maxs, strict=True)):
+            low.cut(n >> (BASE_LEVEL + i))
+            high.cut(n >> (BASE_LEVEL + i))
+
 
 class _Extremes:
     """The minima (or maxima) of one level: per block, the record of its extreme row (the
@@ -139,6 +148,10 @@ class _Extremes:
     def keep(self, done: int, new: dict[str, np.ndarray]) -> None:
         for name, part in self.parts.items():
             part.keep(done, new[name])
+
+    def cut(self, count: int) -> None:
+        for part in self.parts.values():
+            part.keep(min(count, part.size), np.empty(0, dtype=part.dtype))
 
     def first(self, count: int) -> dict[str, np.ndarray]:
         return {name: part.array[:count] for name, part in self.parts.items()}
@@ -191,6 +204,15 @@ def _first_last_finite(y: _F64) -> _IntArray:
                 break
             window *= 16
     return np.asarray(out, dtype=np.intp)
+
+
+def common_prefix(old: np.ndarray, new: np.ndarray) -> int:
+    """How many leading items ``old`` and ``new`` share, bit for bit (8-byte items), reading
+    only what two views of one spill file are not known to share."""
+    n = min(old.size, new.size)
+    k = known_equal(old[:n], new[:n])
+    differ = np.flatnonzero(old[k:n].view(np.int64) != new[k:n].view(np.int64))
+    return k + int(differ[0]) if differ.size else n
 
 
 def same_prefix(old: np.ndarray, new: np.ndarray) -> bool:
@@ -251,6 +273,13 @@ class SeriesPyramid:
             columns["smoothed"] = self._smoothed.array
             self.smooth.extend(self._smoothed.array, {"step": steps, "value": values})
         self.raw.extend(values, columns)
+
+    def truncate(self, n: int) -> None:
+        """Keep the first ``n`` rows only (an unsmoothed series: an EMA cannot go back)."""
+        if self.weight > 0:
+            raise ValueError("a smoothed series cannot be cut back: update it instead")
+        self.raw.truncate(n)
+        self._steps = self._steps[:n]
 
     @property
     def smoothed(self) -> _F64:

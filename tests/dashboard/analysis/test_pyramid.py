@@ -338,3 +338,25 @@ def test_a_long_first_build_read_in_parts_equals_one_read(
     ]
     if weight > 0:
         np.testing.assert_allclose(smoothed.smoothed, ema(values, weight), rtol=1e-9, atol=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=values_strategy, cut=st.integers(0, 2_000), buckets=st.integers(2, 200))
+def test_a_pyramid_cut_back_and_extended_equals_a_fresh_one(
+    values: np.ndarray, cut: int, buckets: int
+) -> None:
+    """A series cut back to its first ``cut`` rows (rows after changed) and extended with other
+    rows draws what a fresh series of the new rows draws."""
+    steps = np.arange(values.size, dtype=np.int64)
+    series = SeriesPyramid()
+    series.update(values, steps)
+    changed = values.copy()
+    changed[min(cut, values.size) :] = -changed[min(cut, values.size) :] - 1.0
+    series.truncate(min(cut, values.size))
+    series.update(changed, steps)
+    fresh = SeriesPyramid()
+    fresh.update(changed, steps)
+    assert series.rebuilds == 0
+    got, want = series.points(2 * buckets + 2), fresh.points(2 * buckets + 2)
+    for name in want:
+        assert np.array_equal(got[name], want[name])

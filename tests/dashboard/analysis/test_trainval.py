@@ -138,8 +138,8 @@ _CELL = st.one_of(st.floats(0.01, 10.0), st.just(math.nan))
 def test_a_kept_panel_over_appends_equals_a_fresh_one(
     rows: list[tuple[float, float, float]], cuts: list[int], moved: bool, part: int | None
 ) -> None:
-    """The panel a live page keeps (extended from appended rows; started over when earlier rows
-    changed) equals the panel of a fresh computation on the same frame."""
+    """The panel a live page keeps (extended from appended rows; cut back to the first changed
+    row when earlier rows changed) equals the panel of a fresh computation on the same frame."""
     frame = pd.DataFrame(
         {
             "step": np.arange(len(rows), dtype=np.int64) * 10,
@@ -152,8 +152,9 @@ def test_a_kept_panel_over_appends_equals_a_fresh_one(
     with read_in_parts(part):
         for i, end in enumerate(sorted({min(c, len(rows)) for c in cuts} | {len(rows)})):
             shown = frame.iloc[:end].copy()
-            if moved and i == 1 and end:
-                shown.loc[0, "loss"] = 99.0  # an earlier row changed: start over
+            if moved and i == 1 and end:  # earlier rows changed: cut back to the first one
+                shown.loc[end // 2, "loss"] = 99.0
+                shown.loc[end // 3, "val_loss"] = 0.001
             got = train_val_panel(shown, LOSS, window=4, max_points=40, kept=kept)
             want = train_val_panel(shown, LOSS, window=4, max_points=40)
             assert (got is None) == (want is None)
