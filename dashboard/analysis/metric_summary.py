@@ -11,6 +11,7 @@ import pandas as pd
 
 from dashboard.analysis.pyramid import same_prefix
 from dashboard.analysis.series import extra_metric_columns
+from dashboard.reading.forget import parts
 from dashboard.run_state import RunState
 from thalia_logging.contract import CORE_METRICS
 
@@ -118,7 +119,12 @@ def metric_summaries(
         if column not in metrics.columns:
             out.append(_summary(column, steps, np.full(len(metrics), np.nan)))
             continue
-        values = metrics[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        series = metrics[column]  # the frame's own buffer when float64: trackers compare views
+        values = (
+            series.to_numpy()
+            if series.dtype == np.float64
+            else series.to_numpy(dtype=np.float64, na_value=np.nan)
+        )
         if trackers is None:
             out.append(_summary(column, steps, values))
         else:
@@ -157,7 +163,8 @@ class SummaryTracker:
     :meth:`update` extends the summary from the appended rows when the new steps and values start
     with the ones seen last time, bit for bit (:func:`~dashboard.analysis.pyramid.same_prefix`:
     frames are views of the reader's buffers, so that check is O(1) for a run that only grew);
-    otherwise (a cut, a late line, another column's rows) it summarises the whole column again.
+    otherwise (a cut, a late line, another column's rows) it summarises the whole column again,
+    in parts whose pages it gives back (:func:`~dashboard.reading.forget.parts`).
     The result always equals the summary of the whole column. Not thread-safe: one per caller."""
 
     def __init__(self) -> None:
@@ -173,9 +180,12 @@ class SummaryTracker:
             and same_prefix(self._values, values)
             and same_prefix(self._steps.view(np.float64), steps.view(np.float64))
         )
-        if grew and self._summary is not None:
-            summary = _joined(self._summary, _summary(name, steps[n:], values[n:]))
-        else:
-            summary = _summary(name, steps, values)
+        summary = self._summary if grew else None
+        start = n if grew else 0
+        for end in parts(start, values.size, values, steps):  # a long read: pages given back
+            part = _summary(name, steps[start:end], values[start:end])
+            summary = part if summary is None else _joined(summary, part)
+            start = end
+        assert summary is not None
         self._steps, self._values, self._summary = steps, values, summary
         return summary

@@ -4,8 +4,10 @@ summary of the whole column after every append, late line or rewrite."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from page_helpers import read_in_parts
 
 from dashboard.analysis.metric_summary import SummaryTracker, _summary
 
@@ -18,12 +20,18 @@ _STEP = st.lists(_VALUES, min_size=0, max_size=12)
 _REFRESH = st.tuples(st.sampled_from(["append", "append", "append", "rewrite"]), _STEP)
 
 
+@pytest.mark.parametrize("part", [None, 3])  # 3: a rewrite is summarised in parts, joined
 @settings(max_examples=150, deadline=None)
 @given(name=st.sampled_from(["loss", "performance", "firing_rate"]),
        refreshes=st.lists(_REFRESH, min_size=1, max_size=8))  # fmt: skip
 def test_tracker_equals_a_fresh_summary(
-    name: str, refreshes: list[tuple[str, list[float]]]
+    name: str, refreshes: list[tuple[str, list[float]]], part: int | None
 ) -> None:
+    with read_in_parts(part):
+        _check_tracker(name, refreshes)
+
+
+def _check_tracker(name: str, refreshes: list[tuple[str, list[float]]]) -> None:
     tracker = SummaryTracker()
     buffer = np.empty(200, dtype=np.float64)  # a growing frame: views of one buffer
     steps = np.arange(200, dtype=np.int64) * 10
