@@ -41,9 +41,9 @@ _F64 = npt.NDArray[np.float64]
 _IntArray = npt.NDArray[np.intp]
 
 
-#: the finest level kept (blocks of 2**BASE_LEVEL rows): finer ones are only read for short
-#: series, computed from the rows then, so a pyramid holds ~n/16 positions, not 2n
-BASE_LEVEL = 6
+#: the finest level kept: shorter series (under ~2**BASE_LEVEL x buckets rows, all resident) are
+#: read directly, so a pyramid holds ~n/64 records of 3-4 numbers, not 2n
+BASE_LEVEL = 8
 
 
 class MinMaxPyramid:

@@ -127,6 +127,7 @@ class SpillFile:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._fd = unnamed(directory)
         self._finalizer = weakref.finalize(self, os.close, self._fd)
+        self._token = object()  # names the file to the mapping registry (not self: no cycle)
         self.size = 0  # bytes mapped
         self.allocated = 0  # bytes with disk space reserved
         self.current: mmap.mmap | None = None
@@ -141,7 +142,7 @@ class SpillFile:
             self._old = [r for r in self._old if r() is not None]
             self._old.append(weakref.ref(self.current))
         self.current = mmap.mmap(self._fd, nbytes, mmap.MAP_SHARED)
-        register(self.current, self)  # one-off readers may give pages back; memos compare
+        register(self.current, self._token)  # readers may give pages back; memos compare
         return self.current
 
     def fork(self, keep: int, used: int) -> None:
