@@ -164,22 +164,26 @@ class SortedTable:
 
     def _raw(self, p: int = 0) -> list[Chunk]:
         """The raw rows of the table's rows from ``p`` on: the unmerged ones, then the shadow
-        rows of the merged ones (copies, so that writing over the table's rows keeps them)."""
+        rows of the merged ones. Views where nothing is dropped: a rebuild writes new buffers
+        and an insert forks them (the views keep their rows), and the shadow rows are read
+        before new ones are added over them."""
         n = self.n
         if n <= p:
             return []
         derived = np.concatenate(self._derived) if self._derived else np.empty(0, np.intp)
-        keep = np.ones(n - p, dtype=bool)
-        keep[derived[derived >= p] - p] = False
+        merged = derived[derived >= p] - p
+        keep: slice | np.ndarray = slice(None)
+        if merged.size:
+            keep = np.ones(n - p, dtype=bool)
+            keep[merged] = False
         cols: dict[str, np.ndarray] = {k: v[p:n][keep] for k, v in self._bufs.arrays.items()}
         for name, parts in self._strs.items():
             strings = pa.chunked_array(parts, type=pa.large_string()).slice(p)
             cols[name] = np.asarray(strings.to_numpy(zero_copy_only=False), dtype=object)[keep]
-        out = [Chunk(int(keep.sum()), cols)]
+        out = [Chunk(len(cols["step"]), cols)]
         first = self._shadow.count_below("_out", p)
         if self._shadow.n > first:
-            shadow = self._shadow.chunk(first)
-            out.append(Chunk(shadow.n, {k: v.copy() for k, v in shadow.cols.items()}))
+            out.append(self._shadow.chunk(first))
         return out
 
     def _write(
