@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard.analysis.pyramid import same_prefix
-from dashboard.analysis.series import extra_metric_columns
+from dashboard.analysis.series import extra_metric_columns, float_column
 from dashboard.reading.forget import parts
 from dashboard.run_state import RunState
 from thalia_logging.contract import CORE_METRICS
@@ -119,12 +119,7 @@ def metric_summaries(
         if column not in metrics.columns:
             out.append(_summary(column, steps, np.full(len(metrics), np.nan)))
             continue
-        series = metrics[column]  # the frame's own buffer when float64: trackers compare views
-        values = (
-            series.to_numpy()
-            if series.dtype == np.float64
-            else series.to_numpy(dtype=np.float64, na_value=np.nan)
-        )
+        values = float_column(metrics, column)  # the frame's own buffer: trackers compare views
         if trackers is None:
             out.append(_summary(column, steps, values))
         else:

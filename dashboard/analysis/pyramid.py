@@ -60,9 +60,8 @@ class MinMaxPyramid:
         self.dtypes |= {name: np.dtype(dtype) for name, dtype in (carried or {}).items()}
         self.values: _F64 = np.empty(0)
         self.columns: dict[str, np.ndarray] = {}
-        self.mins: list[
-            _Extremes
-        ] = []  # [i]: the minimum of each aligned block of 2**(BASE_LEVEL+i)
+        # [i]: the minimum (maximum) of each aligned block of 2**(BASE_LEVEL+i) rows
+        self.mins: list[_Extremes] = []
         self.maxs: list[_Extremes] = []
 
     def extend(self, values: _F64, columns: dict[str, np.ndarray] | None = None) -> None:

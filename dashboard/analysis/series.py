@@ -17,6 +17,7 @@ from thalia_logging.contract import CORE_METRICS
 __all__ = [
     "CARD_METRICS",
     "extra_metric_columns",
+    "float_column",
     "latest_step",
     "rank_frame",
     "ranks",
@@ -65,6 +66,15 @@ def _rank_range(values: np.ndarray) -> tuple[int, int]:
         key = id(root)
         _SCANNED[key] = (weakref.ref(root, lambda _r: _SCANNED.pop(key, None)), len(values), lo, hi)
     return lo, hi
+
+
+def float_column(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """``frame[column]`` as float64 values, missing ones as NaN (a float64 column as it is, not
+    copied: kept memos compare it with the one they saw by address; do not modify it)."""
+    series = frame[column]
+    if series.dtype == np.float64:
+        return series.to_numpy()
+    return series.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def ranks(metrics: pd.DataFrame) -> list[int]:

@@ -12,18 +12,12 @@ import pandas as pd
 
 from dashboard.analysis.lifecycle import LifecycleKind, process_alive, run_lifecycle
 from dashboard.analysis.pyramid import same_prefix
+from dashboard.analysis.series import float_column
 from dashboard.analysis.units import format_duration
 from dashboard.reading.forget import parts
 from dashboard.run_state import RunState
 
 __all__ = ["RunStatus", "SpeedInfo", "WallSpan", "run_status", "speed_info"]
-
-
-def _floats(column: pd.Series) -> np.ndarray:
-    """The column as float64 (missing as NaN); a float64 column as it is, not copied."""
-    if column.dtype == np.float64:
-        return column.to_numpy()
-    return column.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 @dataclass(frozen=True)
@@ -108,7 +102,7 @@ def speed_info(
     if metrics.empty:
         return SpeedInfo("—", "—", "done" if status == "finished" else "—")
     wall = (
-        _floats(metrics["wall_time"])
+        float_column(metrics, "wall_time")
         if "wall_time" in metrics.columns
         else np.full(len(metrics), np.nan)
     )

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard.analysis.loss_segment import LossSegment
+from dashboard.analysis.series import float_column
 from dashboard.analysis.status import RunStatus
 
 __all__ = ["DEFAULT_THRESHOLDS", "Columns", "HealthThresholds"]
@@ -119,12 +120,7 @@ class Columns:
         if name not in self._values:
             values = None
             if name in self.frame.columns:
-                column = self.frame[name]
-                values = (
-                    column.to_numpy()  # float64 holds missing values as NaN already: no copy
-                    if column.dtype == np.float64
-                    else column.to_numpy(dtype=np.float64, na_value=np.nan)
-                )
+                values = float_column(self.frame, name)
                 if not (values.size and (not math.isnan(values[-1]) or (~np.isnan(values)).any())):
                     values = None
             self._values[name] = values

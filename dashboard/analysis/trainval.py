@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from dashboard.analysis.downsample import DEFAULT_MAX_POINTS, downsample
-from dashboard.analysis.trainval_kept import KeptPanel
+from dashboard.analysis.series import float_column
+from dashboard.analysis.trainval_kept import KeptPanel, moves
 
 __all__ = [
     "LOWER_IS_BETTER",
@@ -124,15 +125,6 @@ def val_pairs(columns: Iterable[str]) -> list[TrainValPair]:
     return sorted(pairs, key=lambda p: (p.val != "val_loss", p.val))
 
 
-def _floats(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """``column`` as float64: the frame's own buffer when it is one (kept panels compare it
-    with the one they saw by address), else converted."""
-    series = frame[column]
-    if series.dtype == np.float64:
-        return series.to_numpy()
-    return series.to_numpy(dtype=np.float64, na_value=np.nan)
-
-
 def lr_changes(
     metrics: pd.DataFrame, column: str = "lr", *, min_change: float = 0.05, limit: int = _MAX_MARKS
 ) -> pd.DataFrame:
@@ -141,14 +133,9 @@ def lr_changes(
     per-step schedule is not a thousand rules; a step decay is), the latest ``limit`` of them."""
     if column not in metrics.columns or metrics.empty:
         return _moves_frame(np.empty(0, np.int64), np.empty(0), np.empty(0), column, limit)
-    values = _floats(metrics, column)
-    ok = np.flatnonzero(np.isfinite(values))
-    v = values[ok]
-    old, new = v[:-1], v[1:]
-    scale = np.maximum(np.abs(old), np.finfo(np.float64).tiny)
-    moved = np.flatnonzero(np.abs(new - old) / scale > min_change)
-    steps = metrics["step"].to_numpy(dtype=np.int64)[ok[1:][moved]]
-    return _moves_frame(steps, old[moved], new[moved], column, limit)
+    at, old, new = moves(float_column(metrics, column), min_change)
+    steps = metrics["step"].to_numpy(dtype=np.int64)[at]
+    return _moves_frame(steps, old, new, column, limit)
 
 
 def _moves_frame(
@@ -216,9 +203,9 @@ def keep_up(metrics: pd.DataFrame, pair: TrainValPair, kept: KeptPanel) -> None:
     """Bring ``kept`` (for ``pair``) to ``metrics`` (which holds both of its columns)."""
     kept.update(
         metrics["step"].to_numpy(dtype=np.int64),
-        _floats(metrics, pair.train),
-        _floats(metrics, pair.val),
-        _floats(metrics, "lr") if "lr" in metrics.columns else None,
+        float_column(metrics, pair.train),
+        float_column(metrics, pair.val),
+        float_column(metrics, "lr") if "lr" in metrics.columns else None,
     )
 
 

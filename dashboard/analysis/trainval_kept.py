@@ -23,7 +23,7 @@ from dashboard.analysis.pyramid import MinMaxPyramid, SeriesPyramid, common_pref
 from dashboard.reading.forget import parts
 from dashboard.reading.growing import GrowingArray
 
-__all__ = ["KeptPanel", "rolling_std"]
+__all__ = ["KeptPanel", "moves", "rolling_std"]
 
 _F64 = npt.NDArray[np.float64]
 
@@ -44,12 +44,24 @@ def rolling_std(values: _F64, window: int) -> _F64:
     return out
 
 
+def moves(
+    values: _F64, min_change: float, previous: float = np.nan
+) -> tuple[np.ndarray, _F64, _F64]:
+    """(rows, old, new) where the finite ``values`` moved by more than ``min_change``
+    (relative) from the finite value before (``previous`` before the first one)."""
+    ok = np.flatnonzero(np.isfinite(values))
+    new = values[ok]
+    old = np.concatenate([[previous], new[:-1]])
+    scale = np.maximum(np.abs(old), np.finfo(np.float64).tiny)
+    moved = np.flatnonzero(np.abs(new - old) / scale > min_change)  # NaN: no move
+    return ok[moved], old[moved], new[moved]
+
+
 class KeptPanel:
     """One pair's derived rows for one run and rank (see the module docstring): ``train``
     (pyramid of the training values), ``std`` (pyramid of their rolling std over ``window``
-    finite values, with steps), the evaluations (``eval_steps``, ``eval_train``, ``eval_val``),
-    the learning-rate moves (``lr_steps``, ``lr_old``, ``lr_new``: finite ``lr`` moving by more
-    than ``min_change``, relative) and ``val_logged`` (a validation value that is not NaN).
+    finite values, with steps), :attr:`evaluations`, the learning-rate :attr:`moves` (by more
+    than ``min_change``, relative: :func:`moves`) and :attr:`val_logged`.
 
     Not thread-safe by itself: callers that share one hold :attr:`lock`."""
 
@@ -144,19 +156,11 @@ class KeptPanel:
             self._extend_lr(steps, lr, rows)
 
     def _extend_lr(self, steps: np.ndarray, lr: _F64, rows: np.ndarray) -> None:
-        ok = np.flatnonzero(np.isfinite(lr))
-        if not ok.size:
-            return
-        new = lr[ok]
-        old = np.concatenate([[self._last_lr], new[:-1]])
-        scale = np.maximum(np.abs(old), np.finfo(np.float64).tiny)
-        moved = np.flatnonzero(np.abs(new - old) / scale > self.min_change)  # NaN: no move
-        at = ok[moved]
-        for kept_part, part in zip(
-            self._moves, (steps[at], old[moved], new[moved], rows[at]), strict=True
-        ):
+        at, old, new = moves(lr, self.min_change, self._last_lr)
+        for kept_part, part in zip(self._moves, (steps[at], old, new, rows[at]), strict=True):
             kept_part.append(part)
-        self._last_lr = float(new[-1])
+        finite = lr[np.isfinite(lr)]
+        self._last_lr = float(finite[-1]) if finite.size else self._last_lr
 
     @property
     def evaluations(self) -> tuple[np.ndarray, _F64, _F64]:

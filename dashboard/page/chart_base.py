@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import altair as alt
-import numpy as np
-import pandas as pd
 from altair.utils.schemapi import debug_mode
+
+from dashboard.analysis.series import float_column
 
 __all__ = [
     "LABEL_LIMIT",
@@ -41,15 +41,6 @@ LABEL_LIMIT = 140  # px: longer region names are cut in axis labels and legends 
 _C = TypeVar("_C", bound=alt.TopLevelMixin)
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
-
-
-def float_column(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """``frame[column]`` as float64 values, missing ones as NaN (a float64 column as it is, not
-    copied: do not modify the result)."""
-    series = frame[column]
-    if series.dtype == np.float64:
-        return series.to_numpy()
-    return series.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def unvalidated(build: Callable[_P, _R]) -> Callable[_P, _R]:
