@@ -23,6 +23,7 @@ from __future__ import annotations
 import mmap
 import weakref
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -40,29 +41,33 @@ __all__ = [
 #: Rows read before their pages are given back, in a long read (8 MiB of a float64 column).
 PART_ROWS = 1 << 20
 
-_MAPPINGS: weakref.WeakKeyDictionary[mmap.mmap, int] = weakref.WeakKeyDictionary()
-# mapping -> (its file's token, the bytes from its start that still show the file)
-_SHOWS: weakref.WeakKeyDictionary[mmap.mmap, tuple[object, int]] = weakref.WeakKeyDictionary()
+# mapping -> [where it starts, its file's token, the bytes from its start that still show the file]
+_MAPPINGS: weakref.WeakKeyDictionary[mmap.mmap, list[Any]] = weakref.WeakKeyDictionary()
 
 
-def register(mapping: mmap.mmap, file: object = None) -> None:
+def register(mapping: mmap.mmap, file: object) -> None:
     """Let :func:`forget` give back pages of ``mapping`` (a shared mapping of a file), and
     :func:`known_equal` compare it with other mappings of ``file`` (a token: the same object
     for every mapping of one file, never reused)."""
-    _MAPPINGS[mapping] = address(mapping)
-    if file is not None:
-        _SHOWS[mapping] = (file, -(-len(mapping) // mmap.PAGESIZE) * mmap.PAGESIZE)
+    start = int(np.frombuffer(mapping, dtype=np.uint8, count=1).__array_interface__["data"][0])
+    _MAPPINGS[mapping] = [start, file, -(-len(mapping) // mmap.PAGESIZE) * mmap.PAGESIZE]
+
+
+def address(mapping: mmap.mmap) -> int:
+    """Where a registered ``mapping`` starts in memory."""
+    return int(_MAPPINGS[mapping][0])
 
 
 def shows_file(mapping: mmap.mmap) -> int:
     """The bytes from the start of ``mapping`` that show its file (0 when not registered)."""
-    return _SHOWS.get(mapping, (None, 0))[1]
+    known = _MAPPINGS.get(mapping)
+    return 0 if known is None else int(known[2])
 
 
 def set_shows_file(mapping: mmap.mmap, nbytes: int) -> None:
     """Record that ``mapping`` shows its file's bytes up to ``nbytes`` only (after a fork)."""
-    file, shown = _SHOWS[mapping]
-    _SHOWS[mapping] = (file, min(shown, nbytes))
+    known = _MAPPINGS[mapping]
+    known[2] = min(known[2], nbytes)
 
 
 def known_equal(old: np.ndarray, new: np.ndarray) -> int:
@@ -71,15 +76,19 @@ def known_equal(old: np.ndarray, new: np.ndarray) -> int:
     either stops showing the file. 0 when that cannot be told (any other arrays)."""
     if old.dtype != new.dtype or not (old.flags.c_contiguous and new.flags.c_contiguous):
         return 0
-    a, b = _mapping(old), _mapping(new)
-    if a is None or b is None or a not in _SHOWS or b not in _SHOWS:
+    a, b = _record(old), _record(new)
+    if a is None or b is None or a[1] is not b[1]:
         return 0
-    (file_a, shown_a), (file_b, shown_b) = _SHOWS[a], _SHOWS[b]
-    offset = int(old.__array_interface__["data"][0]) - address(a)
-    if file_a is not file_b or offset != int(new.__array_interface__["data"][0]) - address(b):
+    offset = int(old.__array_interface__["data"][0]) - a[0]
+    if offset != int(new.__array_interface__["data"][0]) - b[0]:
         return 0
-    same = (min(shown_a, shown_b) - offset) // old.dtype.itemsize
+    same = (min(a[2], b[2]) - offset) // old.dtype.itemsize
     return max(0, min(same, old.size, new.size))
+
+
+def _record(values: np.ndarray) -> list[Any] | None:
+    mapping = _mapping(values)
+    return None if mapping is None else _MAPPINGS.get(mapping)
 
 
 def _mapping(values: np.ndarray) -> mmap.mmap | None:
@@ -90,25 +99,13 @@ def _mapping(values: np.ndarray) -> mmap.mmap | None:
     return mapping if isinstance(mapping, mmap.mmap) and not mapping.closed else None
 
 
-def address(mapping: mmap.mmap) -> int:
-    """Where ``mapping`` starts in memory."""
-    known = _MAPPINGS.get(mapping)
-    if known is not None:
-        return known
-    probe = np.frombuffer(mapping, dtype=np.uint8, count=1)
-    return int(probe.__array_interface__["data"][0])
-
-
 def forget(values: np.ndarray) -> None:
     """Give back the resident pages wholly under ``values`` when it is a contiguous view of a
     registered mapping; a no-op for any other array."""
-    mapping = _mapping(values)
-    if mapping is None or not values.size or not values.flags.c_contiguous:
+    mapping, known = _mapping(values), _record(values)
+    if mapping is None or known is None or not values.size or not values.flags.c_contiguous:
         return
-    start = _MAPPINGS.get(mapping)
-    if start is None:
-        return
-    low = int(values.__array_interface__["data"][0]) - start
+    low = int(values.__array_interface__["data"][0]) - known[0]
     first = -(-low // mmap.PAGESIZE) * mmap.PAGESIZE
     last = (low + values.nbytes) // mmap.PAGESIZE * mmap.PAGESIZE
     if 0 <= first < last <= len(mapping):
