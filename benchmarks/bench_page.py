@@ -207,6 +207,18 @@ def shown_step(at: AppTest) -> int:
     raise SystemExit("the page shows no Training step card")
 
 
+#: the run page's sections (``dashboard.page.sections``) that the stage timer and probes wrap
+PAGE_SECTIONS = (
+    "header",
+    "metrics_now",
+    "metric_history",
+    "growth",
+    "consolidation",
+    "milestones",
+    "training_info",
+)
+
+
 class StageTimer:
     """Wall time per page stage, by wrapping module functions the page looks up at run time
     (AppTest runs the script in its own thread, so cProfile in this thread sees nothing)."""
@@ -237,15 +249,7 @@ class StageTimer:
         self.wrap(watcher.RunWatcher, "refresh", "watcher.refresh (new bytes)")
         self.wrap(frames.FrameSnapshot, "__call__", "frame builds (lazy, first access)")
         self.wrap(run_facts, "run_facts", "run facts (status, speed, health checks)")
-        for name in (
-            "header",
-            "metrics_now",
-            "metric_history",
-            "growth",
-            "consolidation",
-            "milestones",
-            "training_info",
-        ):
+        for name in PAGE_SECTIONS:
             self.wrap(sections, name, f"section {name}")
 
     def uninstall(self) -> None:

@@ -26,7 +26,7 @@ os.environ["THALIA_DASHBOARD_SPILL_MIN_BYTES"] = "65536"
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from bench_page import append_lines  # noqa: E402
+from bench_page import PAGE_SECTIONS, append_lines  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from dashboard.page import (  # noqa: E402
@@ -40,16 +40,7 @@ from dashboard.reading.watcher import RunWatcher  # noqa: E402
 
 PARTS = {
     run_page: ("rank_frame", "run_facts", "summary_section", "run_lifecycle", "_rank"),
-    sections: (
-        "header",
-        "health_warnings",
-        "metrics_now",
-        "metric_history",
-        "growth",
-        "consolidation",
-        "milestones",
-        "training_info",
-    ),
+    sections: ("health_warnings", *PAGE_SECTIONS),
     system_section: ("system", "config"),
     trainval_panels: ("train_val_panels",),
     alert_history: ("update", "section"),

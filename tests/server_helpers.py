@@ -96,6 +96,17 @@ CHROMIUM_ARGS = [
 ]
 
 
+@contextlib.contextmanager
+def serve_log(tmp_path: Path, log: str) -> Iterator[tuple[str, Path]]:
+    """A run directory under ``tmp_path`` whose ``training_log.jsonl`` holds ``log``, served:
+    (url, directory)."""
+    directory = tmp_path / "run"
+    directory.mkdir()
+    (directory / "training_log.jsonl").write_text(log, encoding="utf-8")
+    with serve_dashboard(directory) as url:
+        yield url, directory
+
+
 def require_chromium() -> None:
     """Skip the calling test module without Chromium, except in CI, where that is a failure."""
     if CHROMIUM.exists():

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from server_helpers import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve_dashboard
+from server_helpers import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve_log
 
 pytestmark = pytest.mark.e2e
 
@@ -49,13 +49,8 @@ def _line(step: int) -> str:
 
 @pytest.fixture
 def dashboard(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    directory = tmp_path / "run"
-    directory.mkdir()
-    (directory / "training_log.jsonl").write_text(
-        "".join(_line(s) for s in range(0, 2000, 10)), encoding="utf-8"
-    )
-    with serve_dashboard(directory) as url:
-        yield url, directory
+    with serve_log(tmp_path, "".join(_line(s) for s in range(0, 2000, 10))) as served:
+        yield served
 
 
 def test_system_history_is_sent_only_while_open_and_stays_open(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from server_helpers import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve_dashboard
+from server_helpers import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve_log
 
 pytestmark = pytest.mark.e2e
 
@@ -51,13 +51,8 @@ def _line(step: int, *, firing_rate: float = 0.12) -> str:
 
 @pytest.fixture
 def dashboard(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    directory = tmp_path / "run"
-    directory.mkdir()
-    (directory / "training_log.jsonl").write_text(
-        "".join(_line(s) for s in range(0, 3000, 10)), encoding="utf-8"
-    )
-    with serve_dashboard(directory) as url:
-        yield url, directory
+    with serve_log(tmp_path, "".join(_line(s) for s in range(0, 3000, 10))) as served:
+        yield served
 
 
 def _tags(page: Page) -> Locator:
