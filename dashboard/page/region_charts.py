@@ -51,8 +51,7 @@ def _region_series(
     """(region, steps, counts) at the rows where each region's count changes (lossless for a
     step line): from the ``neuron_counts.<region>`` columns (through ``kept[column]`` when
     given, extended from appended rows), else from the growth events."""
-    prefix = _PREFIX
-    cols = [c for c in metrics.columns if str(c).startswith(prefix)]
+    cols = [c for c in metrics.columns if str(c).startswith(_PREFIX)]
     series: list[tuple[str, np.ndarray, np.ndarray]] = []
     if cols:
         steps = metrics["step"].to_numpy()
@@ -65,7 +64,7 @@ def _region_series(
             else:
                 with points.lock:
                     at_steps, at_values = points.series(v, steps)
-            series.append((str(c)[len(prefix) :], at_steps, at_values))
+            series.append((str(c)[len(_PREFIX) :], at_steps, at_values))
     elif growth is not None and not growth.empty:
         for region, g in growth.groupby("region", sort=False):
             v = float_column(g, "new_total")

@@ -158,7 +158,7 @@ def downloads(watcher: RunWatcher, directory: str) -> None:
             ("Growth events", "growth_events", "growth_export.csv"),
             ("Consolidation events", "consolidation_events", "consolidation_export.csv"),
         ):
-            size = kept_csv_size(str(directory), frame, getattr(state, frame))
+            size = kept_csv_size(directory, frame, getattr(state, frame))
             if size > MAX_PAGE_CSV_BYTES:
                 st.caption(
                     f"{label}: about {format_bytes(size)} as CSV, too large to build in the "
