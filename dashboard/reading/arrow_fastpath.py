@@ -1,11 +1,16 @@
 """Parse a block of clean JSON lines at once with pyarrow's JSON reader (the fast path).
 
 :func:`parse_block` handles the common case only: every line a valid metric, growth or
-consolidation record (``event_type`` present on all lines or on none), no ``rank`` field, steps
-not going back, no non-finite value. For anything else it returns None and the caller parses
+consolidation record (``event_type`` present on all lines or on none), no ``rank`` field, no
+non-finite value. For anything else it returns None and the caller parses
 the block line by line with :mod:`dashboard.reading.line_parser`, which is the reference: for blocks this
 function accepts, both give the same rows (a test holds them to it). Refusing more than needed
 is always safe; accepting must be exact.
+
+Steps may come in any order: a line behind the others (an evaluator's ``val_loss``, a
+consolidation logged when it ends) is a row like any other, which the tables sort in. Whether a
+block with lines behind could start a new timeline in a legacy file is the timeline rules' call
+(:meth:`~dashboard.reading.timeline.TimelineRules.take_block`), made on the parsed steps.
 
 Non-finite values always take the per-line path: a ``"NaN"`` string makes a column a string
 column (refused here), and the bare ``NaN``/``Infinity``/``Inf`` tokens that pyarrow's reader
@@ -85,14 +90,12 @@ class ParsedBlock:
 
     lines: int
     frames: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]
-    last_step: int
     max_wall_time: float
 
 
 def parse_block(
     data: bytes,
     *,
-    last_step: int | None,
     read_options: paj.ReadOptions = _READ_OPTIONS,
 ) -> ParsedBlock | None:
     """Parse complete lines ``data`` (ending with a newline); None: use the per-line parser.
@@ -105,7 +108,7 @@ def parse_block(
         table = paj.read_json(pa.py_buffer(data), read_options=read_options)
         if not table.num_rows:
             return None
-        return _split(table, last_step)
+        return _split(table)
     except (_Fallback, pa.ArrowException, KeyError, ValueError, TypeError):
         return None
 
@@ -132,7 +135,7 @@ def nesting_safe(data: bytes) -> bool:
     return True
 
 
-def _split(table: pa.Table, last_step: int | None) -> ParsedBlock:
+def _split(table: pa.Table) -> ParsedBlock:
     n = table.num_rows
     if any(name[:1] == "_" for name in table.schema.names):
         raise _Fallback  # a reserved name: the per-line parser refuses it with its reason
@@ -140,7 +143,7 @@ def _split(table: pa.Table, last_step: int | None) -> ParsedBlock:
     rank = columns.get("rank")
     if rank is not None and rank.null_count != n:
         raise _Fallback
-    steps = _steps(columns["step"], last_step)
+    steps = _steps(columns["step"])
     codes = _event_codes(columns.get("event_type"))
     metric_rows = other_rows = None
     if codes is not None:
@@ -163,16 +166,15 @@ def _split(table: pa.Table, last_step: int | None) -> ParsedBlock:
                 cols = {"step": steps[rows], "wall_time": wall[rows]}
                 pick(columns, rows, cols)
                 frames[_KINDS[code][1]] = (rows, cols)
-    return ParsedBlock(n, frames, int(steps[-1]), float(np.fmax.reduce(wall)))
+    return ParsedBlock(n, frames, float(np.fmax.reduce(wall)))
 
 
-def _steps(col: _Column, last_step: int | None) -> np.ndarray:
+def _steps(col: _Column) -> np.ndarray:
+    """Every step an int >= 0, as the line parser asks (in any order)."""
     if col.type != _INT or col.null_count:
         raise _Fallback
     steps = col.to_numpy()
-    if len(steps) > 1 and bool((steps[1:] < steps[:-1]).any()):
-        raise _Fallback
-    if steps[0] < (last_step or 0):  # sorted: the first is the smallest
+    if int(steps.min()) < 0:
         raise _Fallback
     return steps
 

@@ -180,19 +180,18 @@ class DirectoryReader:
             self._bad(BadLine(name, item.offset, _excerpt(item.head), item.reason))
         elif isinstance(item, Reset):
             self._rules.reset(name, src, item.kind, self._seq)
-        elif not self._parse_fast(src, rank, item):
+        elif not self._parse_fast(name, src, rank, item):
             self._parse_lines(name, src, rank, item)
 
-    def _parse_fast(self, src: int, rank: int, block: Block) -> bool:
+    def _parse_fast(self, name: str, src: int, rank: int, block: Block) -> bool:
         if (
             self._block_parser is None
             or len(block.data) < self._min_block_bytes
             or src in self._rules.pending_reset
         ):
             return False
-        last = self._rules.last_metric_step(src, rank)  # its docstring says why this is safe
         try:
-            parsed = self._block_parser(block.data, last_step=last)
+            parsed = self._block_parser(block.data)
         except (
             Exception
         ) as exc:  # never lose a block to the fast path: the line parser is the reference
@@ -201,11 +200,13 @@ class DirectoryReader:
         if parsed is None:
             return False
         base = self._seq
+        rows, cols = parsed.frames.get("metrics_history", (_NO_ROWS, {}))
+        if len(rows):
+            steps, seqs = cols["step"], rows + base
+            if not self._rules.take_block(name, src, rank, steps, seqs, cols["wall_time"]):
+                return False
+            self.freshness.note_metric_step(int(steps.max()))
         self._seq += parsed.lines
-        metric_rows = parsed.frames.get("metrics_history")
-        if metric_rows is not None and len(metric_rows[0]):
-            self.freshness.note_metric_step(int(metric_rows[1]["step"].max()))
-            self._rules.block_read(src, rank, int(metric_rows[1]["step"][-1]))
         for frame, (positions, cols) in parsed.frames.items():
             n = len(positions)
             cols["rank"] = _full_int(n, rank)
@@ -294,6 +295,9 @@ class DirectoryReader:
             error=error,
             **snaps,
         )
+
+
+_NO_ROWS = np.empty(0, np.int64)
 
 
 def _full_int(n: int, value: int) -> np.ndarray:

@@ -47,6 +47,8 @@ import math
 from collections.abc import Callable
 from typing import Literal
 
+import numpy as np
+
 from dashboard.reading.chunks import Cut
 from dashboard.run_state import Restart
 
@@ -107,23 +109,37 @@ class TimelineRules:
         old = self.restarts[pending]
         self.restarts[pending] = Restart(old.file, old.kind, step, old.wall_time)
 
-    def last_metric_step(self, src: int, rank: int) -> int | None:
-        """For the block parser: the step a legacy file's next block must not go below (None:
-        no bound). Blocks are taken only with steps not going back and, in a legacy file, at or
-        past the highest metric step: no line of them can be behind, so the legacy rule has
-        nothing to check (each metric row ends a run of lines behind)."""
-        if src in self.has_run_start:
-            return None
-        timeline = self._timelines.get((src, rank))
-        return timeline.max_metric if timeline is not None else None
+    def take_block(
+        self, name: str, src: int, rank: int, steps: np.ndarray, seqs: np.ndarray, walls: np.ndarray
+    ) -> bool:
+        """Whether the block parser may take a block whose metric lines (in file order) have
+        ``steps``, read orders ``seqs`` and wall times ``walls``; if so, the lines are recorded
+        as read, exactly as line by line. False: read the block line by line (the legacy rule
+        may start a new timeline in it). Always True for a file with ``run_start`` (that rule
+        looks at run_start lines only, which the block parser never takes).
 
-    def block_read(self, src: int, rank: int, last_step: int) -> None:
-        """A block of metric lines ending at ``last_step`` was read from ``src``."""
-        if src in self.has_run_start:
-            return
-        timeline = self._timelines.setdefault((src, rank), _Timeline())
-        timeline.max_metric = last_step
-        timeline.behind = 0
+        In a legacy file, each run of lines behind the highest step is counted whole (ascending
+        or not, so never fewer than the rule counts; the first run goes on from the open one);
+        True when none reaches ``RESUME_AFTER``. Runs closed by a line at or past the top are
+        over; the lines of a run still open at the end are given to the rule one by one."""
+        if src in self.has_run_start or not len(steps):
+            return True
+        t = self._timelines.setdefault((src, rank), _Timeline())
+        highest = np.maximum.accumulate(steps)
+        before = np.concatenate(([-1 if t.max_metric is None else t.max_metric], highest[:-1]))
+        if t.max_metric is not None:
+            np.maximum(before, t.max_metric, out=before)
+        at_top = np.flatnonzero(steps >= before)
+        runs = np.diff(np.concatenate(([-1], at_top, [len(steps)]))) - 1
+        runs[0] += t.behind
+        if int(runs.max()) >= RESUME_AFTER:
+            return False
+        if len(at_top):
+            t.max_metric = max(int(highest[-1]), int(before[0]))
+            t.behind = 0
+        for i in range(int(at_top[-1]) + 1 if len(at_top) else 0, len(steps)):
+            self.legacy_metric(name, src, rank, int(seqs[i]), int(steps[i]), float(walls[i]))
+        return True
 
     def run_start(
         self, name: str, src: int, rank: int, seq: int, resumed: float, wall: float

@@ -19,7 +19,7 @@ import pyarrow.json as paj
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reader_helpers import assert_same_frames, consolidation, growth, line, metric
+from reader_helpers import assert_same_frames, consolidation, growth, line, metric, run_start
 
 from dashboard.reading.arrow_fastpath import _all_metric, parse_block
 from dashboard.reading.directory import DirectoryReader
@@ -57,6 +57,15 @@ def compare(
             tmp, min_block_bytes=0, block_parser=counting, wall_clock=lambda: 1.0
         )
         slow = DirectoryReader(tmp, block_parser=None, wall_clock=lambda: 1.0)
+        take_block = fast._rules.take_block
+
+        def counting_take(*args: Any) -> bool:  # a parsed block the timeline rules refuse
+            nonlocal taken
+            took = take_block(*args)
+            taken -= not took
+            return took
+
+        fast._rules.take_block = counting_take  # type: ignore[method-assign]
         for a, b in zip([0, *points], [*points, len(lines)], strict=True):
             with open(log, "ab") as fh:
                 fh.write(b"".join(lines[a:b]))
@@ -125,14 +134,13 @@ REFUSED = {
     "event_type on some lines only": [metric(0), legacy(1)],
     "an event_type longer than metric": [metric(0), line({"event_type": "metricx", "step": 1})],
     "a rank": [metric(0, rank=1)],
-    "steps going back": [metric(2), metric(1)],
     "a huge event count": [growth(1, new_total=2**60), metric(2)],
 }
 
 
 @pytest.mark.parametrize("lines", ACCEPTED.values(), ids=ACCEPTED.keys())
 def test_fast_path_takes_the_block_and_agrees(lines: list[bytes]) -> None:
-    assert parse_block(b"".join(lines), last_step=None) is not None
+    assert parse_block(b"".join(lines)) is not None
     assert compare(lines) == 1
     many = sorted(lines * 40, key=lambda raw: json.loads(raw)["step"])  # steps never go back
     assert compare(many, read_options=SMALL_BLOCKS) == 1  # a table of many chunks
@@ -140,8 +148,58 @@ def test_fast_path_takes_the_block_and_agrees(lines: list[bytes]) -> None:
 
 @pytest.mark.parametrize("lines", REFUSED.values(), ids=REFUSED.keys())
 def test_fast_path_refuses_and_the_line_parser_decides(lines: list[bytes]) -> None:
-    assert parse_block(b"".join(lines), last_step=None) is None
+    assert parse_block(b"".join(lines)) is None
     compare(lines)
+
+
+LATE = {
+    "an evaluator's val_loss behind": [
+        metric(10),
+        metric(11),
+        line({"event_type": "metric", "step": 5, "val_loss": 0.5}),
+        metric(12),
+    ],
+    "a late consolidation": [metric(10), consolidation(4), metric(11)],
+    "a late growth on a merged step": [metric(3), metric(10), growth(3), metric(3, lr=0.5)],
+    "all behind the last block": [metric(2), metric(1, lr=0.25), metric(0)],
+}
+
+
+@pytest.mark.parametrize("lines", LATE.values(), ids=LATE.keys())
+def test_lines_behind_take_the_fast_path_in_a_run_start_file(lines: list[bytes]) -> None:
+    """Steps in any order are parsed; in a file with ``run_start`` the block is taken whole
+    (no line-by-line fallback) and gives the rows the line parser gives."""
+    assert parse_block(b"".join(lines)) is not None
+    head = [run_start(0), metric(20), metric(21)]  # the lines come behind these
+    assert compare([*head, *lines], [len(head)]) == 1
+
+
+@pytest.mark.parametrize(
+    ("blocks", "taken"),
+    [
+        ([[30, 31, 5, 32]], 1),  # one late line, closed by the next: merged, no restart
+        ([[30, 5, 6, 7, 8, 31]], 1),  # four behind (RESUME_AFTER - 1), then past the top
+        ([[30, 5, 6, 7, 8, 9, 31]], 0),  # five behind: the legacy rule decides (a restart)
+        ([[30, 31, 5], [32]], 2),  # ends behind: the open run goes to the rule, then closes
+        ([[3, 2, 1, 0]], 1),  # all behind the last block's top, left open
+        ([[30, 3, 4], [5, 6, 7]], 1),  # an open run of two goes on to five: a restart
+        ([[30, 3, 4], [5, 31]], 2),  # an open run of two, closed at three
+    ],
+)
+def test_legacy_blocks_with_lines_behind(blocks: list[list[int]], taken: int) -> None:
+    """In a legacy file, a block with lines behind is taken when no run of them (going on from
+    the open one) could start a new timeline; either way both readers agree, restarts too."""
+    lines, cuts = [legacy(20), legacy(21)], []
+    for block in blocks:
+        cuts.append(len(lines))
+        lines += [legacy(s) for s in block]
+    assert compare(lines, cuts) == 1 + taken  # the head block, then these
+
+
+def test_a_negative_step_is_refused_in_any_order() -> None:
+    data = metric(3) + line({"event_type": "metric", "step": -1, "loss": 0.5})
+    assert parse_block(data) is None
+    compare([run_start(0), metric(1), data], [2])
 
 
 def test_all_metric_reads_sliced_chunks() -> None:
@@ -194,3 +252,27 @@ def test_mostly_clean_streams_agree(
         step += gap
         lines.append(render(kind, step, extra))
     compare(lines, cuts, read_options=SMALL_BLOCKS if small else None)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(st.tuples(ROW, st.integers(0, 30)), min_size=1, max_size=40),
+    cuts=st.lists(st.integers(0, 41), max_size=3),
+    small=st.booleans(),
+    with_run_start=st.booleans(),
+)
+def test_streams_in_any_step_order_agree(
+    rows: list[tuple[tuple[str, dict[str, Any]], int]],
+    cuts: list[int],
+    small: bool,
+    with_run_start: bool,
+) -> None:
+    """Lines in any step order (evaluators, late events, several lines of one step, a legacy
+    trainer going back): blocks with lines behind take the fast path where the timeline rules
+    allow, and both readers agree on every row, merge and restart."""
+    lines = [render(kind, step, extra) for (kind, extra), step in rows]
+    compare(
+        [run_start(0), *lines] if with_run_start else lines,
+        cuts,
+        read_options=SMALL_BLOCKS if small else None,
+    )

@@ -142,7 +142,7 @@ def test_any_exception_in_a_record_is_a_bad_line(
 
 
 def test_block_parser_exception_falls_back_to_lines(tmp_path: Path) -> None:
-    def broken(data: bytes, *, last_step: int | None) -> None:
+    def broken(data: bytes) -> None:
         raise MemoryError("pyarrow gave up")
 
     (tmp_path / "training_log.jsonl").write_bytes(b"".join(metric(s) for s in range(5)))
@@ -164,7 +164,7 @@ def test_block_parser_exception_falls_back_to_lines(tmp_path: Path) -> None:
 )
 def test_fast_path_refuses_what_the_line_parser_refuses(tmp_path: Path, hostile: bytes) -> None:
     lines = [metric(s) for s in range(7)] + [hostile + b"\n"] + [metric(s) for s in range(8, 3000)]
-    assert parse_block(b"".join(lines), last_step=None) is None
+    assert parse_block(b"".join(lines)) is None
     (tmp_path / "training_log.jsonl").write_bytes(b"".join(lines))
     state = load_training_state(tmp_path)
     assert state.bad_line_count == 1

@@ -197,15 +197,11 @@ def test_parser_names_nonfinite_columns_and_block_parser_refuses_them() -> None:
         "loss_scale",
     )
     clean = b"".join(metric(s) for s in range(20))
-    assert parse_block(clean, last_step=None) is not None
+    assert parse_block(clean) is not None
     # pyarrow itself reads bare NaN/Infinity/Inf as floats: the block parser must still refuse
     for token in (b'"NaN"', b"NaN", b'"-Infinity"', b"Infinity", b"-Inf", b"1e999"):
-        assert (
-            parse_block(clean + raw(20, lr=token.decode()).encode() + b"\n", last_step=None) is None
-        )
-    assert (
-        parse_block(clean + b'{"step": 20, "wall_time": NaN, "loss": 1}\n', last_step=None) is None
-    )
+        assert parse_block(clean + raw(20, lr=token.decode()).encode() + b"\n") is None
+    assert parse_block(clean + b'{"step": 20, "wall_time": NaN, "loss": 1}\n') is None
 
 
 def _marker_rows(chart: Any) -> list[tuple[int, str]]:
