@@ -5,8 +5,8 @@ the Arrow fast path) as immutable :class:`~dashboard.reading.chunks.Chunk` objec
 into its :class:`~dashboard.reading.sorted_table.SortedTable` (the one copy of the frame's
 columns, in the frame's order): at :meth:`ColumnStore.commit`, and during a long read whenever
 ``FOLD_ROWS`` rows wait (so a cold load never holds the history twice). Rows that sort after the
-table's last row are appended in place; anything else (a late line, a cut) rebuilds the table,
-once per commit. The table's old rows are spilled to disk (:mod:`dashboard.reading.spill`): every
+table's last row are appended in place; anything else (a late line, a cut) rewrites the table
+from the first step it reaches (or rebuilds it when that is most of it), once per commit. The table's old rows are spilled to disk (:mod:`dashboard.reading.spill`): every
 commit gives their pages back. Chunks waiting are merged size-tiered (:func:`~dashboard.reading.chunks.merge_start`).
 :meth:`ColumnStore.snapshot` pins the table in a
 :class:`~dashboard.reading.frame_snapshot.FrameSnapshot` (the timeline and merge rules are
@@ -137,7 +137,7 @@ class ColumnStore:
         if not self._cuts and not self._behind and self._table.append(self._chunks):
             pass
         elif final or self._cuts:
-            if self._cuts or not self._table.insert(self._chunks):
+            if not self._table.insert(self._chunks, self._cuts):
                 self._table.rebuild(self._chunks, self._cuts)
             self._cuts, self._behind = [], False
         else:

@@ -11,12 +11,14 @@ String columns are lists of immutable Arrow ``large_string`` arrays (an append a
 ones are merged pairwise), which a frame wraps without copying. Every row keeps ``_seq`` (read
 order) and ``_src`` (file index), so a later :class:`~dashboard.reading.chunks.Cut` can drop it.
 
-Two ways in:
+Three ways in:
 
 * :meth:`SortedTable.append`: rows that all sort after the last row (a live run, a cold load of
   an ordered log) are sorted and merged among themselves and written after it;
-* :meth:`SortedTable.rebuild`: anything else (a late line at or before the last row, a cut)
-  sorts all rows again into new buffers. A merged row cannot be split again, so the raw rows of
+* :meth:`SortedTable.insert`: a late line at or before the last row, or a cut (a resume going
+  back), reaching back less than half the table: the rows from the first step it reaches on are
+  sorted again and written in place, the spill file forked so views keep their rows;
+* :meth:`SortedTable.rebuild`: anything else sorts all rows again into new buffers. A merged row cannot be split again, so the raw rows of
   each merged group are kept aside (the *shadow* rows; only lines that share a step have them)
   and a rebuild starts from raw rows only: the unmerged rows of the table, the shadow rows and
   the new ones. Its result is exactly what one build of all raw rows gives.
@@ -135,16 +137,21 @@ class SortedTable:
         self._shadow, self._derived, self._strs = RawRows(), [], {}
         self._write(raw, keys, idx, merge, 0)
 
-    def insert(self, chunks: Sequence[Chunk]) -> bool:
+    def insert(self, chunks: Sequence[Chunk], cuts: Sequence[Cut] = ()) -> bool:
         """Write the rows of ``chunks`` where they sort, some going before the last row (a late
-        line): only the rows from the first step they reach on are sorted (and merged) again and
-        written after the rows before it, in place (:meth:`Buffers.fork` keeps every view handed
-        out as it was). False, nothing changed, when most rows would move or a buffer cannot
-        fork: then :meth:`rebuild`."""
+        line), and apply ``cuts`` (a resume going back): only the rows from the first step they
+        reach on are sorted (and merged) again, cut, and written after the rows before it, in
+        place (:meth:`Buffers.fork` keeps every view handed out as it was). A cut drops rows at
+        or past its step only, so the rows before it stay. False, nothing changed, when most
+        rows would move or a buffer cannot fork: then :meth:`rebuild`."""
         steps, n = concat_column(tuple(chunks), "step", "int64"), self.n
-        if not n or not len(steps):
+        lows = [int(steps.min())] if len(steps) else []
+        lows += [cut.min_step for cut in cuts]
+        if not n or not lows:
             return False
-        p = int(np.searchsorted(self._bufs.arrays["step"][:n], steps.min(), side="left"))
+        p = int(np.searchsorted(self._bufs.arrays["step"][:n], min(lows), side="left"))
+        if p == n and not len(steps):
+            return True  # a cut past every row: nothing to drop, nothing to add
         if p == 0 or n - p > n // 2:
             return False
         raw = (*self._raw(p), *chunks)
@@ -153,7 +160,7 @@ class SortedTable:
         except OSError:
             return False
         keys = {k: concat_column(raw, k, "int64") for k in _KEYS}
-        idx, merge = order_rows(keys, (), self.dedup)
+        idx, merge = order_rows(keys, cuts, self.dedup)
         self._strs = {col: _head(parts, p) for col, parts in self._strs.items()}
         self._derived = [d[d < p] for d in self._derived]
         self._shadow.truncate(self._shadow.count_below("_out", p))

@@ -113,6 +113,51 @@ def test_a_late_line_rewrites_only_the_rows_from_its_step(
         assert after.equals(fresh[after.columns])
 
 
+@pytest.mark.parametrize("spill", [True, False])
+def test_a_resume_going_back_rewrites_only_the_rows_it_drops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spill: bool
+) -> None:
+    """A crashed trainer resumed from its checkpoint at step 19,000 (a ``run_start`` with
+    ``resumed_from_step``): the rows after 19,000 are cut and the new timeline written from
+    there, without rebuilding the history; the earlier frame is unchanged; the result equals a
+    cold load of the same file."""
+    monkeypatch.setenv(SPILL_DIR_ENV, str(tmp_path / "spill") if spill else "off")
+    monkeypatch.setenv(MIN_BYTES_ENV, "0")
+    monkeypatch.setenv(RECENT_ROWS_ENV, "0")
+    run = tmp_path / "run"
+    run.mkdir()
+    log = run / "training_log.jsonl"
+    start = {"event_type": "run_start", "step": 0, "wall_time": 1e9, "schema_version": 1}
+    start |= {"run_id": "r1", "resumed_from_step": None, "config": {}}
+    log.write_text(
+        json.dumps(start) + "\n" + "".join(_line(s, loss=1.0) + "\n" for s in range(20_000))
+    )
+    rebuilds: list[int] = []
+    rebuild = sorted_table.SortedTable.rebuild
+    monkeypatch.setattr(
+        sorted_table.SortedTable,
+        "rebuild",
+        lambda self, chunks, cuts: rebuilds.append(self.n) or rebuild(self, chunks, cuts),
+    )
+    with RunWatcher(run, use_watchdog=False, poll_interval_s=0.0) as watcher:
+        before = watcher.refresh().metrics_history
+        kept = before.copy(deep=True)
+        loaded = len(rebuilds)
+        resumed = {**start, "step": 19_000, "wall_time": 2e9, "resumed_from_step": 19_000}
+        with log.open("a") as fh:
+            fh.write(json.dumps(resumed) + "\n")
+            fh.write("".join(_line(s, loss=0.5) + "\n" for s in range(19_001, 19_101)))
+        state = watcher.refresh()
+        after = state.metrics_history
+        assert not any(rebuilds[loaded:])  # the insert path (empty tables only rebuild)
+        assert before.equals(kept)
+        assert len(after) == 19_101 and int(after["step"].iloc[-1]) == 19_100
+        assert after["loss"].iloc[19_000] == 1.0 and after["loss"].iloc[19_001] == 0.5
+        assert [r.step for r in state.restarts] == [19_000]
+        fresh = load_training_state(run).metrics_history
+        assert after.equals(fresh[after.columns])
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     ops=st.lists(
