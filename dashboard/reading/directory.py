@@ -190,20 +190,18 @@ class DirectoryReader:
             or src in self._rules.pending_reset
         ):
             return False
-        try:
+        try:  # never lose a block to the fast path: the line parser is the reference
             parsed = self._block_parser(block.data)
-        except (
-            Exception
-        ) as exc:  # never lose a block to the fast path: the line parser is the reference
+        except Exception as exc:
             _log.debug("block parser failed, reading the block line by line: %r", exc)
             parsed = None
         if parsed is None:
             return False
         base = self._seq
-        rows, cols = parsed.frames.get("metrics_history", (_NO_ROWS, {}))
-        if len(rows):
-            steps, seqs = cols["step"], rows + base
-            if not self._rules.take_block(name, src, rank, steps, seqs, cols["wall_time"]):
+        if "metrics_history" in parsed.frames:
+            rows, cols = parsed.frames["metrics_history"]
+            steps, walls = cols["step"], cols["wall_time"]
+            if not self._rules.take_block(name, src, rank, steps, rows + base, walls):
                 return False
             self.freshness.note_metric_step(int(steps.max()))
         self._seq += parsed.lines
@@ -295,9 +293,6 @@ class DirectoryReader:
             error=error,
             **snaps,
         )
-
-
-_NO_ROWS = np.empty(0, np.int64)
 
 
 def _full_int(n: int, value: int) -> np.ndarray:
