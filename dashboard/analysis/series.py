@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dashboard.reading.forget import parts
+from dashboard.reading import forget
+from dashboard.reading.forget import known_equal, parts
 from thalia_logging.contract import CORE_METRICS
 
 __all__ = [
@@ -37,34 +38,75 @@ CARD_METRICS: tuple[tuple[str, str], ...] = tuple((name, _LABELS[name]) for name
 _NOT_EXTRA = {"step", "wall_time", "rank", *(name for name, _ in CARD_METRICS)}
 
 
-_MEMO_ROWS = 1 << 16  # shorter columns are scanned whole (cheap, and may be any frame)
-#: id of a column's buffer -> (a weak reference to it, rows scanned, their min, their max)
-_SCANNED: dict[int, tuple[weakref.ref[np.ndarray], int, int, int]] = {}
+_BLOCK = 1 << 16  # rank ranges are kept per block of rows; shorter columns are scanned whole
+
+
+class _Scan:
+    """The (min, max) of each whole block of ``_BLOCK`` rows of one buffer, from its start."""
+
+    __slots__ = ("blocks", "ref")
+
+    def __init__(self, root: np.ndarray, blocks: list[tuple[int, int]]) -> None:
+        self.ref, self.blocks = weakref.ref(root), blocks
+
+
+#: id of a column's buffer -> its scan (dropped with the buffer)
+_SCANNED: dict[int, _Scan] = {}
 
 
 def _rank_range(values: np.ndarray) -> tuple[int, int]:
     """(min, max) of a rank column. A column that views the first rows of a buffer (the
-    reader's frames: rows are only ever appended after them) is scanned from where the last
-    call on the same buffer stopped, so a live page reads the new rows, not the history."""
+    reader's frames: rows are only ever appended after them) keeps the range of each whole block
+    it scanned, so a live page reads the new rows, not the history; a new buffer of the same
+    spill file (a late line or a resume rewrote the rows from some step on) takes the blocks
+    before where it was rewritten."""
     root = values
     while isinstance(root.base, np.ndarray):
         root = root.base
-    start, lo, hi = 0, int(values[0]), int(values[0])
-    prefix = (
-        len(values) >= _MEMO_ROWS
+    if not (
+        len(values) >= _BLOCK
         and values.strides == (values.itemsize,)
         and values.__array_interface__["data"][0] == root.__array_interface__["data"][0]
-    )
-    found = _SCANNED.get(id(root)) if prefix else None
-    if found is not None and found[0]() is root and found[1] <= len(values):
-        _, start, lo, hi = found
-    for end in parts(start, len(values), values):  # a long read: pages given back
+    ):
+        return _scan_range(values, 0, len(values))
+    scan = _SCANNED.get(id(root))
+    if scan is None or scan.ref() is not root:
+        scan = _SCANNED[id(root)] = _Scan(root, _carried(values))
+        weakref.finalize(root, _SCANNED.pop, id(root), None)
+    blocks, whole = scan.blocks, len(values) // _BLOCK * _BLOCK
+    del blocks[whole // _BLOCK :]  # a shorter view of the buffer: its own blocks only
+    start = len(blocks) * _BLOCK
+    for end in parts(start, whole, values, size=max(_BLOCK, forget.PART_ROWS // _BLOCK * _BLOCK)):
+        part = values[start:end].reshape(-1, _BLOCK)
+        blocks += zip(part.min(axis=1).tolist(), part.max(axis=1).tolist(), strict=True)
+        start = end
+    lo, hi = min(b[0] for b in blocks), max(b[1] for b in blocks)
+    if whole < len(values):
+        tail_lo, tail_hi = _scan_range(values, whole, len(values))
+        lo, hi = min(lo, tail_lo), max(hi, tail_hi)
+    return lo, hi
+
+
+def _carried(values: np.ndarray) -> list[tuple[int, int]]:
+    """The blocks of a scan of another buffer of the same spill file (the one sharing the most
+    rows known equal without reading them), up to where the two differ."""
+    best: list[tuple[int, int]] = []
+    for scan in list(_SCANNED.values()):
+        old = scan.ref()
+        if old is None or len(scan.blocks) <= len(best):
+            continue
+        same = known_equal(old[: len(scan.blocks) * _BLOCK], values) // _BLOCK
+        if same > len(best):
+            best = scan.blocks[:same]
+    return best
+
+
+def _scan_range(values: np.ndarray, start: int, stop: int) -> tuple[int, int]:
+    """(min, max) of rows ``start..stop`` (at least one), read in parts."""
+    lo = hi = int(values[start])
+    for end in parts(start, stop, values):  # a long read: pages given back
         new, start = values[start:end], end
-        if new.size:
-            lo, hi = min(lo, int(new.min())), max(hi, int(new.max()))
-    if prefix:
-        key = id(root)
-        _SCANNED[key] = (weakref.ref(root, lambda _r: _SCANNED.pop(key, None)), len(values), lo, hi)
+        lo, hi = min(lo, int(new.min())), max(hi, int(new.max()))
     return lo, hi
 
 

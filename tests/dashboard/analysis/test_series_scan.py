@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,7 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from page_helpers import read_in_parts
 
+from dashboard.analysis import series
 from dashboard.analysis.series import CARD_METRICS, extra_metric_columns, rank_frame, ranks
+from dashboard.reading.forget import parts
+from dashboard.reading.fork import can_fork
+from dashboard.reading.spill import Buffers, SpillPolicy
 
 
 def _counted(metrics: pd.DataFrame, logged: set[str]) -> list[str]:
@@ -74,3 +80,37 @@ def test_ranks_of_an_appended_column_equal_a_fresh_scan(
         assert ranks(frames[0]) == sorted(
             int(r) for r in np.unique(frames[0]["rank"])
         )  # an older one
+
+
+def test_a_rewritten_buffer_keeps_the_rank_range_of_the_rows_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A late line or a resume rewrites a spilled table from some step on (the file forks and
+    the frame gets a new buffer): the rank range of the blocks before is carried over, so only
+    the rows from there are read again; both buffers keep their own answer."""
+    if not can_fork():
+        pytest.skip("no mmap at an address here")
+    rows = 10 * 65_536 + 123
+    buffers = Buffers(SpillPolicy(tmp_path, min_bytes=0, recent_rows=0))
+    buffers.grow(2 * rows, 0)
+    buffers.add("rank", np.dtype("int64"), rows)
+    buffers.ensure(rows, 0)
+    buffers.arrays["rank"][:rows] = 0
+    old = pd.DataFrame({"rank": buffers.arrays["rank"][:rows]}, copy=False)
+    assert ranks(old) == [0]
+    read: list[int] = []
+
+    def counted(start: int, stop: int, *arrays: np.ndarray, **kwargs: Any) -> Any:
+        read.append(stop - start)
+        return parts(start, stop, *arrays, **kwargs)
+
+    monkeypatch.setattr(series, "parts", counted)
+    for at, rank, want in ((rows - 1_000, 0, [0]), (rows - 70_000, 1, [0, 1])):
+        read.clear()
+        buffers.fork(at, rows)
+        buffers.arrays["rank"][at:rows] = rank
+        new = pd.DataFrame({"rank": buffers.arrays["rank"][:rows]}, copy=False)
+        assert ranks(new) == want
+        assert rank_frame(new, 0) is new if want == [0] else len(rank_frame(new, 1)) == rows - at
+        assert sum(read) <= (rows - at) + 2 * 65_536  # not the 10 blocks before
+        assert ranks(old) == [0] and rank_frame(old, 0) is old  # the old view: its own rows
