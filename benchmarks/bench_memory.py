@@ -151,9 +151,9 @@ def _page_tick(state: Any, kept: dict[str, Any]) -> None:
     as the page keeps it."""
     from dashboard.analysis.change_points import ChangePoints
     from dashboard.analysis.metric_summary import metric_summaries
-    from dashboard.analysis.pyramid import SeriesPyramid
     from dashboard.analysis.run_facts import run_facts
     from dashboard.analysis.series import rank_frame
+    from dashboard.analysis.series_pyramid import SeriesPyramid
 
     metrics = rank_frame(state.metrics_history, 0)
     run_facts(state, metrics, now=time.time())

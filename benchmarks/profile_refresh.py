@@ -6,7 +6,8 @@ The page runs inside AppTest's script thread, so the profiler is switched on ins
 (a wrapper around ``dashboard/app.py``). Prints the top functions by cumulative time over
 ``--runs`` idle refreshes (nothing new) and ``--runs`` live ones (1,000 lines appended before
 each), and their mean CPU seconds per refresh. ``--late`` adds refreshes whose new lines include an evaluator's late ``val_loss`` (a step 300
-back). ``--plain`` measures the CPU seconds without the
+back); ``--resume`` adds refreshes whose lines go 2,000 steps back (a trainer resumed from its
+checkpoint: the reader cuts the rows after it). ``--plain`` measures the CPU seconds without the
 profiler (its overhead is a good part of a refresh) and prints no table.
 """
 
@@ -76,6 +77,11 @@ def main() -> None:
     parser.add_argument(
         "--late", action="store_true", help="also refreshes that bring a late val_loss line"
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="also refreshes whose new lines go 2,000 steps back (a resume: the rows after are cut)",
+    )
     parser.add_argument("--callers", nargs="*", default=[], help="functions to list callers of")
     parser.add_argument("--callees", nargs="*", default=[], help="functions to list callees of")
     args = parser.parse_args()
@@ -105,7 +111,12 @@ def main() -> None:
             with open(run / "training_log.jsonl", "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(line) + "\n")
 
+        def append_resume(i: int) -> None:  # a crashed trainer resumed 2,000 steps back
+            nonlocal step
+            step = append_lines(run, step - 2000, 1000, 90_000 + i)
+
         kinds = [("idle", None), ("live", append)] + ([("late", append_late)] if args.late else [])
+        kinds += [("resume", append_resume)] if args.resume else []
         for name, before in kinds:
             cpu = _runs(at, args.runs, before)
             print(f"\n=== {name} refresh at {args.events:,} events: {cpu:.3f} s CPU per refresh")

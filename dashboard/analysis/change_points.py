@@ -4,7 +4,7 @@ A step line (neurons per region) is drawn losslessly by the rows where its value
 first and last row. :class:`ChangePoints` finds them over the finite rows of a column (rows without
 a value are skipped, as the chart skips them) and, when the next snapshot of the column starts
 with the previous one bit for bit, only looks at the appended rows; otherwise (a cut, a late line,
-another rank) it starts over. :meth:`ChangePoints.update` returns what a fresh scan returns.
+another rank) it keeps what the rows before the first changed one gave and goes on from there. :meth:`ChangePoints.update` returns what a fresh scan returns.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import threading
 import numpy as np
 import numpy.typing as npt
 
-from dashboard.analysis.pyramid import SeriesPyramid, same_prefix
+from dashboard.analysis.pyramid import common_prefix, same_prefix
+from dashboard.analysis.series_pyramid import SeriesPyramid
 from dashboard.reading.forget import parts
 
 __all__ = ["ChangePoints", "change_points"]
@@ -58,8 +59,10 @@ class ChangePoints:
         kept with the points: a refresh reads the columns at the new rows and the last one
         only, never at every change point of the history."""
         kept = sum(a.size for a, _ in self._at) == sum(c.size for c in self._changes)
-        if not kept or not same_prefix(self.steps.view(np.float64), steps.view(np.float64)):
-            self._reset()  # rows moved, or points kept without steps: start over
+        if not kept:
+            self._reset()  # points kept without steps: start over
+        elif not same_prefix(self.steps, steps):
+            self._cut_back(common_prefix(self.steps, steps))  # rows moved from some row on
         pos = self.update(values, steps)
         if not pos.size:
             return np.empty(0, dtype=np.int64), np.empty(0)
@@ -78,12 +81,26 @@ class ChangePoints:
         self.values = np.empty(0)
         self.rebuilds += 1
 
+    def _cut_back(self, same: int) -> None:
+        """Keep what the first ``same`` rows gave (start over when no finite row is among them)."""
+        if self._first < 0 or same <= self._first:
+            self._reset()
+            return
+        changes = np.concatenate(self._changes) if self._changes else np.empty(0, np.intp)
+        keep = changes < same
+        self._changes = [changes[keep]]
+        if self._at:
+            at_steps, at_values = (np.concatenate(p) for p in zip(*self._at, strict=True))
+            self._at = [(at_steps[keep], at_values[keep])]
+        self.values, self.steps = self.values[:same], self.steps[:same]
+        self._last_value = float(self.values[_last_finite_position(self.values)])
+
     def update(self, values: _F64, steps: npt.NDArray[np.int64] | None = None) -> _IntArray:
         """The change points of ``values`` (equal to :func:`change_points`); with ``steps``,
         the steps and values at new change points are kept for :meth:`series`."""
         values = np.asarray(values, dtype=np.float64)
         if not same_prefix(self.values, values):
-            self._reset()
+            self._cut_back(common_prefix(self.values, values))
         read = (values,) if steps is None else (values, steps)
         for end in parts(self.values.size, values.size, *read):  # a long read: pages given back
             self._extend(values[:end], steps)

@@ -17,25 +17,21 @@ keeps its value and the carried columns' values at its row (a chart's step, the 
 drawing reads the levels and the last rows only: never the old rows of a column, which for a long
 run are pages of a spill file (:mod:`dashboard.reading.spill`) that each scattered read faults in.
 
-:class:`SeriesPyramid` keeps one chart series (a column, optionally its debiased EMA) with a
-pyramid each, updated from a new snapshot of the column and its steps: when both start with the
-old ones bit for bit (the rows were only appended) it is extended, otherwise (a cut, a late line before
-the last step, another rank's rows) rebuilt. Results equal a fresh build on the same column.
+:class:`~dashboard.analysis.series_pyramid.SeriesPyramid` keeps one chart series with a
+pyramid (two when smoothed).
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from dashboard.analysis.smoothing import EmaState, ema_extend
 from dashboard.reading.forget import known_equal, parts
 from dashboard.reading.growing import GrowingArray
 
-__all__ = ["BASE_LEVEL", "MinMaxPyramid", "SeriesPyramid", "common_prefix", "same_prefix"]
+__all__ = ["BASE_LEVEL", "MinMaxPyramid", "common_prefix", "same_prefix", "sorted_unique"]
 
 _F64 = npt.NDArray[np.float64]
 _IntArray = npt.NDArray[np.intp]
@@ -119,7 +115,7 @@ class MinMaxPyramid:
         if ok.size:
             parts.append(self._rows(count * size + ok[[np.argmin(tail[ok]), np.argmax(tail[ok])]]))
         parts.append(self._rows(_first_last_finite(y)))
-        return _sorted_unique(parts, keep=self.key)
+        return sorted_unique(parts, keep=self.key)
 
     def picks(self, buckets: int) -> _IntArray:
         """The positions of :meth:`points`."""
@@ -169,7 +165,7 @@ def _finite_or(values: _F64, missing: float) -> _F64:
     return np.where(np.isfinite(values), values, missing)
 
 
-def _sorted_unique(parts: list[dict[str, np.ndarray]], keep: str) -> dict[str, np.ndarray]:
+def sorted_unique(parts: list[dict[str, np.ndarray]], keep: str) -> dict[str, np.ndarray]:
     """The records in ``parts`` with a finite ``keep``, once per position, sorted by it."""
     merged = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
     finite = np.isfinite(merged[keep])
@@ -207,11 +203,17 @@ def _first_last_finite(y: _F64) -> _IntArray:
 
 def common_prefix(old: np.ndarray, new: np.ndarray) -> int:
     """How many leading items ``old`` and ``new`` share, bit for bit (8-byte items), reading
-    only what two views of one spill file are not known to share."""
+    only what two views of one spill file are not known to share (two mappings of one file are
+    equal up to where either forked), in parts, up to the first that differs."""
     n = min(old.size, new.size)
-    k = known_equal(old[:n], new[:n])
-    differ = np.flatnonzero(old[k:n].view(np.int64) != new[k:n].view(np.int64))
-    return k + int(differ[0]) if differ.size else n
+    start = known_equal(old[:n], new[:n])
+    a, b = old[:n].view(np.int64), new[:n].view(np.int64)
+    for end in parts(start, n, a, b):  # a long read (a rebuilt table): pages given back
+        differ = np.flatnonzero(a[start:end] != b[start:end])
+        if differ.size:
+            return start + int(differ[0])
+        start = end
+    return n
 
 
 def same_prefix(old: np.ndarray, new: np.ndarray) -> bool:
@@ -225,75 +227,4 @@ def same_prefix(old: np.ndarray, new: np.ndarray) -> bool:
         and old.strides == new.strides
     ):
         return True  # the same memory: a frame view that is only ever extended
-    k = known_equal(old, new)  # two mappings of one spill file: equal up to where either forked
-    return bool(np.array_equal(old[k:].view(np.int64), new[k : old.size].view(np.int64)))
-
-
-class SeriesPyramid:
-    """One chart series kept up to date: the values (non-finite rows skipped) with their pyramid,
-    and with ``weight`` > 0 their debiased EMA (``smoothing.ema``) with its own pyramid.
-
-    Not thread-safe by itself: callers that share one hold :attr:`lock` around an update and the
-    reads that follow it."""
-
-    def __init__(self, weight: float = 0.0) -> None:
-        self.weight = weight
-        self.lock = threading.Lock()
-        self.rebuilds = 0
-        self._start()
-
-    def _start(self) -> None:
-        smoothed = {"smoothed": np.float64} if self.weight > 0 else {}
-        self.raw = MinMaxPyramid("value", {"step": np.int64, **smoothed})
-        self.smooth = MinMaxPyramid("smoothed", {"step": np.int64, "value": np.float64})
-        self._smoothed = GrowingArray(np.float64)
-        self._ema = EmaState()
-        self._steps: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
-
-    def update(self, values: _F64, steps: npt.ArrayLike | None = None) -> None:
-        """Bring the series to ``values`` at ``steps`` (default: the row positions): extend
-        when only rows were appended, else rebuild. A long extension (the first build) reads
-        the columns in parts whose pages it gives back (:func:`~dashboard.reading.forget.parts`)."""
-        values = np.ascontiguousarray(values, dtype=np.float64)
-        steps = np.arange(values.size) if steps is None else steps
-        steps = np.asarray(steps, dtype=np.int64)
-        if not (same_prefix(self.raw.values, values) and same_prefix(self._steps, steps)):
-            self._start()
-            self.rebuilds += 1
-        self._steps = steps
-        for end in parts(self.raw.values.size, values.size, values, steps):
-            self._extend(values[:end], steps[:end])
-
-    def _extend(self, values: _F64, steps: npt.NDArray[np.int64]) -> None:
-        old = self.raw.values.size
-        columns = {"step": steps}
-        if self.weight > 0:
-            self._smoothed.keep(old, ema_extend(self._ema, values[old:], self.weight))
-            columns["smoothed"] = self._smoothed.array
-            self.smooth.extend(self._smoothed.array, {"step": steps, "value": values})
-        self.raw.extend(values, columns)
-
-    def truncate(self, n: int) -> None:
-        """Keep the first ``n`` rows only (an unsmoothed series: an EMA cannot go back)."""
-        if self.weight > 0:
-            raise ValueError("a smoothed series cannot be cut back: update it instead")
-        self.raw.truncate(n)
-        self._steps = self._steps[:n]
-
-    @property
-    def smoothed(self) -> _F64:
-        """The EMA of every row so far (non-finite rows unchanged); empty without smoothing."""
-        return self._smoothed.array
-
-    def points(self, budget: int) -> dict[str, np.ndarray]:
-        """The rows to draw within ``budget`` points (at least 6; 12 when smoothed), half of
-        them for each line when smoothed: ``at`` (sorted positions), ``step``, ``value`` and,
-        smoothed, ``smoothed``, all from the pyramids (no old row of the columns is read)."""
-        if self.weight <= 0:
-            return self.raw.points(max((budget - 2) // 2, 2))
-        buckets = max((budget - 4) // 4, 2)
-        return _sorted_unique([self.raw.points(buckets), self.smooth.points(buckets)], "at")
-
-    def picks(self, budget: int) -> _IntArray:
-        """The positions of :meth:`points`."""
-        return self.points(budget)["at"]
+    return common_prefix(old, new) == old.size

@@ -19,7 +19,8 @@ import threading
 import numpy as np
 import numpy.typing as npt
 
-from dashboard.analysis.pyramid import MinMaxPyramid, SeriesPyramid, common_prefix
+from dashboard.analysis.pyramid import MinMaxPyramid, common_prefix
+from dashboard.analysis.series_pyramid import SeriesPyramid
 from dashboard.reading.forget import parts
 from dashboard.reading.growing import GrowingArray
 

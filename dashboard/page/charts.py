@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard.analysis.downsample import DEFAULT_MAX_POINTS, downsample, thin_evenly
-from dashboard.analysis.pyramid import SeriesPyramid
+from dashboard.analysis.series_pyramid import SeriesPyramid
 from dashboard.analysis.smoothing import ema
 from dashboard.page.chart_base import (
     LINE_COLOR,

@@ -18,7 +18,7 @@ import pandas as pd
 
 from dashboard.analysis.change_points import ChangePoints, change_points
 from dashboard.analysis.downsample import DEFAULT_MAX_POINTS, last_finite
-from dashboard.analysis.pyramid import SeriesPyramid
+from dashboard.analysis.series_pyramid import SeriesPyramid
 from dashboard.page.chart_base import (
     LABEL_LIMIT,
     LINE_COLOR,

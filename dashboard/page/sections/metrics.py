@@ -10,8 +10,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.analysis.pyramid import SeriesPyramid
 from dashboard.analysis.series import CARD_METRICS, extra_metric_columns
+from dashboard.analysis.series_pyramid import SeriesPyramid
 from dashboard.page import chart_specs, charts, deep_links
 from dashboard.page.sections.widgets import card, waiting
 from dashboard.page.text import escape_markdown

@@ -15,10 +15,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scenarios import SCENARIOS
 
+from dashboard.analysis import series_pyramid
 from dashboard.analysis.change_points import ChangePoints, change_points
 from dashboard.analysis.health import check_health
 from dashboard.analysis.memo import SnapshotMemo
-from dashboard.analysis.pyramid import BASE_LEVEL, MinMaxPyramid, SeriesPyramid, same_prefix
+from dashboard.analysis.pyramid import BASE_LEVEL, MinMaxPyramid, same_prefix
+from dashboard.analysis.series_pyramid import SeriesPyramid
 from dashboard.analysis.smoothing import EmaState, ema, ema_extend
 from dashboard.reading import forget
 from dashboard.reading.watcher import RunWatcher, load_training_state
@@ -302,12 +304,43 @@ def test_change_point_series_over_appends_equal_a_fresh_scan(
         np.testing.assert_array_equal(got_values, prefix[pos])
 
 
-def test_change_points_of_a_changed_prefix_start_over() -> None:
+def test_change_points_of_a_changed_prefix_go_back_to_it() -> None:
     kept = ChangePoints()
     kept.update(np.array([1.0, 1.0, 2.0, 2.0]))
     changed = np.array([1.0, 3.0, 2.0, 2.0, 2.0, 5.0])
     assert np.array_equal(kept.update(changed), change_points(changed))
-    assert kept.rebuilds == 1 and change_points(changed).tolist() == [0, 1, 2, 5]
+    assert kept.rebuilds == 0 and change_points(changed).tolist() == [0, 1, 2, 5]
+    first = np.array([7.0, 3.0, 2.0])  # the first finite row changed: nothing to keep
+    assert np.array_equal(kept.update(first), change_points(first)) and kept.rebuilds == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=values_strategy,
+    cut=st.integers(0, 2_000),
+    shorter=st.integers(0, 300),
+    renumber=st.booleans(),
+)
+def test_change_points_changed_from_a_row_on_equal_a_fresh_scan(
+    values: np.ndarray, cut: int, shorter: int, renumber: bool
+) -> None:
+    """Values (or, ``renumber``, steps) changed from ``cut`` on and ``shorter`` rows fewer: the
+    kept points and their (step, value) series equal a fresh scan of the new column."""
+    steps = np.arange(values.size, dtype=np.int64) * 2
+    kept = ChangePoints()
+    kept.series(values.copy(), steps.copy())
+    at = min(cut, values.size)
+    changed, new_steps = values.copy(), steps.copy()
+    if renumber:
+        new_steps[at:] += 1
+    else:
+        changed[at:] = np.where(np.isfinite(changed[at:]), changed[at:] + 1.0, changed[at:])
+    end = max(at, values.size - shorter)
+    got_steps, got_values = kept.series(changed[:end].copy(), new_steps[:end].copy())
+    pos = change_points(changed[:end])
+    assert got_steps.tolist() == new_steps[pos].tolist()
+    np.testing.assert_array_equal(got_values, changed[pos])
+    assert np.array_equal(kept.update(changed[:end].copy()), pos)
 
 
 @settings(max_examples=30, deadline=None)
@@ -360,3 +393,61 @@ def test_a_pyramid_cut_back_and_extended_equals_a_fresh_one(
     got, want = series.points(2 * buckets + 2), fresh.points(2 * buckets + 2)
     for name in want:
         assert np.array_equal(got[name], want[name])
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    values=values_strategy,
+    cut=st.integers(0, 2_000),
+    shorter=st.integers(0, 300),
+    weight=st.sampled_from([0.0, 0.6, 0.99]),
+    check=st.sampled_from([1, 16, 256]),
+    budget=st.integers(6, 400),
+)
+def test_a_series_changed_from_a_row_on_cuts_back_and_equals_a_fresh_one(
+    values: np.ndarray, cut: int, shorter: int, weight: float, check: int, budget: int
+) -> None:
+    """Rows changed from ``cut`` on and ``shorter`` rows fewer (a resume cut them; a late line
+    moved them): the series goes back to the last EMA state kept at or before ``cut`` (every
+    ``check`` rows) and is extended again, drawing what a fresh series draws; it starts over
+    only when no state is kept before the change."""
+    steps = np.arange(values.size, dtype=np.int64) * 3
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(series_pyramid, "CHECK_ROWS", check)
+        series = SeriesPyramid(weight)
+        for end in sorted({values.size // 3, values.size}):
+            series.update(values[:end].copy(), steps[:end].copy())
+        at = min(cut, values.size)
+        changed = values.copy()
+        changed[at:] = -changed[at:] - 1.0
+        end = max(at, values.size - shorter)
+        series.update(changed[:end].copy(), steps[:end].copy())
+        fresh = SeriesPyramid(weight)
+        fresh.update(changed[:end], steps[:end])
+    kept_before = check if weight > 0 else 1  # an unsmoothed series cuts back to any row
+    differs = (at < values.size and end > at) or end < values.size
+    assert series.rebuilds == int(differs and at < kept_before and values.size > 0)
+    buckets = max(budget // 4, 2)  # the raw line exactly; the EMA up to rounding, as appends
+    got, want = series.raw.points(buckets), fresh.raw.points(buckets)
+    for name in ("at", "step", "value"):
+        assert np.array_equal(got[name], want[name])
+    points = series.points(budget)
+    assert np.array_equal(points["value"], changed[points["at"]])
+    assert np.array_equal(points["step"], steps[points["at"]])
+    if weight > 0:
+        np.testing.assert_allclose(
+            series.smoothed, ema(changed[:end], weight), rtol=1e-9, atol=1e-9
+        )
+        assert np.array_equal(points["smoothed"], series.smoothed[points["at"]])
+
+
+def test_updates_without_new_rows_keep_no_more_states() -> None:
+    """An idle refresh at a multiple of ``CHECK_ROWS`` rows keeps no second EMA state."""
+    series = SeriesPyramid(0.6)
+    values = np.arange(2.0 * series_pyramid.CHECK_ROWS)
+    for _ in range(3):
+        series.update(values)
+    assert [rows for rows, _ in series._kept] == [0, CHECK, 2 * CHECK]
+
+
+CHECK = series_pyramid.CHECK_ROWS

@@ -9,7 +9,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard.analysis.pyramid import SeriesPyramid
+from dashboard.analysis.series_pyramid import SeriesPyramid
 from dashboard.page import chart_specs, charts
 
 
