@@ -74,6 +74,28 @@ def _line(step: int, **fields: float) -> str:
     return json.dumps({"event_type": "metric", "step": step, "wall_time": 1e9 + step, **fields})
 
 
+def _run_counting_rebuilds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spill: bool, text: str
+) -> tuple[Path, Path, list[int]]:
+    """A run directory whose log holds ``text``, read with every table spilled (or, not
+    ``spill``, in memory); the list gets the row count of each table rebuilt from then on."""
+    monkeypatch.setenv(SPILL_DIR_ENV, str(tmp_path / "spill") if spill else "off")
+    monkeypatch.setenv(MIN_BYTES_ENV, "0")
+    monkeypatch.setenv(RECENT_ROWS_ENV, "0")
+    run = tmp_path / "run"
+    run.mkdir()
+    log = run / "training_log.jsonl"
+    log.write_text(text)
+    rebuilds: list[int] = []
+    rebuild = sorted_table.SortedTable.rebuild
+    monkeypatch.setattr(
+        sorted_table.SortedTable,
+        "rebuild",
+        lambda self, chunks, cuts: rebuilds.append(self.n) or rebuild(self, chunks, cuts),
+    )
+    return run, log, rebuilds
+
+
 @pytest.mark.parametrize("spill", [True, False])
 def test_a_late_line_rewrites_only_the_rows_from_its_step(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spill: bool
@@ -81,20 +103,8 @@ def test_a_late_line_rewrites_only_the_rows_from_its_step(
     """An evaluator's late ``val_loss`` lands at its step, merged into the trainer's row; the
     earlier frame is unchanged; the table took the insert path (no rebuild of the history);
     the result equals a cold load of the same file."""
-    monkeypatch.setenv(SPILL_DIR_ENV, str(tmp_path / "spill") if spill else "off")
-    monkeypatch.setenv(MIN_BYTES_ENV, "0")
-    monkeypatch.setenv(RECENT_ROWS_ENV, "0")
-    run = tmp_path / "run"
-    run.mkdir()
-    log = run / "training_log.jsonl"
-    log.write_text("".join(_line(s, loss=1.0 / (1 + s)) + "\n" for s in range(20_000)))
-    rebuilds: list[int] = []
-    rebuild = sorted_table.SortedTable.rebuild
-    monkeypatch.setattr(
-        sorted_table.SortedTable,
-        "rebuild",
-        lambda self, chunks, cuts: rebuilds.append(1) or rebuild(self, chunks, cuts),
-    )
+    text = "".join(_line(s, loss=1.0 / (1 + s)) + "\n" for s in range(20_000))
+    run, log, rebuilds = _run_counting_rebuilds(tmp_path, monkeypatch, spill, text)
     with RunWatcher(run, use_watchdog=False, poll_interval_s=0.0) as watcher:
         before = watcher.refresh().metrics_history
         kept = before.copy(deep=True)
@@ -121,24 +131,10 @@ def test_a_resume_going_back_rewrites_only_the_rows_it_drops(
     ``resumed_from_step``): the rows after 19,000 are cut and the new timeline written from
     there, without rebuilding the history; the earlier frame is unchanged; the result equals a
     cold load of the same file."""
-    monkeypatch.setenv(SPILL_DIR_ENV, str(tmp_path / "spill") if spill else "off")
-    monkeypatch.setenv(MIN_BYTES_ENV, "0")
-    monkeypatch.setenv(RECENT_ROWS_ENV, "0")
-    run = tmp_path / "run"
-    run.mkdir()
-    log = run / "training_log.jsonl"
     start = {"event_type": "run_start", "step": 0, "wall_time": 1e9, "schema_version": 1}
     start |= {"run_id": "r1", "resumed_from_step": None, "config": {}}
-    log.write_text(
-        json.dumps(start) + "\n" + "".join(_line(s, loss=1.0) + "\n" for s in range(20_000))
-    )
-    rebuilds: list[int] = []
-    rebuild = sorted_table.SortedTable.rebuild
-    monkeypatch.setattr(
-        sorted_table.SortedTable,
-        "rebuild",
-        lambda self, chunks, cuts: rebuilds.append(self.n) or rebuild(self, chunks, cuts),
-    )
+    text = json.dumps(start) + "\n" + "".join(_line(s, loss=1.0) + "\n" for s in range(20_000))
+    run, log, rebuilds = _run_counting_rebuilds(tmp_path, monkeypatch, spill, text)
     with RunWatcher(run, use_watchdog=False, poll_interval_s=0.0) as watcher:
         before = watcher.refresh().metrics_history
         kept = before.copy(deep=True)
