@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dashboard.analysis.rank_rows import kept_rank_frame
 from dashboard.reading import forget
 from dashboard.reading.forget import known_equal, parts
 from thalia_logging.contract import CORE_METRICS
@@ -135,12 +136,17 @@ def ranks(metrics: pd.DataFrame) -> list[int]:
 
 def rank_frame(metrics: pd.DataFrame, rank: int = 0) -> pd.DataFrame:
     """The rows of one rank (the whole frame, not a copy, when every row is of that rank or it
-    has no ``rank`` column)."""
+    has no ``rank`` column). Of a long reader frame with several ranks, kept across snapshots
+    (:mod:`dashboard.analysis.rank_rows`): a refresh picks the new rows only."""
     if "rank" not in metrics.columns or metrics.empty:
         return metrics
     values = metrics["rank"].to_numpy()
-    if values.dtype.kind in "iu" and _rank_range(values) == (rank, rank):
-        return metrics
+    if values.dtype.kind in "iu":
+        lo, hi = _rank_range(values)
+        if lo == hi == rank:
+            return metrics
+        if lo != hi and len(values) >= _BLOCK and values.dtype == np.int64:
+            return kept_rank_frame(metrics, rank)
     mask = values == rank
     return metrics if mask.all() else metrics[mask]
 

@@ -1,7 +1,9 @@
 """Arrays that grow at their end and spill like the tables' columns.
 
-A :class:`GrowingArray` is one column of numbers that only grows at its end (or is cut back and
-grown again): a smoothed chart series, a loss segment's running sums. It lives in a
+A :class:`GrowingArray` is one column of numbers that only grows at its end, or is cut back and
+grown again (:meth:`GrowingArray.keep` writes over the items after the cut, which views handed
+out then show; :meth:`GrowingArray.cut` forks the buffer first, so they do not): a smoothed
+chart series, a loss segment's running sums, a rank's rows. It lives in a
 :class:`~dashboard.reading.spill.Buffers`, so a long one is a spill file with only its last
 ``recent_rows`` resident, and a short one (or spilling off) is plain memory. Room grows by a
 quarter; a spilled array grows in its own file without a copy. Views handed out stay valid.
@@ -49,6 +51,19 @@ class GrowingArray:
         buffers.arrays[_COLUMN][size:end] = new
         self.size = end
         buffers.release(end)
+
+    def cut(self, size: int) -> None:
+        """Keep the first ``size`` items, every view handed out keeping the items it shows: the
+        buffer forks, so the items from ``size`` on are written anew (into new buffers where a
+        spill file cannot fork)."""
+        if size >= self.size:
+            return
+        if self._buffers.arrays:
+            try:
+                self._buffers.fork(size, self.size)
+            except OSError:
+                self._buffers.grow(self._buffers.cap, size, fresh=True)
+        self.size = size
 
     @property
     def array(self) -> np.ndarray:

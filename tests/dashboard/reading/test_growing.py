@@ -51,3 +51,30 @@ def test_append_and_an_empty_array() -> None:
     grown.append(np.array([1.5]))
     grown.append(np.array([2.5, 3.5]))
     np.testing.assert_array_equal(grown.array, [1.5, 2.5, 3.5])
+
+
+@pytest.mark.parametrize("spill", [False, True])
+@settings(max_examples=40, deadline=None)
+@given(steps=_STEPS)
+def test_cut_keeps_every_view_handed_out(
+    spill: bool, steps: list[tuple[float, int]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``cut`` then appends give what a plain array gives, and unlike ``keep`` every view taken
+    before still shows its items (the buffer forks)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(
+            "THALIA_DASHBOARD_SPILL_DIR", str(tmp_path_factory.mktemp("s")) if spill else "off"
+        )
+        mp.setenv("THALIA_DASHBOARD_SPILL_MIN_BYTES", "1")
+        mp.setenv("THALIA_DASHBOARD_SPILL_RECENT_ROWS", "0")
+        grown, want = GrowingArray(np.int64), np.empty(0, dtype=np.int64)
+        views = []
+        for i, (kept, rows) in enumerate(steps):
+            size = int(kept * want.size)
+            grown.cut(size)
+            grown.append(np.arange(rows, dtype=np.int64) - 10_000 * i)
+            want = np.concatenate([want[:size], np.arange(rows, dtype=np.int64) - 10_000 * i])
+            np.testing.assert_array_equal(grown.array, want)
+            views.append((grown.array, want))
+        for view, expected in views:
+            np.testing.assert_array_equal(view, expected)
