@@ -202,6 +202,18 @@ def test_a_negative_step_is_refused_in_any_order() -> None:
     compare([run_start(0), metric(1), data], [2])
 
 
+@pytest.mark.parametrize("events", [100, 5_000], ids=["one block", "several blocks"])
+def test_one_block_is_read_on_this_thread_and_several_in_threads(events: int) -> None:
+    """The default options: data of one 1 MiB block is read serially (no thread hand-off),
+    a longer update with pyarrow's threads; both give the per-line parser's rows."""
+    lines = [
+        growth(s) if s % 97 == 0 else consolidation(s) if s % 89 == 0 else metric(s, lr=0.1)
+        for s in range(events)
+    ]
+    assert (len(b"".join(lines)) > 1 << 20) is (events > 100)
+    assert compare(lines) == 1
+
+
 def test_all_metric_reads_sliced_chunks() -> None:
     assert _all_metric(pa.chunked_array([pa.array(["growth", "metric", "metric"]).slice(1)]))
     assert not _all_metric(pa.chunked_array([pa.array(["metric", "growth"]).slice(1)]))
