@@ -3,6 +3,8 @@ spilled (with no row resident beyond the window)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,28 +21,45 @@ _STEPS = st.lists(
 )
 
 
+@contextlib.contextmanager
+def _spilling(spill: bool, factory: pytest.TempPathFactory) -> Iterator[Path | None]:
+    """Spill every array at once (or never), no recent rows kept in memory; yields the dir."""
+    with pytest.MonkeyPatch.context() as mp:
+        spill_dir = factory.mktemp("spill") if spill else None
+        mp.setenv("THALIA_DASHBOARD_SPILL_DIR", str(spill_dir) if spill_dir else "off")
+        mp.setenv("THALIA_DASHBOARD_SPILL_MIN_BYTES", "1")
+        mp.setenv("THALIA_DASHBOARD_SPILL_RECENT_ROWS", "0")
+        yield spill_dir
+
+
+def _grow(
+    steps: list[tuple[float, int]], shorten: Callable[[GrowingArray, int, np.ndarray], None]
+) -> tuple[GrowingArray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Replay ``steps`` (keep a fraction, then rows) through ``shorten`` and against a plain
+    array, checking each step; return the array and (view, expected) per step."""
+    grown, want = GrowingArray(np.int64), np.empty(0, dtype=np.int64)
+    views = []
+    for i, (kept, rows) in enumerate(steps):
+        size = int(kept * want.size)
+        new = np.arange(rows, dtype=np.int64) + 10_000 * i
+        shorten(grown, size, new)
+        want = np.concatenate([want[:size], new])
+        np.testing.assert_array_equal(grown.array, want)
+        views.append((grown.array, want))
+    return grown, views
+
+
 @pytest.mark.parametrize("spill", [False, True])
 @settings(max_examples=40, deadline=None)
 @given(steps=_STEPS)
 def test_cuts_and_appends_equal_a_plain_array(
     spill: bool, steps: list[tuple[float, int]], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    with pytest.MonkeyPatch.context() as mp:
-        spill_dir = tmp_path_factory.mktemp("spill")
-        mp.setenv("THALIA_DASHBOARD_SPILL_DIR", str(spill_dir) if spill else "off")
-        mp.setenv("THALIA_DASHBOARD_SPILL_MIN_BYTES", "1")
-        mp.setenv("THALIA_DASHBOARD_SPILL_RECENT_ROWS", "0")
-        grown, want = GrowingArray(np.int64), np.empty(0, dtype=np.int64)
-        views = []
-        for i, (kept, rows) in enumerate(steps):
-            size = int(kept * want.size)
-            new = np.arange(rows, dtype=np.int64) + 10_000 * i
-            grown.keep(size, new)
-            want = np.concatenate([want[:size], new])
-            np.testing.assert_array_equal(grown.array, want)
-            views.append((grown.array, want))
+    with _spilling(spill, tmp_path_factory) as spill_dir:
+        grown, views = _grow(steps, lambda g, size, new: g.keep(size, new))
         assert grown.spilled == spill
-        assert list(Path(spill_dir).iterdir()) == []  # unnamed files
+        if spill_dir is not None:
+            assert list(spill_dir.iterdir()) == []  # unnamed files
         for view, expected in views[-1:]:  # the last view is still the data
             np.testing.assert_array_equal(view, expected)
 
@@ -61,20 +80,12 @@ def test_cut_keeps_every_view_handed_out(
 ) -> None:
     """``cut`` then appends give what a plain array gives, and unlike ``keep`` every view taken
     before still shows its items (the buffer forks)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(
-            "THALIA_DASHBOARD_SPILL_DIR", str(tmp_path_factory.mktemp("s")) if spill else "off"
-        )
-        mp.setenv("THALIA_DASHBOARD_SPILL_MIN_BYTES", "1")
-        mp.setenv("THALIA_DASHBOARD_SPILL_RECENT_ROWS", "0")
-        grown, want = GrowingArray(np.int64), np.empty(0, dtype=np.int64)
-        views = []
-        for i, (kept, rows) in enumerate(steps):
-            size = int(kept * want.size)
-            grown.cut(size)
-            grown.append(np.arange(rows, dtype=np.int64) - 10_000 * i)
-            want = np.concatenate([want[:size], np.arange(rows, dtype=np.int64) - 10_000 * i])
-            np.testing.assert_array_equal(grown.array, want)
-            views.append((grown.array, want))
+
+    def cut(grown: GrowingArray, size: int, new: np.ndarray) -> None:
+        grown.cut(size)
+        grown.append(new)
+
+    with _spilling(spill, tmp_path_factory):
+        _grown, views = _grow(steps, cut)
         for view, expected in views:
             np.testing.assert_array_equal(view, expected)
