@@ -9,16 +9,14 @@ names, and are cut at :data:`~dashboard.page.chart_base.LABEL_LIMIT` px in label
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
-from contextlib import nullcontext
 from typing import Any
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
-from dashboard.analysis.change_points import ChangePoints, change_points
+from dashboard.analysis.change_points import ChangePoints
 from dashboard.analysis.downsample import DEFAULT_MAX_POINTS, last_finite
-from dashboard.analysis.series_pyramid import SeriesPyramid
 from dashboard.page.chart_base import (
     LABEL_LIMIT,
     LINE_COLOR,
@@ -35,42 +33,33 @@ __all__ = ["capacity_by_region_chart", "latest_region_capacity", "neuron_count_c
 _PREFIX = "neuron_counts."
 
 
-def _change_points(values: np.ndarray) -> np.ndarray:
-    """Positions where a step series changes (plus first and last): lossless for step lines."""
-    if values.size <= 2:
-        return np.arange(values.size)
-    changed = np.flatnonzero(values[1:] != values[:-1]) + 1
-    return np.unique(np.concatenate([[0], changed, [values.size - 1]]))
-
-
 def _region_series(
     metrics: pd.DataFrame,
     growth: pd.DataFrame | None,
     kept: MutableMapping[str, ChangePoints] | None = None,
-) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(region, steps, counts) at the rows where each region's count changes (lossless for a
-    step line): from the ``neuron_counts.<region>`` columns (through ``kept[column]`` when
-    given, extended from appended rows), else from the growth events."""
+) -> list[tuple[str, ChangePoints]]:
+    """(region, its change points brought up to date) for each region with a count: from the
+    ``neuron_counts.<region>`` columns (through ``kept[column]`` when given, extended from
+    appended rows), else from the growth events' ``new_total``."""
     cols = [c for c in metrics.columns if str(c).startswith(_PREFIX)]
-    series: list[tuple[str, np.ndarray, np.ndarray]] = []
+    series: list[tuple[str, ChangePoints]] = []
     if cols:
         steps = metrics["step"].to_numpy()
         for c in cols:
-            v = float_column(metrics, c)
-            points = kept.setdefault(str(c), ChangePoints()) if kept is not None else None
+            points = kept.get(str(c)) if kept is not None else None
             if points is None:
-                pos = change_points(v)
-                at_steps, at_values = steps[pos].astype(np.int64), v[pos]
-            else:
-                with points.lock:
-                    at_steps, at_values = points.series(v, steps)
-            series.append((str(c)[len(_PREFIX) :], at_steps, at_values))
+                points = ChangePoints()
+                if kept is not None:
+                    kept[str(c)] = points
+            with points.lock:
+                if points.advance(float_column(metrics, c), steps):
+                    series.append((str(c)[len(_PREFIX) :], points))
     elif growth is not None and not growth.empty:
         for region, g in growth.groupby("region", sort=False):
-            v = float_column(g, "new_total")
-            keep = _change_points(v)
-            series.append((str(region), g["step"].to_numpy(dtype=np.int64)[keep], v[keep]))
-    return [s for s in series if s[1].size]
+            points = ChangePoints()
+            if points.advance(float_column(g, "new_total"), g["step"].to_numpy(dtype=np.int64)):
+                series.append((str(region), points))
+    return series
 
 
 @unvalidated
@@ -93,10 +82,9 @@ def neuron_count_chart(
         return None
     per_series = max(max_points // len(series), 6)
     parts = []
-    for region, steps, values in series:
-        if values.size > per_series:
-            points = None if kept is None else kept.get(f"{_PREFIX}{region}")
-            steps, values = _thinned(steps, values, per_series, points)
+    for region, points in series:
+        with points.lock:
+            steps, values = points.points(per_series)
         parts.append((region, steps, values))
     sizes = [p[1].size for p in parts]
     data = pd.DataFrame(  # one frame from the joined arrays: no frame per region to concatenate
@@ -108,22 +96,6 @@ def neuron_count_chart(
     )
     POINT_STATS.record(len(data), max(sizes))
     return templated(_neuron_lines, len(data) < 200, {"regions": data})
-
-
-def _thinned(
-    steps: np.ndarray, values: np.ndarray, budget: int, points: ChangePoints | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """The first and last change point, and the min/max picks of a pyramid over the ones between
-    (``points.drawn``, kept across refreshes: the changes between only ever grow at their end,
-    so a refresh extends it from the new ones; a fresh pyramid without ``points``)."""
-    pyramid = SeriesPyramid() if points is None else points.drawn
-    with nullcontext() if points is None else points.lock:
-        pyramid.update(values[1:-1], steps[1:-1])
-        inner = pyramid.points(max(budget - 2, 6))
-    return (
-        np.concatenate([steps[:1], inner["step"], steps[-1:]]),
-        np.concatenate([values[:1], inner["value"], values[-1:]]),
-    )
 
 
 def _neuron_lines(points: bool, data: Mapping[str, Any]) -> alt.Chart:

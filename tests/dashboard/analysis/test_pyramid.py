@@ -304,6 +304,52 @@ def test_change_point_series_over_appends_equal_a_fresh_scan(
         np.testing.assert_array_equal(got_values, prefix[pos])
 
 
+def _assert_thinned(kept: ChangePoints, values: np.ndarray, steps: np.ndarray, budget: int) -> None:
+    """``kept.points(budget)`` equals the series thinned from scratch: all points within the
+    budget, else the first, a fresh pyramid's picks among the points between, and the last."""
+    pos = change_points(values)
+    want_steps, want_values = steps[pos], values[pos]
+    if pos.size > budget:
+        fresh = SeriesPyramid()
+        fresh.update(want_values[1:-1], want_steps[1:-1])
+        inner = fresh.points(max(budget - 2, 6))
+        want_steps = np.concatenate([want_steps[:1], inner["step"], want_steps[-1:]])
+        want_values = np.concatenate([want_values[:1], inner["value"], want_values[-1:]])
+    got_steps, got_values = kept.points(budget)
+    assert got_steps.tolist() == want_steps.tolist()
+    np.testing.assert_array_equal(got_values, want_values)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    size=st.integers(0, 1_500),
+    cuts=cuts_strategy,
+    budget=st.integers(6, 60),
+    changed_from=st.integers(0, 1_500),
+    shorter=st.integers(0, 50),
+)
+def test_thinned_change_points_kept_equal_a_fresh_thinning(
+    seed: int, size: int, cuts: list[int], budget: int, changed_from: int, shorter: int
+) -> None:
+    """Over appends, then values changed from a row on with fewer rows (a late line, a resume),
+    the kept points drawn within a budget equal the same points thinned from scratch. (Random
+    counts from a seed: most examples have more change points than the budget.)"""
+    values = np.random.default_rng(seed).choice([10.0, 11.0, 12.0, 12.0, math.nan], size)
+    steps = np.arange(values.size, dtype=np.int64) * 3
+    kept = ChangePoints()
+    for prefix in _appended(values, cuts):
+        n = kept.advance(prefix.copy(), steps[: prefix.size].copy())
+        assert n == change_points(prefix).size
+        _assert_thinned(kept, prefix, steps[: prefix.size], budget)
+    at = min(changed_from, values.size)
+    changed = values.copy()
+    changed[at:] = np.where(np.isfinite(changed[at:]), 23.0 - changed[at:], changed[at:])
+    end = max(at, values.size - shorter)
+    kept.advance(changed[:end].copy(), steps[:end].copy())
+    _assert_thinned(kept, changed[:end], steps[:end], budget)
+
+
 def test_change_points_of_a_changed_prefix_go_back_to_it() -> None:
     kept = ChangePoints()
     kept.update(np.array([1.0, 1.0, 2.0, 2.0]))
