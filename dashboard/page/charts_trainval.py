@@ -122,15 +122,19 @@ def gap_chart(panel: Panel) -> alt.LayerChart:
 
 @unvalidated
 def improvement_chart(panel: Panel) -> alt.LayerChart:
-    """The improvement of the validation value on the previous evaluation (green = better)."""
+    """The improvement of the validation value on the previous evaluation (green = better).
+    The step axis starts where the training curve does, as in the other panels (bars on a
+    continuous axis are padded, which pushed it below the first step, to negative steps)."""
     data = panel.evals.loc[panel.evals["improvement"].notna(), ["step", "improvement"]]
     data = data.assign(kind=["better" if v > 0 else "worse" for v in data["improvement"]])
+    first = panel.train["step"] if len(panel.train) else panel.evals["step"]
+    x = alt.X("step:Q", title="Step", scale=alt.Scale(domainMin=float(first.min())))
     layers = [
         alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#7f7f7f").encode(y="zero:Q"),
         alt.Chart(data)
         .mark_bar()
         .encode(
-            x=_X,
+            x=x,
             y=alt.Y("improvement:Q", title="Improvement per evaluation"),
             color=alt.Color(
                 "kind:N",

@@ -56,6 +56,13 @@ def test_improvement_bars_are_coloured_by_sign() -> None:
     assert kinds == ["better"] * 4 + ["worse"]
 
 
+def test_improvement_bars_do_not_push_the_step_axis_below_the_first_step() -> None:
+    p = panel()
+    spec = improvement_chart(p).to_dict(validate=True)
+    bars = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "bar")
+    assert bars["encoding"]["x"]["scale"] == {"domainMin": float(p.train["step"].min())}
+
+
 def test_metric_names_from_the_run_are_titles_not_fields() -> None:
     name = "<img src=x>"
     val = np.full(30, np.nan)
