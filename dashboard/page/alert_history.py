@@ -16,12 +16,15 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from dashboard.analysis.alarms import AlarmLog
+from dashboard.analysis.alarms import AlarmLog, PastAlarm
 from dashboard.analysis.lifecycle import Lifecycle
 from dashboard.page.text import path_key, plain
 from dashboard.run_state import HealthWarning
 
 __all__ = ["alarm_log", "section", "update"]
+
+_SCROLL_AFTER = 12  # lines: a longer history scrolls inside a box this many pixels high
+_HISTORY_HEIGHT = 320
 
 
 class _Held:
@@ -65,12 +68,19 @@ def section(log: AlarmLog, life: Lifecycle | None = None) -> None:
     if not log.history:
         st.caption("No alarm so far.")
         return
-    # plain text lines (the one safe path for run text; st.table would render Markdown)
-    for p in reversed(log.history):
-        started = f"started at step {_step(p.started_step)}, {_when(p.started_at)}"
-        ended = (
-            "active"
-            if p.resolved_at is None
-            else f"resolved at step {_step(p.resolved_step)}, {_when(p.resolved_at)}"
-        )
-        st.text(f"[{plain(p.severity)}] {plain(p.key)}: {started}; {ended}. {plain(p.message)}")
+    # plain text lines (the one safe path for run text; st.table would render Markdown), in one
+    # element: up to max_history (500) episodes cost one element per refresh, not one each, and
+    # an unchanged history goes to the browser as a cached reference
+    lines = [_line(p) for p in reversed(log.history)]
+    box = st.container(height=_HISTORY_HEIGHT) if len(lines) > _SCROLL_AFTER else st.container()
+    box.text("\n".join(lines))
+
+
+def _line(p: PastAlarm) -> str:
+    started = f"started at step {_step(p.started_step)}, {_when(p.started_at)}"
+    ended = (
+        "active"
+        if p.resolved_at is None
+        else f"resolved at step {_step(p.resolved_step)}, {_when(p.resolved_at)}"
+    )
+    return f"[{plain(p.severity)}] {plain(p.key)}: {started}; {ended}. {plain(p.message)}"

@@ -36,8 +36,9 @@ def milestones(state: RunState) -> None:
     card(cols[2], "Completion", f"{passed / total:.0%}")
     st.progress(passed / total)
     grid = st.columns(min(3, total))
-    for i, (name, ok) in enumerate(items):
-        grid[i % len(grid)].text(f"{'✅' if ok else '❌'} {plain(name)}")
+    lines = [f"{'✅' if ok else '❌'} {plain(name)}" for name, ok in items]
+    for i, column in enumerate(grid):  # one text per column, not one element per milestone
+        column.text("\n".join(lines[i :: len(grid)]))
 
 
 def training_info(

@@ -255,6 +255,20 @@ def test_older_thalia_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert shown["Completion"][0] == "100%"
 
 
+def test_many_milestones_are_one_text_per_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forty milestones: three text elements (one per column), not forty, in their order."""
+    write_lines(tmp_path / "training_log.jsonl", [metric_line(0, 1.0)])
+    names = {f"milestone_{i:02d}": i % 3 != 0 for i in range(40)}
+    write_metadata(tmp_path, 0, milestones=names)
+    at = run_page(tmp_path, monkeypatch)
+    columns = [t.value.splitlines() for t in at.text if t.value[:1] in "✅❌"]
+    assert len(columns) == 3
+    shown = [line for i in range(14) for col in columns if i < len(col) for line in [col[i]]]
+    assert shown == [f"{'✅' if ok else '❌'} {name}" for name, ok in names.items()]
+
+
 def test_rank_selector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_lines(tmp_path / "training_log.jsonl", [metric_line(0, 1.0), metric_line(100, 0.5)])
     write_lines(

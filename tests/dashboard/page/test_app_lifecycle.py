@@ -40,7 +40,7 @@ def _metric(now: float, step: int, loss: Any) -> dict[str, Any]:
 
 
 def _history(at: AppTest) -> list[str]:
-    return [t.value for t in at.text if t.value.startswith("[")]
+    return [line for t in at.text if t.value.startswith("[") for line in t.value.splitlines()]
 
 
 def _badges(at: AppTest) -> list[str]:
