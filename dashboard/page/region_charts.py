@@ -46,11 +46,10 @@ def _region_series(
     if cols:
         steps = metrics["step"].to_numpy()
         for c in cols:
-            points = kept.get(str(c)) if kept is not None else None
-            if points is None:
+            if kept is None:
                 points = ChangePoints()
-                if kept is not None:
-                    kept[str(c)] = points
+            else:  # setdefault: one object per column when two sessions draw at once
+                points = kept.get(str(c)) or kept.setdefault(str(c), ChangePoints())
             with points.lock:
                 if points.advance(float_column(metrics, c), steps):
                     series.append((str(c)[len(_PREFIX) :], points))
