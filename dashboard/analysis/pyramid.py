@@ -31,7 +31,14 @@ import numpy.typing as npt
 from dashboard.reading.forget import known_equal, parts
 from dashboard.reading.growing import GrowingArray
 
-__all__ = ["BASE_LEVEL", "MinMaxPyramid", "common_prefix", "same_prefix", "sorted_unique"]
+__all__ = [
+    "BASE_LEVEL",
+    "MinMaxPyramid",
+    "common_prefix",
+    "prefix_root",
+    "same_prefix",
+    "sorted_unique",
+]
 
 _F64 = npt.NDArray[np.float64]
 _IntArray = npt.NDArray[np.intp]
@@ -228,3 +235,15 @@ def same_prefix(old: np.ndarray, new: np.ndarray) -> bool:
     ):
         return True  # the same memory: a frame view that is only ever extended
     return common_prefix(old, new) == old.size
+
+
+def prefix_root(values: np.ndarray) -> np.ndarray | None:
+    """The buffer ``values`` views from its first item on, contiguously (a reader frame's column:
+    rows are only ever appended after it), so a memo may be keyed by it; None for any other
+    array (a slice, a strided or copied column)."""
+    root = values
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if values.strides != (values.itemsize,) or values.ctypes.data != root.ctypes.data:
+        return None
+    return root

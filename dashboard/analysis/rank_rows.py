@@ -24,7 +24,7 @@ from collections import OrderedDict
 import numpy as np
 import pandas as pd
 
-from dashboard.analysis.pyramid import common_prefix, same_prefix
+from dashboard.analysis.pyramid import common_prefix, prefix_root, same_prefix
 from dashboard.reading.forget import known_equal, parts
 from dashboard.reading.growing import GrowingArray
 
@@ -99,22 +99,14 @@ def _extends(old: np.ndarray | None, new: np.ndarray, rows: int) -> bool:
     return old is None or same_prefix(old[:rows], new)
 
 
-def _root(values: np.ndarray) -> np.ndarray:
-    while isinstance(values.base, np.ndarray):
-        values = values.base
-    return values
-
-
 def kept_rank_frame(metrics: pd.DataFrame, rank: int) -> pd.DataFrame:
     """``metrics[metrics["rank"] == rank]`` from kept rows (see the module docstring); a frame
     whose rank column does not view the first rows of a buffer is masked afresh."""
     ranks = metrics["rank"].to_numpy()
-    root = _root(ranks)
+    root = prefix_root(ranks)
     index = metrics.index
-    if (
-        ranks.strides != (ranks.itemsize,)
-        or ranks.ctypes.data != root.ctypes.data
-        or not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1)
+    if root is None or not (
+        isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
     ):
         return metrics[ranks == rank]
     with _LOCK:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dashboard.analysis.pyramid import prefix_root
 from dashboard.analysis.rank_rows import kept_rank_frame
 from dashboard.reading import forget
 from dashboard.reading.forget import known_equal, parts
@@ -61,14 +62,8 @@ def _rank_range(values: np.ndarray) -> tuple[int, int]:
     it scanned, so a live page reads the new rows, not the history; a new buffer of the same
     spill file (a late line or a resume rewrote the rows from some step on) takes the blocks
     before where it was rewritten."""
-    root = values
-    while isinstance(root.base, np.ndarray):
-        root = root.base
-    if not (
-        len(values) >= _BLOCK
-        and values.strides == (values.itemsize,)
-        and values.__array_interface__["data"][0] == root.__array_interface__["data"][0]
-    ):
+    root = prefix_root(values) if len(values) >= _BLOCK else None
+    if root is None:
         return _scan_range(values, 0, len(values))
     scan = _SCANNED.get(id(root))
     if scan is None or scan.ref() is not root:

@@ -125,17 +125,16 @@ class TimelineRules:
         if src in self.has_run_start or not len(steps):
             return True
         t = self._timelines.setdefault((src, rank), _Timeline())
+        top = -1 if t.max_metric is None else t.max_metric
         highest = np.maximum.accumulate(steps)
-        before = np.concatenate(([-1 if t.max_metric is None else t.max_metric], highest[:-1]))
-        if t.max_metric is not None:
-            np.maximum(before, t.max_metric, out=before)
+        before = np.maximum(np.concatenate(([top], highest[:-1])), top)  # the top before each
         at_top = np.flatnonzero(steps >= before)
         runs = np.diff(np.concatenate(([-1], at_top, [len(steps)]))) - 1
         runs[0] += t.behind
         if int(runs.max()) >= RESUME_AFTER:
             return False
         if len(at_top):
-            t.max_metric = max(int(highest[-1]), int(before[0]))
+            t.max_metric = max(int(highest[-1]), top)
             t.behind = 0
         for i in range(int(at_top[-1]) + 1 if len(at_top) else 0, len(steps)):
             self.legacy_metric(name, src, rank, int(seqs[i]), int(steps[i]), float(walls[i]))
